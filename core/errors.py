@@ -1,0 +1,44 @@
+"""Exceptions that driftscope raises for problems a user can fix."""
+
+from __future__ import annotations
+
+
+class DriftscopeError(Exception):
+    """Base class of every error driftscope raises on purpose."""
+
+
+class ConfigError(DriftscopeError):
+    """A configuration file is invalid.
+
+    ``problems`` holds ``(location, message)`` pairs, where a location is a dotted path into
+    the file such as ``monitors[0].detectors[1].threshold``.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        where = f"{source}: " if source else ""
+        lines = [f"{loc}: {msg}" if loc else msg for loc, msg in problems]
+        super().__init__(
+            where + ("; ".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines))
+        )
+
+
+class PluginError(DriftscopeError):
+    """A plugin is missing, conflicts with another, or failed to load."""
+
+
+class PluginConflictError(PluginError):
+    """Two plugins registered the same name for the same kind of component."""
+
+
+class UnknownPluginError(PluginError):
+    """A configuration names a detector, store or notifier that no plugin registered."""
+
+
+class StoreError(DriftscopeError):
+    """The store could not read or write."""
+
+
+class ModelLoadError(DriftscopeError):
+    """A model file could not be loaded safely."""
