@@ -25,7 +25,15 @@ from core.errors import (
     UnknownPluginError,
 )
 from core.hookspecs import hookimpl, hookspec
-from core.notifier import AlertChange, DeliveryResult, Notification, Notifier, NotifierSettings
+from core.notifier import (
+    AlertChange,
+    DeliveryResult,
+    Notification,
+    Notifier,
+    NotifierSettings,
+    protect_secrets,
+    redact,
+)
 from core.records import DetectorRecord, NotifierRecord, StoreRecord
 from core.report import Report, ResultRow, WindowInfo
 from core.store import (
@@ -94,4 +102,6 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "parse_duration",
+    "protect_secrets",
+    "redact",
 ]

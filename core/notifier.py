@@ -8,7 +8,10 @@ after a rate limit, back off after a server error, stop after a permanent failur
 
 from __future__ import annotations
 
+import logging
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -91,6 +94,8 @@ class DeliveryResult:
     - ``permanent``: retrying cannot help (a 4xx other than 429); the message fails.
     - ``disable``: the endpoint is gone or refuses us (401/403/404); stop using the
       notifier until its configuration changes.
+    - ``blocked``: a 429 that is not a rate limit (no rate-limit headers: a block by the
+      receiver's edge); the delivery worker waits its ``block_backoff`` before trying again.
     """
 
     delivered: bool
@@ -100,6 +105,7 @@ class DeliveryResult:
     status_code: int | None = None
     error: str | None = None
     external_id: str | None = None
+    blocked: bool = False
 
 
 class Notifier(ABC):
@@ -123,3 +129,49 @@ class Notifier(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most notifiers hold nothing
         """Release connections; called when the process stops."""
+
+
+REDACTED = "***"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret in ``text`` (longest first) with ``***``."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class _SecretLogFilter(logging.Filter):
+    """Redacts registered secrets from the records of one logger."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+
+    def add(self, secrets: Iterable[str]) -> None:
+        with self._lock:
+            self._secrets = self._secrets | {s for s in secrets if s}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = self._secrets
+        if secrets:
+            message = record.getMessage()
+            cleaned = redact(message, secrets)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return True
+
+
+_http_log_filter = _SecretLogFilter()
+logging.getLogger("httpx").addFilter(_http_log_filter)
+
+
+def protect_secrets(secrets: Iterable[str]) -> None:
+    """Keep secrets (webhook URLs, tokens) out of the HTTP client's log lines.
+
+    httpx logs every request's full URL at INFO level; a notifier whose URL is a secret
+    registers it here (and any other form it sends, such as a rewritten URL) when it is
+    created, and those log lines then show ``***`` instead.
+    """
+    _http_log_filter.add(secrets)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -63,6 +64,7 @@ class PluginManager:
         self._sources: dict[str, str] = {}
         self._broken: list[PluginInfo] = []
         self._registry: dict[ComponentKind, dict[str, tuple[Any, str]]] | None = None
+        self.errors: Counter[tuple[str, str]] = Counter()
 
     # -- loading -------------------------------------------------------------------------
     def load_defaults(self) -> None:
@@ -112,6 +114,24 @@ class PluginManager:
     def hook(self) -> Any:
         """pluggy's hook caller, for firing event hooks."""
         return self.pm.hook
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every implementation of an event hook, each on its own: an observer that
+        raises is logged with its plugin's name and counted, and the others still run."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            try:
+                impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except Exception:
+                self.errors[(impl.plugin_name, hook_name)] += 1
+                log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+
+    def record_error(self, plugin_name: str, where: str) -> None:
+        """Count a failure of a plugin's component (shown on /metrics)."""
+        self.errors[(plugin_name, where)] += 1
+
+    def plugin_of(self, kind: ComponentKind, name: str) -> str:
+        """The name of the plugin that registered a component."""
+        return self.registry(kind)[str(name).strip().lower()][1]
 
     # -- registries ----------------------------------------------------------------------
     def _records(self, kind: ComponentKind) -> Iterable[tuple[str, Any]]:

@@ -1,0 +1,265 @@
+"""The ``driftscope`` command line.
+
+Exit codes: 0 success; 1 drift found (``driftscope run``) or a failed action; 2 bad input
+(an invalid config, an unknown name, a missing file), with a message saying what and where.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.config import DriftscopeConfig, load_config
+from core.errors import ConfigError, DriftscopeError
+from core.plugins import create_plugin_manager
+from core.report import Report
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+app = typer.Typer(
+    name="driftscope",
+    help="Serve ML models, log every prediction, detect drift and alert on it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config file (default: $DRIFTSCOPE_CONFIG)."),
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print an error to stderr and exit with ``code`` (2: bad input)."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def config_path(path: Path | None) -> Path:
+    """The config file from the option or ``DRIFTSCOPE_CONFIG``, or exit 2."""
+    path = path or Settings().config
+    if path is None:
+        fail("no config file: pass --config FILE or set DRIFTSCOPE_CONFIG")
+    return path
+
+
+def get_runtime(path: Path | None, **kwargs: Any) -> Runtime:
+    """Build a Runtime from a config file, turning start-up errors into exit code 2."""
+    from core.runtime import Runtime
+
+    try:
+        return Runtime.from_path(config_path(path), **kwargs)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        raise typer.Exit(2) from None
+    except DriftscopeError as exc:
+        fail(str(exc))
+
+
+def _print_config_error(exc: ConfigError) -> None:
+    err.print(
+        f"[bold red]{exc.source or 'config'}[/]: {len(exc.problems)} problem(s)", highlight=False
+    )
+    for location, message in exc.problems:
+        err.print(f"  {location or '(file)'}: {message}", highlight=False, soft_wrap=True)
+
+
+def configure_logging(level: str = "info") -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def check(config: Annotated[Path, typer.Argument(help="The YAML config file to check.")]) -> None:
+    """Validate a config file; print every problem with its location (exit 2) or a summary."""
+    plugins = create_plugin_manager()
+    try:
+        parsed = load_config(config, plugins)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        raise typer.Exit(2) from None
+    problems, warnings = _check_files(parsed)
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if problems:
+        _print_config_error(ConfigError(problems, str(config)))
+        raise typer.Exit(2)
+    console.print(f"[green]ok[/] {config}", highlight=False)
+    for model in parsed.models:
+        console.print(f"  model {model.name}: {model.path or '(records only)'}", highlight=False)
+    for monitor in parsed.monitors:
+        schedule = f"every {monitor.every}" if monitor.every else f"cron {monitor.cron}"
+        detectors = ", ".join(d.type for d in monitor.detector_settings)
+        notify = ", ".join(monitor.notify) or "log"
+        console.print(
+            f"  monitor {monitor.name}: model {monitor.model}, {schedule}, "
+            f"window {monitor.window.last}, detectors [{detectors}], notify [{notify}]",
+            highlight=False,
+        )
+    for notifier in parsed.notifier_settings:
+        console.print(f"  notifier {notifier.name}: {notifier.type}", highlight=False)
+
+
+def _check_files(config: DriftscopeConfig) -> tuple[list[tuple[str, str]], list[str]]:
+    """Load each model whose files exist and check monitors against its schema."""
+    from core.models import load_model
+
+    problems: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    schemas = {}
+    for i, model in enumerate(config.models):
+        missing = [p for p in (model.path, model.reference) if p is not None and not p.exists()]
+        if missing:
+            warnings.append(
+                f"models[{i}]: {', '.join(map(str, missing))} not found yet; not checked"
+            )
+            continue
+        try:
+            schemas[model.name] = load_model(model).schema
+        except ConfigError as exc:
+            problems.extend(
+                (f"models[{i}]" + loc.split("]", 1)[-1], msg) for loc, msg in exc.problems
+            )
+        except DriftscopeError as exc:
+            problems.append((f"models[{i}]", str(exc)))
+    for i, monitor in enumerate(config.monitors):
+        schema = schemas.get(monitor.model)
+        if schema is None:
+            continue
+        names = set(schema.feature_names)
+        for j, feature in enumerate(monitor.features or []):
+            if feature not in names:
+                problems.append(
+                    (
+                        f"monitors[{i}].features[{j}]",
+                        f"model {monitor.model!r} has no feature {feature!r}",
+                    )
+                )
+    return problems, warnings
+
+
+@app.command()
+def plugins() -> None:
+    """List every plugin, where it comes from, and what it registers."""
+    manager = create_plugin_manager()
+    table = Table("plugin", "source", "registers")
+    for info in manager.plugin_infos():
+        registers = "; ".join(
+            f"{kind}s: {', '.join(names)}" for kind, names in info.components.items()
+        )
+        if info.error:
+            registers = f"[red]failed to load: {info.error}[/]"
+        table.add_row(info.name, info.source, registers or "(event hooks only)")
+    console.print(table)
+
+
+@app.command()
+def run(
+    monitor: Annotated[str, typer.Argument(help="Name of the monitor to run.")],
+    config: ConfigOption = None,
+) -> None:
+    """Run one monitor now and print its report; exit 1 when drift is found."""
+    runtime = get_runtime(config)
+    try:
+        try:
+            runtime.config.monitor(monitor)
+        except KeyError:
+            from core.plugins import unknown_name_message
+
+            fail(
+                unknown_name_message("monitor", monitor, [m.name for m in runtime.config.monitors])
+            )
+        report = runtime.run_monitor(monitor)
+        print_report(report)
+        if runtime.delivery is not None:
+            runtime.delivery.run_once()
+    finally:
+        runtime.close()
+    raise typer.Exit(1 if report.drifted else 0)
+
+
+def print_report(report: Report) -> None:
+    """Print a report as a table."""
+    window = report.window
+    console.print(
+        f"[bold]{report.monitor}[/] (model {report.model}) report {report.id}\n"
+        f"window {window.start:%Y-%m-%d %H:%M:%S} to {window.end:%Y-%m-%d %H:%M:%S} UTC: "
+        f"{window.rows} rows, {window.labelled_rows} labelled"
+        + (f", sampled {window.sampled_rows}" if window.sampled_rows else ""),
+        highlight=False,
+    )
+    if report.status == "insufficient_data":
+        console.print("[yellow]not enough data in the window: no drift checked[/]")
+        return
+    table = Table(
+        "kind", "feature", "detector", "statistic", "p-value", "threshold", "status", "drift"
+    )
+    for r in report.results:
+        table.add_row(
+            r.kind,
+            r.feature or "-",
+            r.detector,
+            _num(r.statistic),
+            _num(r.p_value),
+            _num(r.threshold),
+            r.status if not r.error else f"{r.status}: {r.error}",
+            "[bold red]DRIFT[/]" if r.drifted else "[green]ok[/]",
+        )
+    console.print(table)
+    drifted = sorted({r.feature or r.kind for r in report.results if r.drifted})
+    console.print(
+        f"[bold red]drift found:[/] {', '.join(drifted)}" if drifted else "[green]no drift[/]",
+        highlight=False,
+    )
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
+
+
+@app.command()
+def scheduler(config: ConfigOption = None) -> None:
+    """Run every monitor on its schedule in the foreground; stop with Ctrl-C or SIGTERM."""
+    from core.scheduler import MonitorScheduler
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    runtime = get_runtime(config)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    loop = MonitorScheduler(runtime.config.monitors, runtime.store, runtime.run_monitor)
+    loop.start()
+    if runtime.delivery is not None:
+        runtime.delivery.start()
+    console.print(f"scheduler running {len(runtime.config.monitors)} monitors; Ctrl-C stops it")
+    try:
+        stop.wait()
+    finally:
+        loop.stop(wait=True)
+        runtime.close()
+    console.print(f"stopped after {loop.runs} runs")
+
+
+def main() -> None:
+    """Entry point of the ``driftscope`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

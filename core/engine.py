@@ -1,0 +1,355 @@
+"""The monitor engine: one run of one monitor.
+
+Read the current window from the store, clean each column (missing values and infinities are
+counted, not dropped silently), score every detector on every feature it applies to and on
+the model's prediction, correct p-values across features, and build one report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from core.config import DriftscopeConfig, MonitorConfig
+from core.correction import adjust_p_values
+from core.detector import (
+    Detector,
+    DetectorResult,
+    FeatureKind,
+    FeatureSample,
+    LabelledSample,
+    PerformanceDetector,
+)
+from core.models import LoadedModel
+from core.plugins import PluginManager
+from core.profiles import ProfileCache
+from core.report import Report, ResultKind, ResultRow, WindowInfo
+from core.store import Store, WindowData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One thing a feature detector can look at: a feature, or the prediction."""
+
+    name: str
+    kind: FeatureKind
+    result_kind: ResultKind
+    reference: np.ndarray
+    current: np.ndarray
+
+
+def clean(values: np.ndarray, kind: FeatureKind) -> tuple[np.ndarray, dict[str, int]]:
+    """Drop missing and infinite values, and say how many there were."""
+    if kind == "numeric":
+        values = np.asarray(values, dtype=np.float64)
+        finite = np.isfinite(values)
+        if finite.all():
+            return values, {"missing": 0, "infinite": 0}
+        missing = int(np.isnan(values).sum())
+        return values[finite], {
+            "missing": missing,
+            "infinite": int(len(values) - finite.sum() - missing),
+        }
+    present = np.array([v is not None for v in values], dtype=bool)
+    return values[present].astype(str).astype(object), {
+        "missing": int((~present).sum()),
+        "infinite": 0,
+    }
+
+
+class MonitorEngine:
+    """Runs monitors against a store, caching reference profiles between runs."""
+
+    def __init__(
+        self,
+        config: DriftscopeConfig,
+        plugins: PluginManager,
+        store: Store,
+        models: dict[str, LoadedModel],
+        cache: ProfileCache | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.store = store
+        self.models = models
+        self.cache = cache or ProfileCache(config.profile_cache_size)
+        self.clock = clock
+        self._detectors: dict[str, list[Detector | PerformanceDetector]] = {}
+
+    def detectors(self, monitor: MonitorConfig) -> list[Detector | PerformanceDetector]:
+        """The detector instances of a monitor, built once from its validated settings."""
+        if monitor.name not in self._detectors:
+            self._detectors[monitor.name] = [
+                self.plugins.get("detector", s.type)(s) for s in monitor.detector_settings
+            ]
+        return self._detectors[monitor.name]
+
+    def run(self, monitor_name: str, *, now: datetime | None = None) -> Report:
+        """Run one monitor now, save its report, and fire ``driftscope_report_ready``."""
+        started = time.perf_counter()
+        monitor = self.config.monitor(monitor_name)
+        model = self.models[monitor.model]
+        end = now or self.clock()
+        start = end - monitor.window.last
+        rows, labelled = self.store.count_predictions(model.name, start, end)
+        window = WindowInfo(start, end, rows, labelled)
+        report = Report(
+            id=uuid.uuid4().hex,
+            monitor=monitor.name,
+            model=model.name,
+            created_at=self.clock(),
+            window=window,
+            results=[],
+        )
+        if rows < monitor.window.min_samples:
+            report.status = "insufficient_data"
+        else:
+            data = self.store.read_window(model.name, start, end, max_rows=monitor.window.max_rows)
+            if data.sampled_from is not None:
+                window.sampled_rows = data.rows
+            report.results = self._score(monitor, model, data)
+            if report.results and all(r.status == "failed" for r in report.results):
+                report.status = "failed"
+        report.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        self.store.save_report(report)
+        self.plugins.notify("driftscope_report_ready", report=report)
+        return report
+
+    # -- scoring -----------------------------------------------------------------------------
+    def _columns(
+        self, monitor: MonitorConfig, model: LoadedModel, data: WindowData
+    ) -> list[Column]:
+        ref = model.reference
+        wanted = set(monitor.features) if monitor.features else None
+        columns = [
+            Column(f.name, f.kind, "feature", ref.columns[f.name], data.columns[f.name])
+            for f in model.schema.features
+            if wanted is None or f.name in wanted
+        ]
+        task = model.schema.task
+        columns.append(
+            Column(
+                "prediction",
+                "categorical" if task == "classification" else "numeric",
+                "prediction",
+                ref.predictions,
+                data.prediction,
+            )
+        )
+        classes = model.schema.classes or ()
+        if (
+            task == "classification"
+            and len(classes) == 2
+            and ref.probabilities is not None
+            and data.probabilities is not None
+        ):
+            columns.append(
+                Column(
+                    f"probability:{classes[1]}",
+                    "numeric",
+                    "prediction",
+                    ref.probabilities[:, 1],
+                    data.probabilities[:, 1],
+                )
+            )
+        return columns
+
+    def _score(
+        self, monitor: MonitorConfig, model: LoadedModel, data: WindowData
+    ) -> list[ResultRow]:
+        results: list[ResultRow] = []
+        columns = self._columns(monitor, model, data)
+        cleaned = {c.name: (clean(c.reference, c.kind), clean(c.current, c.kind)) for c in columns}
+        for detector in self.detectors(monitor):
+            if isinstance(detector, PerformanceDetector):
+                results.append(self._performance(detector, model, data))
+                continue
+            rows = []
+            for column in columns:
+                if column.kind not in detector.applies_to:
+                    continue
+                if column.result_kind == "prediction" and not detector.settings.prediction:
+                    continue
+                if (
+                    detector.settings.features is not None
+                    and column.result_kind == "feature"
+                    and (column.name not in detector.settings.features)
+                ):
+                    continue
+                (ref_values, ref_counts), (cur_values, cur_counts) = cleaned[column.name]
+                rows.append(
+                    self._feature(
+                        detector, model, column, ref_values, ref_counts, cur_values, cur_counts
+                    )
+                )
+            if detector.uses_p_value:
+                self._correct(detector, monitor, rows)
+            results.extend(rows)
+        return results
+
+    def _feature(
+        self,
+        detector: Detector,
+        model: LoadedModel,
+        column: Column,
+        ref_values: np.ndarray,
+        ref_counts: dict[str, int],
+        cur_values: np.ndarray,
+        cur_counts: dict[str, int],
+    ) -> ResultRow:
+        counts = {
+            "reference_missing": ref_counts["missing"],
+            "reference_infinite": ref_counts["infinite"],
+            "current_missing": cur_counts["missing"],
+            "current_infinite": cur_counts["infinite"],
+        }
+        threshold = float(
+            getattr(detector.settings, "threshold", getattr(detector.settings, "p_value", 0.0))
+        )
+        if len(cur_values) == 0 or len(ref_values) == 0:
+            which = "current window" if len(cur_values) == 0 else "reference"
+            return ResultRow(
+                column.result_kind,
+                column.name,
+                detector.name,
+                None,
+                None,
+                threshold,
+                False,
+                "insufficient_data",
+                f"no finite values in the {which}",
+                {**counts, "reference_size": len(ref_values), "current_size": len(cur_values)},
+            )
+        try:
+            key = (
+                model.reference.digest,
+                detector.settings.model_dump_json(),
+                column.name,
+                column.kind,
+            )
+            profile = self.cache.get_or_fit(
+                key, lambda: detector.fit(FeatureSample(column.name, column.kind, ref_values))
+            )
+            result = detector.score(profile, FeatureSample(column.name, column.kind, cur_values))
+        except Exception as exc:
+            return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
+        result.details.update(counts)
+        return _row(column.result_kind, column.name, detector.name, result)
+
+    def _performance(
+        self, detector: PerformanceDetector, model: LoadedModel, data: WindowData
+    ) -> ResultRow:
+        threshold = float(getattr(detector.settings, "max_drop", 0.0))
+        try:
+            ref = model.reference
+            if ref.labels is None:
+                raise ValueError(f"model {model.name!r} has no target column in its reference data")
+            key = (ref.digest, detector.settings.model_dump_json(), "performance")
+            profile = self.cache.get_or_fit(
+                key,
+                lambda: detector.fit(
+                    _labelled(model, ref.labels, ref.predictions, ref.probabilities)
+                ),
+            )
+            result = detector.score(
+                profile, _labelled(model, data.labels, data.prediction, data.probabilities)
+            )
+        except Exception as exc:
+            return self._failure(detector, "performance", None, threshold, exc, {})
+        return _row("performance", None, detector.name, result)
+
+    def _failure(
+        self,
+        detector: Any,
+        kind: ResultKind,
+        feature: str | None,
+        threshold: float,
+        exc: Exception,
+        details: dict[str, Any],
+    ) -> ResultRow:
+        plugin = self.plugins.plugin_of("detector", detector.name)
+        self.plugins.record_error(plugin, f"detector:{detector.name}")
+        log.error(
+            "detector %s (plugin %s) failed on %s: %s",
+            detector.name,
+            plugin,
+            feature or kind,
+            exc,
+            exc_info=exc,
+        )
+        return ResultRow(
+            kind,
+            feature,
+            detector.name,
+            None,
+            None,
+            threshold,
+            False,
+            "failed",
+            f"{type(exc).__name__}: {exc}",
+            details,
+        )
+
+    @staticmethod
+    def _correct(detector: Detector, monitor: MonitorConfig, rows: list[ResultRow]) -> None:
+        tested = [r for r in rows if r.status == "ok" and r.p_value is not None]
+        if not tested:
+            return
+        adjusted = adjust_p_values([r.p_value for r in tested], monitor.correction)
+        for row, p_adj in zip(tested, adjusted, strict=True):
+            row.details["p_value_adjusted"] = float(p_adj)
+            row.details["correction"] = monitor.correction
+            result = DetectorResult(
+                row.statistic,
+                row.p_value,
+                row.threshold,
+                row.drifted,
+                row.status,
+                row.error,
+                row.details,
+            )
+            row.drifted = bool(detector.decide(result, float(p_adj)))
+
+
+def _row(kind: ResultKind, feature: str | None, detector: str, result: DetectorResult) -> ResultRow:
+    return ResultRow(
+        kind,
+        feature,
+        detector,
+        None if result.statistic is None else float(result.statistic),
+        None if result.p_value is None else float(result.p_value),
+        float(result.threshold),
+        bool(result.drifted),
+        result.status,
+        result.error,
+        result.details,
+    )
+
+
+def _labelled(
+    model: LoadedModel,
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    probabilities: np.ndarray | None,
+) -> LabelledSample:
+    task = model.schema.task
+    if task == "classification":
+        mask = np.array([v is not None for v in labels], dtype=bool)
+        y_true = labels[mask].astype(str).astype(object)
+        y_pred = predictions[mask].astype(str).astype(object)
+    else:
+        labels = np.asarray(labels, dtype=np.float64)
+        mask = np.isfinite(labels)
+        y_true, y_pred = labels[mask], np.asarray(predictions, dtype=np.float64)[mask]
+    proba = probabilities[mask] if probabilities is not None else None
+    return LabelledSample(task, y_true, y_pred, proba, model.schema.classes)
