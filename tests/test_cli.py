@@ -1,0 +1,125 @@
+"""The command line: check, run (with its exit codes), scheduler."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from core.config import load_config
+from core.plugins import create_plugin_manager
+from core.runtime import Runtime
+from tests.factories import demo_model, log_traffic, write_config
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    from core.cli import app
+
+    return runner.invoke(app, list(args), terminal_width=250)
+
+
+def test_check_accepts_the_shipped_configs():
+    for name in ("demo.yaml", "example.yaml"):
+        result = invoke("check", str(ROOT / "configs" / name))
+        assert result.exit_code == 0, result.output
+        assert "monitor cancer-drift" in result.output
+
+
+def test_check_prints_every_problem_with_its_location(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "models": [{"name": "m", "reference": "r.csv", "prediction_column": "p"}],
+                "monitors": [
+                    {
+                        "name": "x",
+                        "model": "m",
+                        "window": {"last": "1h"},
+                        "detectors": [
+                            {"type": "psi"},
+                            {"type": "psi", "threshold": -1},
+                            {"type": "kss"},
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    result = invoke("check", str(path))
+    assert result.exit_code == 2
+    assert "monitors[0].detectors[1].threshold" in result.output
+    assert (
+        "monitors[0].detectors[2].type: unknown detector 'kss'. Did you mean 'ks'?" in result.output
+    )
+
+
+def test_check_loads_existing_models_and_checks_features(tmp_path, sqlite_url):
+    path = write_config(tmp_path, sqlite_url, monitor={"features": ["mean radius", "no such"]})
+    result = invoke("check", str(path))
+    assert result.exit_code == 2
+    assert "monitors[0].features[1]: model 'cancer' has no feature 'no such'" in result.output
+
+
+def test_run_exits_1_on_drift_0_without_and_2_for_an_unknown_monitor(tmp_path, sqlite_url):
+    path = write_config(tmp_path, sqlite_url)
+    runtime = Runtime(load_config(path, create_plugin_manager()), create_plugin_manager())
+    log_traffic(runtime.store, runtime.models["cancer"], demo_model(tmp_path), drift=False)
+    runtime.close()
+
+    stable = invoke("run", "cancer-drift", "--config", str(path))
+    assert stable.exit_code == 0, stable.output
+    assert "no drift" in stable.output
+
+    runtime = Runtime(load_config(path, create_plugin_manager()), create_plugin_manager())
+    log_traffic(runtime.store, runtime.models["cancer"], demo_model(tmp_path), drift=True, seed=1)
+    runtime.close()
+    drifted = invoke("run", "cancer-drift", "--config", str(path))
+    assert drifted.exit_code == 1, drifted.output
+    assert "drift found:" in drifted.output and "mean radius" in drifted.output
+
+    unknown = invoke("run", "cancer-drfit", "--config", str(path))
+    assert unknown.exit_code == 2
+    assert "Did you mean 'cancer-drift'?" in unknown.output
+
+
+def test_run_without_a_config_is_a_usage_error(monkeypatch):
+    monkeypatch.delenv("DRIFTSCOPE_CONFIG", raising=False)
+    result = invoke("run", "x")
+    assert result.exit_code == 2
+    assert "no config file" in result.output
+
+
+def test_scheduler_runs_monitors_and_stops_on_sigterm(tmp_path, sqlite_url):
+    path = write_config(tmp_path, sqlite_url, monitor={"every": "1s"})
+    env = {**os.environ, "DRIFTSCOPE_CONFIG": str(path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "scheduler"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        runtime = Runtime(load_config(path, create_plugin_manager()), create_plugin_manager())
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(runtime.store.list_reports("cancer-drift")) < 2:
+            time.sleep(0.3)
+        reports = runtime.store.list_reports("cancer-drift")
+        runtime.close()
+        assert len(reports) >= 2
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "stopped after" in output

@@ -1,0 +1,149 @@
+"""The engine on a real store with the real demo model: drift told apart from stability."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from core import Detector, DetectorRecord, DetectorResult, FeatureSample, hookimpl
+from core.config import load_config
+from core.plugins import create_plugin_manager
+from core.runtime import Runtime
+from core.store import PredictionRecord
+from tests.factories import demo_model, log_traffic, write_config
+
+DRIFTED = ["mean radius", "mean texture", "mean perimeter", "radius error", "texture error"]
+
+
+def make_runtime(tmp_path, store_url, *, plugins=None, **config_kwargs) -> Runtime:
+    manager = plugins or create_plugin_manager(entry_points=False)
+    path = write_config(tmp_path, store_url, **config_kwargs)
+    return Runtime(load_config(path, manager), manager)
+
+
+@pytest.fixture
+def runtime(tmp_path, sqlite_url):
+    rt = make_runtime(tmp_path, sqlite_url)
+    yield rt
+    rt.close()
+
+
+def _by(report, detector: str) -> dict[str, object]:
+    return {r.feature: r for r in report.results if r.detector == detector}
+
+
+def test_stable_traffic_shows_no_drift(runtime, tmp_path):
+    log_traffic(runtime.store, runtime.models["cancer"], demo_model(tmp_path), drift=False)
+    report = runtime.engine.run("cancer-drift")
+    assert report.status == "ok"
+    assert not report.drifted, [(r.detector, r.feature) for r in report.results if r.drifted]
+    assert report.window.rows == report.window.labelled_rows > 100
+    saved = runtime.store.get_report(report.id)
+    assert saved is not None and saved.to_dict() == report.to_dict()
+
+
+def test_drifted_features_are_told_apart_from_stable_ones(runtime, tmp_path):
+    log_traffic(runtime.store, runtime.models["cancer"], demo_model(tmp_path), drift=True)
+    report = runtime.engine.run("cancer-drift")
+    ks, psi = _by(report, "ks"), _by(report, "psi")
+    for name in DRIFTED:
+        assert ks[name].drifted and psi[name].drifted, name
+        assert ks[name].details["p_value_adjusted"] >= ks[name].p_value
+    for name in ("worst symmetry", "mean fractal dimension", "smoothness error"):
+        assert not ks[name].drifted and not psi[name].drifted, name
+    performance = _by(report, "performance")[None]
+    assert performance.kind == "performance" and performance.drifted
+    assert performance.statistic < performance.threshold
+    kinds = {r.kind for r in report.results}
+    assert kinds == {"feature", "prediction", "performance"}
+    assert any(r.feature == "prediction" and r.detector == "chi2" for r in report.results)
+
+
+def test_missing_and_infinite_values_are_counted(runtime, tmp_path):
+    demo = demo_model(tmp_path)
+    model = runtime.models["cancer"]
+    records = log_traffic(runtime.store, model, demo, drift=False)
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    bad = []
+    for i, value in enumerate([math.nan, math.nan, math.inf, -math.inf]):
+        features = dict(records[i].features)
+        features["mean radius"] = value
+        bad.append(PredictionRecord(uuid.uuid4().hex, "cancer", now, features, "1"))
+    runtime.store.write_predictions(bad)
+    row = _by(runtime.engine.run("cancer-drift"), "ks")["mean radius"]
+    assert row.status == "ok"
+    assert row.details["current_missing"] == 2
+    assert row.details["current_infinite"] == 2
+    assert row.details["current_size"] == len(records)
+
+
+def test_an_empty_window_is_insufficient_data(runtime):
+    report = runtime.engine.run("cancer-drift")
+    assert report.status == "insufficient_data"
+    assert report.results == [] and not report.drifted
+
+
+class CountingDetector(Detector):
+    """Counts fits, to prove profiles are cached; raises on one feature."""
+
+    fits = 0
+
+    def fit(self, reference: FeatureSample) -> float:
+        type(self).fits += 1
+        return float(np.median(reference.values))
+
+    def score(self, profile: float, current: FeatureSample) -> DetectorResult:
+        if current.name == "mean area":
+            raise ValueError("cannot score mean area")
+        return DetectorResult(abs(float(np.median(current.values)) - profile), None, 1e9, False)
+
+
+class CountingPlugin:
+    @hookimpl
+    def driftscope_detectors(self):
+        yield DetectorRecord("counting", CountingDetector)
+
+
+def test_a_raising_detector_fails_its_part_only_and_profiles_are_cached(
+    tmp_path, sqlite_url, caplog
+):
+    plugins = create_plugin_manager(entry_points=False)
+    plugins.register(CountingPlugin(), "counting-plugin")
+    rt = make_runtime(
+        tmp_path,
+        sqlite_url,
+        plugins=plugins,
+        detectors=[{"type": "counting", "prediction": False}, {"type": "ks"}],
+    )
+    try:
+        log_traffic(rt.store, rt.models["cancer"], demo_model(tmp_path), drift=False)
+        first = rt.engine.run("cancer-drift")
+        fits = CountingDetector.fits
+        assert fits == 30
+        failed = [r for r in first.results if r.status == "failed"]
+        assert [(r.detector, r.feature) for r in failed] == [("counting", "mean area")]
+        assert "ValueError: cannot score mean area" in failed[0].error
+        assert sum(r.detector == "ks" and r.status == "ok" for r in first.results) == 31
+        assert plugins.errors[("counting-plugin", "detector:counting")] == 1
+        assert "counting-plugin" in caplog.text
+        rt.engine.run("cancer-drift")
+        assert CountingDetector.fits == fits, "the second run re-fitted the reference"
+        assert rt.profile_cache.hits >= 30
+    finally:
+        rt.close()
+
+
+@pytest.mark.postgres
+def test_the_engine_runs_on_postgresql(tmp_path, postgres_url):
+    rt = make_runtime(tmp_path, postgres_url)
+    try:
+        log_traffic(rt.store, rt.models["cancer"], demo_model(tmp_path), drift=True)
+        report = rt.engine.run("cancer-drift")
+        assert _by(report, "ks")["mean radius"].drifted
+        assert not _by(report, "ks")["worst symmetry"].drifted
+    finally:
+        rt.close()
