@@ -1,0 +1,105 @@
+"""Shared pytest fixtures: database URLs and an opened SQL store on each backend.
+
+* ``sqlite_url`` — a fresh SQLite file under ``tmp_path``.
+* ``postgres_url`` — a fresh PostgreSQL schema (``dstest_<uuid8>``) per test in the database
+  named by ``DRIFTSCOPE_TEST_POSTGRES_URL`` (default
+  ``postgresql://postgres@127.0.0.1:5432/test``), selected through
+  ``?options=-csearch_path%3D<schema>`` and dropped (CASCADE) afterwards. Tests using it are
+  skipped, with the reason, only when the server cannot be reached.
+* ``store`` — parametrised over ``sqlite`` and ``postgres`` (the latter marked
+  ``postgres``): an opened :class:`plugins.stores.sql.SQLStore`, closed after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+from pydantic import SecretStr
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def postgres_base_url() -> str:
+    """The PostgreSQL server tests use (``DRIFTSCOPE_TEST_POSTGRES_URL``)."""
+    return os.environ.get("DRIFTSCOPE_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def _psycopg_dsn(url: str) -> str:
+    """A libpq URL for psycopg (drops a SQLAlchemy ``+driver`` suffix)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0]
+    if scheme == "postgres":
+        scheme = "postgresql"
+    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` with ``options=-csearch_path=<schema>`` added to its query string."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    query.append(("options", f"-csearch_path={schema}"))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def _connect_admin(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    return psycopg.connect(_psycopg_dsn(url), autocommit=True, connect_timeout=3)
+
+
+@pytest.fixture(scope="session")
+def _postgres_server() -> str:
+    """The base URL of a reachable PostgreSQL server, or skip."""
+    url = postgres_base_url()
+    try:
+        with _connect_admin(url) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # unreachable server: skip, saying why
+        pytest.skip(f"PostgreSQL is not reachable ({type(exc).__name__}): {_first_line(exc)}")
+    return url
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else ""
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """A SQLite URL for a fresh database file in the test's temporary directory."""
+    return f"sqlite:///{tmp_path / 'driftscope.db'}"
+
+
+@pytest.fixture
+def postgres_url(_postgres_server: str) -> Iterator[str]:
+    """A URL selecting a fresh PostgreSQL schema ``dstest_<uuid8>``, dropped afterwards."""
+    schema = f"dstest_{uuid.uuid4().hex[:8]}"
+    with _connect_admin(_postgres_server) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield with_search_path(_postgres_server, schema)
+    finally:
+        with _connect_admin(_postgres_server) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """An opened SQL store on a fresh database (SQLite file or PostgreSQL schema)."""
+    from core import StoreSettings
+    from plugins.stores.sql import SQLStore
+
+    fixture = "postgres_url" if request.param == "postgres" else "sqlite_url"
+    url = request.getfixturevalue(fixture)
+    sql_store = SQLStore(StoreSettings(url=SecretStr(url)))
+    sql_store.open()
+    try:
+        yield sql_store
+    finally:
+        sql_store.close()
