@@ -5,7 +5,8 @@
   named by ``DRIFTSCOPE_TEST_POSTGRES_URL`` (default
   ``postgresql://postgres@127.0.0.1:5432/test``), selected through
   ``?options=-csearch_path%3D<schema>`` and dropped (CASCADE) afterwards. Tests using it are
-  skipped, with the reason, only when the server cannot be reached.
+  skipped, with the reason, only when the server cannot be reached (and fail instead when
+  ``DRIFTSCOPE_REQUIRE_POSTGRES=1``, as in CI).
 * ``store`` — parametrised over ``sqlite`` and ``postgres`` (the latter marked
   ``postgres``): an opened :class:`plugins.stores.sql.SQLStore`, closed after the test.
 """
@@ -58,8 +59,11 @@ def _postgres_server() -> str:
     try:
         with _connect_admin(url) as conn:
             conn.execute("SELECT 1")
-    except Exception as exc:  # unreachable server: skip, saying why
-        pytest.skip(f"PostgreSQL is not reachable ({type(exc).__name__}): {_first_line(exc)}")
+    except Exception as exc:  # unreachable server: skip, saying why (fail in CI)
+        reason = f"PostgreSQL is not reachable ({type(exc).__name__}): {_first_line(exc)}"
+        if os.environ.get("DRIFTSCOPE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason + " and DRIFTSCOPE_REQUIRE_POSTGRES=1", pytrace=False)
+        pytest.skip(reason)
     return url
 
 

@@ -1,0 +1,554 @@
+"""The SQL store, run against SQLite and PostgreSQL with the same tests (``store`` fixture)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import update
+
+import plugins.stores.sql as sql_plugin
+from core import (
+    AlertEvent,
+    AlertState,
+    FeatureSpec,
+    ModelSchema,
+    NotifierStatus,
+    OutboxMessage,
+    PredictionRecord,
+    Report,
+    ResultRow,
+    Silence,
+    StoreError,
+    StoreSettings,
+    WindowInfo,
+)
+from core.plugins import PluginManager
+from plugins.stores.sql import SCHEMA_VERSION, T_VERSION, SQLStore
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+SCHEMA = ModelSchema(
+    name="iris",
+    features=(
+        FeatureSpec("sepal length (cm)"),
+        FeatureSpec("petal width"),
+        FeatureSpec("colour", "categorical"),
+    ),
+    task="classification",
+    classes=("setosa", "versicolor", "virginica"),
+)
+REGRESSION = ModelSchema(
+    name="price",
+    features=(FeatureSpec("rooms"), FeatureSpec("city", "categorical")),
+    task="regression",
+)
+
+
+def open_store(url: str) -> SQLStore:
+    store = SQLStore(StoreSettings(url=SecretStr(url)))
+    store.open()
+    return store
+
+
+def url_of(store: SQLStore) -> str:
+    return store.settings.url.get_secret_value()
+
+
+def record(i: int, *, model: str = "iris", at: datetime | None = None, **kw) -> PredictionRecord:
+    values = {
+        "id": f"p{i}",
+        "model": model,
+        "timestamp": at or T0 + timedelta(seconds=i),
+        "features": {"sepal length (cm)": float(i), "petal width": 0.5, "colour": "red"},
+        "prediction": "setosa",
+        "probabilities": {"setosa": 0.7, "versicolor": 0.2, "virginica": 0.1},
+        "latency_ms": 1.0 + i,
+    }
+    values.update(kw)
+    return PredictionRecord(**values)
+
+
+def window(store: SQLStore, model: str = "iris", **kw):
+    return store.read_window(model, T0 - timedelta(days=1), T0 + timedelta(days=1), **kw)
+
+
+def make_report(i: int, *, monitor: str = "iris-drift", at: datetime | None = None) -> Report:
+    created = at or T0 + timedelta(minutes=i)
+    return Report(
+        id=f"r{i}",
+        monitor=monitor,
+        model="iris",
+        created_at=created,
+        window=WindowInfo(created - timedelta(hours=1), created, rows=100, labelled_rows=10),
+        results=[
+            ResultRow(
+                kind="feature",
+                feature="petal width",
+                detector="psi",
+                statistic=0.3 + i,
+                p_value=None,
+                threshold=0.25,
+                drifted=True,
+                details={"edges": [0.0, 1.0], "n": np.int64(3)},
+            )
+        ],
+        duration_ms=12.5,
+    )
+
+
+# -- registration and layout -----------------------------------------------------------------------
+def test_the_plugin_registers_sql():
+    manager = PluginManager()
+    manager.register(sql_plugin, "plugins.stores.sql", source="built-in")
+    assert manager.get("store", "sql") is SQLStore
+
+
+def test_open_and_register_are_idempotent(store):
+    store.open()
+    store.register_model(SCHEMA)
+    store.register_model(SCHEMA)
+    assert store.schema_version() == SCHEMA_VERSION
+    assert store.get_model_schema("iris") == SCHEMA
+    assert store.get_model_schema("nope") is None
+    store.ping()
+
+
+def test_round_trip_keeps_nan_none_infinity_categories_and_probabilities(store):
+    store.register_model(SCHEMA)
+    records = [
+        record(0),
+        record(1, features={"sepal length (cm)": math.nan, "petal width": None, "colour": None}),
+        record(
+            2, features={"sepal length (cm)": math.inf, "petal width": -math.inf, "colour": "b"}
+        ),
+        record(3, probabilities=None, prediction="virginica", label="virginica", latency_ms=None),
+        record(4, features={"sepal length (cm)": np.float32(2.5), "petal width": 7, "colour": 3}),
+    ]
+    assert store.write_predictions(records) == 5
+    w = window(store)
+    assert w.rows == 5 and w.sampled_from is None
+    sepal = w.columns["sepal length (cm)"]
+    assert sepal.dtype == np.float64
+    assert sepal[0] == 0.0 and math.isnan(sepal[1]) and sepal[2] == math.inf and sepal[4] == 2.5
+    petal = w.columns["petal width"]
+    assert math.isnan(petal[1]) and petal[2] == -math.inf and petal[4] == 7.0
+    colour = w.columns["colour"]
+    assert colour.dtype == object and list(colour) == ["red", None, "b", "red", "3"]
+    assert w.prediction.dtype == object
+    assert list(w.prediction) == ["setosa"] * 3 + ["virginica", "setosa"]
+    assert list(w.labels) == [None, None, None, "virginica", None]
+    assert w.probabilities is not None and w.probabilities.shape == (5, 3)
+    np.testing.assert_array_equal(w.probabilities[0], [0.7, 0.2, 0.1])
+    assert np.isnan(w.probabilities[3]).all()
+
+
+def test_a_stored_value_equal_to_the_null_sentinel_is_read_exactly(store):
+    from plugins.stores.sql import _NULL_SENTINEL
+
+    store.register_model(SCHEMA)
+    features = {"sepal length (cm)": _NULL_SENTINEL, "petal width": None, "colour": "x"}
+    store.write_predictions([record(0, features=features), record(1)])
+    sepal = window(store).columns["sepal length (cm)"]
+    assert sepal[0] == _NULL_SENTINEL and sepal[1] == 1.0
+    assert math.isnan(window(store).columns["petal width"][0])
+
+
+def test_regression_predictions_and_labels_are_floats(store):
+    store.register_model(REGRESSION)
+    rows = [
+        PredictionRecord(
+            f"h{i}", "price", T0 + timedelta(seconds=i), {"rooms": i, "city": "x"}, i * 1.5
+        )
+        for i in range(4)
+    ]
+    store.write_predictions(rows)
+    update_ = store.attach_labels("price", [("h1", 2.0), ("h3", "4.5")])
+    assert update_.updated == 2 and update_.unknown_ids == []
+    w = window(store, "price")
+    assert w.prediction.dtype == np.float64 and list(w.prediction) == [0.0, 1.5, 3.0, 4.5]
+    assert w.labels.dtype == np.float64
+    assert math.isnan(w.labels[0]) and w.labels[1] == 2.0 and w.labels[3] == 4.5
+    assert w.probabilities is None
+
+
+def test_window_bounds_are_start_inclusive_end_exclusive(store):
+    store.register_model(SCHEMA)
+    store.write_predictions([record(i) for i in range(10)])
+    w = store.read_window("iris", T0 + timedelta(seconds=2), T0 + timedelta(seconds=5))
+    assert list(w.columns["sepal length (cm)"]) == [2.0, 3.0, 4.0]
+    assert w.start == T0 + timedelta(seconds=2) and w.start.tzinfo is not None
+    assert store.count_predictions(
+        "iris", T0 + timedelta(seconds=2), T0 + timedelta(seconds=5)
+    ) == (3, 0)
+    empty = store.read_window("iris", T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+    assert empty.rows == 0 and empty.columns["colour"].shape == (0,)
+    assert empty.probabilities is not None and empty.probabilities.shape == (0, 3)
+
+
+def test_max_rows_returns_a_uniform_sample_drawn_in_the_database(store):
+    store.register_model(SCHEMA)
+    store.write_predictions([record(i) for i in range(2000)])
+    w = window(store, max_rows=400)
+    assert w.rows == 400 and w.sampled_from == 2000
+    values = w.columns["sepal length (cm)"]
+    assert len(set(values)) == 400 and set(values) <= set(map(float, range(2000)))
+    assert 850 < values.mean() < 1150  # spread over the whole window, not its start
+    assert (np.diff(values) > 0).all()  # returned in time order
+    assert window(store, max_rows=5000).sampled_from is None
+
+
+def test_labels_report_unknown_ids_and_count_relabels(store):
+    store.register_model(SCHEMA)
+    store.write_predictions([record(i) for i in range(5)])
+    first = store.attach_labels("iris", [("p0", "setosa"), ("p1", "virginica"), ("zz", "setosa")])
+    assert first.updated == 2 and first.unknown_ids == ["zz"]
+    again = store.attach_labels("iris", [("p0", "versicolor"), ("p4", 1), ("yy", "a"), ("xx", "b")])
+    assert again.updated == 2 and again.unknown_ids == ["yy", "xx"]
+    assert list(window(store).labels) == ["versicolor", "virginica", None, None, "1"]
+    assert store.count_predictions("iris", T0, T0 + timedelta(hours=1)) == (5, 3)
+    many = [(f"p{i % 5}", "setosa") for i in range(10_000)] + [(f"u{i}", "x") for i in range(3)]
+    result = store.attach_labels("iris", many)
+    assert result.updated == 5 and result.unknown_ids == ["u0", "u1", "u2"]
+
+
+def test_prediction_stats(store):
+    store.register_model(SCHEMA)
+    store.write_predictions([record(i, latency_ms=float(i + 1)) for i in range(100)])
+    store.attach_labels("iris", [("p1", "setosa")])
+    stats = store.prediction_stats("iris", T0, T0 + timedelta(hours=1))
+    assert stats.count == 100 and stats.labelled == 1
+    assert stats.latency_p50_ms == pytest.approx(50.5)
+    assert stats.latency_p99_ms == pytest.approx(float(np.percentile(np.arange(1, 101), 99)))
+    assert stats.first_at == T0 and stats.last_at == T0 + timedelta(seconds=99)
+    none = store.prediction_stats("iris", T0 + timedelta(days=2), T0 + timedelta(days=3))
+    assert none.count == 0 and none.latency_p50_ms is None and none.first_at is None
+
+
+def test_unregistered_models_and_unknown_features_are_errors_and_nothing_is_written(store):
+    store.register_model(SCHEMA)
+    with pytest.raises(StoreError, match="'ghost'"):
+        store.write_predictions([record(0), record(1, model="ghost")])
+    with pytest.raises(StoreError, match="oops"):
+        store.write_predictions([record(2, features={"oops": 1.0})])
+    assert window(store).rows == 0
+    with pytest.raises(StoreError, match="'ghost'"):
+        store.read_window("ghost", T0, T0 + timedelta(hours=1))
+    assert store.write_predictions([record(0)]) == 1
+    assert store.write_predictions([record(0), record(1)]) == 1  # a known id is skipped
+
+
+def test_register_model_adds_features_and_classes(store):
+    store.register_model(SCHEMA)
+    store.write_predictions([record(0)])
+    wider = ModelSchema(
+        "iris",
+        (*SCHEMA.features, FeatureSpec("stem", "categorical"), FeatureSpec("age")),
+        classes=(*(SCHEMA.classes or ()), "other"),
+    )
+    store.register_model(wider)
+    features = {"sepal length (cm)": 1.0, "petal width": 2.0, "colour": "g", "stem": "s", "age": 3}
+    store.write_predictions([record(1, features=features, probabilities={"other": 1.0})])
+    w = window(store)
+    assert list(w.columns["stem"]) == [None, "s"]
+    assert math.isnan(w.columns["age"][0]) and w.columns["age"][1] == 3.0
+    assert w.probabilities is not None and w.probabilities.shape == (2, 4)
+    assert w.probabilities[1, 3] == 1.0 and math.isnan(w.probabilities[0, 3])
+    with pytest.raises(StoreError, match="numeric"):
+        store.register_model(ModelSchema("iris", (FeatureSpec("colour"),), classes=SCHEMA.classes))
+    with pytest.raises(StoreError, match="classification"):
+        store.register_model(ModelSchema("iris", SCHEMA.features, task="regression"))
+
+
+def test_another_instance_sees_new_features_without_restarting(store):
+    store.register_model(SCHEMA)
+    store.write_predictions([record(0)])  # caches the layout
+    other = open_store(url_of(store))
+    try:
+        other.register_model(ModelSchema("iris", (FeatureSpec("extra"),), classes=SCHEMA.classes))
+    finally:
+        other.close()
+    features = {"sepal length (cm)": 1.0, "petal width": 2.0, "colour": "g", "extra": 9.0}
+    assert store.write_predictions([record(1, features=features)]) == 1
+    assert window(store).columns["extra"][1] == 9.0
+
+
+def test_data_survives_reopening_by_another_instance(store):
+    store.register_model(SCHEMA)
+    store.write_predictions([record(i) for i in range(3)])
+    store.save_report(make_report(1))
+    url = url_of(store)
+    store.close()
+    again = open_store(url)
+    try:
+        assert window(again).rows == 3
+        assert again.get_report("r1") is not None
+    finally:
+        again.close()
+    store.open()  # a closed store opens again
+    assert window(store).rows == 3
+
+
+def test_concurrent_writers_from_threads(store):
+    store.register_model(SCHEMA)
+    errors: list[BaseException] = []
+
+    def write(k: int) -> None:
+        try:
+            for b in range(5):
+                store.write_predictions([record(k * 1000 + b * 10 + i) for i in range(10)])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert window(store).rows == 200
+
+
+# -- reports ---------------------------------------------------------------------------------------
+def test_reports_save_get_and_list_newest_first(store):
+    for i in range(5):
+        store.save_report(make_report(i))
+    store.save_report(make_report(9, monitor="other"))
+    got = store.get_report("r2")
+    assert got is not None and got.to_dict() == make_report(2).to_dict() | {
+        "results": [
+            make_report(2).to_dict()["results"][0] | {"details": {"edges": [0.0, 1.0], "n": 3}}
+        ]
+    }
+    assert got.created_at.tzinfo is not None and got.drifted
+    assert store.get_report("missing") is None
+    assert [r.id for r in store.list_reports("iris-drift")] == ["r4", "r3", "r2", "r1", "r0"]
+    listed = store.list_reports(
+        "iris-drift", since=T0 + timedelta(minutes=1), before=T0 + timedelta(minutes=4), limit=2
+    )
+    assert [r.id for r in listed] == ["r3", "r2"]
+    store.save_report(make_report(2))  # saving again replaces
+    assert len(store.list_reports("iris-drift")) == 5
+
+
+# -- leases ----------------------------------------------------------------------------------------
+def test_leases_between_two_store_instances(store):
+    other = open_store(url_of(store))
+    try:
+        assert store.acquire_lease("monitor:iris", "a", 30)
+        assert not other.acquire_lease("monitor:iris", "b", 30)
+        assert store.acquire_lease("monitor:iris", "a", 30)  # renew
+        other.release_lease("monitor:iris", "b")  # not the holder: no-op
+        assert not other.acquire_lease("monitor:iris", "b", 30)
+        store.release_lease("monitor:iris", "a")
+        assert other.acquire_lease("monitor:iris", "b", 0.05)
+        assert not store.acquire_lease("monitor:iris", "a", 30)
+        time.sleep(0.1)  # b's lease expires
+        assert store.acquire_lease("monitor:iris", "a", 30)
+        assert other.acquire_lease("another", "b", 30)
+    finally:
+        other.close()
+
+
+def test_only_one_of_many_racing_owners_gets_a_lease(store):
+    others = [open_store(url_of(store)) for _ in range(4)]
+    wins: list[str] = []
+    barrier = threading.Barrier(len(others))
+
+    def race(k: int) -> None:
+        barrier.wait()
+        if others[k].acquire_lease("race", f"owner{k}", 30):
+            wins.append(f"owner{k}")
+
+    threads = [threading.Thread(target=race, args=(k,)) for k in range(len(others))]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for o in others:
+            o.close()
+    assert len(wins) == 1
+
+
+# -- alerts, outbox, silences, notifier status -----------------------------------------------------
+def state(feature: str, value: str = "firing", **kw) -> AlertState:
+    return AlertState("iris-drift", "psi", feature, value, changed_at=T0, statistic=0.4, **kw)
+
+
+def event(feature: str, at: datetime, to: str = "firing") -> AlertEvent:
+    return AlertEvent("iris-drift", "psi", feature, "ok", to, at, statistic=0.4, threshold=0.25)
+
+
+def message(i: int, **kw) -> OutboxMessage:
+    values = {
+        "id": f"m{i}",
+        "notifier": "ops",
+        "monitor": "iris-drift",
+        "payload": {"text": f"alert {i}", "n": i},
+        "created_at": T0 + timedelta(seconds=i),
+    }
+    values.update(kw)
+    return OutboxMessage(**values)
+
+
+def test_commit_alert_changes_and_read_them_back(store):
+    events = [event("colour", T0), event("petal width", T0 + timedelta(seconds=1))]
+    store.commit_alert_changes([state("colour"), state("petal width")], events, [message(1)])
+    assert all(e.id is not None for e in events)
+    states = store.get_alert_states("iris-drift")
+    assert set(states) == {("iris-drift", "psi", "colour"), ("iris-drift", "psi", "petal width")}
+    assert states[("iris-drift", "psi", "colour")].changed_at == T0
+    store.commit_alert_changes([state("colour", "resolved", consecutive_clean=2)], [], [])
+    assert store.get_alert_states("iris-drift")[("iris-drift", "psi", "colour")].state == "resolved"
+    assert [s.feature for s in store.list_alert_states("firing")] == ["petal width"]
+    assert len(store.list_alert_states()) == 2
+    history = store.list_alert_events(monitor="iris-drift")
+    assert [e.feature for e in history] == ["petal width", "colour"]
+    assert history[0].at.tzinfo is not None and history[0].silenced is False
+    assert (
+        store.list_alert_events(since=T0 + timedelta(seconds=1), limit=5)[0].feature
+        == "petal width"
+    )
+    assert store.list_alert_events(monitor="nobody") == []
+
+
+def test_commit_alert_changes_is_one_transaction(store):
+    store.commit_alert_changes([], [], [message(1)])
+    with pytest.raises(StoreError):  # m1 exists: the whole commit must roll back
+        store.commit_alert_changes(
+            [state("colour")], [event("colour", T0)], [message(2), message(1)]
+        )
+    assert store.get_alert_states("iris-drift") == {}
+    assert store.list_alert_events() == []
+    assert [m.id for m in store.list_messages()] == ["m1"]
+
+
+def test_outbox_due_update_and_list(store):
+    later = T0 + timedelta(minutes=10)
+    store.commit_alert_changes(
+        [], [], [message(1), message(2, next_attempt_at=later), message(3), message(0)]
+    )
+    due = store.due_messages(T0 + timedelta(minutes=1))
+    assert [m.id for m in due] == ["m0", "m1", "m3"]
+    assert due[1].payload == {"text": "alert 1", "n": 1} and due[1].created_at.tzinfo is not None
+    assert [m.id for m in store.due_messages(later, limit=2)] == ["m0", "m1"]
+    sent = due[0]
+    sent.status, sent.attempts, sent.sent_at, sent.external_id = "sent", 1, later, "discord-1"
+    store.update_message(sent)
+    retry = due[1]
+    retry.attempts, retry.last_error = 1, "429 rate limited"
+    retry.next_attempt_at = T0 + timedelta(hours=1)
+    store.update_message(retry)
+    assert [m.id for m in store.due_messages(later)] == ["m2", "m3"]
+    [saved] = store.list_messages(status="sent")
+    assert saved.external_id == "discord-1" and saved.sent_at == later and saved.attempts == 1
+    assert [m.id for m in store.list_messages()] == ["m3", "m2", "m1", "m0"]
+    assert [m.last_error for m in store.list_messages(status="pending", limit=10)][2] == (
+        "429 rate limited"
+    )
+    with pytest.raises(StoreError, match="m404"):
+        store.update_message(message(404))
+
+
+def test_silences(store):
+    s1 = Silence("s1", "iris-drift", T0, T0 + timedelta(hours=1), "deploy", feature="colour")
+    s2 = Silence("s2", "iris-drift", T0 + timedelta(hours=2), T0 + timedelta(hours=3), "later")
+    store.add_silence(s1)
+    store.add_silence(s2)
+    assert store.list_silences() == [s1, s2]
+    assert store.list_silences(active_at=T0 + timedelta(minutes=30)) == [s1]
+    assert store.list_silences(active_at=T0 + timedelta(hours=1)) == []
+    assert store.delete_silence("s1") and not store.delete_silence("s1")
+    assert store.list_silences() == [s2]
+
+
+def test_notifier_status(store):
+    assert store.get_notifier_status("ops") is None
+    status = NotifierStatus("ops", "abc", disabled=True, reason="401", changed_at=T0)
+    store.set_notifier_status(status)
+    assert store.get_notifier_status("ops") == status
+    store.set_notifier_status(NotifierStatus("ops", "def"))
+    assert store.get_notifier_status("ops") == NotifierStatus("ops", "def")
+
+
+# -- retention -------------------------------------------------------------------------------------
+def test_prune_deletes_old_rows_in_batches_and_dry_run_only_counts(store):
+    store.register_model(SCHEMA)
+    store.register_model(REGRESSION)
+    store.write_predictions([record(i, at=T0 - timedelta(days=10, seconds=i)) for i in range(25)])
+    store.write_predictions([record(100 + i) for i in range(5)])
+    store.save_report(make_report(1, at=T0 - timedelta(days=10)))
+    store.save_report(make_report(2, at=T0))
+    old = T0 - timedelta(days=10)
+    store.commit_alert_changes(
+        [state("colour")],
+        [event("colour", old), event("colour", T0)],
+        [
+            message(1, created_at=old, status="sent"),
+            message(2, created_at=old, status="failed"),
+            message(3, created_at=old),  # pending: never pruned
+            message(4, created_at=old, status="muted"),
+            message(5, status="sent"),
+        ],
+    )
+    cutoff = T0 - timedelta(days=1)
+    expected = {"predictions": 25, "reports": 1, "alert_events": 1, "outbox": 3}
+    dry = store.prune(cutoff, dry_run=True, batch_size=7)
+    assert {k: getattr(dry, k) for k in expected} == expected
+    assert dry.details == {"predictions:iris": 25, "predictions:price": 0}
+    everything = (T0 - timedelta(days=30), T0 + timedelta(days=1))
+    assert store.count_predictions("iris", *everything) == (30, 0)
+    done = store.prune(cutoff, batch_size=7)
+    assert {k: getattr(done, k) for k in expected} == expected
+    assert store.count_predictions("iris", *everything) == (5, 0)
+    assert [r.id for r in store.list_reports("iris-drift")] == ["r2"]
+    assert len(store.list_alert_events()) == 1
+    assert sorted(m.id for m in store.list_messages()) == ["m3", "m5"]
+    assert store.get_alert_states("iris-drift")  # states are never pruned
+    assert store.prune(cutoff).predictions == 0
+
+
+# -- schema version, errors and secrets ------------------------------------------------------------
+def test_a_newer_schema_version_is_refused(store):
+    with store._tx("test", write=True) as conn:
+        conn.execute(update(T_VERSION).values(version=SCHEMA_VERSION + 1))
+    newer = SQLStore(StoreSettings(url=SecretStr(url_of(store))))
+    with pytest.raises(StoreError, match=f"version {SCHEMA_VERSION + 1}.*upgrade driftscope"):
+        newer.open()
+    with pytest.raises(StoreError, match="not open"):
+        newer.ping()
+
+
+def test_the_url_password_never_shows(sqlite_url):
+    secret = f"pw-{uuid.uuid4().hex}"
+    url = f"postgresql://driftscope:{secret}@127.0.0.1:1/nowhere?connect_timeout=1"
+    store = SQLStore(StoreSettings(url=SecretStr(url)))
+    assert secret not in repr(store) and secret not in repr(store.settings)
+    assert secret not in store.safe_url and "***" in store.safe_url
+    with pytest.raises(StoreError) as caught:
+        store.open()
+    assert secret not in str(caught.value) and caught.value.__cause__ is None
+    for bad in (f"mysql://u:{secret}@h/db", f"::not a url {secret}"):
+        with pytest.raises(StoreError) as caught:
+            SQLStore(StoreSettings(url=SecretStr(bad)))
+        assert secret not in str(caught.value)
+    closed = SQLStore(StoreSettings(url=SecretStr(sqlite_url)))
+    with pytest.raises(StoreError, match="not open"):
+        closed.ping()
+
+
+def test_in_memory_sqlite_works_for_quick_experiments():
+    store = open_store("sqlite://")
+    try:
+        store.register_model(SCHEMA)
+        store.write_predictions([record(0)])
+        assert window(store).rows == 1
+    finally:
+        store.close()
