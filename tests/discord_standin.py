@@ -103,6 +103,14 @@ class Recorded:
     body: Any
     status: int
     problems: list[str]
+    reply: Any = None
+
+
+def secret_free(texts: list[str], secrets: list[str]) -> None:
+    """Assert that no text contains any of the secrets (or the token part of a URL)."""
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text, f"a secret leaked into: {text[:200]!r}"
 
 
 def validate(body: Any) -> list[str]:
@@ -160,6 +168,7 @@ class DiscordStandIn:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.arrivals: list[float] = []  # when each request arrived, before any scripted delay
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1_200_000_000_000_000_000)
@@ -175,7 +184,9 @@ class DiscordStandIn:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def port(self) -> int:
@@ -210,6 +221,7 @@ class DiscordStandIn:
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         arrived = time.monotonic()
+        self.arrivals.append(arrived)
         parts = urlsplit(handler.path)
         query = parse_qs(parts.query)
         length = int(handler.headers.get("Content-Length") or 0)
@@ -248,6 +260,7 @@ class DiscordStandIn:
                 body=body,
                 status=reply.status,
                 problems=problems,
+                reply=reply.body,
             )
         )
         payload = b""

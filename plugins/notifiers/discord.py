@@ -33,7 +33,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 import httpx
-from pydantic import Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from core import (
     AlertChange,
@@ -111,6 +111,9 @@ class WebhookURL:
 
 class DiscordSettings(NotifierSettings):
     """Settings of the ``discord`` notifier."""
+
+    # a rejected URL must not be echoed back in the validation error
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     type: Literal["discord"] = "discord"
     webhook_url: SecretStr = Field(description="The channel's webhook URL (a secret).")

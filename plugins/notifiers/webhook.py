@@ -49,7 +49,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
-from pydantic import Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from core import (
     DeliveryResult,
@@ -71,6 +71,9 @@ EVENT_HEADER = "X-Driftscope-Event"
 
 class WebhookSettings(NotifierSettings):
     """Settings of the ``webhook`` notifier."""
+
+    # a rejected URL must not be echoed back in the validation error
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     type: Literal["webhook"] = "webhook"
     url: SecretStr = Field(description="Where to POST (a secret: it often carries a token).")

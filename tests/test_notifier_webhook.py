@@ -1,0 +1,178 @@
+"""The generic webhook notifier: documented JSON body, HMAC signature, response handling."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from discord_standin import secret_free
+from pydantic import SecretStr, ValidationError
+
+from core.notifier import AlertChange, Notification
+from plugins.notifiers.webhook import (
+    SCHEMA,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WebhookNotifier,
+    WebhookSettings,
+    sign,
+    verify_signature,
+)
+
+SECRET_PATH = "/hooks/T000/B000/s3cr3t-path-token-xyz"
+HMAC_KEY = "hmac-key-that-must-stay-private"
+
+
+class Receiver:
+    """A tiny receiver on 127.0.0.1 that records raw requests and plays scripted replies."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.replies: deque[tuple[int, dict[str, str], bytes]] = deque()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests.append((dict(self.headers), raw))
+                status, headers, body = (
+                    receiver.replies.popleft() if receiver.replies else (200, {}, b'{"id": "r-1"}')
+                )
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{SECRET_PATH}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def notifier_for(url: str, **extra: Any) -> WebhookNotifier:
+    settings = {"name": "hook", "type": "webhook", "url": SecretStr(url)} | extra
+    return WebhookNotifier(WebhookSettings(**settings))
+
+
+def notification() -> Notification:
+    return Notification(
+        monitor="credit",
+        model="credit-model",
+        created_at=datetime(2024, 6, 1, 12, tzinfo=UTC),
+        changes=[
+            AlertChange("psi", "age", "ok", "firing", 0.41, 0.25),
+            AlertChange("ks", "income", "firing", "resolved", 0.02, 0.1, p_value=0.4),
+        ],
+        report_id="r1",
+        window={"rows": 500},
+    )
+
+
+def test_body_follows_the_documented_schema_and_the_signature_verifies(
+    receiver: Receiver,
+) -> None:
+    notifier = notifier_for(receiver.url, secret=SecretStr(HMAC_KEY))
+    result = notifier.send(notification())
+    assert result.delivered and result.external_id == "r-1"
+    headers, raw = receiver.requests[0]
+    body = json.loads(raw)
+    assert body["schema"] == SCHEMA and body["state"] == "firing"
+    assert body["counts"] == {"firing": 1, "resolved": 1}
+    assert body["changes"][1]["p_value"] == 0.4 and body["window"] == {"rows": 500}
+    assert headers["X-Driftscope-Event"] == "alert" and headers["Idempotency-Key"]
+    timestamp, signature = headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER]
+    assert signature.startswith("sha256=")
+    assert verify_signature(HMAC_KEY, timestamp, raw, signature)
+    assert not verify_signature("wrong key", timestamp, raw, signature)
+    assert not verify_signature(HMAC_KEY, timestamp, raw + b" ", signature)
+    old = datetime.fromtimestamp(int(timestamp), UTC) + timedelta(minutes=10)
+    assert not verify_signature(HMAC_KEY, timestamp, raw, signature, now=old)
+    assert sign(HMAC_KEY, timestamp, raw) == signature
+    notifier.close()
+
+
+def test_retries_of_one_notification_share_an_idempotency_key(receiver: Receiver) -> None:
+    notifier = notifier_for(receiver.url)
+    notifier.send(notification())
+    notifier.send(notification())
+    keys = {h["Idempotency-Key"] for h, _ in receiver.requests}
+    assert len(keys) == 1 and SIGNATURE_HEADER not in receiver.requests[0][0]
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ((429, {"Retry-After": "7"}, b""), {"retry_after": 7.0}),
+        ((429, {}, b'{"retry_after": 1.5}'), {"retry_after": 1.5}),
+        ((429, {}, b""), {"blocked": True, "retry_after": None}),
+        ((410, {}, b'{"message": "gone"}'), {"disable": True, "permanent": True}),
+        ((401, {}, b""), {"disable": True}),
+        ((422, {}, b'{"error": "bad payload"}'), {"permanent": True, "disable": False}),
+        ((503, {}, b""), {"permanent": False, "disable": False, "retry_after": None}),
+    ],
+)
+def test_responses_map_to_delivery_results(
+    receiver: Receiver, reply: tuple[int, dict[str, str], bytes], expected: dict[str, Any]
+) -> None:
+    receiver.replies.append(reply)
+    result = notifier_for(receiver.url).send(notification())
+    assert not result.delivered and result.status_code == reply[0]
+    for name, value in expected.items():
+        assert getattr(result, name) == value, (name, result)
+
+
+def test_secrets_appear_in_no_log_error_or_repr(
+    receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    receiver.replies.append((500, {}, b""))
+    notifier = notifier_for(
+        receiver.url,
+        secret=SecretStr(HMAC_KEY),
+        headers={"Authorization": SecretStr("Bearer tok-123456")},
+    )
+    results = [notifier.send(notification()), notifier.send(notification())]
+    closed = notifier_for("http://127.0.0.1:9" + SECRET_PATH)
+    results.append(closed.send(notification()))
+    assert not results[-1].delivered
+    assert any("HTTP Request" in r.getMessage() for r in caplog.records)
+    secret_free(
+        [
+            caplog.text,
+            repr(results),
+            repr(notifier),
+            repr(notifier.settings),
+            notifier.settings.model_dump_json(),
+        ],
+        [SECRET_PATH, HMAC_KEY, "tok-123456"],
+    )
+    with pytest.raises(ValidationError) as info:
+        WebhookSettings(name="x", url=SecretStr("ftp://example.com" + SECRET_PATH))
+    secret_free([str(info.value)], [SECRET_PATH])
+    notifier.close()
+    closed.close()
