@@ -1,0 +1,213 @@
+"""The alerting commands: alerts, silence add/list/remove, notify-test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from discord_standin import WEBHOOK_TOKEN, DiscordStandIn, unknown_webhook
+from pydantic import SecretStr
+from typer.testing import CliRunner
+
+from core.alerts.cli import register
+from core.alerts.delivery import DeliveryWorker
+from core.alerts.manager import AlertManager
+from core.alerts.rules import MonitorAlerting
+from core.alerts.settings import DeliverySettings
+from core.alerts.wiring import monitor_alerting
+from core.notifier import Notifier
+from core.report import Report, ResultRow, WindowInfo
+from core.store import Store, StoreSettings
+from plugins.notifiers.discord import DiscordNotifier, DiscordSettings
+from plugins.notifiers.log import LogNotifier, LogSettings
+from plugins.stores.sql import SQLStore
+
+
+@dataclass
+class _Monitor:
+    name: str
+
+
+@dataclass
+class _Config:
+    monitors: list[_Monitor]
+
+
+@dataclass
+class _Runtime:
+    """The parts of core.runtime.Runtime the alert commands use."""
+
+    config: _Config
+    store: Store
+    notifiers: dict[str, Notifier]
+    alerts: AlertManager
+    delivery: DeliveryWorker
+    closed: list[bool] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.closed.append(True)
+
+
+@pytest.fixture
+def app_and_runtime(sqlite_url: str) -> Iterator[tuple[typer.Typer, _Runtime]]:
+    store = SQLStore(StoreSettings(url=SecretStr(sqlite_url)))
+    store.open()
+    notifiers: dict[str, Notifier] = {"log": LogNotifier(LogSettings(name="log"))}
+    alerts = AlertManager(store, None, {"credit": MonitorAlerting(notify=("log",))})
+    runtime = _Runtime(
+        _Config([_Monitor("credit")]),
+        store,
+        notifiers,
+        alerts,
+        DeliveryWorker(store, notifiers, DeliverySettings()),
+    )
+    app = typer.Typer()
+
+    @app.command()
+    def version() -> None:
+        """A second command so typer keeps sub-command names."""
+
+    register(app, lambda path: runtime)  # type: ignore[arg-type, return-value]
+    yield app, runtime
+    store.close()
+
+
+def invoke(app: typer.Typer, *args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_alerts_shows_firing_history_and_delivery(
+    app_and_runtime: tuple[typer.Typer, _Runtime],
+) -> None:
+    app, runtime = app_and_runtime
+    assert "no alerts firing" in invoke(app, "alerts").output
+    now = datetime.now(UTC)
+    runtime.alerts.handle_report(
+        Report(
+            id=uuid.uuid4().hex,
+            monitor="credit",
+            model="m",
+            created_at=now,
+            window=WindowInfo(now - timedelta(hours=1), now, 500, 0),
+            results=[ResultRow("feature", "age", "psi", 0.4, None, 0.25, True)],
+        )
+    )
+    result = invoke(app, "alerts")
+    assert result.exit_code == 0, result.output
+    assert "credit/psi/age" in result.output and "firing" in result.output
+    assert "ok → firing" in result.output
+    assert "log" in result.output and "pending" in result.output.lower()
+    assert invoke(app, "alerts", "--monitor", "nope").exit_code == 2
+    assert runtime.closed
+
+
+def test_silence_add_list_remove(app_and_runtime: tuple[typer.Typer, _Runtime]) -> None:
+    app, runtime = app_and_runtime
+    added = invoke(
+        app,
+        "silence",
+        "add",
+        "--monitor",
+        "credit",
+        "--feature",
+        "age",
+        "--for",
+        "2h",
+        "--reason",
+        "known shift",
+    )
+    assert added.exit_code == 0, added.output
+    (silence,) = runtime.alerts.list_silences()
+    assert silence.feature == "age" and silence.reason == "known shift"
+    assert (
+        timedelta(hours=1, minutes=59) < silence.ends_at - silence.starts_at <= timedelta(hours=2)
+    )
+    listed = invoke(app, "silence", "list")
+    assert silence.id in listed.output and "known shift" in listed.output
+    assert invoke(app, "silence", "remove", silence.id).exit_code == 0
+    assert invoke(app, "silence", "remove", silence.id).exit_code == 2
+    assert "no active silences" in invoke(app, "silence", "list").output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--monitor", "credit", "--for", "soon", "--reason", "x"),
+        ("--monitor", "credit", "--for", "-1h", "--reason", "x"),
+        ("--monitor", "credit", "--for", "1h", "--reason", "  "),
+        ("--monitor", "crdit", "--for", "1h", "--reason", "x"),
+    ],
+)
+def test_bad_silence_input_exits_2(
+    app_and_runtime: tuple[typer.Typer, _Runtime], args: tuple[str, ...]
+) -> None:
+    app, runtime = app_and_runtime
+    result = invoke(app, "silence", "add", *args)
+    assert result.exit_code == 2, result.output
+    assert runtime.alerts.list_silences() == []
+
+
+def test_notify_test_reports_success_and_failure(
+    app_and_runtime: tuple[typer.Typer, _Runtime],
+) -> None:
+    app, runtime = app_and_runtime
+    ok = invoke(app, "notify-test", "log")
+    assert ok.exit_code == 0 and "delivered" in ok.output
+    unknown = invoke(app, "notify-test", "lgo")
+    assert unknown.exit_code == 2 and "Did you mean 'log'" in unknown.output
+    with DiscordStandIn() as discord:
+        runtime.notifiers["ops"] = DiscordNotifier(
+            DiscordSettings(name="ops", webhook_url=SecretStr(discord.url))
+        )
+        delivered = invoke(app, "notify-test", "ops")
+        assert delivered.exit_code == 0 and "message id" in delivered.output
+        assert "[TEST]" in discord.accepted[0].body["embeds"][0]["title"]
+        discord.script(unknown_webhook())
+        failed = invoke(app, "notify-test", "ops")
+        assert failed.exit_code == 1 and "404" in failed.output
+        assert WEBHOOK_TOKEN not in failed.output and WEBHOOK_TOKEN not in delivered.output
+
+
+def test_monitor_alerting_reads_the_config_and_defaults_to_the_log_notifier(
+    tmp_path: Path,
+) -> None:
+    from core.alerts.settings import AlertRuleSettings
+
+    @dataclass
+    class Window:
+        min_samples: int
+
+    @dataclass
+    class Monitor:
+        name: str
+        model: str
+        notify: list[str]
+        alert: AlertRuleSettings
+        window: Window
+
+    @dataclass
+    class Dashboard:
+        url: str | None
+
+    @dataclass
+    class Config:
+        monitors: list[Monitor]
+        dashboard: Dashboard
+
+    config = Config(
+        [
+            Monitor("a", "m", ["ops"], AlertRuleSettings(for_runs=2), Window(50)),
+            Monitor("b", "m", [], AlertRuleSettings(), Window(100)),
+        ],
+        Dashboard("http://dash"),
+    )
+    alerting = monitor_alerting(config, ("log",))
+    assert alerting["a"].notify == ("ops",) and alerting["a"].rules.for_runs == 2
+    assert alerting["b"].notify == ("log",) and alerting["b"].min_samples == 100
+    assert alerting["a"].dashboard_url == "http://dash"
