@@ -1,0 +1,75 @@
+"""The driftscope HTTP API: an app factory over core.
+
+``uvicorn apps.api.main:create_app --factory`` (what ``driftscope serve`` runs) builds the app
+from ``DRIFTSCOPE_*`` settings; the lifespan loads the config, models and store, starts the
+prediction log writer, the monitor scheduler and alert delivery, and on shutdown writes
+every queued prediction before the process exits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from apps.api import state as api_state
+from apps.api.deps import ApiKey
+from apps.api.errors import BodySizeLimitMiddleware, install_error_handlers
+from apps.api.routes import alerts, docs, health, metrics, models, monitors, predictions
+from core.config import ApiConfig
+from core.runtime import Runtime
+from core.settings import Settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+    *,
+    prediction_logging: bool = True,
+) -> FastAPI:
+    """Build the API.
+
+    :param settings: Deployment settings; default: read from ``DRIFTSCOPE_*``.
+    :param runtime: An already built runtime (tests); the app then leaves closing it to
+        the caller. Default: built from ``settings.config`` when the app starts.
+    :param prediction_logging: False serves predictions without logging them (only the
+        benchmark's baseline uses this).
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.api = await api_state.start(
+            app, settings, runtime, prediction_logging=prediction_logging
+        )
+        try:
+            yield
+        finally:
+            started, app.state.api = app.state.api, None
+            await api_state.stop(started)
+
+    app = FastAPI(
+        title="driftscope",
+        summary="Serve ML models, log every prediction, detect drift and alert on it.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.api = None
+    key = settings.api_key.get_secret_value() if settings.api_key is not None else ""
+    app.state.api_key = key.encode("utf-8") if key else None
+    app.state.max_body_bytes = (
+        runtime.config.api.max_body_bytes if runtime is not None else ApiConfig().max_body_bytes
+    )
+    app.add_middleware(BodySizeLimitMiddleware, limit=lambda: app.state.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for router in (predictions.router, models.router, monitors.router, alerts.router):
+        app.include_router(router, dependencies=[ApiKey])
+    app.include_router(metrics.router, dependencies=[ApiKey])
+    app.include_router(docs.router, dependencies=[ApiKey])
+    return app

@@ -1,0 +1,111 @@
+"""Monitors and their reports: list, page through, read one, run now."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from apps.api.deps import LoggerDep, RuntimeDep
+from apps.api.schemas import (
+    ErrorResponse,
+    MonitorOut,
+    MonitorsResponse,
+    ReportOut,
+    ReportsPage,
+    report_out,
+)
+from core.config import MonitorConfig
+from core.runtime import Runtime
+
+router = APIRouter(prefix="/v1", tags=["monitors"])
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
+
+
+def _monitor(runtime: Runtime, name: str) -> MonitorConfig:
+    try:
+        return runtime.config.monitor(name)
+    except KeyError:
+        raise HTTPException(404, f"unknown monitor {name[:80]!r}") from None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@router.get("/monitors", response_model=MonitorsResponse, summary="List monitors")
+async def list_monitors(runtime: RuntimeDep) -> MonitorsResponse:
+    """Every configured monitor with its schedule, detectors and latest report."""
+
+    def latest() -> list[MonitorOut]:
+        out = []
+        for monitor in runtime.config.monitors:
+            reports = runtime.store.list_reports(monitor.name, limit=1)
+            out.append(MonitorOut.of(monitor, reports[0] if reports else None))
+        return out
+
+    return MonitorsResponse(monitors=await asyncio.to_thread(latest))
+
+
+@router.get(
+    "/monitors/{name}/reports",
+    response_model=ReportsPage,
+    responses=_NOT_FOUND,
+    summary="A monitor's reports, newest first",
+)
+async def list_reports(
+    name: str,
+    runtime: RuntimeDep,
+    since: Annotated[
+        datetime | None, Query(description="Only reports created at or after.")
+    ] = None,
+    before: Annotated[
+        datetime | None, Query(description="Only reports created before (the next page).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    details: Annotated[bool, Query(description="Include chart data of each result.")] = True,
+) -> ReportsPage:
+    """Reports newest first; follow `next_before` for older ones."""
+    monitor = _monitor(runtime, name)
+    reports = await asyncio.to_thread(
+        runtime.store.list_reports,
+        monitor.name,
+        since=_utc(since),
+        before=_utc(before),
+        limit=limit,
+    )
+    return ReportsPage(
+        reports=[report_out(r, details=details) for r in reports],
+        next_before=reports[-1].created_at if len(reports) == limit else None,
+    )
+
+
+@router.get(
+    "/reports/{report_id}", response_model=ReportOut, responses=_NOT_FOUND, summary="One report"
+)
+async def get_report(report_id: str, runtime: RuntimeDep) -> ReportOut:
+    """Everything needed to draw one report, with per-feature comparison data."""
+    report = await asyncio.to_thread(runtime.store.get_report, report_id)
+    if report is None:
+        raise HTTPException(404, "unknown report")
+    return report_out(report)
+
+
+@router.post(
+    "/monitors/{name}/run",
+    response_model=ReportOut,
+    responses=_NOT_FOUND,
+    summary="Run a monitor now",
+)
+async def run_monitor(name: str, runtime: RuntimeDep, logger: LoggerDep) -> ReportOut:
+    """Run the monitor on its window ending now (queued predictions included) and return
+    the saved report."""
+    monitor = _monitor(runtime, name)
+    if logger is not None:
+        await logger.flush()
+    report = await asyncio.to_thread(runtime.run_monitor, monitor.name)
+    return report_out(report)

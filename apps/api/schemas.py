@@ -1,0 +1,359 @@
+"""Request and response bodies of the HTTP API (pydantic), and converters from core objects.
+
+These shapes are published: the dashboard and outside clients depend on them.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.config import MonitorConfig
+from core.models import LoadedModel
+from core.report import Report
+from core.store import AlertEvent, AlertState
+
+FeatureValue = float | str
+LabelValue = str | float | int | bool
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- predict -----------------------------------------------------------------------------------
+class PredictRequest(_Body):
+    """One row (``features``) or a batch (``rows``), each a mapping of feature to value.
+
+    Numeric features take finite numbers, categorical features strings; every feature of
+    the model is required and no other.
+    """
+
+    features: dict[str, FeatureValue] | None = Field(
+        default=None, description="One row.", examples=[{"mean radius": 14.1}]
+    )
+    rows: list[dict[str, FeatureValue]] | None = Field(
+        default=None, description="A batch of rows (up to api.max_batch_rows).", min_length=1
+    )
+
+
+class Prediction(BaseModel):
+    """The prediction of one row."""
+
+    id: str = Field(description="Prediction id: use it to send the label later.")
+    prediction: str | float = Field(description="Class label (text) or regression value.")
+    probabilities: dict[str, float] | None = Field(
+        description="Probability of each class, when the model gives them."
+    )
+
+
+class PredictResponse(BaseModel):
+    """Predictions in row order."""
+
+    predictions: list[Prediction]
+
+
+# -- records -----------------------------------------------------------------------------------
+class RecordIn(_Body):
+    """A prediction made outside driftscope."""
+
+    features: dict[str, FeatureValue | None] = Field(description="Feature values; null = missing.")
+    prediction: LabelValue
+    probabilities: dict[str, float] | None = None
+    label: LabelValue | None = None
+    timestamp: datetime | None = Field(default=None, description="Default: now. Naive = UTC.")
+    id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Default: a new sortable id."
+    )
+    latency_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+class RecordsRequest(_Body):
+    """A batch of predictions made elsewhere."""
+
+    rows: list[RecordIn] = Field(min_length=1)
+
+
+class RecordsResponse(BaseModel):
+    """The ids of the logged records, in row order."""
+
+    accepted: int
+    ids: list[str]
+
+
+# -- feedback ----------------------------------------------------------------------------------
+class LabelIn(_Body):
+    """The ground truth of one prediction."""
+
+    id: str = Field(min_length=1, max_length=64)
+    label: LabelValue
+
+
+class FeedbackRequest(_Body):
+    """Labels by prediction id."""
+
+    labels: list[LabelIn] = Field(min_length=1)
+
+
+class FeedbackResponse(BaseModel):
+    """How many predictions got a label (relabels included) and which ids are unknown."""
+
+    updated: int
+    unknown_ids: list[str]
+
+
+# -- models ------------------------------------------------------------------------------------
+class FeatureOut(BaseModel):
+    name: str
+    kind: Literal["numeric", "categorical"]
+
+
+class ModelOut(BaseModel):
+    """A configured model and its schema."""
+
+    name: str
+    task: Literal["classification", "regression"]
+    features: list[FeatureOut]
+    classes: list[str] | None
+    serves_predictions: bool = Field(description="False for models that only accept records.")
+    has_probabilities: bool
+    reference_rows: int
+
+    @classmethod
+    def of(cls, model: LoadedModel) -> ModelOut:
+        schema = model.schema
+        return cls(
+            name=model.name,
+            task=schema.task,
+            features=[FeatureOut(name=f.name, kind=f.kind) for f in schema.features],
+            classes=list(schema.classes) if schema.classes else None,
+            serves_predictions=model.estimator is not None,
+            has_probabilities=model.has_proba,
+            reference_rows=model.reference.rows,
+        )
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelOut]
+
+
+class StatsResponse(BaseModel):
+    """A model's predictions over a window ending now."""
+
+    model: str
+    start: datetime
+    end: datetime
+    count: int
+    labelled: int
+    labelled_share: float | None
+    rate_per_second: float
+    latency_p50_ms: float | None
+    latency_p90_ms: float | None
+    latency_p99_ms: float | None
+    first_at: datetime | None
+    last_at: datetime | None
+
+
+# -- reports -----------------------------------------------------------------------------------
+class WindowOut(BaseModel):
+    start: datetime
+    end: datetime
+    rows: int
+    labelled_rows: int
+    sampled_rows: int | None = None
+
+
+class ResultOut(BaseModel):
+    """One detector's finding; ``details`` holds what a chart needs."""
+
+    kind: Literal["feature", "prediction", "performance"]
+    feature: str | None
+    detector: str
+    statistic: float | None
+    p_value: float | None
+    threshold: float
+    drifted: bool
+    status: Literal["ok", "failed", "insufficient_data"]
+    error: str | None
+    details: dict[str, Any]
+
+
+class ReportOut(BaseModel):
+    """A monitor run's report, in the published shape."""
+
+    id: str
+    monitor: str
+    model: str
+    created_at: datetime
+    window: WindowOut
+    drifted: bool
+    status: Literal["ok", "insufficient_data", "failed"]
+    duration_ms: float | None
+    results: list[ResultOut]
+
+
+class ReportSummary(BaseModel):
+    id: str
+    created_at: datetime
+    drifted: bool
+    status: str
+    rows: int
+
+
+class ReportsPage(BaseModel):
+    """Reports newest first; pass ``next_before`` as ``before`` for the next page."""
+
+    reports: list[ReportOut]
+    next_before: datetime | None
+
+
+class MonitorOut(BaseModel):
+    """A configured monitor and its latest report."""
+
+    name: str
+    model: str
+    every_seconds: float | None
+    cron: str | None
+    window_seconds: float
+    min_samples: int
+    detectors: list[str]
+    features: list[str] | None
+    notify: list[str]
+    latest_report: ReportSummary | None
+
+    @classmethod
+    def of(cls, monitor: MonitorConfig, latest: Report | None) -> MonitorOut:
+        return cls(
+            name=monitor.name,
+            model=monitor.model,
+            every_seconds=monitor.every.total_seconds() if monitor.every else None,
+            cron=monitor.cron,
+            window_seconds=monitor.window.last.total_seconds(),
+            min_samples=monitor.window.min_samples,
+            detectors=[d.type for d in monitor.detector_settings],
+            features=monitor.features,
+            notify=monitor.notify,
+            latest_report=None
+            if latest is None
+            else ReportSummary(
+                id=latest.id,
+                created_at=latest.created_at,
+                drifted=latest.drifted,
+                status=latest.status,
+                rows=latest.window.rows,
+            ),
+        )
+
+
+class MonitorsResponse(BaseModel):
+    monitors: list[MonitorOut]
+
+
+# -- alerts ------------------------------------------------------------------------------------
+AlertStateName = Literal["ok", "pending", "firing", "resolved", "no_data"]
+
+
+class AlertOut(BaseModel):
+    """The current alert state of one key (monitor, detector, feature)."""
+
+    monitor: str
+    detector: str
+    feature: str
+    state: AlertStateName
+    consecutive_drifted: int
+    consecutive_clean: int
+    changed_at: datetime | None
+    last_notified_at: datetime | None
+    statistic: float | None
+    threshold: float | None
+    report_id: str | None
+
+    @classmethod
+    def of(cls, state: AlertState) -> AlertOut:
+        return cls(**{k: getattr(state, k) for k in cls.model_fields})
+
+
+class AlertsResponse(BaseModel):
+    alerts: list[AlertOut]
+
+
+class AlertEventOut(BaseModel):
+    """One recorded change of an alert key's state."""
+
+    id: int | None
+    monitor: str
+    detector: str
+    feature: str
+    from_state: AlertStateName
+    to_state: AlertStateName
+    at: datetime
+    statistic: float | None
+    threshold: float | None
+    report_id: str | None
+    silenced: bool
+
+    @classmethod
+    def of(cls, event: AlertEvent) -> AlertEventOut:
+        return cls(**{k: getattr(event, k) for k in cls.model_fields})
+
+
+class AlertEventsResponse(BaseModel):
+    events: list[AlertEventOut]
+
+
+# -- health ------------------------------------------------------------------------------------
+class Check(BaseModel):
+    ok: bool
+    detail: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReadyResponse(BaseModel):
+    """Whether this process can serve: each check, and problems that do not stop serving."""
+
+    ready: bool
+    checks: dict[str, Check]
+    warnings: list[str]
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+
+
+class ErrorResponse(BaseModel):
+    """An error. ``detail`` is text, or for 422 a list of ``{loc, msg, type, row, field}``."""
+
+    detail: str | list[dict[str, Any]]
+    request_id: str | None = None
+
+
+# -- converters --------------------------------------------------------------------------------
+def jsonable(value: Any) -> Any:
+    """Plain JSON values from report details (numpy scalars and arrays, NaN as null)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def report_out(report: Report, *, details: bool = True) -> ReportOut:
+    """A report in the published shape."""
+    data = report.to_dict()
+    for result in data["results"]:
+        result["details"] = jsonable(result["details"]) if details else {}
+        for key in ("statistic", "p_value", "threshold"):
+            value = result[key]
+            if value is not None and not math.isfinite(value):
+                result[key] = None if key != "threshold" else 0.0
+    return ReportOut.model_validate(data)
