@@ -1,0 +1,169 @@
+"""Chi-square test of homogeneity (``type: chi2``) for categorical features and predicted classes.
+
+The 2 x k contingency table has the reference counts in one row and the window's in the
+other, over the reference categories plus one ``<unseen>`` column for categories the
+reference never had. Columns that are empty in both rows are dropped (a reference category
+absent from the window stays: it had reference counts). The statistic is Pearson's
+``sum (O - E)^2 / E`` with ``E`` from the margins, ``dof = k - 1``, and the p-value is
+``scipy.stats.chi2.sf(statistic, dof)``.
+
+That is exactly ``scipy.stats.chi2_contingency(table, correction=False)``, computed here in
+a few vector operations: ``chi2_contingency`` would apply Yates' continuity correction only
+when ``dof == 1`` (two categories), which would make the test more conservative for binary
+features than for every other one; with the sample sizes monitoring sees its effect is
+negligible anyway, so the same uncorrected statistic is used for every k. A table with a
+single non-empty column has ``dof = 0``: statistic 0, p-value 1 (nothing to compare).
+
+Like KS, the test becomes sensitive to tiny shifts with many rows; ``details`` reports
+Cramér's V (``sqrt(chi2 / n)`` for a 2 x k table) as an effect size next to the p-value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+from scipy import stats
+
+from core import (
+    Detector,
+    DetectorRecord,
+    DetectorResult,
+    DetectorSettings,
+    FeatureKind,
+    FeatureSample,
+    hookimpl,
+)
+
+#: The label of the column that collects categories absent from the reference.
+UNSEEN = "<unseen>"
+#: How many unseen category names ``details`` lists (most frequent first).
+MAX_UNSEEN_LISTED = 10
+
+
+class Chi2Settings(DetectorSettings):
+    """Settings of the ``chi2`` detector."""
+
+    p_value: float = Field(
+        default=0.05,
+        gt=0.0,
+        lt=1.0,
+        description=(
+            "Significance level: a feature drifts when its p-value, after the monitor's "
+            "multiple-testing correction, is below this."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Chi2Profile:
+    """Reference categories (most frequent first) and their counts."""
+
+    categories: tuple[str, ...]
+    index: dict[str, int]
+    counts: np.ndarray  # one per category
+
+    @property
+    def size(self) -> int:
+        return int(self.counts.sum())
+
+
+@dataclass(frozen=True)
+class Chi2Test:
+    """The outcome of the test on one 2 x k table."""
+
+    statistic: float
+    p_value: float
+    dof: int
+    kept: np.ndarray  # boolean mask of the columns that entered the test
+
+
+class Chi2Detector(Detector):
+    """Chi-square test of homogeneity of a window's categories against the reference."""
+
+    Settings: ClassVar[type[DetectorSettings]] = Chi2Settings
+    applies_to: ClassVar[frozenset[FeatureKind]] = frozenset({"categorical"})
+    uses_p_value: ClassVar[bool] = True
+    settings: Chi2Settings
+
+    def fit(self, reference: FeatureSample) -> Chi2Profile:
+        """Count the reference categories."""
+        if len(reference.values) == 0:
+            raise ValueError(f"feature {reference.name!r}: the reference is empty")
+        tally = Counter(np.asarray(reference.values, dtype=object).tolist())
+        categories = tuple(sorted(tally, key=lambda c: (-tally[c], c)))
+        counts = np.array([tally[c] for c in categories], dtype=np.int64)
+        counts.flags.writeable = False
+        return Chi2Profile(categories, {c: i for i, c in enumerate(categories)}, counts)
+
+    def score(self, profile: Chi2Profile, current: FeatureSample) -> DetectorResult:
+        """Build the 2 x k table and test it."""
+        if len(current.values) == 0:
+            raise ValueError(f"feature {current.name!r}: the current window is empty")
+        cur_counts = np.zeros(len(profile.categories) + 1, dtype=np.int64)
+        unseen: Counter[str] = Counter()
+        for label, n in Counter(np.asarray(current.values, dtype=object).tolist()).items():
+            i = profile.index.get(label)
+            if i is None:
+                unseen[label] = n
+            else:
+                cur_counts[i] = n
+        cur_counts[-1] = sum(unseen.values())
+        ref_counts = np.append(profile.counts, 0)
+        test = homogeneity_test(ref_counts, cur_counts)
+        labels = [*profile.categories, UNSEEN]
+        n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
+        result = DetectorResult(
+            statistic=test.statistic,
+            p_value=test.p_value,
+            threshold=self.settings.p_value,
+            drifted=False,
+            details={
+                "bins": {
+                    "labels": labels,
+                    "reference": [float(c / n_ref) for c in ref_counts],
+                    "current": [float(c / n_cur) for c in cur_counts],
+                    "reference_counts": [int(c) for c in ref_counts],
+                    "current_counts": [int(c) for c in cur_counts],
+                },
+                "dof": test.dof,
+                "dropped": [label for label, k in zip(labels, test.kept, strict=True) if not k],
+                "cramers_v": math.sqrt(test.statistic / (n_ref + n_cur)),
+                "unseen_categories": dict(unseen.most_common(MAX_UNSEEN_LISTED)),
+                "reference_size": n_ref,
+                "current_size": n_cur,
+            },
+        )
+        result.drifted = self.decide(result, test.p_value)
+        return result
+
+    def decide(self, result: DetectorResult, p_value: float) -> bool:
+        """Drift when the (corrected) p-value is below ``p_value``."""
+        return bool(p_value < self.settings.p_value)
+
+
+def homogeneity_test(ref_counts: np.ndarray, cur_counts: np.ndarray) -> Chi2Test:
+    """Pearson's chi-square on the 2 x k table, columns empty in both rows dropped.
+
+    Equal to ``scipy.stats.chi2_contingency(table, correction=False)``.
+    """
+    kept = (ref_counts + cur_counts) > 0
+    observed = np.vstack((ref_counts[kept], cur_counts[kept])).astype(np.float64)
+    dof = int(observed.shape[1] - 1)
+    if dof <= 0:
+        return Chi2Test(0.0, 1.0, 0, kept)
+    rows = observed.sum(axis=1, keepdims=True)
+    cols = observed.sum(axis=0, keepdims=True)
+    expected = rows * cols / observed.sum()
+    statistic = float(np.sum((observed - expected) ** 2 / expected))
+    return Chi2Test(statistic, float(stats.chi2.sf(statistic, dof)), dof, kept)
+
+
+@hookimpl
+def driftscope_detectors() -> Any:
+    """Register the ``chi2`` detector."""
+    yield DetectorRecord("chi2", Chi2Detector)
