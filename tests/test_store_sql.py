@@ -148,6 +148,33 @@ def test_round_trip_keeps_nan_none_infinity_categories_and_probabilities(store):
     assert np.isnan(w.probabilities[3]).all()
 
 
+def test_a_large_window_reads_the_same_values(store):
+    """Big windows take the bulk path (COPY on PostgreSQL); values must not change."""
+    store.register_model(SCHEMA)
+    n = 6_000
+    rng = np.random.default_rng(1)
+    sepal = rng.normal(size=n)
+    sepal[::7] = np.nan
+    colours = [None if i % 5 == 0 else f"c{i % 3}" for i in range(n)]
+    records = [
+        record(
+            i,
+            at=T0 + timedelta(milliseconds=i),
+            features={"sepal length (cm)": sepal[i], "petal width": None, "colour": colours[i]},
+            label="virginica" if i % 2 else None,
+        )
+        for i in range(n)
+    ]
+    store.write_predictions(records)
+    w = window(store)
+    assert w.rows == n
+    np.testing.assert_array_equal(w.columns["sepal length (cm)"], sepal)
+    assert np.isnan(w.columns["petal width"]).all()
+    assert list(w.columns["colour"]) == colours
+    assert list(w.labels[:3]) == [None, "virginica", None]
+    assert w.probabilities is not None and (w.probabilities[:, 0] == 0.7).all()
+
+
 def test_a_stored_value_equal_to_the_null_sentinel_is_read_exactly(store):
     from plugins.stores.sql import _NULL_SENTINEL
 
