@@ -166,39 +166,43 @@ class KSDetector(Detector):
 
 # -- the statistic ---------------------------------------------------------------------------
 def ks_statistic(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> KSStatistic:
-    """The two-sided KS statistic of two sorted samples, computed as scipy's ks_2samp does.
+    """The two-sided KS statistic of two sorted samples, equal to scipy's ks_2samp's.
 
-    Both ECDFs are evaluated (right-continuous, ``side="right"``) at every pooled value; with
-    ties only the last position of each run of equal values is a valid evaluation point.
+    scipy evaluates ``F_ref - F_cur`` (right-continuous ECDFs) at every pooled value. Its
+    minimum is reached where ``F_cur`` jumps, at a current value ``c_j``: ``#ref <= c_j``
+    against ``j + 1`` (the last of a run of equal values is the smallest, so no run handling
+    is needed). Its maximum is reached just before ``F_cur`` jumps: ``#ref < c_j`` against
+    ``j`` (the first of a run is the largest). One ``searchsorted`` of the sorted window in
+    the sorted reference gives both counts; a second is needed only when some window value
+    also occurs in the reference (then ``#ref < c`` differs from ``#ref <= c``).
     """
     n1, n2 = int(ref_sorted.size), int(cur_sorted.size)
-    total = n1 + n2
-    pooled = np.concatenate((ref_sorted, cur_sorted))
-    # Two sorted runs: numpy's stable sort (timsort) merges them in linear time.
-    order = np.argsort(pooled, kind="stable")
-    merged = pooled[order]
-    k1 = np.cumsum(order < n1, dtype=np.int64)  # reference values at or before each position
-    distinct = merged[1:] != merged[:-1]
-    if np.count_nonzero(distinct) < total - 1:
-        # ties: only the last position of each run of equal values is an evaluation point
-        ends = np.flatnonzero(distinct)
-        k1 = np.append(k1[ends], n1)
-        seen = np.append(ends + 1, total)  # values of either sample at or before each point
+    at_or_below = np.searchsorted(ref_sorted, cur_sorted, side="right")
+    below = at_or_below
+    before = at_or_below > 0
+    if np.any(ref_sorted[at_or_below[before] - 1] == cur_sorted[before]):
+        below = np.searchsorted(ref_sorted, cur_sorted, side="left")
+    j = np.arange(n2, dtype=np.int64)
+    # n1 * n2 * (F_ref - F_cur), exact in integers
+    low = at_or_below * np.int64(n2) - (j + 1) * n1
+    high = below * np.int64(n2) - j * n1
+    i_min = int(np.argmin(low))
+    i_max = int(np.argmax(high))
+    min_s = float(np.clip(-_cdf_diff(at_or_below[i_min], i_min + 1, n1, n2), 0.0, 1.0))
+    if high[i_max] <= 0:
+        # the largest gap is 0: reached where both ECDFs are 1, at the largest pooled value
+        max_s, max_at = 0.0, max(float(ref_sorted[-1]), float(cur_sorted[-1]))
     else:
-        seen = np.arange(1, total + 1)
-    scaled = k1 * total - seen * n1  # n1 * n2 * (F_ref - F_cur), exact in integers
-    i_min = int(np.argmin(scaled))
-    i_max = int(np.argmax(scaled))
-    min_s = float(np.clip(-_cdf_diff(k1[i_min], seen[i_min], n1, n2), 0.0, 1.0))
-    max_s = _cdf_diff(k1[i_max], seen[i_max], n1, n2)
+        max_s = _cdf_diff(below[i_max], i_max, n1, n2)
+        max_at = float(ref_sorted[below[i_max] - 1])
     if min_s > max_s:
-        return KSStatistic(min_s, float(merged[seen[i_min] - 1]), -1)
-    return KSStatistic(max_s, float(merged[seen[i_max] - 1]), 1)
+        return KSStatistic(min_s, float(cur_sorted[i_min]), -1)
+    return KSStatistic(max_s, max_at, 1)
 
 
-def _cdf_diff(k1: np.integer, seen: np.integer, n1: int, n2: int) -> float:
+def _cdf_diff(k1: np.integer | int, k2: int, n1: int, n2: int) -> float:
     """``cdf1 - cdf2`` at one point, with the same float operations as scipy."""
-    return float(int(k1) / n1 - int(seen - k1) / n2)
+    return float(int(k1) / n1 - int(k2) / n2)
 
 
 # -- the p-value -----------------------------------------------------------------------------
