@@ -184,8 +184,7 @@ def run(
             )
         report = runtime.run_monitor(monitor)
         print_report(report)
-        if runtime.delivery is not None:
-            runtime.delivery.run_once()
+        runtime.delivery.run_once()
     finally:
         runtime.close()
     raise typer.Exit(1 if report.drifted else 0)
@@ -245,8 +244,7 @@ def scheduler(config: ConfigOption = None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     loop = MonitorScheduler(runtime.config.monitors, runtime.store, runtime.run_monitor)
     loop.start()
-    if runtime.delivery is not None:
-        runtime.delivery.start()
+    runtime.delivery.start()
     console.print(f"scheduler running {len(runtime.config.monitors)} monitors; Ctrl-C stops it")
     try:
         stop.wait()
@@ -254,6 +252,17 @@ def scheduler(config: ConfigOption = None) -> None:
         loop.stop(wait=True)
         runtime.close()
     console.print(f"stopped after {loop.runs} runs")
+
+
+def _register_commands() -> None:
+    from core import cli_serve
+    from core.alerts import cli as alerts_cli
+
+    alerts_cli.register(app, lambda path: get_runtime(path, load_models=False))
+    cli_serve.register(app)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -310,6 +310,9 @@ def parse_config(
                 )
     if problems:
         raise ConfigError(problems, str(source) if source else None)
+    # keep the validated blocks, whose secrets are SecretStr, instead of the raw YAML text
+    config.store = config.store_settings.model_dump()
+    config.notifiers = [n.model_dump() for n in config.notifier_settings]
     config.source = source
     return config
 

@@ -82,7 +82,7 @@ class MonitorEngine:
         self.plugins = plugins
         self.store = store
         self.models = models
-        self.cache = cache or ProfileCache(config.profile_cache_size)
+        self.cache = cache if cache is not None else ProfileCache(config.profile_cache_size)
         self.clock = clock
         self._detectors: dict[str, list[Detector | PerformanceDetector]] = {}
 

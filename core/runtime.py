@@ -11,6 +11,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from core.alerts.delivery import DeliveryWorker
+from core.alerts.manager import AlertManager
+from core.alerts.wiring import build_alerting
 from core.config import DriftscopeConfig, load_config
 from core.engine import MonitorEngine
 from core.errors import ConfigError
@@ -55,9 +58,9 @@ class Runtime:
         self.notifiers: dict[str, Notifier] = {
             s.name: plugins.get("notifier", s.type)(s) for s in config.notifier_settings
         }
-        # set by the alerting wiring once core.alerts lands (AlertManager, DeliveryWorker)
-        self.alerts: Any = None
-        self.delivery: Any = None
+        self.alerts: AlertManager
+        self.delivery: DeliveryWorker
+        self.alerts, self.delivery = build_alerting(self)
 
     @classmethod
     def from_path(
@@ -74,14 +77,12 @@ class Runtime:
     def run_monitor(self, name: str) -> Report:
         """Run a monitor once, then turn its report into alert changes."""
         report = self.engine.run(name)
-        if self.alerts is not None:
-            self.alerts.handle_report(report)
+        self.alerts.handle_report(report)
         return report
 
     def close(self) -> None:
         """Stop delivery, close notifiers and the store."""
-        if self.delivery is not None:
-            self.delivery.stop()
+        self.delivery.stop()
         for notifier in self.notifiers.values():
             notifier.close()
         self.store.close()

@@ -102,11 +102,15 @@ def traffic(
 
 
 def log_traffic(
-    store: Store, model: LoadedModel, demo: DemoModel, *, drift: bool, n: int = 400, seed: int = 0
+    store: Store, model: LoadedModel, demo: DemoModel, *, drift: bool, seed: int = 0
 ) -> list[PredictionRecord]:
-    """Log ``n`` predictions in the last hour, drawn from held-out rows, drifted or not."""
+    """Log the reference rows as predictions in the last hour, with drift injected or not.
+
+    Undrifted traffic is the reference itself, so no detector may find drift in it; drifted
+    traffic shifts a known set of features (see ``drifted_rows``) and flips labels."""
     rng = np.random.default_rng(seed)
-    rows = demo.holdout.sample(n=n, replace=True, random_state=seed).reset_index(drop=True)
+    rows = pd.read_csv(demo.reference_path)
+    n = len(rows)
     if drift:
         rows = drifted_rows(rows, demo.feature_names, rng)
     records = traffic(
