@@ -788,10 +788,15 @@ class SQLStore(Store):
                     probs = {str(k): v for k, v in probs.items()}
                     if not class_set.issuperset(probs):
                         self._unknown(layout, "class", set(probs) - class_set, rec.id, fresh)
-                prob_values = tuple(_number(probs.get(c)) for c in class_names)
+                prob_values = tuple([_number(probs.get(c)) for c in class_names])
             else:
                 prob_values = empty
             try:
+                numbers = [feats.get(n) for n in num_names]
+                if None in numbers:
+                    numbers = [None if v is None else float(v) for v in numbers]
+                else:
+                    numbers = list(map(float, numbers))
                 label = as_label(rec.label)
                 rows.append(
                     (
@@ -802,7 +807,7 @@ class SQLStore(Store):
                         None if label is None else now,
                         _number(rec.latency_ms),
                         *prob_values,
-                        *[_number(feats.get(n)) for n in num_names],
+                        *numbers,
                         *[_category(feats.get(n)) for n in cat_names],
                     )
                 )
