@@ -5,10 +5,10 @@ The statistic and p-value are those of ``scipy.stats.ks_2samp(ref, cur)`` (two-s
 1e-10. The work is split so a scheduled run does as little as possible:
 
 * ``fit`` sorts the reference once; the engine caches that profile.
-* ``score`` sorts the window and merges it with the sorted reference (a stable sort of two
-  sorted runs is one linear merge), then evaluates both empirical CDFs at the last of each
-  run of equal values, which is what scipy's ``searchsorted(..., side="right")`` on the
-  pooled values does, ties included.
+* ``score`` sorts the window and places it in the sorted reference with one
+  ``np.searchsorted`` (sorted needles, so cache-friendly): that gives both ECDFs wherever
+  their difference can reach its extremes, ties included, with the same integer counts
+  scipy's ``searchsorted(..., side="right")`` on the pooled values gives.
 * The p-value follows scipy's rules exactly: exact when both samples have at most 10,000
   values (scipy's ``MAX_AUTO_N``), else the asymptotic ``kstwo.sf(D, round(n*m/(n+m)))``.
   Where scipy's route is slow, an equivalent faster one is taken:
