@@ -13,7 +13,8 @@ slowest. Rows of the table:
 (c) baseline in the same process: per feature ``scipy.stats.ks_2samp`` plus a plain numpy PSI
     (decile edges of the reference, ``np.histogram`` of both samples, 1e-4 floor).
 
-Each row is the median wall time of ``repeats`` runs; ``speed-up`` is (c) divided by the row.
+Each row is the median of ``repeats`` runs, interleaved with the other rows, in wall time
+and in this process's CPU time (steadier on a busy machine); ``(c)/row`` is the speed-up.
 The section at the bottom (``extra_rows``) is where whole-pipeline rows go, such as a full
 monitor run reading its window from SQLite.
 """
@@ -50,10 +51,11 @@ class Data:
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the table."""
+    """One line of the table: median wall and CPU seconds."""
 
     label: str
     seconds: float
+    cpu_seconds: float
     note: str = ""
 
 
@@ -70,15 +72,22 @@ def make_data(features: int, rows: int, seed: int = 20240601) -> Data:
     return Data(reference, current, shifts)
 
 
-def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls (after one warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def measure(cases: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds of each case over ``repeats`` rounds.
+
+    The cases run interleaved, one of each per round (after one warm-up round), so a burst of
+    load from other processes slows every case alike instead of one row of the table.
+    """
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    for round_ in range(repeats + 1):
+        for name, fn in cases.items():
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            fn()
+            if round_:
+                wall[name].append(time.perf_counter() - start_wall)
+                cpu[name].append(time.process_time() - start_cpu)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in cases}
 
 
 # -- driftscope ----------------------------------------------------------------------------------
@@ -158,32 +167,37 @@ def main(argv: list[str] | None = None) -> None:
     profiles = driftscope_fit(data)
     agreement = check_agreement(driftscope_score(data, profiles), baseline(data))
 
-    base = median_seconds(lambda: baseline(data), args.repeats)
+    timings = measure(
+        {
+            "a": lambda: driftscope_score(data, profiles),
+            "b": lambda: driftscope_score(data, driftscope_fit(data)),
+            "c": lambda: baseline(data),
+        },
+        args.repeats,
+    )
     rows = [
-        Row(
-            "(a) driftscope KS+PSI, cached profiles",
-            median_seconds(lambda: driftscope_score(data, profiles), args.repeats),
-        ),
-        Row(
-            "(b) driftscope KS+PSI, fit + score",
-            median_seconds(lambda: driftscope_score(data, driftscope_fit(data)), args.repeats),
-        ),
-        Row("(c) baseline: scipy ks_2samp + numpy PSI", base),
+        Row("(a) driftscope KS+PSI, cached profiles", *timings["a"]),
+        Row("(b) driftscope KS+PSI, fit + score", *timings["b"]),
+        Row("(c) baseline: scipy ks_2samp + numpy PSI", *timings["c"]),
         *extra_rows(data, args.repeats),
     ]
+    base_wall, base_cpu = timings["c"]
     drifted = sum(1 for s in data.shifts if s > 0)
     print(
         f"{args.features} numeric features ({drifted} drifted), {args.rows:,} reference rows, "
-        f"{args.rows:,} current rows; median of {args.repeats} runs"
+        f"{args.rows:,} current rows; median of {args.repeats} interleaved runs"
     )
     print(agreement)
     width = max(len(r.label) for r in rows)
-    print(f"{'':{width}}  {'median':>10}  {'per feature':>12}  {'speed-up (c)/row':>16}")
+    print(
+        f"{'':{width}}  {'wall':>9}  {'per feature':>11}  {'(c)/row':>8}  "
+        f"{'CPU':>9}  {'(c)/row':>8}"
+    )
     for row in rows:
-        per_feature = row.seconds / args.features
         print(
-            f"{row.label:{width}}  {row.seconds * 1e3:8.1f}ms  {per_feature * 1e3:10.2f}ms"
-            f"  {base / row.seconds:15.1f}x  {row.note}"
+            f"{row.label:{width}}  {row.seconds * 1e3:7.1f}ms  "
+            f"{row.seconds / args.features * 1e3:9.2f}ms  {base_wall / row.seconds:7.1f}x  "
+            f"{row.cpu_seconds * 1e3:7.1f}ms  {base_cpu / row.cpu_seconds:7.1f}x  {row.note}"
         )
 
 
