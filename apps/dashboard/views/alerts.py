@@ -1,0 +1,167 @@
+"""Alerts: what is firing now, the history of state changes, and delivery per notifier."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from apps.dashboard import charts, data, ui
+from apps.dashboard.client import ApiError
+
+EVENT_LIMIT = 1000
+ACTIVE = ("firing", "no_data", "pending")
+DELIVERY_COLORS = {
+    "ok": "green",
+    "idle": "gray",
+    "retrying": "orange",
+    "failed": "red",
+    "disabled": "red",
+}
+
+
+STATE_BACKGROUNDS = {
+    "firing": "background-color: #fde2e1; color: #9e1f1f",
+    "no data": "background-color: #ececef; color: #45474d",
+    "pending": "background-color: #fdf0cf; color: #7a5a00",
+}
+
+
+def _active(rows: list[data.AlertRow]) -> None:
+    st.subheader("Active now")
+    active = [r for r in rows if r.state in ACTIVE]
+    if not active:
+        st.success("Nothing is firing, pending or out of data.", icon=":material/check_circle:")
+        return
+    table = pd.DataFrame(
+        [
+            {
+                "state": r.state.replace("_", " "),
+                "monitor": r.monitor,
+                "alert": r.subject,
+                "since": r.since,
+                "statistic": r.statistic,
+                "threshold": r.threshold,
+            }
+            for r in active
+        ]
+    )
+    styled = table.style.map(lambda v: STATE_BACKGROUNDS.get(v, ""), subset=["state"])
+    st.dataframe(
+        styled,
+        hide_index=True,
+        column_config={
+            "state": st.column_config.TextColumn("State", width="small"),
+            "monitor": st.column_config.TextColumn("Monitor"),
+            "alert": st.column_config.TextColumn("Alert"),
+            "since": st.column_config.DatetimeColumn("Since (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "statistic": st.column_config.NumberColumn("Statistic", format="%.4g"),
+            "threshold": st.column_config.NumberColumn("Threshold", format="%.4g"),
+        },
+    )
+
+
+def _history(events: list[data.AlertEventRow]) -> None:
+    st.subheader("History")
+    if not events:
+        st.info(
+            "No state changes in this range. Alerts change state when a monitor's report "
+            "crosses a threshold (and again when it recovers); widen the time range to see "
+            "older changes.",
+            icon=":material/history:",
+        )
+        return
+    st.plotly_chart(
+        charts.alert_timeline(events), key="alert-timeline", config={"displaylogo": False}
+    )
+    table = [
+        {
+            "at": e.at,
+            "monitor": e.monitor,
+            "alert": e.subject,
+            "change": f"{e.from_state.replace('_', ' ')} → {e.to_state.replace('_', ' ')}",
+            "statistic": e.statistic,
+            "silenced": "yes" if e.silenced else "",
+        }
+        for e in events
+    ]
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "monitor": st.column_config.TextColumn("Monitor"),
+            "alert": st.column_config.TextColumn("Alert"),
+            "change": st.column_config.TextColumn("Change"),
+            "statistic": st.column_config.NumberColumn("Statistic", format="%.4g"),
+            "silenced": st.column_config.TextColumn("Silenced", width="small"),
+        },
+        height=min(38 + 35 * len(table), 420),
+    )
+
+
+def _delivery(notifiers: list[data.NotifierDelivery], error: ApiError | None) -> None:
+    st.subheader("Delivery")
+    if error is not None:
+        st.warning(error.message, icon=":material/cloud_off:")
+        return
+    if not notifiers:
+        st.info(
+            "No notifier has sent anything yet. Add notifiers (Discord, webhook, log) to the "
+            "config and list them in a monitor's `notify:`.",
+            icon=":material/send:",
+        )
+        return
+    cols = st.columns(min(len(notifiers), 3))
+    for i, n in enumerate(notifiers):
+        with cols[i % len(cols)], st.container(border=True):
+            head, badge = st.columns([3, 2], vertical_alignment="center")
+            head.markdown(f"**{n.name}**" + (f" · {n.type}" if n.type else ""))
+            with badge:
+                st.badge(n.status, color=DELIVERY_COLORS.get(n.status, "gray"))  # type: ignore[arg-type]
+            a, b, c = st.columns(3)
+            a.metric("Sent", n.sent)
+            b.metric("Retrying" if n.last_error else "Pending", n.pending)
+            c.metric("Failed", n.failed)
+            if n.disabled:
+                st.error(
+                    f"Disabled: {n.disabled_reason or 'the endpoint refused it'}",
+                    icon=":material/block:",
+                )
+            elif n.last_error:
+                st.caption(f":red[last error: {n.last_error}]")
+            if n.waiting_until is not None:
+                st.caption(f"next attempt after {n.waiting_until:%H:%M:%S} UTC")
+            if n.last_sent_at is not None:
+                st.caption(f"last sent {ui.when(n.last_sent_at)}")
+
+
+def render() -> None:
+    """Draw the Alerts page."""
+    rows = data.alert_rows(ui.get("/v1/alerts"))
+    events = data.alert_events(ui.get("/v1/alerts/events", since=ui.since(), limit=EVENT_LIMIT))
+    ready, ready_error = ui.try_get("/readyz", accept=(503,))
+    notifiers = data.delivery_status(ready)
+    st.title("Alerts")
+    st.caption(f"alert states now · changes in the last {ui.time_range()}")
+    counts = data.state_counts(rows)
+    cols = st.columns(5)
+    cols[0].metric(":red[:material/notifications_active: Firing]", counts["firing"], border=True)
+    cols[1].metric(":orange[:material/pending: Pending]", counts["pending"], border=True)
+    cols[2].metric(":gray[:material/hourglass_empty: No data]", counts["no_data"], border=True)
+    cols[3].metric(
+        ":blue[:material/history: Changes]",
+        len(events),
+        border=True,
+        help="State changes in the range.",
+    )
+    cols[4].metric(
+        ":violet[:material/send: Notifiers failing]",
+        sum(1 for n in notifiers if n.status in ("failed", "disabled")),
+        border=True,
+    )
+    _active(rows)
+    _history(events)
+    _delivery(notifiers, ready_error)
+
+
+ui.page(render)

@@ -1,0 +1,366 @@
+"""Monitor: one monitor's drift over time, which features drift when, reference against
+current for one report, the prediction's own drift, and the model's measured performance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from apps.dashboard import charts, data, ui
+
+REPORT_LIMIT = 500
+DEFAULT_LINES = 5
+
+
+def _header(monitor: data.MonitorInfo, reports: list[Any], alerts: list[Any], more: bool) -> None:
+    latest = data.latest_report(reports)
+    state = data.monitor_state(latest, alerts)
+    color = data.STATE_BADGE_COLORS.get(state, "gray")
+    icon = data.STATE_ICONS.get(state, "")
+    st.markdown(f"# {monitor.name} :{color}-badge[{icon} {data.STATE_LABELS.get(state, state)}]")
+    parts = [f"model **{monitor.model}**"]
+    if monitor.schedule:
+        parts.append(monitor.schedule)
+    if monitor.window:
+        parts.append(f"window {monitor.window}")
+    if monitor.detectors:
+        parts.append(f"detectors {', '.join(monitor.detectors)}")
+    runs = f"the newest {len(reports)} runs" if more else f"{len(reports)} run(s)"
+    parts.append(f"{runs} in the last {ui.time_range()}")
+    st.caption(" · ".join(parts))
+
+
+def _run_now(name: str) -> None:
+    if st.button("Run now", icon=":material/play_arrow:", width="stretch"):
+        _, error = ui.run_monitor(name)
+        if error is not None:
+            st.error(error.message, icon=":material/cloud_off:")
+        else:
+            st.rerun()
+
+
+def _metrics(latest: Mapping[str, Any], perf: list[data.PerformanceSeries]) -> data.ReportSummary:
+    summary = data.summarize_report(latest)
+    cols = st.columns(5)
+    cols[0].metric(
+        "Last run",
+        data.format_age(summary.created_at, short=True),
+        border=True,
+        help=f"{summary.created_at:%Y-%m-%d %H:%M:%S} UTC" if summary.created_at else None,
+    )
+    cols[1].metric(
+        "Features drifting",
+        f"{len(summary.drifted_features)} / {summary.feature_count}",
+        border=True,
+    )
+    cols[2].metric(
+        "Window rows",
+        f"{summary.rows:,}" if summary.rows is not None else "-",
+        delta=f"{summary.labelled_rows:,} labelled" if summary.labelled_rows is not None else None,
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+    )
+    cols[3].metric(
+        "Prediction",
+        "Drifting" if summary.prediction_drifted else "Stable",
+        border=True,
+        help="Whether the distribution of the model's own output drifted in the last run.",
+    )
+    latest_perf = next((p for p in perf if p.values), None)
+    if latest_perf is not None:
+        change = latest_perf.latest_change
+        cols[4].metric(
+            latest_perf.metric.replace("_", " ").capitalize(),
+            f"{latest_perf.values[-1]:.3f}",
+            delta=f"{change:+.1%} vs reference" if change is not None else None,
+            delta_color="inverse" if latest_perf.lower_is_better else "normal",
+            border=True,
+        )
+    else:
+        cols[4].metric("Performance", "-", border=True, help="Needs labelled rows.")
+    return summary
+
+
+def _status_notes(summary: data.ReportSummary, model: str) -> None:
+    if summary.status == "insufficient_data":
+        st.warning(
+            f"The last window had {summary.rows or 0} rows, too few to check drift. Send more "
+            f"predictions to `POST /v1/models/{model}/predict` or widen the monitor's window.",
+            icon=":material/hourglass_empty:",
+        )
+    if summary.failed:
+        with st.expander(
+            f":violet[{len(summary.failed)} detector run(s) failed in the last report]"
+        ):
+            for line in summary.failed:
+                st.markdown(f"- {line}")
+
+
+def _heatmap_section(reports: list[Any], name: str) -> None:
+    detectors = data.detectors_of(reports, "feature")
+    if not detectors:
+        return
+    st.subheader("Which features drift when")
+    detector = (
+        st.segmented_control(
+            "Detector",
+            detectors,
+            default=detectors[0],
+            key=f"heatmap_detector-{name}",
+            required=True,
+        )
+        or detectors[0]
+    )
+    hm = data.heatmap(reports, detector)
+    if not hm.times:
+        st.caption("No results of this detector in the range.")
+        return
+    st.plotly_chart(charts.heatmap_figure(hm), key="heatmap", config={"displaylogo": False})
+    st.caption(
+        "Each cell is one run: green is well inside the threshold, red is past it. "
+        "Features that drifted most often are at the top."
+    )
+
+
+def _lines_section(reports: list[Any], name: str) -> None:
+    series = data.drift_series(reports, "feature")
+    if not series:
+        return
+    st.subheader("Drift over time")
+    ranked: dict[str, None] = {}
+    for ds in series.values():
+        for name in ds.ranked_features():
+            ranked.setdefault(name, None)
+    names = list(ranked)
+    chosen = st.multiselect(
+        "Features",
+        names,
+        default=names[:DEFAULT_LINES],
+        key=f"line_features-{name}",
+        help="The features that drifted most are chosen first.",
+    )
+    if not chosen:
+        st.caption("Choose features to draw.")
+        return
+    items = list(series.values())
+    for start in range(0, len(items), 2):
+        cols = st.columns(2)
+        for col, ds in zip(cols, items[start : start + 2], strict=False):
+            with col:
+                st.markdown(
+                    f"**{ds.detector.upper()}** · {ds.measure}, threshold {ds.threshold:g}"
+                    if ds.threshold is not None
+                    else f"**{ds.detector.upper()}**"
+                )
+                st.plotly_chart(
+                    charts.drift_lines(ds, chosen),
+                    key=f"lines-{ds.detector}",
+                    config={"displaylogo": False},
+                )
+
+
+def _report_label(report: Mapping[str, Any]) -> str:
+    summary = data.summarize_report(report)
+    when = f"{summary.created_at:%Y-%m-%d %H:%M:%S}" if summary.created_at else summary.id
+    if summary.status != "ok":
+        return f"{when} · {summary.status.replace('_', ' ')}"
+    return f"{when} · {len(summary.drifted_features)} drifting"
+
+
+def _result_panel(result: Mapping[str, Any], feature: str, key: str) -> None:
+    detector = str(result.get("detector", "?"))
+    status = str(result.get("status", "ok"))
+    with st.container(border=True):
+        head, badge = st.columns([3, 1], vertical_alignment="center")
+        head.markdown(f"**{detector.upper()}**")
+        with badge:
+            if status != "ok":
+                st.badge(status.replace("_", " "), color="violet" if status == "failed" else "gray")
+            elif result.get("drifted"):
+                st.badge("drift", color="red", icon=":material/trending_up:")
+            else:
+                st.badge("ok", color="green", icon=":material/check:")
+        if status != "ok":
+            st.caption(str(result.get("error") or "No result for this window."))
+            return
+        comp = data.comparison(result)
+        if comp is not None:
+            st.plotly_chart(
+                charts.comparison_figure(comp, feature, detector),
+                key=key,
+                config={"displaylogo": False},
+            )
+        counts = data.sample_counts(result)
+        details = result.get("details") if isinstance(result.get("details"), Mapping) else {}
+        p_raw = result.get("p_value")
+        p_adj = details.get("p_value_adjusted")
+        a, b, c = st.columns(3)
+        a.metric("Statistic", data.format_number(result.get("statistic")))
+        if p_raw is not None:
+            b.metric(
+                "p-value",
+                data.format_number(p_adj if p_adj is not None else p_raw),
+                help=(
+                    f"raw {data.format_number(p_raw)}, adjusted ({details.get('correction')})"
+                    if p_adj is not None
+                    else None
+                ),
+            )
+        else:
+            b.metric("Severity", str(details.get("severity", "-")))
+        c.metric("Threshold", data.format_number(result.get("threshold")))
+        dropped = []
+        for label, value in (
+            ("missing", counts.current_missing),
+            ("infinite", counts.current_infinite),
+        ):
+            if value:
+                dropped.append(f"{value} {label}")
+        ref_n = "-" if counts.reference_size is None else f"{counts.reference_size:,}"
+        cur_n = "-" if counts.current_size is None else f"{counts.current_size:,}"
+        st.caption(
+            f"reference n = {ref_n} · current n = {cur_n}"
+            + (f" · dropped from current: {', '.join(dropped)}" if dropped else "")
+        )
+
+
+def _compare_section(reports: list[Any], name: str) -> Mapping[str, Any] | None:
+    """Reference against current for a chosen report and feature; returns the report."""
+    newest_first = list(reversed(data.sorted_reports(reports)))
+    by_id = {str(r.get("id")): r for r in newest_first if data.report_features(r, "feature")}
+    if not by_id:
+        return newest_first[0] if newest_first else None
+    st.subheader("Reference against current")
+    left, right = st.columns(2)
+    report_id = left.selectbox(
+        "Report",
+        list(by_id),
+        format_func=lambda i: _report_label(by_id[i]),
+        key=f"cmp_report-{name}",
+    )
+    report = _detailed(by_id[str(report_id)])
+    features = data.report_features(report, "feature")
+    feature = right.selectbox("Feature", features, key=f"cmp_feature-{name}")
+    results = data.results_for_feature(report, str(feature))
+    cols = st.columns(max(len(results), 1))
+    for i, (col, result) in enumerate(zip(cols, results, strict=False)):
+        with col:
+            _result_panel(result, str(feature), key=f"cmp-{i}-{result.get('detector')}")
+    return report
+
+
+def _prediction_section(reports: list[Any], report: Mapping[str, Any] | None) -> None:
+    series = data.drift_series(reports, "prediction")
+    if not series:
+        return
+    st.subheader("The prediction's own drift")
+    st.caption(
+        "The distribution of what the model says, against its output on the reference; "
+        "the right-hand side shows the report chosen above."
+    )
+    outputs = data.report_features(report, "prediction") if report is not None else []
+    chart, compare = st.columns([3, 2]) if outputs else (st.container(), None)
+    with chart:
+        for ds in series.values():
+            st.markdown(f"**{ds.detector.upper()}** · {ds.measure}")
+            st.plotly_chart(
+                charts.drift_lines(ds, ds.ranked_features(), height=300),
+                key=f"prediction-{ds.detector}",
+                config={"displaylogo": False},
+            )
+    if compare is not None and report is not None:
+        with compare:
+            output = (
+                st.selectbox("Output", outputs, key="pred_output")
+                if len(outputs) > 1
+                else outputs[0]
+            )
+            for i, result in enumerate(data.results_for_feature(report, str(output))):
+                _result_panel(result, str(output), key=f"pred-{i}-{result.get('detector')}")
+
+
+def _performance_section(perf: list[data.PerformanceSeries], model: str) -> None:
+    st.subheader("Model performance")
+    feedback = f"`POST /v1/models/{model}/feedback`"
+    if not perf:
+        st.info(
+            "This monitor has no performance detector. Add one (for example "
+            "`{type: performance, metric: accuracy, max_drop: 0.15}`) and send labels with "
+            f"{feedback}.",
+            icon=":material/insights:",
+        )
+        return
+    for p in perf:
+        if not p.values:
+            st.info(
+                f"Not enough labelled rows yet to measure {p.metric}: {p.skipped} run(s) "
+                f"skipped ({p.last_skip_reason}). Send ground-truth labels with {feedback}.",
+                icon=":material/label:",
+            )
+            continue
+        st.plotly_chart(
+            charts.performance_figure(p),
+            key=f"perf-{p.detector}-{p.metric}",
+            config={"displaylogo": False},
+        )
+        if p.skipped:
+            st.caption(f"{p.skipped} run(s) without enough labels are not drawn.")
+
+
+def render() -> None:
+    """Draw the Monitor page."""
+    monitors = data.monitors(ui.get("/v1/monitors"))
+    if not monitors:
+        st.title("Monitor")
+        st.info(
+            "No monitors configured yet. Add a `monitors:` block to the config the API runs "
+            "with and restart `driftscope serve`.",
+            icon=":material/add_chart:",
+        )
+        return
+    by_name = {m.name: m for m in monitors}
+    pick, run = st.columns([5, 1], vertical_alignment="bottom")
+    name = str(pick.selectbox("Monitor", list(by_name), key="monitor", bind="query-params"))
+    monitor = by_name[name]
+    page = ui.get(
+        f"/v1/monitors/{name}/reports", since=ui.since(), limit=REPORT_LIMIT, details=False
+    )
+    reports = data.items(page, "reports")
+    more = isinstance(page, Mapping) and page.get("next_before") is not None
+    alert_payload, _ = ui.try_get("/v1/alerts")
+    alerts = data.alerts_by_monitor(data.alert_rows(alert_payload)).get(name, [])
+
+    with run:
+        _run_now(name)
+    _header(monitor, reports, alerts, more)
+    latest = data.latest_report(reports)
+    if latest is None:
+        schedule = monitor.schedule or "on its schedule"
+        st.info(
+            f"No reports for {name} in the last {ui.time_range()}. The scheduler runs it "
+            f"{schedule} once predictions reach `POST /v1/models/{monitor.model}/predict`; "
+            "widen the time range or press Run now.",
+            icon=":material/hourglass_empty:",
+        )
+        return
+    latest_full = _detailed(latest)
+    perf = data.performance_series(reports, latest_full)
+    summary = _metrics(latest, perf)
+    _status_notes(summary, monitor.model)
+    _heatmap_section(reports, name)
+    _lines_section(reports, name)
+    chosen = _compare_section(reports, name)
+    _prediction_section(reports, chosen)
+    _performance_section(perf, monitor.model)
+
+
+def _detailed(report: Mapping[str, Any]) -> Mapping[str, Any]:
+    """One report with its chart data (``GET /v1/reports/{id}``); the listed one otherwise."""
+    full, _ = ui.try_get(f"/v1/reports/{report.get('id')}")
+    return full if isinstance(full, Mapping) else report
+
+
+ui.page(render)

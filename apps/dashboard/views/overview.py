@@ -1,0 +1,237 @@
+"""Overview: every monitor and model at a glance, and the alerts firing now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from apps.dashboard import data, ui
+
+REPORTS_PER_MONITOR = 200
+
+
+def _monitor_card(
+    monitor: data.MonitorInfo, reports: list[Any], alerts: list[dict[str, Any]]
+) -> None:
+    name = monitor.name
+    latest = data.latest_report(reports)
+    state = data.monitor_state(latest, alerts)
+    with st.container(border=True):
+        color = data.STATE_BADGE_COLORS.get(state, "gray")
+        icon = data.STATE_ICONS.get(state, "")
+        st.markdown(f"#### {name} :{color}-badge[{icon} {data.STATE_LABELS.get(state, state)}]")
+        parts = [f"model **{monitor.model}**"]
+        if monitor.schedule:
+            parts.append(monitor.schedule)
+        if monitor.window:
+            parts.append(f"window {monitor.window}")
+        st.caption(" · ".join(parts))
+        if latest is None:
+            st.markdown(
+                ":gray[No reports in this range yet. The scheduler runs the monitor once "
+                "predictions arrive; run it now to check the current window.]"
+            )
+            _run_button(name)
+            return
+        summary = data.summarize_report(latest)
+        counts = data.drifted_count_series(reports)
+        left, right = st.columns(2)
+        left.metric(
+            "Features drifting",
+            f"{len(summary.drifted_features)} / {summary.feature_count}",
+            chart_data=counts if len(counts) > 1 else None,
+            chart_type="area",
+            help="Drifted features in the last run; the sparkline shows each run in the range.",
+        )
+        right.metric(
+            "Window rows",
+            f"{summary.rows:,}" if summary.rows is not None else "-",
+            help="Rows in the last run's window (labelled rows in brackets).",
+            delta=f"{summary.labelled_rows:,} labelled" if summary.labelled_rows else None,
+            delta_color="off",
+            delta_arrow="off",
+        )
+        st.caption(f":material/schedule: last run {ui.when(summary.created_at)}")
+        if summary.status == "insufficient_data":
+            st.markdown(":gray[Too few rows in the last window to check drift.]")
+        elif summary.failed:
+            st.markdown(
+                f":violet[{len(summary.failed)} detector run(s) failed: {summary.failed[0]}]"
+            )
+        elif summary.drifted_features:
+            shown = ", ".join(summary.drifted_features[:4])
+            more = len(summary.drifted_features) - 4
+            st.markdown(f":orange[**Drifting:** {shown}{f' +{more} more' if more > 0 else ''}]")
+        elif summary.drifted:
+            parts = [
+                p
+                for p, on in (
+                    ("prediction", summary.prediction_drifted),
+                    ("performance", summary.performance_drifted),
+                )
+                if on
+            ]
+            st.markdown(f":orange[**Drifting:** {', '.join(parts)}]")
+        else:
+            st.markdown(":green[No drift in the last run.]")
+        st.page_link(
+            ui.page_path("monitor"),
+            label="Open monitor",
+            icon=":material/arrow_forward:",
+            query_params={"monitor": name},
+        )
+
+
+def _run_button(name: str) -> None:
+    if st.button("Run now", key=f"run-{name}", icon=":material/play_arrow:"):
+        _, error = ui.run_monitor(name)
+        if error is not None:
+            st.error(error.message, icon=":material/cloud_off:")
+        else:
+            st.rerun()
+
+
+def _model_card(health: data.ModelHealth, error: str | None) -> None:
+    with st.container(border=True):
+        st.markdown(f"#### {health.model}")
+        if error:
+            st.caption(f":red[{error}]")
+            return
+        if not health.count:
+            st.markdown(
+                ":gray[No predictions in this range. Send some with "
+                f"`POST /v1/models/{health.model}/predict` (or log outside predictions with "
+                f"`/records`).]"
+            )
+            return
+        a, b, c, d = st.columns(4)
+        a.metric("Predictions", f"{health.count:,}")
+        b.metric("Rate", f"{health.per_minute:,.1f}/min" if health.per_minute is not None else "-")
+        c.metric(
+            "Latency p50",
+            f"{health.latency_p50_ms:.1f} ms" if health.latency_p50_ms is not None else "-",
+            delta=f"p99 {health.latency_p99_ms:.1f} ms"
+            if health.latency_p99_ms is not None
+            else None,
+            delta_color="off",
+            delta_arrow="off",
+        )
+        d.metric(
+            "Labelled",
+            f"{health.labelled_share:.0%}" if health.labelled_share is not None else "-",
+            delta=f"{health.labelled:,} rows" if health.labelled is not None else None,
+            delta_color="off",
+            delta_arrow="off",
+            help="Share of the range's predictions with a ground-truth label (POST /feedback).",
+        )
+        if health.last_at is not None:
+            st.caption(f":material/schedule: last prediction {ui.when(health.last_at)}")
+
+
+def _badge_text(feature: str, detectors: list[str]) -> str:
+    """``mean radius · ks, psi``, or just ``performance`` when the feature is the detector."""
+    if detectors == [feature]:
+        return feature
+    return f"{feature} · {', '.join(sorted(detectors))}"
+
+
+def render() -> None:
+    """Draw the Overview page."""
+    monitors = data.monitors(ui.get("/v1/monitors"))
+    models = data.model_names(ui.get("/v1/models"))
+    alert_payload, alert_error = ui.try_get("/v1/alerts")
+    alerts = data.alert_rows(alert_payload) if alert_error is None else []
+    by_monitor = data.alerts_by_monitor(alerts)
+
+    st.title("Overview")
+    st.caption(f"{len(monitors)} monitor(s) · {len(models)} model(s) · last {ui.time_range()}")
+    if not monitors:
+        st.info(
+            "No monitors configured yet. Add a `monitors:` block to the config the API runs "
+            "with (see `configs/example.yaml`), check it with `driftscope check CONFIG`, and "
+            "restart `driftscope serve`.",
+            icon=":material/add_chart:",
+        )
+
+    reports = {
+        m.name: data.items(
+            ui.get(
+                f"/v1/monitors/{m.name}/reports",
+                since=ui.since(),
+                limit=REPORTS_PER_MONITOR,
+                details=False,
+            ),
+            "reports",
+        )
+        for m in monitors
+    }
+    states = {
+        name: data.monitor_state(data.latest_report(rs), by_monitor.get(name, []))
+        for name, rs in reports.items()
+    }
+    firing = [a for a in alerts if a.state in ("firing", "no_data")]
+
+    if monitors:
+        cols = st.columns(5)
+        for col, state in zip(
+            cols, ("ok", "drifting", "firing", "failing", "no_data"), strict=True
+        ):
+            col.metric(
+                f":{data.STATE_BADGE_COLORS[state]}[{data.STATE_ICONS[state]} "
+                f"{data.STATE_LABELS[state]}]",
+                sum(1 for s in states.values() if s == state),
+                border=True,
+                help=f"Monitors whose state is {data.STATE_LABELS[state].lower()}.",
+            )
+
+    st.subheader("Alerts firing now")
+    if alert_error is not None:
+        st.warning(alert_error.message, icon=":material/cloud_off:")
+    elif firing:
+        grouped = data.firing_by_feature(firing)
+        since = {a.monitor: a.since for a in firing}
+        for monitor, features in grouped.items():
+            keys = sum(len(d) for d in features.values())
+            with st.container(border=True):
+                st.markdown(
+                    f":red[:material/notifications_active: **{monitor}**] · "
+                    f"{keys} alert(s) on {len(features)} feature(s) · since "
+                    f"{ui.when(since.get(monitor))}"
+                )
+                st.markdown(
+                    " ".join(
+                        f":red-badge[{_badge_text(feature, detectors)}]"
+                        for feature, detectors in features.items()
+                    )
+                )
+        st.page_link(
+            ui.page_path("alerts"),
+            label="Alert history and delivery",
+            icon=":material/arrow_forward:",
+        )
+    else:
+        st.success("No alerts firing.", icon=":material/check_circle:")
+
+    if monitors:
+        st.subheader("Monitors")
+        per_row = 3
+        for start in range(0, len(monitors), per_row):
+            cols = st.columns(per_row)
+            for col, monitor in zip(cols, monitors[start : start + per_row], strict=False):
+                with col:
+                    _monitor_card(monitor, reports[monitor.name], by_monitor.get(monitor.name, []))
+
+    if models:
+        st.subheader("Models")
+        cols = st.columns(min(len(models), 2))
+        for i, model in enumerate(models):
+            stats, error = ui.try_get(f"/v1/models/{model}/stats", last=ui.time_range())
+            with cols[i % len(cols)]:
+                _model_card(
+                    data.model_health(model, stats, ui.span()),
+                    error.message if error is not None else None,
+                )
+
+
+ui.page(render)
