@@ -47,10 +47,12 @@ def make_demo_config(
     monitor: Mapping[str, Any] | None = None,
     notifiers: list[dict[str, Any]] | None = None,
     name: str = "driftscope.yaml",
+    model_folder: Path | None = None,
 ) -> Path:
-    """Train the demo model into ``tmp_path`` and write a config serving it as ``cancer``
-    with one monitor ``cancer-drift`` (ks, psi, performance); return the config's path."""
-    demo = demo_model(tmp_path)
+    """Train the demo model into ``tmp_path`` (or reuse the one in ``model_folder``) and
+    write a config serving it as ``cancer`` with one monitor ``cancer-drift`` (ks, psi,
+    performance) into ``tmp_path``; return the config's path."""
+    demo = demo_model(model_folder or tmp_path)
     monitor_block: dict[str, Any] = {
         "name": "cancer-drift",
         "model": "cancer",
@@ -204,3 +206,23 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def count_rows(store_url: str, model: str = "cancer") -> tuple[int, int]:
+    """``(rows, labelled_rows)`` of a model in the store at ``store_url``, read through a
+    fresh store connection (what another process would see)."""
+    from datetime import UTC, datetime
+
+    from pydantic import SecretStr
+
+    from core.store import StoreSettings
+    from plugins.stores.sql import SQLStore
+
+    store = SQLStore(StoreSettings(url=SecretStr(store_url)))
+    store.open()
+    try:
+        return store.count_predictions(
+            model, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+        )
+    finally:
+        store.close()

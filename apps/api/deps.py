@@ -74,8 +74,9 @@ async def require_api_key(
     if expected is None:
         return
     supplied = key if key is not None else (token.credentials if token is not None else None)
-    # compare_digest on bytes: constant time in the key's content, and it accepts non-ASCII
-    if supplied is None or not hmac.compare_digest(supplied.encode("utf-8"), expected):
+    # ASGI servers decode header bytes as latin-1: encoding back gives the bytes the client
+    # sent, so a UTF-8 key matches; compare_digest runs in time independent of the content
+    if supplied is None or not hmac.compare_digest(supplied.encode("latin-1"), expected):
         raise HTTPException(
             401, "a valid API key is required", headers={"WWW-Authenticate": "Bearer"}
         )

@@ -1,0 +1,302 @@
+"""The read endpoints, run-now, health checks and /metrics, through HTTP against the real app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from apps.api.main import create_app
+from core.errors import StoreError
+from core.settings import Settings
+from core.store import AlertEvent, AlertState
+from tests.api_helpers import api_client, demo_labels, demo_model, demo_rows, make_demo_config
+
+pytestmark = pytest.mark.anyio
+
+REPORT_KEYS = {
+    "id",
+    "monitor",
+    "model",
+    "created_at",
+    "window",
+    "drifted",
+    "status",
+    "duration_ms",
+    "results",
+}
+RESULT_KEYS = {
+    "kind",
+    "feature",
+    "detector",
+    "statistic",
+    "p_value",
+    "threshold",
+    "drifted",
+    "status",
+    "error",
+    "details",
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("demo")
+    demo_model(folder)
+    return folder
+
+
+@pytest.fixture
+async def client(
+    tmp_path: Path, sqlite_url: str, demo_dir: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
+    async with api_client(create_app(Settings(config=config, scheduler=False))) as c:
+        yield c
+
+
+async def _traffic(client: httpx.AsyncClient, demo_dir: Path, rows: int = 60) -> list[str]:
+    response = await client.post(
+        "/v1/models/cancer/predict", json={"rows": demo_rows(demo_dir, rows)}
+    )
+    ids = [p["id"] for p in response.json()["predictions"]]
+    labels = demo_labels(demo_dir, rows)
+    await client.post(
+        "/v1/models/cancer/feedback",
+        json={"labels": [{"id": i, "label": y} for i, y in zip(ids, labels, strict=True)]},
+    )
+    return ids
+
+
+async def test_models(client: httpx.AsyncClient, demo_dir: Path) -> None:
+    (model,) = (await client.get("/v1/models")).json()["models"]
+    assert model["name"] == "cancer" and model["task"] == "classification"
+    assert [f["name"] for f in model["features"]] == demo_model(demo_dir).feature_names
+    assert {f["kind"] for f in model["features"]} == {"numeric"}
+    assert model["classes"] == ["0", "1"]
+    assert model["serves_predictions"] and model["has_probabilities"]
+
+
+async def test_monitors_and_latest_report(client: httpx.AsyncClient, demo_dir: Path) -> None:
+    (monitor,) = (await client.get("/v1/monitors")).json()["monitors"]
+    assert monitor["name"] == "cancer-drift" and monitor["model"] == "cancer"
+    assert monitor["every_seconds"] == 3600 and monitor["window_seconds"] == 3600
+    assert monitor["detectors"] == ["ks", "psi", "performance"]
+    assert monitor["latest_report"] is None
+    await _traffic(client, demo_dir)
+    report = (await client.post("/v1/monitors/cancer-drift/run")).json()
+    (monitor,) = (await client.get("/v1/monitors")).json()["monitors"]
+    assert monitor["latest_report"]["id"] == report["id"]
+    assert monitor["latest_report"]["rows"] == 60
+
+
+async def test_run_now_returns_the_published_report_shape(
+    client: httpx.AsyncClient, demo_dir: Path
+) -> None:
+    await _traffic(client, demo_dir)
+    response = await client.post("/v1/monitors/cancer-drift/run")
+    assert response.status_code == 200
+    report = response.json()
+    assert set(report) == REPORT_KEYS
+    assert report["monitor"] == "cancer-drift" and report["model"] == "cancer"
+    assert set(report["window"]) >= {"start", "end", "rows", "labelled_rows"}
+    assert report["window"]["rows"] == 60 and report["window"]["labelled_rows"] == 60
+    assert isinstance(report["drifted"], bool)
+    kinds = {r["kind"] for r in report["results"]}
+    assert kinds == {"feature", "prediction", "performance"}
+    for result in report["results"]:
+        assert set(result) == RESULT_KEYS
+        assert result["status"] in {"ok", "failed", "insufficient_data"}
+    psi = next(r for r in report["results"] if r["detector"] == "psi" and r["kind"] == "feature")
+    assert psi["details"]  # chart data: bins and proportions
+    datetime.fromisoformat(report["created_at"])
+    stored = (await client.get(f"/v1/reports/{report['id']}")).json()
+    assert stored["id"] == report["id"] and stored["results"] == report["results"]
+
+
+async def test_unknown_monitor_and_report_are_404(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/v1/monitors/nope/run")).status_code == 404
+    assert (await client.get("/v1/monitors/nope/reports")).status_code == 404
+    assert (await client.get("/v1/reports/nope")).status_code == 404
+
+
+async def test_reports_newest_first_paginated(client: httpx.AsyncClient, demo_dir: Path) -> None:
+    await _traffic(client, demo_dir, rows=30)
+    made = []
+    for _ in range(5):
+        made.append((await client.post("/v1/monitors/cancer-drift/run")).json())
+        await asyncio.sleep(0.002)
+    newest_first = [r["id"] for r in reversed(made)]
+    url = "/v1/monitors/cancer-drift/reports"
+    first = (await client.get(url, params={"limit": 2})).json()
+    assert [r["id"] for r in first["reports"]] == newest_first[:2]
+    second = (await client.get(url, params={"limit": 2, "before": first["next_before"]})).json()
+    assert [r["id"] for r in second["reports"]] == newest_first[2:4]
+    third = (await client.get(url, params={"limit": 2, "before": second["next_before"]})).json()
+    assert [r["id"] for r in third["reports"]] == newest_first[4:]
+    assert third["next_before"] is None
+    since = (await client.get(url, params={"since": made[3]["created_at"]})).json()
+    assert [r["id"] for r in since["reports"]] == newest_first[:2]
+    light = (await client.get(url, params={"limit": 1, "details": False})).json()
+    assert all(r["details"] == {} for r in light["reports"][0]["results"])
+    assert (await client.get(url, params={"limit": 0})).status_code == 422
+
+
+async def test_alerts_from_the_store(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/v1/alerts")).json() == {"alerts": []}
+    runtime = client._transport.app.state.api.runtime  # type: ignore[attr-defined]
+    now = datetime.fromisoformat("2030-01-01T00:00:00+00:00")
+    runtime.store.commit_alert_changes(
+        [
+            AlertState("cancer-drift", "psi", "mean radius", "firing", 1, 0, now, None, 0.4, 0.25),
+            AlertState("cancer-drift", "ks", "mean area", "ok", 0, 3, now),
+        ],
+        [AlertEvent("cancer-drift", "psi", "mean radius", "ok", "firing", now, 0.4, 0.25)],
+        [],
+    )
+    firing = (await client.get("/v1/alerts", params={"state": "firing"})).json()["alerts"]
+    assert [(a["detector"], a["feature"], a["state"]) for a in firing] == [
+        ("psi", "mean radius", "firing")
+    ]
+    assert len((await client.get("/v1/alerts")).json()["alerts"]) == 2
+    assert (await client.get("/v1/alerts", params={"state": "bogus"})).status_code == 422
+    (event,) = (await client.get("/v1/alerts/events")).json()["events"]
+    assert event["from_state"] == "ok" and event["to_state"] == "firing"
+
+
+async def test_stats(client: httpx.AsyncClient, demo_dir: Path) -> None:
+    empty = (await client.get("/v1/models/cancer/stats")).json()
+    assert empty["count"] == 0 and empty["labelled_share"] is None
+    ids = await _traffic(client, demo_dir, rows=40)
+    await client.post("/v1/models/cancer/predict", json={"features": demo_rows(demo_dir, 1)[0]})
+    stats = (await client.get("/v1/models/cancer/stats", params={"last": "15m"})).json()
+    assert stats["count"] == 41 and stats["labelled"] == len(ids)
+    assert stats["labelled_share"] == pytest.approx(40 / 41)
+    assert stats["rate_per_second"] == pytest.approx(41 / 900)
+    assert 0 < stats["latency_p50_ms"] <= stats["latency_p90_ms"] <= stats["latency_p99_ms"]
+    for bad in ("soon", "-5m", "999999999999d"):
+        response = await client.get("/v1/models/cancer/stats", params={"last": bad})
+        assert response.status_code == 422, bad
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["ready"] is True
+    assert {"store", "models", "logging"} <= set(body["checks"])
+    assert "scheduler" not in body["checks"]  # disabled in this app
+
+
+async def test_readiness_fails_when_the_store_is_down_without_leaking_the_url(
+    tmp_path: Path, demo_dir: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/s3cret-name.db"
+    config = make_demo_config(tmp_path, url, model_folder=demo_dir)
+    app = create_app(Settings(config=config, scheduler=False))
+    async with api_client(app) as client:
+        store = app.state.api.runtime.store
+
+        def down() -> None:
+            raise StoreError(f"cannot connect to {url}")
+
+        store.ping = down
+        response = await client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"]["store"]["ok"] is False
+        assert "s3cret-name" not in response.text
+
+
+async def test_scheduler_runs_with_the_app_and_shows_in_readiness(
+    tmp_path: Path, sqlite_url: str, demo_dir: Path
+) -> None:
+    config = make_demo_config(tmp_path, sqlite_url, every="1h", model_folder=demo_dir)
+    app = create_app(Settings(config=config))
+    async with api_client(app) as client:
+        body = (await client.get("/readyz")).json()
+        assert body["checks"]["scheduler"]["ok"] is True
+        assert app.state.api.scheduler.running
+        metrics = (await client.get("/metrics")).text
+        assert "driftscope_scheduler_running 1.0" in metrics
+    assert not app.state.api  # stopped and released on shutdown
+
+
+async def test_metrics_parse_with_prometheus_parser(
+    client: httpx.AsyncClient, demo_dir: Path
+) -> None:
+    await _traffic(client, demo_dir, rows=30)
+    for row in demo_rows(demo_dir, 3):
+        await client.post("/v1/models/cancer/predict", json={"features": row})
+    await client.post("/v1/models/cancer/predict", json={"features": {"x": 1}})  # 422
+    await client.post("/v1/monitors/cancer-drift/run")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+
+    def value(family: str, sample: str, **labels: str) -> float:
+        for s in families[family].samples:
+            if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+        raise AssertionError(f"no sample {sample} {labels}")
+
+    assert value("driftscope_predictions", "driftscope_predictions_total", model="cancer") == 33
+    assert families["driftscope_prediction_latency_seconds"].type == "histogram"
+    assert (
+        value(
+            "driftscope_prediction_latency_seconds",
+            "driftscope_prediction_latency_seconds_count",
+            model="cancer",
+        )
+        == 4
+    )
+    assert (
+        value(
+            "driftscope_prediction_errors",
+            "driftscope_prediction_errors_total",
+            model="cancer",
+            reason="validation",
+        )
+        == 1
+    )
+    assert value("driftscope_log_queue_depth", "driftscope_log_queue_depth") == 0
+    assert value("driftscope_log_rows_dropped", "driftscope_log_rows_dropped_total") == 0
+    assert value("driftscope_log_rows_written", "driftscope_log_rows_written_total") == 33
+    drift = families["driftscope_drift_statistic"].samples
+    assert drift and all(set(s.labels) == {"monitor", "detector", "feature"} for s in drift)
+    assert {s.labels["detector"] for s in drift} == {"ks", "psi", "performance"}
+    assert value(
+        "driftscope_drift_statistic",
+        "driftscope_drift_statistic",
+        monitor="cancer-drift",
+        detector="performance",
+        feature="performance",
+    ) == pytest.approx(0, abs=1)
+    # no prediction ids or raw values as label values
+    ids_or_values = [
+        s for f in families.values() for s in f.samples for v in s.labels.values() if len(v) >= 32
+    ]
+    assert ids_or_values == []
+
+
+async def test_drift_gauges_are_seeded_from_the_latest_stored_report(
+    tmp_path: Path, sqlite_url: str, demo_dir: Path
+) -> None:
+    config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
+    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+        await _traffic(client, demo_dir, rows=30)
+        await client.post("/v1/monitors/cancer-drift/run")
+    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+        text = (await client.get("/metrics")).text
+        assert 'driftscope_drift_statistic{detector="psi"' in text
