@@ -39,6 +39,8 @@ from core.report import Report, ResultRow, WindowInfo
 from core.store import (
     AlertEvent,
     AlertState,
+    BinCounts,
+    CategoryCounts,
     FeatureSpec,
     Label,
     LabelUpdate,
@@ -52,12 +54,16 @@ from core.store import (
     Store,
     StoreSettings,
     WindowData,
+    count_bins,
+    count_categories,
 )
 
 __all__ = [
     "AlertChange",
     "AlertEvent",
     "AlertState",
+    "BinCounts",
+    "CategoryCounts",
     "ConfigError",
     "DeliveryResult",
     "Detector",
@@ -98,6 +104,8 @@ __all__ = [
     "UnknownPluginError",
     "WindowData",
     "WindowInfo",
+    "count_bins",
+    "count_categories",
     "format_duration",
     "hookimpl",
     "hookspec",

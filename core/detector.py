@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from core.store import BinCounts, CategoryCounts
 
 FeatureKind = Literal["numeric", "categorical"]
 ResultStatus = Literal["ok", "failed", "insufficient_data"]
@@ -100,11 +103,18 @@ class Detector(ABC):
     :class:`DetectorSettings`), ``applies_to`` to the feature kinds they can score, and
     ``uses_p_value`` when their decision is a p-value below ``settings.p_value``; the engine
     then applies the monitor's multiple-testing correction and calls :meth:`decide` again.
+
+    A detector whose statistic needs only counts (PSI over fixed bins, chi-square over
+    categories) may also set ``scores_counts`` and implement :meth:`bin_edges` and
+    :meth:`score_counts`: when a window is larger than the monitor's ``window.max_rows``,
+    the engine then has the store count the whole window in the database (no rows reach
+    Python) instead of scoring the uniform sample that KS gets.
     """
 
     Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
     applies_to: ClassVar[frozenset[FeatureKind]] = frozenset({"numeric"})
     uses_p_value: ClassVar[bool] = False
+    scores_counts: ClassVar[bool] = False
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.settings = settings
@@ -124,6 +134,20 @@ class Detector(ABC):
     def decide(self, result: DetectorResult, p_value: float) -> bool:
         """Decide drift from a (possibly corrected) p-value; p-value detectors override."""
         return result.drifted
+
+    def bin_edges(self, profile: Any) -> np.ndarray:
+        """Numeric features, with ``scores_counts``: the inner edges of the right-closed bins
+        whose window counts :meth:`score_counts` needs (see :class:`core.store.BinCounts`)."""
+        raise NotImplementedError(f"detector {self.name!r} does not score from counts")
+
+    def score_counts(self, profile: Any, counts: BinCounts | CategoryCounts) -> DetectorResult:
+        """With ``scores_counts``: compare a window summarised by the store with a profile.
+
+        ``counts`` is a :class:`core.store.BinCounts` over :meth:`bin_edges` for a numeric
+        feature, a :class:`core.store.CategoryCounts` for a categorical one. Missing and
+        infinite values are already excluded (the engine reports them).
+        """
+        raise NotImplementedError(f"detector {self.name!r} does not score from counts")
 
 
 class PerformanceDetector(ABC):

@@ -31,7 +31,7 @@ from core.models import LoadedModel
 from core.plugins import PluginManager
 from core.profiles import ProfileCache
 from core.report import Report, ResultKind, ResultRow, WindowInfo
-from core.store import Store, WindowData
+from core.store import BinCounts, CategoryCounts, Store, WindowData
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,15 @@ class MonitorEngine:
                 ):
                     continue
                 (ref_values, ref_counts), (cur_values, cur_counts) = cleaned[column.name]
+                if (
+                    data.sampled_from is not None
+                    and detector.scores_counts
+                    and column.result_kind == "feature"
+                ):
+                    rows.append(
+                        self._counted_feature(detector, model, column, ref_values, ref_counts, data)
+                    )
+                    continue
                 rows.append(
                     self._feature(
                         detector, model, column, ref_values, ref_counts, cur_values, cur_counts
@@ -241,6 +250,76 @@ class MonitorEngine:
                 key, lambda: detector.fit(FeatureSample(column.name, column.kind, ref_values))
             )
             result = detector.score(profile, FeatureSample(column.name, column.kind, cur_values))
+        except Exception as exc:
+            return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
+        result.details.update(counts)
+        return _row(column.result_kind, column.name, detector.name, result)
+
+    def _counted_feature(
+        self,
+        detector: Detector,
+        model: LoadedModel,
+        column: Column,
+        ref_values: np.ndarray,
+        ref_counts: dict[str, int],
+        data: WindowData,
+    ) -> ResultRow:
+        """Score a feature of a sampled (too large) window from counts the store computed over
+        the WHOLE window in the database, for detectors that need only counts (PSI, chi2)."""
+        threshold = float(
+            getattr(detector.settings, "threshold", getattr(detector.settings, "p_value", 0.0))
+        )
+        counts: dict[str, Any] = {
+            "reference_missing": ref_counts["missing"],
+            "reference_infinite": ref_counts["infinite"],
+        }
+        if len(ref_values) == 0:
+            return ResultRow(
+                column.result_kind,
+                column.name,
+                detector.name,
+                None,
+                None,
+                threshold,
+                False,
+                "insufficient_data",
+                "no finite values in the reference",
+                {**counts, "reference_size": 0},
+            )
+        try:
+            key = (
+                model.reference.digest,
+                detector.settings.model_dump_json(),
+                column.name,
+                column.kind,
+            )
+            profile = self.cache.get_or_fit(
+                key, lambda: detector.fit(FeatureSample(column.name, column.kind, ref_values))
+            )
+            if column.kind == "numeric":
+                counted: BinCounts | CategoryCounts = self.store.bin_counts(
+                    model.name, column.name, detector.bin_edges(profile), data.start, data.end
+                )
+                counts["current_infinite"] = counted.infinite
+            else:
+                counted = self.store.category_counts(model.name, column.name, data.start, data.end)
+                counts["current_infinite"] = 0
+            counts["current_missing"] = counted.missing
+            counts["counted_in_store"] = True
+            if counted.total == 0:
+                return ResultRow(
+                    column.result_kind,
+                    column.name,
+                    detector.name,
+                    None,
+                    None,
+                    threshold,
+                    False,
+                    "insufficient_data",
+                    "no finite values in the current window",
+                    {**counts, "reference_size": len(ref_values), "current_size": 0},
+                )
+            result = detector.score_counts(profile, counted)
         except Exception as exc:
             return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
         result.details.update(counts)

@@ -220,6 +220,65 @@ class PruneResult:
     details: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class BinCounts:
+    """How one numeric feature's window values fall into bins fixed elsewhere (a profile).
+
+    With inner ``edges`` ``e_0 < e_1 < ... < e_{k-1}``, ``counts`` has ``k + 1`` entries for
+    the right-closed bins ``(-inf, e_0], (e_0, e_1], ..., (e_{k-1}, +inf)`` (a value ``v``
+    falls in bin ``numpy.searchsorted(edges, v, side="left")``). Only finite values are
+    binned: missing ones (NULL, NaN) are counted in ``missing``, ``±inf`` in ``infinite``,
+    as the engine counts them when it cleans a window it has read.
+    """
+
+    counts: np.ndarray
+    missing: int = 0
+    infinite: int = 0
+
+    @property
+    def total(self) -> int:
+        """The number of finite values, the size of the binned sample."""
+        return int(self.counts.sum())
+
+
+@dataclass(frozen=True)
+class CategoryCounts:
+    """How many rows of a window hold each category of one categorical feature.
+
+    ``counts`` maps every category present in the window to its row count; rows without a
+    value are counted in ``missing``.
+    """
+
+    counts: dict[str, int]
+    missing: int = 0
+
+    @property
+    def total(self) -> int:
+        """The number of rows with a category."""
+        return sum(self.counts.values())
+
+
+def count_bins(values: np.ndarray, edges: Sequence[float] | np.ndarray) -> BinCounts:
+    """Count numeric ``values`` into the right-closed bins around ``edges`` (see BinCounts)."""
+    values = np.asarray(values, dtype=np.float64)
+    edges = np.asarray(edges, dtype=np.float64)
+    finite = np.isfinite(values)
+    missing = int(np.isnan(values).sum())
+    counts = np.bincount(
+        np.searchsorted(edges, values[finite], side="left"), minlength=edges.size + 1
+    ).astype(np.int64)
+    return BinCounts(counts, missing, int(values.size - finite.sum() - missing))
+
+
+def count_categories(values: np.ndarray) -> CategoryCounts:
+    """Count categorical ``values`` (``None`` is missing; other values count as ``str``)."""
+    present = [str(v) for v in values if v is not None]
+    labels, counts = np.unique(np.array(present, dtype=object), return_counts=True)
+    return CategoryCounts(
+        {str(k): int(n) for k, n in zip(labels, counts, strict=True)}, len(values) - len(present)
+    )
+
+
 class Store(ABC):
     """Base class of a store plugin. See the module docstring for the conventions."""
 
@@ -266,6 +325,36 @@ class Store(ABC):
         With ``max_rows`` and a larger window, return a uniform random sample of
         ``max_rows`` rows and set ``sampled_from`` to the window's row count.
         """
+
+    def bin_counts(
+        self,
+        model: str,
+        feature: str,
+        edges: Sequence[float] | np.ndarray,
+        start: datetime,
+        end: datetime,
+    ) -> BinCounts:
+        """Count a numeric feature's values with ``start <= timestamp < end`` into the bins
+        around ``edges`` (see :class:`BinCounts`).
+
+        This is how PSI and chi-square score windows too large to read: only ``k + 1``
+        numbers leave the store. The default reads the window and counts in numpy (correct,
+        not memory-bounded); database stores override it with a ``GROUP BY`` over the bins so
+        rows never reach Python.
+        """
+        window = self.read_window(model, start, end)
+        return count_bins(window.columns[feature], edges)
+
+    def category_counts(
+        self, model: str, feature: str, start: datetime, end: datetime
+    ) -> CategoryCounts:
+        """Count each category of a categorical feature with ``start <= timestamp < end``.
+
+        The default reads the window and counts in numpy; database stores override it with a
+        ``GROUP BY`` so rows never reach Python.
+        """
+        window = self.read_window(model, start, end)
+        return count_categories(window.columns[feature])
 
     @abstractmethod
     def count_predictions(self, model: str, start: datetime, end: datetime) -> tuple[int, int]:
