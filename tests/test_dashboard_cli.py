@@ -1,0 +1,93 @@
+"""``driftscope dashboard``: the streamlit command it starts, and its flags over settings."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import core.cli_dashboard as cli_dashboard
+from core.cli_dashboard import DashboardNotFoundError, dashboard_entry, register, streamlit_command
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_entry_file_is_found_through_the_import_system() -> None:
+    assert dashboard_entry() == REPO / "apps" / "dashboard" / "app.py"
+
+
+def test_a_missing_dashboard_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_dashboard, "DASHBOARD_PACKAGE", "apps.no_such_dashboard")
+    with pytest.raises(DashboardNotFoundError, match="is not installed"):
+        dashboard_entry()
+
+
+def test_streamlit_command_is_headless_local_and_private() -> None:
+    command = streamlit_command(Path("/x/app.py"), 8600, "127.0.0.1")
+    assert command[1:5] == ["-m", "streamlit", "run", "/x/app.py"]
+    assert "--server.headless=true" in command
+    assert "--browser.gatherUsageStats=false" in command
+    assert "--server.address=127.0.0.1" in command
+    assert "--server.port=8600" in command
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], dict[str, str]]] = []
+
+    def __call__(self, command: list[str], env: dict[str, str], check: bool) -> Any:
+        self.calls.append((command, env))
+        return subprocess.CompletedProcess(command, 0)
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+
+    @app.command()
+    def other() -> None:  # a second command, so typer keeps `dashboard` as a subcommand
+        """Unused."""
+
+    return app
+
+
+def test_flags_override_the_environment(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(cli_dashboard.subprocess, "run", recorder)
+    monkeypatch.setenv("DRIFTSCOPE_API_URL", "http://env-api:1")
+    monkeypatch.setenv("DRIFTSCOPE_DASHBOARD_PORT", "9001")
+    result = CliRunner().invoke(
+        app, ["dashboard", "--port", "9100", "--api-url", "http://flag-api:2"]
+    )
+    assert result.exit_code == 0, result.output
+    ((command, env),) = recorder.calls
+    assert "--server.port=9100" in command
+    assert env["DRIFTSCOPE_API_URL"] == "http://flag-api:2"
+    assert "http://127.0.0.1:9100" in result.output
+
+
+def test_settings_apply_without_flags(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(cli_dashboard.subprocess, "run", recorder)
+    monkeypatch.setenv("DRIFTSCOPE_API_URL", "http://env-api:1")
+    monkeypatch.setenv("DRIFTSCOPE_DASHBOARD_PORT", "9001")
+    result = CliRunner().invoke(app, ["dashboard"])
+    assert result.exit_code == 0, result.output
+    ((command, env),) = recorder.calls
+    assert "--server.port=9001" in command
+    assert "--server.address=127.0.0.1" in command
+    assert env["DRIFTSCOPE_API_URL"] == "http://env-api:1"
+
+
+def test_streamlit_failing_is_passed_on(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        cli_dashboard.subprocess,
+        "run",
+        lambda command, env, check: subprocess.CompletedProcess(command, 3),
+    )
+    assert CliRunner().invoke(app, ["dashboard"]).exit_code == 3

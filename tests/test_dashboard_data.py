@@ -1,0 +1,851 @@
+"""Unit tests of the dashboard's data shaping (apps/dashboard/data.py), its Plotly figures
+(apps/dashboard/charts.py) and its API client's error lines (apps/dashboard/client.py)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from apps.dashboard import charts, data
+from apps.dashboard.client import ApiClient, ApiError
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def result(
+    feature: str | None,
+    detector: str,
+    statistic: float | None,
+    *,
+    p_value: float | None = None,
+    threshold: float = 0.25,
+    drifted: bool = False,
+    kind: str = "feature",
+    status: str = "ok",
+    error: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "feature": feature,
+        "detector": detector,
+        "statistic": statistic,
+        "p_value": p_value,
+        "threshold": threshold,
+        "drifted": drifted,
+        "status": status,
+        "error": error,
+        "details": details or {},
+    }
+
+
+def report(
+    minutes: int,
+    results: list[dict[str, Any]],
+    *,
+    status: str = "ok",
+    rows: int = 200,
+    labelled: int = 50,
+    id: str | None = None,
+) -> dict[str, Any]:
+    created = T0 + timedelta(minutes=minutes)
+    return {
+        "id": id or f"r{minutes}",
+        "monitor": "m",
+        "model": "cancer",
+        "created_at": created.isoformat(),
+        "window": {
+            "start": (created - timedelta(hours=1)).isoformat(),
+            "end": created.isoformat(),
+            "rows": rows,
+            "labelled_rows": labelled,
+        },
+        "drifted": any(r["drifted"] for r in results),
+        "status": status,
+        "duration_ms": 3.0,
+        "results": results,
+    }
+
+
+def psi(feature: str, value: float, **kw: Any) -> dict[str, Any]:
+    return result(feature, "psi", value, threshold=0.25, drifted=value >= 0.25, **kw)
+
+
+def ks(feature: str, d: float, p: float, **kw: Any) -> dict[str, Any]:
+    return result(feature, "ks", d, p_value=p, threshold=0.05, drifted=p < 0.05, **kw)
+
+
+@pytest.fixture
+def history() -> list[dict[str, Any]]:
+    """Three runs, newest first as the API lists them: ``a`` drifts from the second run."""
+    return [
+        report(20, [psi("a", 0.9), psi("b", 0.05), ks("a", 0.5, 1e-9), ks("b", 0.05, 0.6)]),
+        report(10, [psi("a", 0.4), psi("b", 0.02), ks("a", 0.3, 0.001), ks("b", 0.04, 0.7)]),
+        report(0, [psi("a", 0.01), psi("b", 0.03), ks("a", 0.02, 0.9), ks("b", 0.03, 0.8)]),
+    ]
+
+
+# -- time and formatting ----------------------------------------------------------------------
+
+
+def test_parse_time_accepts_iso_text_z_and_naive_values() -> None:
+    assert data.parse_time("2026-03-01T12:00:00Z") == T0
+    assert data.parse_time("2026-03-01T13:00:00+01:00") == T0
+    assert data.parse_time("2026-03-01T12:00:00") == T0  # naive = UTC
+    assert data.parse_time(T0) == T0
+    assert data.parse_time("yesterday") is None
+    assert data.parse_time(None) is None
+    assert data.parse_time(12) is None
+
+
+def test_since_for_and_unknown_range_falls_back_to_default() -> None:
+    assert data.since_for("1h", T0) == T0 - timedelta(hours=1)
+    assert data.since_for("7d", T0) == T0 - timedelta(days=7)
+    assert data.since_for("forever", T0) == T0 - data.TIME_RANGES[data.DEFAULT_TIME_RANGE]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "long", "short"),
+    [
+        (10, "just now", "now"),
+        (5 * 60, "5 min ago", "5m ago"),
+        (3 * 3600, "3 h ago", "3h ago"),
+        (3 * 86400, "3 d ago", "3d ago"),
+        (-30, "just now", "now"),
+    ],
+)
+def test_format_age(seconds: int, long: str, short: str) -> None:
+    moment = T0 - timedelta(seconds=seconds)
+    assert data.format_age(moment, T0) == long
+    assert data.format_age(moment, T0, short=True) == short
+    assert data.format_age(None) == "never"
+
+
+def test_format_number_and_duration() -> None:
+    assert data.format_number(None) == "-"
+    assert data.format_number(float("nan")) == "-"
+    assert data.format_number(0.25) == "0.250"
+    assert data.format_number(1.5e-9) == "1.50e-09"
+    assert data.format_number(0) == "0.000"
+    assert data.format_duration(60) == "1m"
+    assert data.format_duration(3600) == "1h"
+    assert data.format_duration(172800) == "2d"
+    assert data.format_duration(90) == "90s"
+    assert data.format_duration(None) is None
+
+
+def test_items_reads_lists_and_wrapped_lists_and_drops_junk() -> None:
+    assert data.items([{"a": 1}, "x", 3]) == [{"a": 1}]
+    assert data.items({"monitors": [{"name": "m"}]}, "monitors") == [{"name": "m"}]
+    assert data.items({"items": [{"x": 1}]}) == [{"x": 1}]
+    assert data.items({"monitors": "nope"}, "monitors") == []
+    assert data.items(None) == []
+    assert data.items("text") == []
+
+
+# -- results, series and heatmap --------------------------------------------------------------
+
+
+def test_reports_are_ordered_oldest_first_and_undated_ones_skipped(history: list[Any]) -> None:
+    undated = {"id": "x", "created_at": "garbage", "results": []}
+    ordered = data.sorted_reports([*history, undated, "not a report"])  # type: ignore[list-item]
+    assert [r["id"] for r in ordered] == ["r0", "r10", "r20"]
+    assert data.latest_report(history)["id"] == "r20"  # type: ignore[index]
+    assert data.latest_report([]) is None
+
+
+def test_drift_series_per_detector_uses_statistic_or_p_value(history: list[Any]) -> None:
+    series = data.drift_series(history)
+    assert list(series) == ["psi", "ks"]
+    psi_series = series["psi"]
+    assert psi_series.measure == "statistic" and not psi_series.drift_below
+    assert psi_series.threshold == 0.25
+    assert psi_series.series["a"].values == [0.01, 0.4, 0.9]
+    assert psi_series.series["a"].drifted == [False, True, True]
+    assert psi_series.series["a"].times == [T0 + timedelta(minutes=m) for m in (0, 10, 20)]
+    ks_series = series["ks"]
+    assert ks_series.measure == "p-value" and ks_series.drift_below
+    assert ks_series.series["a"].values == [0.9, 0.001, 1e-9]
+    assert psi_series.ranked_features() == ["a", "b"]
+
+
+def test_drift_series_prefers_the_adjusted_p_value_and_skips_failures() -> None:
+    reports = [
+        report(
+            0,
+            [
+                ks("a", 0.2, 0.01, details={"p_value_adjusted": 0.3}),
+                result("b", "ks", None, status="failed", error="boom", threshold=0.05),
+                result("c", "ks", None, status="insufficient_data", threshold=0.05),
+            ],
+        )
+    ]
+    series = data.drift_series(reports)["ks"]
+    assert series.series["a"].values == [0.3]
+    assert set(series.series) == {"a"}
+
+
+def test_drift_series_of_the_prediction_kind() -> None:
+    reports = [
+        report(
+            0,
+            [
+                psi("a", 0.1),
+                result(
+                    "prediction",
+                    "chi2",
+                    9.0,
+                    p_value=0.001,
+                    threshold=0.05,
+                    drifted=True,
+                    kind="prediction",
+                ),
+                result("probability:1", "psi", 0.4, drifted=True, kind="prediction"),
+            ],
+        )
+    ]
+    series = data.drift_series(reports, "prediction")
+    assert set(series) == {"chi2", "psi"}
+    assert series["psi"].series["probability:1"].values == [0.4]
+    assert "a" not in series["psi"].series
+
+
+def test_severity_is_one_at_the_threshold_and_agrees_with_the_decision() -> None:
+    def point(value: float, uses_p: bool, drifted: bool, threshold: float) -> data.ResultPoint:
+        return data.ResultPoint(
+            T0,
+            "r",
+            "feature",
+            "a",
+            "x",
+            None if uses_p else value,
+            value if uses_p else None,
+            threshold,
+            drifted,
+            "ok",
+            None,
+            uses_p,
+        )
+
+    assert data.severity(point(0.25, False, True, 0.25)) == 1.0
+    assert data.severity(point(0.5, False, True, 0.25)) == 2.0
+    assert data.severity(point(10.0, False, True, 0.25)) == 3.0  # capped
+    assert data.severity(point(0.125, False, False, 0.25)) == 0.5
+    # p-values: log p / log alpha
+    assert data.severity(point(0.05, True, True, 0.05)) == pytest.approx(1.0)
+    assert data.severity(point(0.0025, True, True, 0.05)) == pytest.approx(2.0)
+    assert data.severity(point(1.0, True, False, 0.05)) == 0.0
+    # a p-value past alpha that was not called drift (a correction, an effect-size floor)
+    assert data.severity(point(0.01, True, False, 0.05)) == 0.99
+    # a statistic below its threshold that drifted anyway still colours as drift
+    assert data.severity(point(0.1, False, True, 0.25)) == 1.0
+    assert data.severity(point(0.0, True, True, 0.05)) == 3.0
+
+
+def test_heatmap_matrix_puts_the_most_drifted_feature_first(history: list[Any]) -> None:
+    hm = data.heatmap(history, "psi")
+    assert hm.detector == "psi"
+    assert hm.features == ["a", "b"]
+    assert hm.times == [T0 + timedelta(minutes=m) for m in (0, 10, 20)]
+    assert hm.drifted == [[False, True, True], [False, False, False]]
+    assert hm.z[0][1] == pytest.approx(1.6)
+    assert hm.z[0][2] == pytest.approx(3.0)
+    assert hm.z[1][0] == pytest.approx(0.12)
+    assert "DRIFT" in hm.hover[0][2] and "<b>a</b>" in hm.hover[0][2]
+    assert data.detectors_of(history) == ["psi", "ks"]
+
+
+def test_heatmap_leaves_gaps_for_missing_and_failed_cells() -> None:
+    reports = [
+        report(0, [psi("a", 0.1)]),
+        report(5, [psi("a", 0.1), psi("b", 0.3)]),
+        report(10, [result("a", "psi", None, status="failed", error="boom")]),
+    ]
+    hm = data.heatmap(reports, "psi")
+    assert hm.features == ["b", "a"]
+    assert hm.z[0] == [None, pytest.approx(1.2), None]
+    assert hm.z[1][2] is None
+    assert "failed: boom" in hm.hover[1][2]
+
+
+# -- one report --------------------------------------------------------------------------------
+
+
+def test_summarize_report_counts_features_drift_and_failures() -> None:
+    r = report(
+        0,
+        [
+            psi("a", 0.5),
+            ks("a", 0.5, 0.001),
+            psi("b", 0.1),
+            result("c", "ks", None, status="failed", error="no numbers", threshold=0.05),
+            result("prediction", "chi2", 1.0, p_value=0.5, threshold=0.05, kind="prediction"),
+            result(
+                None,
+                "performance",
+                0.7,
+                threshold=0.8,
+                drifted=True,
+                kind="performance",
+                details={"metric": "accuracy"},
+            ),
+        ],
+    )
+    s = data.summarize_report(r)
+    assert s.features == ["a", "b", "c"]
+    assert s.drifted_features == ["a"]
+    assert s.feature_count == 3
+    assert s.failed == ["ks on c: no numbers"]
+    assert not s.prediction_drifted and s.performance_drifted
+    assert s.rows == 200 and s.labelled_rows == 50
+    assert s.created_at == T0
+
+
+def test_monitor_state_priorities() -> None:
+    clean = report(0, [psi("a", 0.1)])
+    drifting = report(0, [psi("a", 0.5)])
+    failing = report(0, [result("a", "psi", None, status="failed", error="x")], status="failed")
+    partly_failing = report(0, [psi("a", 0.5), result("b", "psi", None, status="failed")])
+    starved = report(0, [], status="insufficient_data", rows=3)
+    assert data.monitor_state(None) == "no_data"
+    assert data.monitor_state(clean) == "ok"
+    assert data.monitor_state(drifting) == "drifting"
+    assert data.monitor_state(failing) == "failing"
+    assert data.monitor_state(partly_failing) == "failing"
+    assert data.monitor_state(starved) == "no_data"
+    assert data.monitor_state(clean, [{"state": "no_data"}]) == "no_data"
+    assert data.monitor_state(drifting, [{"state": "firing"}]) == "firing"
+    assert data.monitor_state(None, [{"state": "firing"}]) == "firing"
+    assert data.monitor_state(clean, [{"state": "resolved"}, {"state": "ok"}]) == "ok"
+
+
+def test_drifted_count_series(history: list[Any]) -> None:
+    assert data.drifted_count_series(history) == [0, 1, 1]
+
+
+def test_comparison_from_psi_bins_with_inner_edges() -> None:
+    r = psi(
+        "a",
+        0.4,
+        details={
+            "bins": {
+                "edges": [1.0, 2.5],
+                "labels": ["(-inf, 1.0]", "(1.0, 2.5]", "(2.5, inf)"],
+                "reference": [0.3, 0.4, 0.3],
+                "current": [0.1, 0.3, 0.6],
+                "reference_counts": [30, 40, 30],
+                "current_counts": [10, 30, 60],
+            },
+            "severity": "drift",
+        },
+    )
+    comp = data.comparison(r)
+    assert comp is not None and comp.shape == "bins"
+    assert comp.x == ["≤ 1", "1 – 2.5", "> 2.5"]
+    assert comp.reference == [0.3, 0.4, 0.3]
+    assert comp.current == [0.1, 0.3, 0.6]
+
+
+def test_comparison_from_category_counts_only() -> None:
+    r = result(
+        "colour",
+        "chi2",
+        5.0,
+        p_value=0.01,
+        threshold=0.05,
+        drifted=True,
+        details={
+            "bins": {
+                "labels": ["red", "blue", "(unseen)"],
+                "reference_counts": [50, 50, 0],
+                "current_counts": [10, 30, 10],
+            }
+        },
+    )
+    comp = data.comparison(r)
+    assert comp is not None
+    assert comp.x == ["red", "blue", "(unseen)"]
+    assert comp.reference == [0.5, 0.5, 0.0]
+    assert comp.current == [0.2, 0.6, 0.2]
+
+
+def test_comparison_from_ks_ecdf_with_the_location_of_d() -> None:
+    r = ks(
+        "a",
+        0.5,
+        1e-5,
+        details={
+            "ecdf": {
+                "x": [0.0, 1.0, 2.0],
+                "reference": [0.2, 0.9, 1.0],
+                "current": [0.0, 0.4, 1.0],
+            },
+            "statistic_location": 1.0,
+        },
+    )
+    comp = data.comparison(r)
+    assert comp is not None and comp.shape == "ecdf"
+    assert comp.x == [0.0, 1.0, 2.0]
+    assert comp.location == 1.0
+    assert comp.gap_at_location() == (0.9, 0.4)
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        {},
+        {"bins": {"reference": [0.5, 0.5], "current": [1.0]}},
+        {"bins": "x"},
+        {"ecdf": {"x": [1, 2], "reference": [0.5], "current": [0.5, 1]}},
+        {"ecdf": {"x": [1, "a"], "reference": [0.5, 1], "current": [0.5, 1]}},
+    ],
+)
+def test_comparison_of_missing_or_malformed_details_is_none(details: dict[str, Any]) -> None:
+    assert data.comparison(psi("a", 0.1, details=details)) is None
+    assert data.comparison({"details": None}) is None
+
+
+def test_sample_counts_and_report_features() -> None:
+    r = report(
+        0,
+        [
+            psi(
+                "b",
+                0.1,
+                details={
+                    "reference_size": 500,
+                    "current_size": 180,
+                    "current_missing": 20,
+                    "current_infinite": 0,
+                },
+            ),
+            psi("a", 0.5),
+            ks("a", 0.4, 0.001),
+            result("prediction", "chi2", 1.0, p_value=0.5, threshold=0.05, kind="prediction"),
+        ],
+    )
+    counts = data.sample_counts(r["results"][0])
+    assert (counts.reference_size, counts.current_size, counts.current_missing) == (500, 180, 20)
+    assert counts.reference_missing is None
+    assert data.report_features(r) == ["a", "b"]  # drifted first
+    assert data.report_features(r, "prediction") == ["prediction"]
+    assert [x["detector"] for x in data.results_for_feature(r, "a")] == ["psi", "ks"]
+
+
+# -- performance -------------------------------------------------------------------------------
+
+
+def perf(
+    value: float | None, *, status: str = "ok", details: bool = True, **kw: Any
+) -> dict[str, Any]:
+    d = (
+        {
+            "metric": "accuracy",
+            "reference_value": 0.95,
+            "current_value": value,
+            "max_drop": 0.15,
+            "labelled_rows": 80,
+        }
+        if details
+        else {}
+    )
+    return result(
+        None,
+        "performance",
+        value,
+        threshold=0.8075,
+        drifted=value is not None and value < 0.8075,
+        kind="performance",
+        status=status,
+        details=d,
+        **kw,
+    )
+
+
+def test_performance_series_against_reference_and_limit() -> None:
+    reports = [
+        report(0, [perf(None, status="insufficient_data", error="not enough labels: 3 of 10")]),
+        report(10, [perf(0.94)]),
+        report(20, [perf(0.7)]),
+    ]
+    (series,) = data.performance_series(reports)
+    assert series.metric == "accuracy"
+    assert series.values == [0.94, 0.7]
+    assert series.drifted == [False, True]
+    assert series.reference_value == 0.95
+    assert series.limit == 0.8075
+    assert series.max_drop == 0.15
+    assert series.skipped == 1 and series.last_skip_reason == "not enough labels: 3 of 10"
+    assert series.labelled_rows == [80, 80]
+    assert not series.lower_is_better
+    assert series.latest_change == pytest.approx((0.7 - 0.95) / 0.95)
+
+
+def test_performance_series_without_details_takes_names_from_one_detailed_report() -> None:
+    listed = [report(10, [perf(0.94, details=False)]), report(20, [perf(0.7, details=False)])]
+    (bare,) = data.performance_series(listed)
+    assert bare.metric == "performance" and bare.reference_value is None
+    assert bare.values == [0.94, 0.7] and bare.limit == 0.8075
+    detailed = report(20, [perf(0.7)])
+    (filled,) = data.performance_series(listed, detailed)
+    assert filled.metric == "accuracy"
+    assert filled.reference_value == 0.95
+    assert filled.max_drop == 0.15
+
+
+def test_performance_series_of_an_error_metric_is_lower_is_better() -> None:
+    row = result(
+        None,
+        "performance",
+        2.0,
+        threshold=1.15,
+        drifted=True,
+        kind="performance",
+        details={"metric": "mae", "reference_value": 1.0, "current_value": 2.0},
+    )
+    (series,) = data.performance_series([report(0, [row])])
+    assert series.lower_is_better
+
+
+# -- models, alerts, monitors ------------------------------------------------------------------
+
+
+def test_model_health_from_the_stats_endpoint() -> None:
+    stats = {
+        "model": "cancer",
+        "count": 600,
+        "labelled": 150,
+        "labelled_share": 0.25,
+        "rate_per_second": 0.5,
+        "latency_p50_ms": 0.9,
+        "latency_p90_ms": 1.2,
+        "latency_p99_ms": 3.0,
+        "last_at": T0.isoformat(),
+    }
+    h = data.model_health("cancer", stats, timedelta(hours=1))
+    assert h.count == 600 and h.labelled == 150
+    assert h.per_minute == 30.0
+    assert h.labelled_share == 0.25
+    assert (h.latency_p50_ms, h.latency_p99_ms) == (0.9, 3.0)
+    assert h.last_at == T0
+
+
+def test_model_health_derives_rate_and_share_and_survives_junk() -> None:
+    h = data.model_health("m", {"count": 120, "labelled": 30}, timedelta(hours=1))
+    assert h.per_minute == 2.0 and h.labelled_share == 0.25
+    empty = data.model_health("m", None, timedelta(hours=1))
+    assert empty.count is None and empty.per_minute is None and empty.labelled_share is None
+
+
+ALERTS = {
+    "alerts": [
+        {"monitor": "m", "detector": "psi", "feature": "a", "state": "ok"},
+        {
+            "monitor": "m",
+            "detector": "ks",
+            "feature": "a",
+            "state": "firing",
+            "changed_at": T0.isoformat(),
+            "statistic": 0.4,
+            "threshold": 0.05,
+        },
+        {"monitor": "m", "detector": "psi", "feature": "a", "state": "firing"},
+        {"monitor": "m", "detector": "performance", "feature": "performance", "state": "firing"},
+        {"monitor": "n", "detector": "monitor", "feature": "", "state": "no_data"},
+        {"monitor": "n", "detector": "psi", "feature": "b", "state": "pending"},
+    ]
+}
+
+
+def test_alert_rows_are_sorted_by_urgency_and_named() -> None:
+    rows = data.alert_rows(ALERTS)
+    assert [r.state for r in rows] == ["firing", "firing", "firing", "no_data", "pending", "ok"]
+    assert rows[0].subject == "a · ks" and rows[0].since == T0 and rows[0].statistic == 0.4
+    assert {r.subject for r in rows} >= {"performance", "whole monitor", "b · psi"}
+    counts = data.state_counts(rows)
+    assert counts == {"ok": 1, "pending": 1, "firing": 3, "resolved": 0, "no_data": 1}
+    grouped = data.alerts_by_monitor(rows)
+    assert data.monitor_state(None, grouped["m"]) == "firing"
+    assert {a["state"] for a in grouped["n"]} == {"no_data", "pending"}
+
+
+def test_firing_by_feature_groups_detectors() -> None:
+    grouped = data.firing_by_feature(data.alert_rows(ALERTS))
+    assert grouped == {
+        "m": {"a": ["ks", "psi"], "performance": ["performance"]},
+        "n": {"no data": ["monitor"]},
+    }
+
+
+def test_alert_events_newest_first() -> None:
+    events = data.alert_events(
+        {
+            "events": [
+                {
+                    "monitor": "m",
+                    "detector": "psi",
+                    "feature": "a",
+                    "from_state": "ok",
+                    "to_state": "firing",
+                    "at": T0.isoformat(),
+                    "statistic": 0.4,
+                },
+                {
+                    "monitor": "m",
+                    "detector": "psi",
+                    "feature": "a",
+                    "from_state": "firing",
+                    "to_state": "resolved",
+                    "at": (T0 + timedelta(minutes=5)).isoformat(),
+                    "silenced": True,
+                },
+                {"monitor": "m", "at": "not a time"},
+            ]
+        }
+    )
+    assert [(e.from_state, e.to_state) for e in events] == [
+        ("firing", "resolved"),
+        ("ok", "firing"),
+    ]
+    assert events[0].silenced and not events[1].silenced
+    assert data.alert_events([]) == []
+
+
+def test_delivery_status_from_readyz() -> None:
+    ready = {
+        "ready": False,
+        "checks": {
+            "delivery": {
+                "ok": True,
+                "data": {
+                    "running": True,
+                    "notifiers": {
+                        "ops": {
+                            "name": "ops",
+                            "type": "discord",
+                            "pending": 2,
+                            "failed": 0,
+                            "sent": 4,
+                            "last_error": "HTTP 503",
+                        },
+                        "log": {"name": "log", "type": "log", "sent": 9},
+                        "hook": {
+                            "name": "hook",
+                            "type": "webhook",
+                            "failed": 1,
+                            "last_error": "HTTP 400",
+                        },
+                        "gone": {
+                            "name": "gone",
+                            "disabled": True,
+                            "disabled_reason": "404 from Discord",
+                        },
+                        "new": {"name": "new"},
+                    },
+                },
+            }
+        },
+    }
+    by_name = {n.name: n for n in data.delivery_status(ready)}
+    assert by_name["ops"].status == "retrying" and by_name["ops"].sent == 4
+    assert by_name["log"].status == "ok"
+    assert by_name["hook"].status == "failed" and by_name["hook"].last_error == "HTTP 400"
+    assert by_name["gone"].status == "disabled"
+    assert by_name["new"].status == "idle"
+    assert data.delivery_status({"ready": True, "checks": {}}) == []
+    assert data.delivery_status(None) == []
+    listed = data.delivery_status({"delivery": {"notifiers": [{"name": "x", "sent": 1}]}})
+    assert [(n.name, n.status) for n in listed] == [("x", "ok")]
+
+
+def test_monitors_from_the_api_shape() -> None:
+    payload = {
+        "monitors": [
+            {
+                "name": "cancer-drift",
+                "model": "cancer",
+                "every_seconds": 60.0,
+                "cron": None,
+                "window_seconds": 3600.0,
+                "min_samples": 200,
+                "detectors": ["psi", "ks"],
+                "features": None,
+                "notify": ["ops"],
+                "latest_report": {
+                    "id": "r",
+                    "created_at": T0.isoformat(),
+                    "drifted": False,
+                    "status": "ok",
+                    "rows": 10,
+                },
+            },
+            {"name": "nightly", "model": "cancer", "cron": "0 3 * * *", "window_seconds": 86400},
+            {"model": "nameless"},
+        ]
+    }
+    first, second = data.monitors(payload)
+    assert (first.name, first.model, first.every, first.window) == (
+        "cancer-drift",
+        "cancer",
+        "1m",
+        "1h",
+    )
+    assert first.schedule == "every 1m" and first.detectors == ["psi", "ks"]
+    assert first.latest_at == T0 and first.notify == ["ops"] and first.min_samples == 200
+    assert second.schedule == "cron 0 3 * * *" and second.window == "1d"
+    assert data.monitor_names(payload) == ["cancer-drift", "nightly"]
+    assert data.model_names({"models": [{"name": "cancer"}, {}]}) == ["cancer"]
+
+
+# -- figures -----------------------------------------------------------------------------------
+
+
+def test_drift_lines_have_a_series_per_feature_the_threshold_and_drift_markers(
+    history: list[Any],
+) -> None:
+    series = data.drift_series(history)
+    fig = charts.drift_lines(series["psi"], ["a", "b"])
+    names = [t.name for t in fig.data]
+    assert names == ["a", "b", "drifted", "threshold"]
+    assert list(fig.data[0].y) == [0.01, 0.4, 0.9]
+    assert list(fig.data[3].y) == [0.25, 0.25]
+    assert len(fig.data[2].x) == 2  # the two drifted runs of a
+    assert fig.layout.yaxis.type in (None, "linear")
+    ks_fig = charts.drift_lines(series["ks"], ["a"])
+    assert ks_fig.layout.yaxis.type == "log"
+    tiny = data.DetectorSeries("ks", "p-value", 0.05, {"a": data.Series("a", [T0], [0.0], [True])})
+    assert list(charts.drift_lines(tiny, ["a"]).data[0].y) == [charts.P_VALUE_FLOOR]
+
+
+def test_heatmap_figure_carries_the_matrix(history: list[Any]) -> None:
+    hm = data.heatmap(history, "psi")
+    fig = charts.heatmap_figure(hm)
+    (trace,) = fig.data
+    assert trace.type == "heatmap"
+    assert list(trace.y) == ["a", "b"]
+    assert len(trace.x) == 3
+    assert trace.z[0][2] == pytest.approx(3.0)
+
+
+def test_comparison_figures() -> None:
+    bins = data.Comparison("bins", ["x", "y"], [0.5, 0.5], [0.2, 0.8])
+    fig = charts.comparison_figure(bins, "f", "psi")
+    assert [(t.type, t.name) for t in fig.data] == [("bar", "reference"), ("bar", "current")]
+    assert list(fig.data[1].y) == [0.2, 0.8]
+    ecdf = data.Comparison("ecdf", [0.0, 1.0], [0.5, 1.0], [0.1, 1.0], location=0.0)
+    fig = charts.comparison_figure(ecdf, "f", "ks")
+    assert [t.name for t in fig.data][:2] == ["reference", "current"]
+    assert fig.data[2].name.startswith("largest gap (D = 0.400")
+
+
+def test_performance_figure_draws_reference_and_limit() -> None:
+    (series,) = data.performance_series([report(0, [perf(0.9)]), report(5, [perf(0.6)])])
+    fig = charts.performance_figure(series)
+    assert [t.name for t in fig.data] == ["accuracy", "reference", "limit (−15%)"]
+    assert list(fig.data[0].y) == [0.9, 0.6]
+    assert list(fig.data[1].y) == [0.95, 0.95]
+    assert list(fig.data[2].y) == [0.8075, 0.8075]
+
+
+def test_alert_timeline_has_a_trace_per_state() -> None:
+    events = data.alert_events(
+        {
+            "events": [
+                {
+                    "monitor": "m",
+                    "detector": "psi",
+                    "feature": "a",
+                    "from_state": "ok",
+                    "to_state": "firing",
+                    "at": T0.isoformat(),
+                },
+                {
+                    "monitor": "m",
+                    "detector": "psi",
+                    "feature": "a",
+                    "from_state": "firing",
+                    "to_state": "resolved",
+                    "at": (T0 + timedelta(minutes=1)).isoformat(),
+                },
+            ]
+        }
+    )
+    fig = charts.alert_timeline(events)
+    assert [t.name for t in fig.data] == ["firing", "resolved"]
+    assert list(fig.data[0].y) == ["m · a · psi"]
+
+
+# -- the client's one-line errors --------------------------------------------------------------
+
+
+def _client(handler: Any, key: str | None = None) -> ApiClient:
+    return ApiClient("http://api.test/", key, transport=httpx.MockTransport(handler))
+
+
+def test_client_returns_json_and_sends_the_key_and_drops_none_params() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ok": True})
+
+    client = _client(handler, "s3cret")
+    assert client.get("/v1/models", {"since": None, "limit": 5}) == {"ok": True}
+    assert seen[0].headers["X-API-Key"] == "s3cret"
+    assert str(seen[0].url) == "http://api.test/v1/models?limit=5"
+
+
+def test_client_error_line_names_the_url_the_status_and_the_detail() -> None:
+    client = _client(lambda r: httpx.Response(401, json={"detail": "a valid API key is required"}))
+    with pytest.raises(ApiError) as caught:
+        client.get("/v1/monitors")
+    message = caught.value.message
+    assert message == (
+        "The driftscope API at http://api.test/v1/monitors answered 401: a valid API key is "
+        "required. Check DRIFTSCOPE_API_KEY."
+    )
+    assert "\n" not in message
+
+
+def test_client_error_of_validation_errors_and_non_json() -> None:
+    client = _client(lambda r: httpx.Response(422, json={"detail": [{"msg": "bad since"}]}))
+    with pytest.raises(ApiError, match="answered 422: bad since"):
+        client.get("/v1/x")
+    client = _client(lambda r: httpx.Response(502, text="<html>proxy</html>"))
+    with pytest.raises(ApiError, match="answered 502: Bad Gateway"):
+        client.get("/v1/x")
+    client = _client(lambda r: httpx.Response(200, text="not json"))
+    with pytest.raises(ApiError, match="was not JSON"):
+        client.get("/v1/x")
+
+
+def test_client_accepts_listed_error_statuses() -> None:
+    client = _client(lambda r: httpx.Response(503, json={"ready": False}))
+    assert client.get("/readyz", accept=(503,)) == {"ready": False}
+
+
+def test_client_unreachable_api_is_one_line_with_the_url() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    with pytest.raises(ApiError) as caught:
+        _client(refuse).get("/v1/monitors")
+    assert caught.value.status is None
+    assert caught.value.message.startswith(
+        "Cannot reach the driftscope API at http://api.test/v1/monitors: connection refused."
+    )
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with pytest.raises(ApiError, match="timed out"):
+        _client(slow).get("/v1/monitors")
+
+
+def test_non_finite_numbers_read_as_missing() -> None:
+    r = result("a", "psi", math.nan)
+    assert data.result_points([report(0, [r])])[0].statistic is None
