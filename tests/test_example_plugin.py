@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,11 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     python = folder / ("Scripts" if os.name == "nt" else "bin") / "python"
+    # build from a copy, so setuptools' build/ and egg-info stay out of the repository
+    source = tmp_path_factory.mktemp("example") / EXAMPLE.name
+    shutil.copytree(
+        EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
     install = subprocess.run(
         [
             str(python),
@@ -56,7 +62,7 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--no-build-isolation",
             "--disable-pip-version-check",
             "--no-input",
-            str(EXAMPLE),
+            str(source),
         ],
         capture_output=True,
         text=True,
