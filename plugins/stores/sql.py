@@ -93,6 +93,8 @@ from sqlmodel import Field, SQLModel
 from core import (
     AlertEvent,
     AlertState,
+    BinCounts,
+    CategoryCounts,
     FeatureSpec,
     Label,
     LabelUpdate,
@@ -1036,6 +1038,89 @@ class SQLStore(Store):
         return {
             c: array[c].astype(np.float64) if numeric else array[c].copy() for c, numeric in fields
         }
+
+    def _feature_column(self, layout: _Layout, feature: str, kind: str) -> str:
+        found = layout.features.get(feature)
+        if found is None:
+            raise StoreError(f"model {layout.name!r} has no feature {feature!r}")
+        column, actual = found
+        if actual != kind:
+            raise StoreError(
+                f"feature {feature!r} of model {layout.name!r} is {actual}, not {kind}"
+            )
+        return column
+
+    def bin_counts(
+        self,
+        model: str,
+        feature: str,
+        edges: Sequence[float] | np.ndarray,
+        start: datetime,
+        end: datetime,
+    ) -> BinCounts:
+        """Count a numeric feature into right-closed bins with one ``GROUP BY`` in the database.
+
+        PostgreSQL finds each value's bin with ``width_bucket`` (a binary search in C): the
+        right-closed bin of ``v`` among ``k`` edges is ``k - width_bucket(-v, reversed(-edges))``.
+        SQLite sums the comparisons ``(v > e_i)``. Missing values (NULL, NaN) and infinities
+        get groups of their own. Only ``k + 3`` numbers leave the database.
+        """
+        inner = np.asarray(edges, dtype=np.float64)
+        if inner.ndim != 1 or not np.all(np.isfinite(inner)) or np.any(np.diff(inner) <= 0):
+            raise StoreError("bin edges must be finite and strictly increasing")
+        k = int(inner.size)
+        with self._tx(f"counting bins of {model!r}.{feature!r}") as conn:
+            layout = self._layout(conn, model, fresh=True)
+            c = self._feature_column(layout, feature, "numeric")
+            if self.dialect == "postgresql":
+                bucket = f"{k} - width_bucket(-{c}, %(edges)s::float8[])" if k else "0"
+                sql = (
+                    f"SELECT CASE WHEN {c} IS NULL OR {c} = 'NaN'::float8 THEN -1 "
+                    f"WHEN {c} IN ('Infinity'::float8, '-Infinity'::float8) THEN -2 "
+                    f"ELSE {bucket} END AS bin, count(*) FROM {layout.table} "
+                    "WHERE ts >= %(lo)s AND ts < %(hi)s GROUP BY 1"
+                )
+                params: Any = {
+                    "edges": [float(-e) for e in inner[::-1]],
+                    "lo": to_micros(start),
+                    "hi": to_micros(end),
+                }
+            else:
+                bucket = " + ".join(f"({c} > ?)" for _ in range(k)) or "0"
+                sql = (
+                    f"SELECT CASE WHEN {c} IS NULL THEN -1 WHEN abs({c}) = 9e999 THEN -2 "
+                    f"ELSE {bucket} END AS bin, count(*) FROM {layout.table} "
+                    "WHERE ts >= ? AND ts < ? GROUP BY 1"
+                )
+                params = (*(float(e) for e in inner), to_micros(start), to_micros(end))
+            found = conn.exec_driver_sql(sql, params).all()
+        counts = np.zeros(k + 1, dtype=np.int64)
+        missing = infinite = 0
+        for bin_, n in found:
+            if bin_ == -1:
+                missing = int(n)
+            elif bin_ == -2:
+                infinite = int(n)
+            else:
+                counts[int(bin_)] = int(n)
+        return BinCounts(counts, missing, infinite)
+
+    def category_counts(
+        self, model: str, feature: str, start: datetime, end: datetime
+    ) -> CategoryCounts:
+        """Count each category of a feature with one ``GROUP BY`` in the database."""
+        with self._tx(f"counting categories of {model!r}.{feature!r}") as conn:
+            layout = self._layout(conn, model, fresh=True)
+            c = self._feature_column(layout, feature, "categorical")
+            ph = self._ph()
+            found = conn.exec_driver_sql(
+                f"SELECT {c}, count(*) FROM {layout.table} WHERE ts >= {ph} AND ts < {ph} "
+                f"GROUP BY {c}",
+                (to_micros(start), to_micros(end)),
+            ).all()
+        counts = {str(value): int(n) for value, n in found if value is not None}
+        missing = sum(int(n) for value, n in found if value is None)
+        return CategoryCounts(counts, missing)
 
     def count_predictions(self, model: str, start: datetime, end: datetime) -> tuple[int, int]:
         """``(rows, labelled rows)`` with ``start <= timestamp < end``."""
