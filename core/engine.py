@@ -59,11 +59,9 @@ def clean(values: np.ndarray, kind: FeatureKind) -> tuple[np.ndarray, dict[str, 
             "missing": missing,
             "infinite": int(len(values) - finite.sum() - missing),
         }
-    present = np.array([v is not None for v in values], dtype=bool)
-    return values[present].astype(str).astype(object), {
-        "missing": int((~present).sum()),
-        "infinite": 0,
-    }
+    # stores and the reference give categories as str or None (the WindowData contract)
+    present = np.asarray(values != None, dtype=bool)  # noqa: E711 - elementwise on object arrays
+    return values[present], {"missing": int((~present).sum()), "infinite": 0}
 
 
 class MonitorEngine:
