@@ -122,6 +122,7 @@ def drift_lines(series: DetectorSeries, features: Sequence[str], height: int = 3
                 hovertemplate=f"threshold {series.threshold:g}<extra></extra>",
             )
         )
+    fig.update_layout(meta={"detector": series.detector, "measure": series.measure})
     below = "drift below the line" if series.drift_below else "drift above the line"
     if series.drift_below:
         shown = [v for s in series.series.values() for v in s.values if v is not None]

@@ -3,6 +3,7 @@ controls (time range, auto-refresh), and the one-line error and state badges."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -56,9 +57,22 @@ def api() -> ApiClient:
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False, max_entries=512)
 def _cached_get(
-    base_url: str, path: str, params: tuple[tuple[str, Any], ...], accept: tuple[int, ...] = ()
+    base_url: str,
+    key_id: str,
+    path: str,
+    params: tuple[tuple[str, Any], ...],
+    accept: tuple[int, ...] = (),
 ) -> Any:
+    """The cached answer of one GET; ``base_url`` and ``key_id`` (a hash of the API key)
+    keep answers of different APIs or keys apart."""
     return api().get(path, dict(params), accept=accept)
+
+
+def _key_id() -> str:
+    key = settings().api_key
+    if key is None:
+        return ""
+    return hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16]
 
 
 def show_error(error: ApiError) -> NoReturn:
@@ -71,7 +85,7 @@ def show_error(error: ApiError) -> NoReturn:
 def get(path: str, **params: Any) -> Any:
     """``GET`` an API path through the cache; on failure show the error line and stop."""
     try:
-        return _cached_get(api().base_url, path, tuple(sorted(params.items())))
+        return _cached_get(api().base_url, _key_id(), path, tuple(sorted(params.items())))
     except ApiError as error:
         show_error(error)
 
@@ -81,7 +95,10 @@ def try_get(
 ) -> tuple[Any, ApiError | None]:
     """``GET`` an API path through the cache, returning the error instead of stopping."""
     try:
-        return _cached_get(api().base_url, path, tuple(sorted(params.items())), accept), None
+        return (
+            _cached_get(api().base_url, _key_id(), path, tuple(sorted(params.items())), accept),
+            None,
+        )
     except ApiError as error:
         return None, error
 

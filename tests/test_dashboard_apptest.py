@@ -1,0 +1,383 @@
+"""The dashboard's pages under ``streamlit.testing.v1.AppTest`` against a live API.
+
+The API runs with uvicorn on 127.0.0.1 (a subprocess) over a SQLite store the test fills
+through the real runtime (see :mod:`tests.dashboard_live`): ``cancer-drift`` drifts in the
+second half of its hour, ``cancer-stable`` stays clean, ``cancer-idle`` never ran. The tests
+read the Plotly figures the pages build out of the element tree and check their series.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import streamlit as st
+import yaml
+from streamlit.testing.v1 import AppTest
+
+from tests.api_helpers import ServerProcess, free_port
+from tests.dashboard_live import LiveScenario, build_history, start_live_api
+
+pytestmark = pytest.mark.slow
+
+APP = str(Path(__file__).resolve().parents[1] / "apps" / "dashboard" / "app.py")
+API_KEY = "dashboard-test-key"
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> LiveScenario:
+    return build_history(tmp_path_factory.mktemp("dashboard"))
+
+
+@pytest.fixture(scope="module")
+def live_api(scenario: LiveScenario) -> Iterator[ServerProcess]:
+    server = start_live_api(scenario, scenario.config.parent, DRIFTSCOPE_API_KEY=API_KEY)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def sparse_api(scenario: LiveScenario) -> Iterator[ServerProcess]:
+    """An API over a second store: one monitor that can never get enough labels, and one
+    run of it through the API."""
+    folder = scenario.config.parent
+    document = yaml.safe_load(scenario.config.read_text(encoding="utf-8"))
+    document["store"] = {"type": "sql", "url": f"sqlite:///{folder / 'sparse.db'}"}
+    document["monitors"] = [
+        {
+            "name": "cancer-sparse",
+            "model": "cancer",
+            "every": "1h",
+            "window": {"last": "1h", "min_samples": 20},
+            "detectors": [
+                {"type": "psi", "threshold": 0.25},
+                {
+                    "type": "performance",
+                    "metric": "accuracy",
+                    "max_drop": 0.15,
+                    "min_samples": 100_000,
+                },
+            ],
+        }
+    ]
+    config = folder / "sparse.yaml"
+    config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    server = ServerProcess(
+        {"DRIFTSCOPE_CONFIG": str(config), "DRIFTSCOPE_SCHEDULER": "false"},
+        log_path=folder / "sparse-api.log",
+    ).start()
+    try:
+        rows = [
+            {f: float(v) for f, v in zip(scenario.features, values, strict=True)}
+            for values in _holdout_rows(scenario, 40)
+        ]
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            client.post("/v1/models/cancer/predict", json={"rows": rows}).raise_for_status()
+            client.post("/v1/monitors/cancer-sparse/run").raise_for_status()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def empty_api(scenario: LiveScenario) -> Iterator[ServerProcess]:
+    """An API with a model and no monitors."""
+    folder = scenario.config.parent
+    document = yaml.safe_load(scenario.config.read_text(encoding="utf-8"))
+    document["store"] = {"type": "sql", "url": f"sqlite:///{folder / 'empty.db'}"}
+    document["monitors"] = []
+    document.pop("notifiers", None)
+    config = folder / "empty.yaml"
+    config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    with ServerProcess(
+        {"DRIFTSCOPE_CONFIG": str(config), "DRIFTSCOPE_SCHEDULER": "false"},
+        log_path=folder / "empty-api.log",
+    ) as server:
+        yield server
+
+
+def _holdout_rows(scenario: LiveScenario, count: int) -> list[list[float]]:
+    from tests.api_helpers import demo_rows
+
+    rows = demo_rows(scenario.config.parent, count)
+    return [[row[f] for f in scenario.features] for row in rows]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def run_page(
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    page: str | None = None,
+    *,
+    key: str | None = None,
+    query: dict[str, str] | None = None,
+) -> AppTest:
+    monkeypatch.setenv("DRIFTSCOPE_API_URL", url)
+    if key is None:
+        monkeypatch.delenv("DRIFTSCOPE_API_KEY", raising=False)
+    else:
+        monkeypatch.setenv("DRIFTSCOPE_API_KEY", key)
+    at = AppTest.from_file(APP, default_timeout=60)
+    if page is not None:
+        at.switch_page(f"views/{page}.py")
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figures(at: AppTest) -> list[dict[str, Any]]:
+    """Every Plotly figure on the page, as the JSON Streamlit sends the browser."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def trace_names(figure: dict[str, Any]) -> list[str]:
+    return [t.get("name") for t in figure["data"]]
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for kind in ("info", "success", "warning", "error") for e in at.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+# -- Overview ----------------------------------------------------------------------------------
+
+
+def test_overview_states_cards_and_firing_alerts(
+    live_api: ServerProcess, scenario: LiveScenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(monkeypatch, live_api.url, key=API_KEY)
+    assert not at.error, [e.value for e in at.error]
+    text = texts(at)
+    assert "#### cancer-drift :red-badge[:material/notifications_active: Alert firing]" in text
+    assert "#### cancer-stable :green-badge[:material/check_circle: OK]" in text
+    assert "#### cancer-idle :gray-badge[:material/hourglass_empty: No data]" in text
+    assert "No reports in this range yet" in text
+    # the state counters: one firing, one ok, one without data
+    counters = {m.label: m.value for m in at.metric if m.proto.show_border}
+    assert sorted(counters.values()) == ["0", "0", "1", "1", "1"], counters
+    assert any("Alert firing" in label and value == "1" for label, value in counters.items())
+    assert any("OK" in label and value == "1" for label, value in counters.items())
+    assert any("No data" in label and value == "1" for label, value in counters.items())
+    # the alerts firing now name the drifting features
+    assert "**cancer-drift**" in text
+    for feature in scenario.drifting[:3]:
+        assert f"{feature} · ks, psi" in text
+    # model health from /v1/models/cancer/stats
+    predictions = next(m.value for m in at.metric if m.label == "Predictions")
+    assert int(predictions.replace(",", "")) > 1000
+    labelled = next(m.value for m in at.metric if m.label == "Labelled")
+    assert labelled.endswith("%") and 50 <= int(labelled[:-1]) <= 90
+    assert next(m.value for m in at.metric if m.label == "Latency p50").endswith(" ms")
+    drift_card, stable_card = [m.value for m in at.metric if m.label == "Features drifting"]
+    assert int(drift_card.split(" / ")[0]) >= len(scenario.drifting)
+    assert drift_card.endswith(f" / {len(scenario.features)}")
+    assert stable_card == f"0 / {len(scenario.stable)}"
+
+
+# -- Monitor -----------------------------------------------------------------------------------
+
+
+def test_monitor_page_draws_heatmap_lines_comparisons_prediction_and_performance(
+    live_api: ServerProcess, scenario: LiveScenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(
+        monkeypatch, live_api.url, "monitor", key=API_KEY, query={"monitor": "cancer-drift"}
+    )
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="monitor").value == "cancer-drift"
+    text = texts(at)
+    assert "# cancer-drift :red-badge[:material/notifications_active: Alert firing]" in text
+    figs = figures(at)
+    kinds = [[t["type"] for t in f["data"]] for f in figs]
+
+    # the feature × time heatmap: every feature, one column per run, the drifting ones on top
+    heatmap = next(f for f, k in zip(figs, kinds, strict=True) if k == ["heatmap"])
+    (cells,) = heatmap["data"]
+    assert len(cells["y"]) == len(scenario.features)
+    assert len(cells["x"]) == 13  # 12 runs from the history and one through the API
+    assert set(cells["y"][:5]) == set(scenario.drifting)
+    top = cells["z"][0]
+    assert all(v >= 1 for v in top[-6:]) and all(v < 1 for v in top[:6])
+    stable_row = cells["y"].index(scenario.stable[0])
+    assert all(v is None or v < 1 for v in cells["z"][stable_row])
+
+    # drift over time: one chart per detector, a series per chosen feature and the threshold
+    outputs = {"prediction", "probability:1"}
+    lines = [f for f in figs if "threshold" in trace_names(f) and "drifted" in trace_names(f)]
+    by_detector = {
+        f["layout"]["meta"]["detector"]: f for f in lines if not outputs & set(trace_names(f))
+    }
+    assert set(by_detector) == {"ks", "psi"}
+    psi = by_detector["psi"]
+    assert psi["layout"]["yaxis"]["title"]["text"] == "statistic (drift above the line)"
+    psi_names = trace_names(psi)
+    assert set(scenario.drifting) <= set(psi_names)
+    threshold = psi["data"][psi_names.index("threshold")]
+    assert threshold["y"] == [0.25, 0.25]
+    radius = psi["data"][psi_names.index("mean radius")]
+    assert len(radius["y"]) == 13
+    assert max(radius["y"][:6]) < 0.25 < min(radius["y"][-6:])
+    ks = by_detector["ks"]
+    assert ks["layout"]["yaxis"]["type"] == "log"
+    assert ks["data"][trace_names(ks).index("threshold")]["y"] == [0.05, 0.05]
+
+    # reference against current of the newest report and its most drifted feature
+    assert at.selectbox(key="cmp_feature-cancer-drift").value in scenario.drifting
+    feature = at.selectbox(key="cmp_feature-cancer-drift").value
+    compare = [f for f in figs if trace_names(f)[:2] == ["reference", "current"]]
+    shapes = {tuple(t["type"] for t in f["data"][:2]) for f in compare}
+    assert ("scatter", "scatter") in shapes  # the KS ECDFs
+    assert ("bar", "bar") in shapes  # the PSI bins
+    ecdf = next(f for f in compare if f["data"][0]["type"] == "scatter")
+    assert ecdf["layout"]["xaxis"]["title"]["text"] in (feature, "probability:1")
+    assert len(ecdf["data"][0]["x"]) > 10
+    bars = next(f for f in compare if f["data"][0]["type"] == "bar")
+    assert sum(bars["data"][0]["y"]) == pytest.approx(1.0, abs=1e-6)
+    labels = [m.label for m in at.metric]
+    assert {"Statistic", "p-value", "Threshold"} <= set(labels)
+    assert "reference n = 171 · current n = 100" in text
+
+    # the prediction's own drift
+    prediction = [f for f in lines if {"prediction", "probability:1"} & set(trace_names(f))]
+    assert prediction, "no chart of the prediction's drift"
+    assert any(m.label == "Output" for m in at.selectbox)
+
+    # performance against the reference and the limit
+    performance = next(
+        f for f in figs if "reference" in trace_names(f) and "accuracy" in trace_names(f)
+    )
+    names = trace_names(performance)
+    assert names[0] == "accuracy" and names[2].startswith("limit")
+    accuracy = performance["data"][0]["y"]
+    limit = performance["data"][2]["y"][0]
+    assert min(accuracy[:6]) > limit > max(accuracy[-6:])
+    assert next(m for m in at.metric if m.label == "Accuracy").delta.endswith("vs reference")
+
+
+def test_monitor_page_of_a_stable_monitor(
+    live_api: ServerProcess, scenario: LiveScenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(
+        monkeypatch, live_api.url, "monitor", key=API_KEY, query={"monitor": "cancer-stable"}
+    )
+    assert "# cancer-stable :green-badge[:material/check_circle: OK]" in texts(at)
+    (heatmap,) = [f for f in figures(at) if f["data"][0]["type"] == "heatmap"]
+    assert sorted(heatmap["data"][0]["y"]) == sorted(scenario.stable)
+    assert all(v < 1 for row in heatmap["data"][0]["z"] for v in row if v is not None)
+    assert "This monitor has no performance detector" in texts(at)
+
+
+def test_monitor_without_reports_says_what_to_do(
+    live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(
+        monkeypatch, live_api.url, "monitor", key=API_KEY, query={"monitor": "cancer-idle"}
+    )
+    assert not figures(at)
+    (info,) = at.info
+    assert info.value.startswith("No reports for cancer-idle in the last 24h.")
+    assert "POST /v1/models/cancer/predict" in info.value and "Run now" in info.value
+
+
+def test_monitor_without_enough_labels_says_what_to_do(
+    sparse_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(monkeypatch, sparse_api.url, "monitor")
+    assert at.selectbox(key="monitor").value == "cancer-sparse"
+    notes = [i.value for i in at.info]
+    assert any(
+        n.startswith("Not enough labelled rows yet to measure accuracy")
+        and "POST /v1/models/cancer/feedback" in n
+        for n in notes
+    ), notes
+    assert any(f["data"][0]["type"] == "heatmap" for f in figures(at))
+    assert next(m for m in at.metric if m.label == "Performance").value == "-"
+
+
+# -- Alerts ------------------------------------------------------------------------------------
+
+
+def test_alerts_page_history_and_delivery(
+    live_api: ServerProcess, scenario: LiveScenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(monkeypatch, live_api.url, "alerts", key=API_KEY)
+    assert not at.error, [e.value for e in at.error]
+    counts = {m.label.split(" ")[-1]: m.value for m in at.metric}
+    assert int(counts["Firing]"]) >= len(scenario.drifting)
+    (timeline,) = figures(at)
+    names = trace_names(timeline)
+    assert "firing" in names
+    firing = timeline["data"][names.index("firing")]
+    assert any(y == f"cancer-drift · {scenario.drifting[0]} · psi" for y in firing["y"])
+    active, history = at.dataframe
+    assert set(active.value["state"]) == {"firing"}
+    assert f"{scenario.drifting[0]} · ks" in set(active.value["alert"])
+    assert "ok → firing" in set(history.value["change"])
+    # delivery per notifier, from /readyz
+    text = texts(at)
+    assert "**console** · log" in text
+    sent = [m for m in at.metric if m.label == "Sent"]
+    assert sent and int(sent[0].value) >= 1
+
+
+def test_alerts_page_without_alerts(
+    empty_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(monkeypatch, empty_api.url, "alerts")
+    assert [s.value for s in at.success] == ["Nothing is firing, pending or out of data."]
+    assert any(i.value.startswith("No state changes in this range.") for i in at.info)
+    assert not figures(at)
+
+
+# -- empty and error states --------------------------------------------------------------------
+
+
+def test_no_monitors_says_what_to_do(
+    empty_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(monkeypatch, empty_api.url)
+    assert any(i.value.startswith("No monitors configured yet.") for i in at.info)
+    assert [s.value for s in at.success] == ["No alerts firing."]
+    at = run_page(monkeypatch, empty_api.url, "monitor")
+    assert any(i.value.startswith("No monitors configured yet.") for i in at.info)
+
+
+@pytest.mark.parametrize(
+    ("page", "path"),
+    [(None, "/v1/monitors"), ("monitor", "/v1/monitors"), ("alerts", "/v1/alerts")],
+)
+def test_unreachable_api_is_one_line_with_the_url(
+    page: str | None, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    at = run_page(monkeypatch, url, page)
+    (error,) = at.error
+    assert error.value.startswith(f"Cannot reach the driftscope API at {url}{path}:")
+    assert "\n" not in error.value
+    assert not figures(at)
+
+
+def test_a_wrong_api_key_is_one_line_with_the_status(
+    live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(monkeypatch, live_api.url, key="not-the-key")
+    (error,) = at.error
+    assert error.value == (
+        f"The driftscope API at {live_api.url}/v1/monitors answered 401: a valid API key is "
+        "required. Check DRIFTSCOPE_API_KEY."
+    )
