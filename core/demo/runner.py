@@ -156,6 +156,7 @@ class DemoSummary:
     drifted_features: list[str] = field(default_factory=list)
     false_alarms: int = 0
     alerts_fired: int = 0
+    alerts_firing_now: int = 0
     alerts_resolved: int = 0
     no_data_alerts: int = 0
     messages: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -170,8 +171,9 @@ class DemoSummary:
 
     @property
     def ok(self) -> bool:
-        """Drift was detected in the drifted phase and an alert was recorded."""
-        return self.drift_detected and self.alerts_fired > 0
+        """Drift was detected in the drifted phase and an alert was recorded: one fired in
+        this run, or (reusing a folder) one from an earlier run is still firing."""
+        return self.drift_detected and (self.alerts_fired > 0 or self.alerts_firing_now > 0)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (with ``ok`` and ``alerts_delivered``)."""
@@ -409,6 +411,12 @@ class StoreWatcher:
         with self._lock:
             reports = self.store.list_reports(MONITOR, since=self.since, limit=10_000)
         return sorted(reports, key=lambda r: r.created_at)
+
+    def firing_keys(self) -> int:
+        """How many of the monitor's alert keys are firing now."""
+        with self._lock:
+            states = self.store.get_alert_states(MONITOR)
+        return sum(1 for state in states.values() if state.state == "firing")
 
     def message_counts(self) -> dict[str, dict[str, int]]:
         """Outbox messages of this run by notifier and status (sent, pending, failed...)."""
@@ -734,7 +742,7 @@ class DemoRunner:
         if drift_start is None:
             return True
         detected = any(r.drifted and r.created_at >= drift_start for r in self.watcher.reports())
-        fired = any(e.to_state == "firing" and e.at >= drift_start for e in self.watcher.events())
+        fired = self.watcher.firing_keys() > 0
         pending = any(counts.get("pending", 0) for counts in self.watcher.message_counts().values())
         return detected and fired and not pending
 
@@ -824,6 +832,7 @@ class DemoRunner:
         drift_events = [e for e in events if e.detector != "monitor"]
         summary.alerts_fired = sum(1 for e in drift_events if e.to_state == "firing")
         summary.alerts_resolved = sum(1 for e in drift_events if e.to_state == "resolved")
+        summary.alerts_firing_now = self.watcher.firing_keys()
         summary.no_data_alerts = sum(
             1 for e in events if e.detector == "monitor" and e.to_state == "no_data"
         )
@@ -856,11 +865,16 @@ class DemoRunner:
         else:
             table.add_row("drift first detected", "[red]not detected[/]")
         if summary.false_alarms:
-            table.add_row("runs flagged before the drift", str(summary.false_alarms))
+            why = (
+                " (rows of an earlier run are still in the window: --replace starts afresh)"
+                if not self.options.replace
+                else ""
+            )
+            table.add_row("runs flagging drift before it began", f"{summary.false_alarms}{why}")
         table.add_row(
             "alerts fired",
             f"{summary.alerts_fired} (resolved {summary.alerts_resolved}, "
-            f"no-data {summary.no_data_alerts})",
+            f"no-data {summary.no_data_alerts}); {summary.alerts_firing_now} firing now",
         )
         delivered = (
             "; ".join(
