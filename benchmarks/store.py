@@ -81,6 +81,17 @@ def median_time(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
+def paired_medians(
+    first: Callable[[], Any], second: Callable[[], Any], repeats: int
+) -> tuple[float, float]:
+    """Median times of two functions run alternately, so both see the same machine load."""
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(median_time(first, 1))
+        b.append(median_time(second, 1))
+    return statistics.median(a), statistics.median(b)
+
+
 def bench_writes(url: str, batch: int, total: int, repeats: int) -> float:
     """Median rows/s writing ``total`` rows in batches of ``batch`` into a fresh model table."""
     rates = []
@@ -149,8 +160,11 @@ def bench_backend(label: str, url: str, args: argparse.Namespace) -> list[tuple[
     assert window.rows == args.rows
     for i in range(N_NUMERIC):
         assert np.array_equal(window.columns[f"num {i}"], baseline[f"f_{i}"], equal_nan=True)
-    fast = median_time(lambda: store.read_window("bench", start, end), args.repeats)
-    naive = median_time(lambda: naive_read(store, start, end), args.repeats)
+    fast, naive = paired_medians(
+        lambda: store.read_window("bench", start, end),
+        lambda: naive_read(store, start, end),
+        args.repeats,
+    )
     sampled = median_time(
         lambda: store.read_window("bench", start, end, max_rows=10_000), args.repeats
     )

@@ -937,9 +937,11 @@ class SQLStore(Store):
         if sample is None:
             sql = f"SELECT {', '.join(exprs)} FROM {layout.table} WHERE {where} ORDER BY ts"
         else:
+            # draw the sample over the keys only, so the random sort carries no row data
+            key = "rowid" if sqlite else "id"
             sql = (
-                f"SELECT {', '.join(exprs)} FROM (SELECT * FROM {layout.table} WHERE {where} "
-                f"ORDER BY random() LIMIT {limit}) AS sampled ORDER BY ts"
+                f"SELECT {', '.join(exprs)} FROM {layout.table} WHERE {key} IN (SELECT {key} "
+                f"FROM {layout.table} WHERE {where} ORDER BY random() LIMIT {limit}) ORDER BY ts"
             )
         params = {"lo": lo, "hi": hi, "n": sample, "s": _NULL_SENTINEL}
         dtype = np.dtype([(c, np.float64 if numeric else object) for c, numeric in fields])
@@ -1027,8 +1029,8 @@ class SQLStore(Store):
             params: tuple[Any, ...] = (lo, hi)
         else:
             sql = (
-                f"SELECT {names} FROM (SELECT * FROM {layout.table} WHERE ts >= ? AND ts < ? "
-                "ORDER BY random() LIMIT ?) AS sampled ORDER BY ts"
+                f"SELECT {names} FROM {layout.table} WHERE rowid IN (SELECT rowid FROM "
+                f"{layout.table} WHERE ts >= ? AND ts < ? ORDER BY random() LIMIT ?) ORDER BY ts"
             )
             params = (lo, hi, sample)
         result = conn.exec_driver_sql(sql, params)
