@@ -13,9 +13,11 @@ import asyncio
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -160,16 +162,14 @@ class RowValidator:
         )
 
     def _fast_numeric(self, rows: Sequence[Any]) -> np.ndarray | None:
-        names, values = self.name_set, self._values
-        width = len(names)
-        table = []
+        names = self.name_set
         for row in rows:
-            if type(row) is not dict or len(row) != width or row.keys() != names:
+            if type(row) is not dict or row.keys() != names:
                 return None
-            row_values = values(row)
-            if not _NUMBER_TYPES.issuperset(map(type, row_values)):
-                return None
-            table.append(row_values)
+        table = list(map(self._values, rows))
+        # one pass over every value: bools, strings and nulls leave the fast path
+        if not _NUMBER_TYPES.issuperset(set(map(type, chain.from_iterable(table)))):
+            return None
         try:
             out = np.array(table, dtype=np.float64)
         except (OverflowError, ValueError):
@@ -437,7 +437,7 @@ class PredictionService:
     ) -> PredictionResult:
         validator = self._validators[model.name]
         X = validator.matrix(rows, loc)
-        raw_predictions, proba = model.predict(X)
+        raw_predictions, proba = _predict(model, X)
         now = datetime.now(UTC)
         latency_ms = (time.perf_counter() - started) * 1000.0
         ids = new_ids(len(rows), int(now.timestamp() * 1000))
@@ -559,6 +559,19 @@ class PredictionService:
         start = end - last
         stats = await asyncio.to_thread(self._store_stats, model.name, start, end)
         return StatsResult(model.name, start, end, stats)
+
+
+def _predict(model: LoadedModel, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``LoadedModel.predict`` with the class label of each row looked up from the
+    schema's labels instead of formatted per row (a fifth of a 1,000-row batch's time)."""
+    classes = model.schema.classes
+    if not model.has_proba or classes is None:
+        return model.predict(X)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        proba = model.estimator.predict_proba(X)
+    labels = np.array(classes, dtype=object)
+    return labels[np.argmax(proba, axis=1)], proba
 
 
 def _label(schema: ModelSchema, value: Any, loc: tuple[str | int, ...], problems: list) -> Any:
