@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -106,8 +107,28 @@ def register(app: typer.Typer) -> None:
             f"driftscope dashboard on http://{address}:{chosen_port} reading the API at {url}"
         )
         command = streamlit_command(entry, chosen_port, address)
-        try:
-            completed = subprocess.run(command, env=env, check=False)
-        except KeyboardInterrupt:
-            raise typer.Exit(0) from None
-        raise typer.Exit(0 if completed.returncode in (0, -2, 130) else completed.returncode)
+        raise typer.Exit(run_streamlit(command, env))
+
+
+def run_streamlit(command: list[str], env: dict[str, str]) -> int:
+    """Run streamlit until it exits and return its exit code (0 after Ctrl-C or SIGTERM).
+
+    SIGTERM is passed on to streamlit, so stopping ``driftscope dashboard`` stops the
+    dashboard too; Ctrl-C reaches both through the terminal and is waited out.
+    """
+    process = subprocess.Popen(command, env=env)
+
+    def forward(signum: int, _frame: object) -> None:
+        process.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        while True:
+            try:
+                code = process.wait()
+                break
+            except KeyboardInterrupt:
+                process.send_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0 if code in (0, -signal.SIGINT, -signal.SIGTERM, 130, 143) else code

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import typer
@@ -35,13 +36,26 @@ def test_streamlit_command_is_headless_local_and_private() -> None:
     assert "--server.port=8600" in command
 
 
+class FakeProcess:
+    def __init__(self, code: int) -> None:
+        self.code = code
+        self.signals: list[int] = []
+
+    def wait(self) -> int:
+        return self.code
+
+    def send_signal(self, signum: int) -> None:
+        self.signals.append(signum)
+
+
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, code: int = 0) -> None:
+        self.code = code
         self.calls: list[tuple[list[str], dict[str, str]]] = []
 
-    def __call__(self, command: list[str], env: dict[str, str], check: bool) -> Any:
+    def __call__(self, command: list[str], env: dict[str, str]) -> FakeProcess:
         self.calls.append((command, env))
-        return subprocess.CompletedProcess(command, 0)
+        return FakeProcess(self.code)
 
 
 @pytest.fixture
@@ -58,7 +72,7 @@ def app() -> typer.Typer:
 
 def test_flags_override_the_environment(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
     recorder = Recorder()
-    monkeypatch.setattr(cli_dashboard.subprocess, "run", recorder)
+    monkeypatch.setattr(cli_dashboard.subprocess, "Popen", recorder)
     monkeypatch.setenv("DRIFTSCOPE_API_URL", "http://env-api:1")
     monkeypatch.setenv("DRIFTSCOPE_DASHBOARD_PORT", "9001")
     result = CliRunner().invoke(
@@ -73,7 +87,7 @@ def test_flags_override_the_environment(app: typer.Typer, monkeypatch: pytest.Mo
 
 def test_settings_apply_without_flags(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
     recorder = Recorder()
-    monkeypatch.setattr(cli_dashboard.subprocess, "run", recorder)
+    monkeypatch.setattr(cli_dashboard.subprocess, "Popen", recorder)
     monkeypatch.setenv("DRIFTSCOPE_API_URL", "http://env-api:1")
     monkeypatch.setenv("DRIFTSCOPE_DASHBOARD_PORT", "9001")
     result = CliRunner().invoke(app, ["dashboard"])
@@ -85,9 +99,42 @@ def test_settings_apply_without_flags(app: typer.Typer, monkeypatch: pytest.Monk
 
 
 def test_streamlit_failing_is_passed_on(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        cli_dashboard.subprocess,
-        "run",
-        lambda command, env, check: subprocess.CompletedProcess(command, 3),
-    )
+    monkeypatch.setattr(cli_dashboard.subprocess, "Popen", Recorder(code=3))
     assert CliRunner().invoke(app, ["dashboard"]).exit_code == 3
+
+
+@pytest.mark.parametrize("code", [-signal.SIGTERM, -signal.SIGINT, 130])
+def test_a_stopped_dashboard_exits_cleanly(
+    code: int, app: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_dashboard.subprocess, "Popen", Recorder(code=code))
+    assert CliRunner().invoke(app, ["dashboard"]).exit_code == 0
+
+
+def test_sigterm_stops_streamlit_too(tmp_path: Path) -> None:
+    """A real child: SIGTERM to the command reaches streamlit's process."""
+    marker = tmp_path / "stopped"
+    child = (
+        "import signal, sys, time, pathlib\n"
+        f"p = pathlib.Path({str(marker)!r})\n"
+        "signal.signal(signal.SIGTERM, lambda *a: (p.write_text('yes'), sys.exit(0)))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = (
+        "import sys\n"
+        "from core.cli_dashboard import run_streamlit\n"
+        f"sys.exit(run_streamlit([sys.executable, '-c', {child!r}], {{}}))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", parent], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert marker.read_text() == "yes"

@@ -1,0 +1,199 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by Playwright.
+
+The test starts the API over a store with a drift story (:mod:`tests.dashboard_live`) and
+``driftscope dashboard`` on free ports on 127.0.0.1, opens each page, waits until its charts
+are drawn, checks that the monitors and a drifting feature are on the page and that no
+Streamlit exception box is, and saves a full-page screenshot of each page under
+``test-output/dashboard/`` (gitignored).
+
+Needs ``apt-get install chromium`` (``/usr/bin/chromium``) and ``pip install playwright``;
+``playwright install`` is never needed: the system Chromium is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api_helpers import REPO, ServerProcess, free_port
+from tests.dashboard_live import LiveScenario, build_history, start_live_api
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path(os.environ.get("DRIFTSCOPE_TEST_CHROMIUM", "/usr/bin/chromium"))
+OUTPUT = REPO / "test-output" / "dashboard"
+API_KEY = "browser-test-key"
+DASHBOARD_COMMAND = [sys.executable, "-m", "core.cli", "dashboard"]
+VIEWPORT = {"width": 1440, "height": 1000}
+
+pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+if not CHROMIUM.exists():
+    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> LiveScenario:
+    return build_history(tmp_path_factory.mktemp("browser"))
+
+
+@pytest.fixture(scope="module")
+def api(scenario: LiveScenario) -> Iterator[ServerProcess]:
+    server = start_live_api(scenario, scenario.config.parent, DRIFTSCOPE_API_KEY=API_KEY)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def dashboard(api: ServerProcess, scenario: LiveScenario) -> Iterator[str]:
+    """``driftscope dashboard --port P --api-url URL`` in its own process group."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DRIFTSCOPE_API_KEY": API_KEY,
+        "DRIFTSCOPE_API_URL": "http://127.0.0.1:9",  # the flag must win over this
+        "PYTHONPATH": str(REPO),
+    }
+    log = (scenario.config.parent / "dashboard.log").open("wb")
+    process = subprocess.Popen(
+        [*DASHBOARD_COMMAND, "--port", str(port), "--api-url", api.url],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"driftscope dashboard exited with {process.returncode}: "
+                    + (scenario.config.parent / "dashboard.log").read_text(errors="replace")
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/_stcore/health", timeout=1).text.strip() == "ok":
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the dashboard did not come up in 90 s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def output() -> Path:
+    shutil.rmtree(OUTPUT, ignore_errors=True)
+    OUTPUT.mkdir(parents=True)
+    return OUTPUT
+
+
+def open_page(browser: Browser, url: str, *, charts: int) -> Page:
+    """Open ``url``, wait until the script finished and ``charts`` Plotly charts are drawn."""
+    page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=60_000)
+    page.wait_for_function(
+        """(charts) => {
+            const running = document.querySelector('[data-testid="stStatusWidget"]');
+            const drawn = document.querySelectorAll('.js-plotly-plot .main-svg').length;
+            const main = document.querySelector('[data-testid="stMain"]');
+            return !running && main && main.innerText.length > 50
+                && document.querySelectorAll('.js-plotly-plot').length >= charts
+                && (charts === 0 || drawn >= charts);
+        }""",
+        arg=charts,
+        timeout=90_000,
+    )
+    page.wait_for_timeout(800)  # let Plotly finish its transitions before the screenshot
+    return page
+
+
+def screenshot(page: Page, path: Path) -> None:
+    """A full-page screenshot: Streamlit scrolls inside its main block, so the viewport is
+    grown to the block's height first."""
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(height, 600)})
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+
+
+def no_exception(page: Page) -> None:
+    boxes = page.query_selector_all('[data-testid="stException"]')
+    assert not boxes, [b.inner_text() for b in boxes]
+
+
+def test_overview_in_the_browser(
+    browser: Browser, dashboard: str, scenario: LiveScenario, output: Path
+) -> None:
+    page = open_page(browser, dashboard, charts=0)
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
+    no_exception(page)
+    body = page.inner_text('[data-testid="stMain"]')
+    for monitor in ("cancer-drift", "cancer-stable", "cancer-idle"):
+        assert monitor in body
+    assert "Alert firing" in body and "No data" in body
+    assert scenario.drifting[0] in body  # "mean radius · ks, psi" among the firing alerts
+    assert "Cannot reach" not in body
+    screenshot(page, output / "overview.png")
+    page.close()
+
+
+def test_monitor_in_the_browser(
+    browser: Browser, dashboard: str, scenario: LiveScenario, output: Path
+) -> None:
+    page = open_page(browser, f"{dashboard}/monitor?monitor=cancer-drift", charts=8)
+    no_exception(page)
+    body = page.inner_text('[data-testid="stMain"]')
+    assert "cancer-drift" in body
+    assert "Which features drift when" in body and "Model performance" in body
+    heatmap_labels = page.inner_text(".js-plotly-plot")
+    for feature in scenario.drifting:
+        assert feature in heatmap_labels
+    screenshot(page, output / "monitor.png")
+    page.close()
+
+
+def test_alerts_in_the_browser(
+    browser: Browser, dashboard: str, scenario: LiveScenario, output: Path
+) -> None:
+    page = open_page(browser, f"{dashboard}/alerts", charts=1)
+    no_exception(page)
+    body = page.inner_text('[data-testid="stMain"]')
+    assert "Active now" in body and "History" in body and "Delivery" in body
+    assert "console" in body
+    timeline = page.inner_text(".js-plotly-plot")
+    assert "cancer-drift" in timeline and scenario.drifting[0] in timeline
+    screenshot(page, output / "alerts.png")
+    page.close()
