@@ -529,20 +529,7 @@ class DemoRunner:
                 "--dir so it is not overwritten",
                 code=2,
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / MARKER).write_text("made by driftscope demo\n", encoding="utf-8")
-        if self.options.replace:
-            for name in DEMO_FILES:
-                (folder / name).unlink(missing_ok=True)
-        model_ready = (folder / "cancer.skops").exists() and (
-            folder / "cancer_reference.csv"
-        ).exists()
-        if not model_ready:
-            with self.console.status("training the demo model (breast cancer data, seed 42)…"):
-                train_demo_model(folder, seed=self.options.seed)
-        mode = "fresh database" if self.options.replace else "reusing the folder's database"
-        self.console.print(f"[bold]driftscope demo[/] in {folder} ({mode})", highlight=False)
-
+        # ports first: a busy port fails before any work is done
         api_port, note = choose_port(self.options.port, DEFAULT_API_PORT, "API")
         if note:
             self.console.print(f"[yellow]{note}[/]")
@@ -558,6 +545,22 @@ class DemoRunner:
                 self.console.print(f"[yellow]{note}[/]")
             self.dashboard_port = dash_port
             self.dashboard_url = f"http://{HOST}:{dash_port}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MARKER).write_text("made by driftscope demo\n", encoding="utf-8")
+        if self.options.replace:
+            for name in DEMO_FILES:
+                (folder / name).unlink(missing_ok=True)
+        model_ready = (folder / "cancer.skops").exists() and (
+            folder / "cancer_reference.csv"
+        ).exists()
+        if not model_ready:
+            with self.console.status(
+                "training the demo model (breast cancer data, seed {self.options.seed})…"
+            ):
+                train_demo_model(folder, seed=self.options.seed)
+        mode = "fresh database" if self.options.replace else "reusing the folder's database"
+        self.console.print(f"[bold]driftscope demo[/] in {folder} ({mode})", highlight=False)
+
         discord = bool(os.environ.get("DISCORD_WEBHOOK_URL"))
         self.config_path = folder / CONFIG_NAME
         self.config_path.write_text(
