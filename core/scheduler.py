@@ -22,8 +22,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core.config import MonitorConfig
+from core.config import MonitorConfig, RetentionConfig
 from core.report import Report
+from core.retention import RETENTION_LEASE, PrunePass, prune_older_than
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -54,14 +55,18 @@ class MonitorScheduler:
         *,
         max_workers: int = 4,
         owner: str | None = None,
+        retention: RetentionConfig | None = None,
     ) -> None:
         self.monitors = monitors
         self.store = store
         self.run = run
+        self.retention = retention
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.runs = 0
         self.skipped = 0
         self.failures = 0
+        self.prunes = 0
+        self.pruned_rows = 0
         self._lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers)},
@@ -77,6 +82,13 @@ class MonitorScheduler:
             )
             self.scheduler.add_job(
                 self.tick, trigger, args=[monitor], id=monitor.name, name=f"monitor {monitor.name}"
+            )
+        if retention is not None and retention.keep is not None:
+            self.scheduler.add_job(
+                self.prune_tick,
+                IntervalTrigger(seconds=retention.every.total_seconds(), timezone=UTC),
+                id="driftscope:retention",
+                name="retention",
             )
 
     @property
@@ -111,6 +123,21 @@ class MonitorScheduler:
             "found" if report.drifted else "none",
         )
         return report
+
+    def prune_tick(self) -> PrunePass | None:
+        """One scheduled retention pass, if this process wins the interval's lease."""
+        retention = self.retention
+        if retention is None or retention.keep is None:
+            return None
+        ttl = max(retention.every.total_seconds() * LEASE_SHARE, 0.5)
+        if not self.store.acquire_lease(RETENTION_LEASE, self.owner, ttl):
+            log.debug("retention: another process prunes this interval")
+            return None
+        done = prune_older_than(self.store, retention.keep, batch_size=retention.batch_size)
+        with self._lock:
+            self.prunes += 1
+            self.pruned_rows += done.total
+        return done
 
     def _on_error(self, event: JobExecutionEvent) -> None:
         with self._lock:
