@@ -237,6 +237,7 @@ def main() -> None:
     path = "/v1/models/cancer/predict"
     seconds = args.seconds
 
+    load_before = os.getloadavg()[0]
     print(f"starting servers (work folder {work}) ...", flush=True)
     on, on_port = start_server("apps.api.main:create_app", config_on, work / "on.log")
     off, off_port = start_server("api:logging_off_app", config_off, work / "off.log")
@@ -253,12 +254,17 @@ def main() -> None:
         results["one"] = run_load(on_port, "POST", path, single, 1, seconds)
         answered_rows += results["one"]["ok"]
 
-        # alternate on/off twice and keep each one's better run: less noise from the machine
+        # two rounds in opposite orders, keeping each server's better run: less noise from
+        # whatever else the machine is doing
         for round_ in range(2):
             print(f"16 clients, logging on/off (round {round_ + 1}) ...", flush=True)
-            on16 = run_load(on_port, "POST", path, single, 16, seconds)
+            if round_ == 0:
+                on16 = run_load(on_port, "POST", path, single, 16, seconds)
+                off16 = run_load(off_port, "POST", path, single, 16, seconds)
+            else:
+                off16 = run_load(off_port, "POST", path, single, 16, seconds)
+                on16 = run_load(on_port, "POST", path, single, 16, seconds)
             answered_rows += on16["ok"]
-            off16 = run_load(off_port, "POST", path, single, 16, seconds)
             if on16["rps"] > results.get("on16", {"rps": 0})["rps"]:
                 results["on16"] = on16
             if off16["rps"] > results.get("off16", {"rps": 0})["rps"]:
@@ -347,7 +353,10 @@ def main() -> None:
         if not k.startswith("2")
     }
     print(f"\nnon-2xx answers: {non_2xx or 'none'}; logging server exit code {code_on}")
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, phases of {seconds:g} s")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, phases of {seconds:g} s, "
+        f"load average before {load_before:.1f}, after {os.getloadavg()[0]:.1f}"
+    )
     if args.keep:
         print(f"kept {work}")
     else:

@@ -300,3 +300,46 @@ async def test_drift_gauges_are_seeded_from_the_latest_stored_report(
     async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
         text = (await client.get("/metrics")).text
         assert 'driftscope_drift_statistic{detector="psi"' in text
+
+
+async def test_delivery_problems_are_readiness_warnings(client: httpx.AsyncClient) -> None:
+    from core.alerts.delivery import config_hash
+    from core.store import NotifierStatus
+
+    runtime = client._transport.app.state.api.runtime  # type: ignore[attr-defined]
+    body = (await client.get("/readyz")).json()
+    assert body["checks"]["delivery"]["ok"] is True and body["warnings"] == []
+    name, notifier = next(iter(runtime.notifiers.items()))
+    runtime.store.set_notifier_status(
+        NotifierStatus(name, config_hash(notifier.settings), disabled=True, reason="HTTP 404")
+    )
+    response = await client.get("/readyz")
+    assert response.status_code == 200  # a disabled notifier does not stop serving
+    assert any("disabled" in w and name in w for w in response.json()["warnings"])
+
+
+async def test_app_started_hook_fires_with_app_and_settings(
+    tmp_path: Path, sqlite_url: str, demo_dir: Path
+) -> None:
+    from core import hookimpl
+    from core.runtime import Runtime
+
+    seen: list[tuple[object, object]] = []
+
+    class Observer:
+        @hookimpl
+        def driftscope_app_started(self, app: object, settings: object) -> None:
+            seen.append((app, settings))
+
+    config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
+    settings = Settings(scheduler=False)
+    runtime = Runtime.from_path(config, settings)
+    runtime.plugins.register(Observer(), "test-observer")
+    try:
+        app = create_app(settings, runtime)
+        async with api_client(app) as client:
+            assert seen == [(app, settings)]
+            assert (await client.get("/healthz")).status_code == 200
+        assert not runtime.delivery.running  # the app stops what it started
+    finally:
+        runtime.close()
