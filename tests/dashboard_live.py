@@ -1,7 +1,7 @@
 """A store with a drift story for the dashboard's live tests, and the API serving it.
 
 :func:`build_history` trains the demo model, writes a config with three monitors and fills
-a SQLite store through the real runtime: an hour of five-minute batches of the demo's
+a SQLite store through the real runtime: 72 minutes of six-minute batches of the demo's
 held-out rows, stable for the first half and then drifted (:func:`core.demo.model.
 drifted_rows` shifts ``mean radius``, ``mean texture``, ``mean perimeter``, ``mean
 smoothness`` and ``mean compactness`` … and flips a third of the labels), each batch
@@ -36,7 +36,7 @@ from tests.api_helpers import ServerProcess, demo_model, make_demo_config
 
 BATCHES = 12
 BATCH_ROWS = 100
-STEP = timedelta(minutes=5)
+STEP = timedelta(minutes=6)  # twelve runs span 72 minutes: more than the "1h" range
 DRIFT_FROM = 6  # batches from this index on are drifted
 LABELLED_SHARE = 0.7
 

@@ -381,3 +381,21 @@ def test_a_wrong_api_key_is_one_line_with_the_status(
         f"The driftscope API at {live_api.url}/v1/monitors answered 401: a valid API key is "
         "required. Check DRIFTSCOPE_API_KEY."
     )
+
+
+def test_time_range_and_auto_refresh(
+    live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(
+        monkeypatch, live_api.url, "monitor", key=API_KEY, query={"monitor": "cancer-drift"}
+    )
+    (full,) = [f for f in figures(at) if f["data"][0]["type"] == "heatmap"]
+    at.selectbox(key="time_range").set_value("1h").run()
+    assert not at.exception
+    assert "run(s) in the last 1h" in texts(at)
+    (recent,) = [f for f in figures(at) if f["data"][0]["type"] == "heatmap"]
+    assert len(recent["data"][0]["x"]) < len(full["data"][0]["x"])
+    at.toggle(key="auto_refresh").set_value(True).run()
+    assert not at.exception
+    assert at.selectbox(key="refresh_every").value == "30 s"
+    assert any(f["data"][0]["type"] == "heatmap" for f in figures(at))
