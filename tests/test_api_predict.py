@@ -455,3 +455,18 @@ async def test_records_only_model_refuses_predict(
         )
         assert logged.status_code == 200
     assert count_rows(sqlite_url, "outside") == (1, 0)
+
+
+async def test_records_refuse_booleans_and_strings_for_numeric_features(
+    client: httpx.AsyncClient, demo_dir: Path
+) -> None:
+    row = demo_rows(demo_dir, 1)[0]
+    bad = [
+        {"features": {**row, "mean radius": True}, "prediction": 1},
+        {"features": {**row, "mean area": "12"}, "prediction": 1},
+    ]
+    response = await client.post("/v1/models/cancer/records", json={"rows": bad})
+    assert response.status_code == 422
+    found = {(p["row"], p["field"]) for p in response.json()["detail"]}
+    assert found == {(0, "mean radius"), (1, "mean area")}
+    assert await _logged(client) == (0, 0)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from core.config import MonitorConfig
 from core.models import LoadedModel
@@ -61,7 +61,18 @@ class PredictResponse(BaseModel):
 class RecordIn(_Body):
     """A prediction made outside driftscope."""
 
-    features: dict[str, FeatureValue | None] = Field(description="Feature values; null = missing.")
+    # Any, so core's row validator sees JSON booleans and strings as sent (pydantic's lax
+    # mode would turn true into 1.0); the published schema still says what is accepted
+    features: Annotated[
+        dict[str, Any],
+        WithJsonSchema(
+            {
+                "type": "object",
+                "additionalProperties": {"type": ["number", "string", "null"]},
+                "description": "Feature values; null = missing.",
+            }
+        ),
+    ]
     prediction: LabelValue
     probabilities: dict[str, float] | None = None
     label: LabelValue | None = None

@@ -53,6 +53,21 @@ async def start(
         except Exception as exc:
             log.error("driftscope API could not start: %s", exc)
             raise
+    try:
+        return await _start_services(app, settings, runtime, owns_runtime, prediction_logging)
+    except BaseException:
+        if owns_runtime:
+            await asyncio.to_thread(runtime.close)
+        raise
+
+
+async def _start_services(
+    app: FastAPI,
+    settings: Settings,
+    runtime: Runtime,
+    owns_runtime: bool,
+    prediction_logging: bool,
+) -> ApiState:
     api = runtime.config.api
     app.state.max_body_bytes = api.max_body_bytes
     metrics = ApiMetrics()
