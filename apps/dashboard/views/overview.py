@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import streamlit as st
@@ -190,7 +191,10 @@ def render() -> None:
         st.warning(alert_error.message, icon=":material/cloud_off:")
     elif firing:
         grouped = data.firing_by_feature(firing)
-        since = {a.monitor: a.since for a in firing}
+        since: dict[str, datetime] = {}
+        for a in firing:  # the oldest change: how long this monitor has been alerting
+            if a.since is not None and (a.monitor not in since or a.since < since[a.monitor]):
+                since[a.monitor] = a.since
         for monitor, features in grouped.items():
             keys = sum(len(d) for d in features.values())
             with st.container(border=True):
