@@ -255,14 +255,18 @@ def scheduler(config: ConfigOption = None) -> None:
 
 
 def _register_commands() -> None:
-    from core import cli_serve
+    from core import cli_dashboard, cli_demo, cli_prune, cli_serve
     from core.alerts import cli as alerts_cli
 
     alerts_cli.register(app, lambda path: get_runtime(path, load_models=False))
     cli_serve.register(app)
+    cli_dashboard.register(app)
+    cli_demo.register(app)
+    cli_prune.register(app)
 
 
-_register_commands()
+if __name__ != "__main__":  # under ``python -m core.cli`` the imported module registers them
+    _register_commands()
 
 
 def main() -> None:
@@ -271,4 +275,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from core.cli import main as _main
+
+    _main()
