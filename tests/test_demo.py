@@ -4,6 +4,9 @@ The real command runs as a subprocess: it trains the model, starts ``driftscope 
 drives 600 predictions (drift from the 301st), and must finish with exit 0 only because the
 monitor detected the drift and an alert was recorded. The store is then read independently,
 and nothing may be left running or listening. A second run with ``--reuse`` keeps the data.
+
+The traffic generator itself is tested quickly against a stand-in API (httpx's mock
+transport): what it sends, the drift it injects, labels by id, back-pressure and errors.
 """
 
 from __future__ import annotations
@@ -18,13 +21,21 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+import numpy as np
+import pandas as pd
 import pytest
 
 from core.config import load_config
-from core.demo.runner import MONITOR, free_port
+from core.demo.runner import MONITOR, DemoOptions, demo_config, free_port
+from core.demo.simulate import (
+    ApiClient,
+    SimulationError,
+    TrafficGenerator,
+    TrafficPlan,
+    TrafficSource,
+)
 from core.plugins import create_plugin_manager
-
-pytestmark = pytest.mark.slow
 
 DRIFTING = {"mean radius", "mean texture", "mean perimeter", "radius error", "texture error"}
 SHORT = ["--once", "--no-dashboard", "--requests", "600", "--rate", "100", "--every", "2"]
@@ -95,6 +106,7 @@ def server_pids(log: str) -> list[int]:
     return [int(p) for p in re.findall(r"Started server process \[(\d+)\]", log)]
 
 
+@pytest.mark.slow
 def test_demo_once_detects_drift_records_an_alert_and_leaves_nothing_running(tmp_path):
     folder = tmp_path / "demo"
     port = free_port()
@@ -147,6 +159,7 @@ def test_demo_once_detects_drift_records_an_alert_and_leaves_nothing_running(tmp
     assert not any(alive(pid) for pid in pids)
 
 
+@pytest.mark.slow
 def test_demo_runs_twice_reusing_or_replacing_its_folder(tmp_path):
     folder = tmp_path / "demo"
     first, _ = run_demo(folder, free_port())
@@ -179,6 +192,7 @@ def test_demo_runs_twice_reusing_or_replacing_its_folder(tmp_path):
     assert not listening(port)
 
 
+@pytest.mark.slow
 def test_demo_refuses_a_port_in_use(tmp_path):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
         busy.bind(("127.0.0.1", 0))
@@ -187,3 +201,177 @@ def test_demo_refuses_a_port_in_use(tmp_path):
         result, _ = run_demo(tmp_path / "demo", port)
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"port {port}" in result.stdout and "already in use" in result.stdout
+
+
+class StandInApi:
+    """Answers predict and feedback like the driftscope API; records what it received.
+
+    ``busy`` answers the first N predicts with 503 + Retry-After; ``late`` reports each
+    id as unknown on its first feedback (the row not written yet), as an async log may.
+    """
+
+    def __init__(self, busy: int = 0, late: bool = False, status: int = 200) -> None:
+        self.rows: list[dict] = []
+        self.ids: dict[str, object] = {}
+        self.labels: dict[str, object] = {}
+        self.busy = busy
+        self.late = late
+        self.status = status
+        self.seen_late: set[str] = set()
+        self.headers: list[httpx.Headers] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.headers.append(request.headers)
+        body = json.loads(request.content)
+        if request.url.path.endswith("/predict"):
+            if self.status != 200:
+                return httpx.Response(self.status, json={"detail": "no such model"})
+            if self.busy:
+                self.busy -= 1
+                return httpx.Response(503, headers={"Retry-After": "0"}, json={"detail": "busy"})
+            pid = f"p{len(self.rows)}"
+            self.rows.append(body["features"])
+            self.ids[pid] = None
+            return httpx.Response(
+                200, json={"predictions": [{"id": pid, "prediction": "1", "probabilities": None}]}
+            )
+        unknown = []
+        for item in body["labels"]:
+            if self.late and item["id"] not in self.seen_late:
+                self.seen_late.add(item["id"])
+                unknown.append(item["id"])
+                continue
+            self.labels[item["id"]] = item["label"]
+        return httpx.Response(
+            200, json={"updated": len(body["labels"]) - len(unknown), "unknown_ids": unknown}
+        )
+
+
+def generator(api: StandInApi, plan: TrafficPlan, key: str | None = None) -> TrafficGenerator:
+    client = ApiClient("http://api.test", key, transport=httpx.MockTransport(api))
+    return TrafficGenerator(client, "cancer", TrafficSource.demo(), plan, label_delay=0.01)
+
+
+def test_traffic_sends_every_row_then_its_label_and_drifts_halfway():
+    api = StandInApi()
+    plan = TrafficPlan(requests=400, rate=0, drift_after=200, seed=3)
+    stats = generator(api, plan).run()
+    assert stats.sent == 400 and stats.failed == 0
+    assert stats.labels_sent == stats.labels_updated == 400 and stats.unknown_ids == 0
+    assert set(api.labels) == set(api.ids)
+    assert set(api.labels.values()) == {0, 1}
+    assert stats.drift_started_at is not None and stats.phase == "drifted"
+
+    rows = pd.DataFrame(api.rows)
+    source = TrafficSource.demo()
+    assert list(rows.columns) == source.features
+    before, after = rows.iloc[:200], rows.iloc[200:]
+    for name in source.drift_features:
+        std = source.rows[name].std()
+        assert after[name].mean() - before[name].mean() > std  # shifted by 1.5 std and scaled
+    stable = [f for f in source.features if f not in source.drift_features]
+    for name in stable[:5]:
+        assert abs(after[name].mean() - before[name].mean()) < 0.5 * source.rows[name].std()
+
+
+def test_traffic_is_seeded():
+    first, second, other = StandInApi(), StandInApi(), StandInApi()
+    plan = TrafficPlan(requests=50, rate=0, drift_after=25, seed=11)
+    generator(first, plan).run()
+    generator(second, plan).run()
+    generator(other, TrafficPlan(requests=50, rate=0, drift_after=25, seed=12)).run()
+    assert first.rows == second.rows
+    assert first.rows != other.rows
+
+
+def test_drift_changes_about_a_third_of_the_labels():
+    source = TrafficSource.demo()
+    plan = TrafficPlan(requests=2000, rate=0, drift_after=1000, seed=5)
+    rows = TrafficGenerator(None, "cancer", source, plan).rows  # type: ignore[arg-type]
+    rng = np.random.default_rng(5)
+    picks = rng.integers(0, len(source.rows), size=2000)
+    original = source.rows.iloc[picks]["label"].to_numpy()
+    changed = rows["label"].to_numpy() != original
+    assert not changed[:1000].any()
+    assert 0.28 < changed[1000:].mean() < 0.42
+
+
+def test_labels_for_ids_not_written_yet_are_sent_again():
+    api = StandInApi(late=True)
+    stats = generator(api, TrafficPlan(requests=30, rate=0, drift_after=None)).run()
+    assert stats.unknown_ids == 0
+    assert len(api.labels) == 30 and stats.labels_updated == 30
+
+
+def test_back_pressure_is_waited_out_and_the_key_is_sent():
+    api = StandInApi(busy=3)
+    stats = generator(api, TrafficPlan(requests=5, rate=0), key="s3cret").run()
+    assert stats.sent == 5 and stats.failed == 0
+    assert all(h["x-api-key"] == "s3cret" for h in api.headers)
+    assert all(h["authorization"] == "Bearer s3cret" for h in api.headers)
+
+
+def test_a_refused_request_stops_the_traffic_with_the_reason():
+    api = StandInApi(status=404)
+    with pytest.raises(SimulationError) as error:
+        generator(api, TrafficPlan(requests=5, rate=0)).run()
+    assert error.value.status == 404
+    assert "answered 404: no such model" in str(error.value)
+
+
+def test_an_unreachable_api_is_one_clear_error():
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    client = ApiClient("http://api.test", transport=httpx.MockTransport(refuse))
+    traffic = TrafficGenerator(client, "cancer", TrafficSource.demo(), TrafficPlan(requests=2))
+    with pytest.raises(SimulationError, match=re.escape("cannot reach the API at http://api.test")):
+        traffic.run()
+
+
+def test_traffic_from_a_csv_of_ones_own_rows(tmp_path):
+    path = tmp_path / "rows.csv"
+    frame = pd.DataFrame(
+        {"age": np.arange(40.0), "plan": ["a", "b"] * 20, "churned": ["yes", "no"] * 20}
+    )
+    frame.to_csv(path, index=False)
+    source = TrafficSource.from_csv(path, label="churned")
+    assert source.features == ["age", "plan"] and source.drift_features == ["age"]
+    assert source.classes == ["no", "yes"]
+    api = StandInApi()
+    client = ApiClient("http://api.test", transport=httpx.MockTransport(api))
+    plan = TrafficPlan(requests=20, rate=0, drift_after=10)
+    TrafficGenerator(client, "churn", source, plan, label_delay=0.01).run()
+    assert {row["plan"] for row in api.rows} <= {"a", "b"}
+    assert set(api.labels.values()) <= {"yes", "no"}
+    with pytest.raises(SimulationError, match="only numeric features"):
+        TrafficSource.from_csv(path, label="churned", drift_features=["plan"])
+
+
+def test_the_demo_config_is_valid_and_covers_the_run(tmp_path):
+    from tests.factories import demo_model
+
+    demo_model(tmp_path)
+    options = DemoOptions(folder=tmp_path, requests=2000, rate=30, every=5)
+    path = tmp_path / "driftscope.yaml"
+    path.write_text(demo_config(options, tmp_path, dashboard_url=None, discord=False))
+    config = load_config(path, create_plugin_manager())
+    (monitor,) = config.monitors
+    assert monitor.every.total_seconds() == 5
+    assert monitor.window.last.total_seconds() >= 3 * options.traffic_seconds
+    assert monitor.notify == ["console"]
+    assert [n.type for n in config.notifier_settings] == ["log"]
+
+    path.write_text(
+        demo_config(options, tmp_path, dashboard_url="http://127.0.0.1:8501", discord=True)
+    )
+    text = path.read_text()
+    assert "${DISCORD_WEBHOOK_URL}" in text  # the secret itself is never written
+    config = load_config(
+        path, create_plugin_manager(), env={"DISCORD_WEBHOOK_URL": WEBHOOK_FOR_TESTS}
+    )
+    assert config.monitors[0].notify == ["console", "discord"]
+    assert config.dashboard.url == "http://127.0.0.1:8501"
+
+
+WEBHOOK_FOR_TESTS = "https://discord.com/api/webhooks/123456789012345678/" + "a" * 68
