@@ -87,8 +87,7 @@ def demo(
 ) -> None:
     """Train a demo model, serve it, drive traffic that drifts halfway, and show the alerts.
 
-    Everything runs on this machine (SQLite, no account, no internet). The servers stay up
-    for exploring until Ctrl-C unless --once is given.
+    All on this machine (SQLite, no account, no internet); servers stay up until Ctrl-C.
     """
     from core.demo.runner import DemoOptions, run_demo
 
