@@ -27,10 +27,12 @@ scipy loop                ``scipy.stats.ks_2samp``, a numpy PSI with driftscope'
 Every (library, size) pair runs in its own subprocess, so that one library's imports, caches
 and memory never count against another's. Seconds are the median of ``--repeats`` runs of the
 check alone (data made and libraries imported before the clock starts; fewer repeats at a
-million rows). Memory is the process's peak resident set while the check runs (Linux
-``VmHWM``, reset just before the check through ``/proc/self/clear_refs``): "peak RSS" is the
-whole process (interpreter, library imports and the data included), "+check" the part the
-check itself added on top of what the process held before it started.
+million rows); "CPU s" is the median process CPU time of the same runs, which other load on
+the machine disturbs less than wall time. Memory is the process's peak resident set while
+the check runs (Linux ``VmHWM``, reset just before the check through
+``/proc/self/clear_refs``): "peak RSS" is the whole process (interpreter, library imports
+and the data included), "+check" the part the check itself added on top of what the process
+held before it started.
 
 Licences: alibi-detect is under the Business Source License since 2024. It is a
 benchmark-only dependency of driftscope (the ``bench`` extra): nothing in ``core``, ``plugins``
@@ -449,17 +451,20 @@ def worker(library: str, rows: int, repeats: int) -> dict[str, Any]:
     before_kb = _status_kb("VmRSS") or 0
     reset = _reset_peak()
     times = []
+    cpu = []
     results: Results = {}
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         results = check()
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
     peak_kb = _peak_kb()
     return {
         "library": library,
         "rows": rows,
         "times": times,
         "seconds": statistics.median(times),
+        "cpu_seconds": statistics.median(cpu),
         "peak_rss_mb": peak_kb / 1024,
         "check_mb": max(peak_kb - before_kb, 0) / 1024 if reset else None,
         "results": {
@@ -749,7 +754,7 @@ def timing_table(all_runs: dict[int, dict[str, dict[str, Any]]], markdown: bool)
     sizes = sorted(all_runs)
     head = ["library", "tests"]
     for n in sizes:
-        head += [f"{n:,} rows: s", "peak RSS MB", "+check MB", "× driftscope"]
+        head += [f"{n:,} rows: s", "CPU s", "peak RSS MB", "+check MB", "× driftscope"]
     rows = []
     for lib, label in LIBRARIES.items():
         if not any(lib in all_runs[n] for n in sizes):
@@ -758,12 +763,13 @@ def timing_table(all_runs: dict[int, dict[str, dict[str, Any]]], markdown: bool)
         for n in sizes:
             run = all_runs[n].get(lib)
             if run is None:
-                row += ["-"] * 4
+                row += ["-"] * 5
             elif "error" in run:
-                row += [run["error"][:40], "", "", ""]
+                row += [run["error"][:40], "", "", "", ""]
             else:
                 row += [
                     f"{run['seconds']:.3f}",
+                    f"{run['cpu_seconds']:.3f}",
                     f"{run['peak_rss_mb']:.0f}",
                     "-" if run["check_mb"] is None else f"{run['check_mb']:.0f}",
                     _speedup(all_runs[n], lib),
