@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.config import DriftscopeConfig, load_config
+from core.durations import format_duration
 from core.errors import ConfigError, DriftscopeError
 from core.plugins import create_plugin_manager
 from core.report import Report
@@ -98,19 +99,28 @@ def check(config: Annotated[Path, typer.Argument(help="The YAML config file to c
         _print_config_error(ConfigError(problems, str(config)))
         raise typer.Exit(2)
     console.print(f"[green]ok[/] {config}", highlight=False)
-    for model in parsed.models:
-        console.print(f"  model {model.name}: {model.path or '(records only)'}", highlight=False)
-    for monitor in parsed.monitors:
-        schedule = f"every {monitor.every}" if monitor.every else f"cron {monitor.cron}"
+    for line in _summary(parsed):
+        console.print(f"  {line}", highlight=False, markup=False)
+
+
+def _summary(config: DriftscopeConfig) -> list[str]:
+    lines = []
+    for model in config.models:
+        where = model.path.resolve() if model.path else "(records only)"
+        lines.append(f"model {model.name}: {where}")
+    for monitor in config.monitors:
+        schedule = (
+            f"every {format_duration(monitor.every)}" if monitor.every else f"cron {monitor.cron}"
+        )
         detectors = ", ".join(d.type for d in monitor.detector_settings)
         notify = ", ".join(monitor.notify) or "log"
-        console.print(
-            f"  monitor {monitor.name}: model {monitor.model}, {schedule}, "
-            f"window {monitor.window.last}, detectors [{detectors}], notify [{notify}]",
-            highlight=False,
+        lines.append(
+            f"monitor {monitor.name}: model {monitor.model}, {schedule}, "
+            f"window {format_duration(monitor.window.last)}, detectors [{detectors}], "
+            f"notify [{notify}]"
         )
-    for notifier in parsed.notifier_settings:
-        console.print(f"  notifier {notifier.name}: {notifier.type}", highlight=False)
+    lines.extend(f"notifier {n.name}: {n.type}" for n in config.notifier_settings)
+    return lines
 
 
 def _check_files(config: DriftscopeConfig) -> tuple[list[tuple[str, str]], list[str]]:
@@ -123,9 +133,8 @@ def _check_files(config: DriftscopeConfig) -> tuple[list[tuple[str, str]], list[
     for i, model in enumerate(config.models):
         missing = [p for p in (model.path, model.reference) if p is not None and not p.exists()]
         if missing:
-            warnings.append(
-                f"models[{i}]: {', '.join(map(str, missing))} not found yet; not checked"
-            )
+            names = ", ".join(str(p.resolve()) for p in missing)
+            warnings.append(f"models[{i}]: {names} not found yet; not checked")
             continue
         try:
             schemas[model.name] = load_model(model).schema
