@@ -253,6 +253,8 @@ def main() -> None:
         print("1 client, logging on ...", flush=True)
         results["one"] = run_load(on_port, "POST", path, single, 1, seconds)
         answered_rows += results["one"]["ok"]
+        print("1 client, logging off ...", flush=True)
+        results["one_off"] = run_load(off_port, "POST", path, single, 1, seconds)
 
         # two rounds in opposite orders, keeping each server's better run: less noise from
         # whatever else the machine is doing
@@ -287,8 +289,9 @@ def main() -> None:
         stop_server(off)
     stored, _ = count_rows(store_url)
 
-    one, on16, off16, b, health = (
+    one, one_off, on16, off16, b, health = (
         results["one"],
+        results["one_off"],
         results["on16"],
         results["off16"],
         results["batch"],
@@ -300,6 +303,12 @@ def main() -> None:
         ("1 client, logging on: p90", f"{one['p90']:.2f} ms", "", None),
         ("1 client, logging on: p99", f"{one['p99']:.2f} ms", "< 5 ms", one["p99"] < 5),
         ("1 client, logging on: requests/s", f"{one['rps']:.0f}", "", None),
+        (
+            "1 client, logging off: p50 / p90 / p99",
+            f"{one_off['p50']:.2f} / {one_off['p90']:.2f} / {one_off['p99']:.2f} ms",
+            "",
+            None,
+        ),
         ("16 clients, logging on: p50", f"{on16['p50']:.2f} ms", "", None),
         ("16 clients, logging on: p90", f"{on16['p90']:.2f} ms", "", None),
         (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from core.settings import Settings
 
 log = logging.getLogger("driftscope.api")
 STORE_PING_TIMEOUT = 2.0
+SWITCH_INTERVAL = 0.0005
 
 
 @dataclass
@@ -105,6 +107,9 @@ async def _start_services(
         # of the collector's reach, so full collections stay short while requests run
         gc.collect()
         gc.freeze()
+        # the log writer thread runs Python code (building the store's rows); with the
+        # default 5 ms switch interval a request waiting for the GIL can stall that long
+        sys.setswitchinterval(SWITCH_INTERVAL)
     log.info(
         "driftscope API ready: %d model(s), %d monitor(s), logging %s, scheduler %s",
         len(runtime.models),
