@@ -206,6 +206,20 @@ def stop_server(process: subprocess.Popen) -> int:
         return process.wait()
 
 
+def cpu_seconds(process: subprocess.Popen) -> float:
+    """User + system CPU time of a server process so far (Linux /proc), all threads."""
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured_load(process: subprocess.Popen, port: int, *load: Any) -> dict[str, Any]:
+    """Run a load phase and add the server's CPU time per request to its results."""
+    before = cpu_seconds(process)
+    result = run_load(port, *load)
+    result["cpu_us"] = (cpu_seconds(process) - before) / max(result["requests"], 1) * 1e6
+    return result
+
+
 def queue_depth(port: int) -> float:
     import httpx
 
@@ -261,11 +275,11 @@ def main() -> None:
         for round_ in range(2):
             print(f"16 clients, logging on/off (round {round_ + 1}) ...", flush=True)
             if round_ == 0:
-                on16 = run_load(on_port, "POST", path, single, 16, seconds)
-                off16 = run_load(off_port, "POST", path, single, 16, seconds)
+                on16 = measured_load(on, on_port, "POST", path, single, 16, seconds)
+                off16 = measured_load(off, off_port, "POST", path, single, 16, seconds)
             else:
-                off16 = run_load(off_port, "POST", path, single, 16, seconds)
-                on16 = run_load(on_port, "POST", path, single, 16, seconds)
+                off16 = measured_load(off, off_port, "POST", path, single, 16, seconds)
+                on16 = measured_load(on, on_port, "POST", path, single, 16, seconds)
             answered_rows += on16["ok"]
             if on16["rps"] > results.get("on16", {"rps": 0})["rps"]:
                 results["on16"] = on16
@@ -326,6 +340,12 @@ def main() -> None:
             None,
         ),
         ("logging on / logging off throughput", f"{ratio:.1%}", ">= 90%", ratio >= 0.9),
+        (
+            "server CPU per request, logging on / off",
+            f"{on16['cpu_us']:.0f} / {off16['cpu_us']:.0f} us",
+            f"(off/on = {off16['cpu_us'] / on16['cpu_us']:.1%})",
+            None,
+        ),
         (
             "1,000-row batches, 4 clients: rows/s answered",
             f"{b['ok'] * 1000 / b['elapsed']:.0f}",
