@@ -6,25 +6,33 @@ Exit codes: 0 success; 1 drift found (``driftscope run``) or a failed action; 2 
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from core.cli_common import (
+    ConfigOption,
+    check_files,
+    configure_logging,
+    console,
+    err,
+    fail,
+    get_runtime,
+    print_config_error,
+)
 from core.config import DriftscopeConfig, load_config
 from core.durations import format_duration
-from core.errors import ConfigError, DriftscopeError
+from core.errors import ConfigError
 from core.plugins import create_plugin_manager
 from core.report import Report
 from core.settings import Settings
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    pass
 
 app = typer.Typer(
     name="driftscope",
@@ -33,54 +41,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="YAML config file (default: $DRIFTSCOPE_CONFIG)."),
-]
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print an error to stderr and exit with ``code`` (2: bad input)."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def config_path(path: Path | None) -> Path:
-    """The config file from the option or ``DRIFTSCOPE_CONFIG``, or exit 2."""
-    path = path or Settings().config
-    if path is None:
-        fail("no config file: pass --config FILE or set DRIFTSCOPE_CONFIG")
-    return path
-
-
-def get_runtime(path: Path | None, **kwargs: Any) -> Runtime:
-    """Build a Runtime from a config file, turning start-up errors into exit code 2."""
-    from core.runtime import Runtime
-
-    try:
-        return Runtime.from_path(config_path(path), **kwargs)
-    except ConfigError as exc:
-        _print_config_error(exc)
-        raise typer.Exit(2) from None
-    except DriftscopeError as exc:
-        fail(str(exc))
-
-
-def _print_config_error(exc: ConfigError) -> None:
-    err.print(
-        f"[bold red]{exc.source or 'config'}[/]: {len(exc.problems)} problem(s)", highlight=False
-    )
-    for location, message in exc.problems:
-        err.print(f"  {location or '(file)'}: {message}", highlight=False, soft_wrap=True)
-
-
-def configure_logging(level: str = "info") -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 @app.command()
@@ -90,13 +50,13 @@ def check(config: Annotated[Path, typer.Argument(help="The YAML config file to c
     try:
         parsed = load_config(config, plugins)
     except ConfigError as exc:
-        _print_config_error(exc)
+        print_config_error(exc)
         raise typer.Exit(2) from None
-    problems, warnings = _check_files(parsed)
+    problems, warnings = check_files(parsed)
     for warning in warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if problems:
-        _print_config_error(ConfigError(problems, str(config)))
+        print_config_error(ConfigError(problems, str(config)))
         raise typer.Exit(2)
     console.print(f"[green]ok[/] {config}", highlight=False)
     for line in _summary(parsed):
@@ -121,43 +81,6 @@ def _summary(config: DriftscopeConfig) -> list[str]:
         )
     lines.extend(f"notifier {n.name}: {n.type}" for n in config.notifier_settings)
     return lines
-
-
-def _check_files(config: DriftscopeConfig) -> tuple[list[tuple[str, str]], list[str]]:
-    """Load each model whose files exist and check monitors against its schema."""
-    from core.models import load_model
-
-    problems: list[tuple[str, str]] = []
-    warnings: list[str] = []
-    schemas = {}
-    for i, model in enumerate(config.models):
-        missing = [p for p in (model.path, model.reference) if p is not None and not p.exists()]
-        if missing:
-            names = ", ".join(str(p.resolve()) for p in missing)
-            warnings.append(f"models[{i}]: {names} not found yet; not checked")
-            continue
-        try:
-            schemas[model.name] = load_model(model).schema
-        except ConfigError as exc:
-            problems.extend(
-                (f"models[{i}]" + loc.split("]", 1)[-1], msg) for loc, msg in exc.problems
-            )
-        except DriftscopeError as exc:
-            problems.append((f"models[{i}]", str(exc)))
-    for i, monitor in enumerate(config.monitors):
-        schema = schemas.get(monitor.model)
-        if schema is None:
-            continue
-        names = set(schema.feature_names)
-        for j, feature in enumerate(monitor.features or []):
-            if feature not in names:
-                problems.append(
-                    (
-                        f"monitors[{i}].features[{j}]",
-                        f"model {monitor.model!r} has no feature {feature!r}",
-                    )
-                )
-    return problems, warnings
 
 
 @app.command()
@@ -274,8 +197,7 @@ def _register_commands() -> None:
     cli_prune.register(app)
 
 
-if __name__ != "__main__":  # under ``python -m core.cli`` the imported module registers them
-    _register_commands()
+_register_commands()
 
 
 def main() -> None:
@@ -284,6 +206,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from core.cli import main as _main
-
-    _main()
+    main()

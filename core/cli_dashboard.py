@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         ] = "127.0.0.1",
     ) -> None:
         """Start the Streamlit dashboard; it reads everything from the driftscope API."""
-        from core.cli import fail
+        from core.cli_common import fail
 
         settings = Settings()
         try:

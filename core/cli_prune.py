@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from core.cli import ConfigOption, console, fail, get_runtime
+from core.cli_common import ConfigOption, console, fail, get_runtime
 from core.durations import format_duration, parse_duration
 
 

@@ -45,7 +45,13 @@ def serve(
     """Serve the configured models over HTTP, log predictions, and run the monitors."""
     import uvicorn
 
-    from core.cli import _check_files, _print_config_error, config_path, configure_logging, fail
+    from core.cli_common import (
+        check_files,
+        config_path,
+        configure_logging,
+        fail,
+        print_config_error,
+    )
     from core.config import load_config
     from core.errors import ConfigError
     from core.plugins import create_plugin_manager
@@ -72,13 +78,13 @@ def serve(
     try:
         parsed = load_config(settings.config, create_plugin_manager())
     except ConfigError as exc:
-        _print_config_error(exc)
+        print_config_error(exc)
         raise typer.Exit(2) from None
-    problems, _ = _check_files(parsed)
+    problems, _ = check_files(parsed)
     missing = [str(p) for m in parsed.models for p in (m.path, m.reference) if p and not p.exists()]
     problems += [("models", f"file not found: {path}") for path in missing]
     if problems:
-        _print_config_error(ConfigError(problems, str(settings.config)))
+        print_config_error(ConfigError(problems, str(settings.config)))
         raise typer.Exit(2)
 
     uvicorn.run(
