@@ -166,15 +166,13 @@ def _num(value: float | None) -> str:
 @app.command()
 def scheduler(config: ConfigOption = None) -> None:
     """Run every monitor on its schedule in the foreground; stop with Ctrl-C or SIGTERM."""
-    from core.scheduler import MonitorScheduler
-
     settings = Settings()
     configure_logging(settings.log_level)
     runtime = get_runtime(config)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    loop = MonitorScheduler(runtime.config.monitors, runtime.store, runtime.run_monitor)
+    loop = runtime.make_scheduler()
     loop.start()
     runtime.delivery.start()
     console.print(f"scheduler running {len(runtime.config.monitors)} monitors; Ctrl-C stops it")

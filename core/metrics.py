@@ -23,8 +23,10 @@ from core.hookspecs import hookimpl
 from core.report import Report
 
 if TYPE_CHECKING:
+    from core.alerts.delivery import DeliveryWorker
     from core.logging_queue import PredictionLogger
     from core.plugins import PluginManager
+    from core.profiles import ProfileCache
     from core.scheduler import MonitorScheduler
 
 log = logging.getLogger(__name__)
@@ -182,11 +184,15 @@ class ApiMetrics:
         logger: Callable[[], PredictionLogger | None] | None = None,
         plugins: PluginManager | None = None,
         scheduler: Callable[[], MonitorScheduler | None] | None = None,
+        profile_cache: ProfileCache | None = None,
+        delivery: DeliveryWorker | None = None,
     ) -> None:
         """Report these objects' counters on every scrape."""
         self._dynamic.logger = logger
         self._dynamic.plugins = plugins
         self._dynamic.scheduler = scheduler
+        self._dynamic.profile_cache = profile_cache
+        self._dynamic.delivery = delivery
 
     def render(self) -> bytes:
         """The registry in Prometheus text format."""
@@ -200,6 +206,8 @@ class _DynamicCollector(Collector):
         self.logger: Callable[[], PredictionLogger | None] | None = None
         self.plugins: PluginManager | None = None
         self.scheduler: Callable[[], MonitorScheduler | None] | None = None
+        self.profile_cache: ProfileCache | None = None
+        self.delivery: DeliveryWorker | None = None
 
     def describe(self) -> Iterator[Metric]:
         return iter(())
@@ -262,6 +270,49 @@ class _DynamicCollector(Collector):
             yield _counter(
                 "driftscope_scheduler_failures", "Monitor runs that raised.", scheduler.failures
             )
+        if self.profile_cache is not None:
+            yield from _profile_cache_metrics(self.profile_cache)
+        if self.delivery is not None:
+            yield from _outbox_metrics(self.delivery)
+
+
+def _profile_cache_metrics(cache: ProfileCache) -> Iterator[Metric]:
+    yield _gauge("driftscope_profile_cache_entries", "Reference profiles cached.", len(cache))
+    yield _gauge(
+        "driftscope_profile_cache_capacity",
+        "Bound of the profile cache (profile_cache_size).",
+        cache.max_entries,
+    )
+    yield _counter("driftscope_profile_cache_hits", "Profiles served from the cache.", cache.hits)
+    yield _counter(
+        "driftscope_profile_cache_misses", "Profiles fitted on the reference.", cache.misses
+    )
+
+
+def _outbox_metrics(delivery: DeliveryWorker) -> Iterator[Metric]:
+    health = delivery.health()
+    families = {
+        status: GaugeMetricFamily(
+            f"driftscope_outbox_{status}",
+            f"Outbox messages {status}, by notifier.",
+            labels=["notifier"],
+        )
+        for status in ("pending", "failed")
+    }
+    for name, item in health.notifiers.items():
+        families["pending"].add_metric([name], item.pending)
+        families["failed"].add_metric([name], item.failed)
+    yield from families.values()
+    yield _gauge(
+        "driftscope_outbox_capacity",
+        "Bound of waiting messages per notifier (delivery.max_pending).",
+        delivery.settings.max_pending,
+    )
+    yield _counter(
+        "driftscope_outbox_overflowed",
+        "Messages failed because their notifier's outbox was over its bound.",
+        delivery.overflowed,
+    )
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

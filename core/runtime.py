@@ -22,6 +22,7 @@ from core.notifier import Notifier
 from core.plugins import PluginManager, create_plugin_manager
 from core.profiles import ProfileCache
 from core.report import Report
+from core.scheduler import MonitorScheduler
 from core.settings import Settings
 from core.store import Store
 
@@ -79,6 +80,12 @@ class Runtime:
         report = self.engine.run(name)
         self.alerts.handle_report(report)
         return report
+
+    def make_scheduler(self) -> MonitorScheduler:
+        """A (not yet started) scheduler for every monitor, with the retention job."""
+        return MonitorScheduler(
+            self.config.monitors, self.store, self.run_monitor, retention=self.config.retention
+        )
 
     def close(self) -> None:
         """Stop delivery, close notifiers and the store."""

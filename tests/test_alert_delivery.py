@@ -372,3 +372,30 @@ def test_the_webhook_url_is_in_no_log_line_or_stored_error(
     )
     assert isinstance(notifier, Notifier)
     notifier.close()
+
+
+def test_the_outbox_of_a_notifier_stays_within_its_bound(
+    store: Store, discord: DiscordStandIn
+) -> None:
+    later = datetime.now(UTC) + timedelta(hours=1)  # not due: as if the notifier were backing off
+    waiting = [
+        OutboxMessage(
+            uuid.uuid4().hex,
+            "ops",
+            "credit",
+            {"n": i},
+            T0 + timedelta(minutes=i),
+            next_attempt_at=later,
+        )
+        for i in range(5)
+    ]
+    store.commit_alert_changes([], [], waiting)
+    bounded = FAST.model_copy(update={"max_pending": 2})
+    worker = DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, bounded)
+    assert worker.run_once() == 0
+    by_id = {m.id: m for m in messages(store)}
+    assert [by_id[m.id].status for m in waiting] == ["failed"] * 3 + ["pending"] * 2
+    assert "more than 2 messages waiting" in (by_id[waiting[0].id].last_error or "")
+    assert worker.overflowed == 3
+    assert worker.health().notifiers["ops"].pending == 2
+    assert discord.requests == []

@@ -273,6 +273,13 @@ async def test_metrics_parse_with_prometheus_parser(
     assert value("driftscope_log_queue_depth", "driftscope_log_queue_depth") == 0
     assert value("driftscope_log_rows_dropped", "driftscope_log_rows_dropped_total") == 0
     assert value("driftscope_log_rows_written", "driftscope_log_rows_written_total") == 33
+    # bounded caches and queues report their size against their bound
+    assert value("driftscope_profile_cache_capacity", "driftscope_profile_cache_capacity") == 4096
+    misses = value("driftscope_profile_cache_misses", "driftscope_profile_cache_misses_total")
+    assert misses == value("driftscope_profile_cache_entries", "driftscope_profile_cache_entries")
+    assert misses > 0
+    assert value("driftscope_outbox_capacity", "driftscope_outbox_capacity") == 1000
+    assert value("driftscope_outbox_overflowed", "driftscope_outbox_overflowed_total") == 0
     drift = families["driftscope_drift_statistic"].samples
     assert drift and all(set(s.labels) == {"monitor", "detector", "feature"} for s in drift)
     assert {s.labels["detector"] for s in drift} == {"ks", "psi", "performance"}

@@ -91,12 +91,14 @@ async def _start_services(
     await asyncio.to_thread(_seed_drift_gauges, runtime, metrics)
     state = ApiState(settings, runtime, service, logger, metrics, None, owns_runtime, observer_name)
     if state.scheduler_expected:
-        state.scheduler = MonitorScheduler(
-            runtime.config.monitors, runtime.store, runtime.run_monitor
-        )
+        state.scheduler = runtime.make_scheduler()
         state.scheduler.start()
     metrics.watch(
-        logger=lambda: state.logger, plugins=runtime.plugins, scheduler=lambda: state.scheduler
+        logger=lambda: state.logger,
+        plugins=runtime.plugins,
+        scheduler=lambda: state.scheduler,
+        profile_cache=runtime.profile_cache,
+        delivery=runtime.delivery,
     )
     if runtime.delivery is not None and not getattr(runtime.delivery, "running", False):
         runtime.delivery.start()

@@ -228,6 +228,7 @@ class DeliveryWorker:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._has_lease = False
+        self.overflowed = 0  # messages failed because their notifier's outbox was over its bound
 
     def __repr__(self) -> str:
         return f"DeliveryWorker(notifiers={sorted(self.notifiers)!r}, running={self.running})"
@@ -294,6 +295,7 @@ class DeliveryWorker:
                 self._has_lease = False
                 return 0
             self._has_lease = True
+            self._enforce_bound()
             due = self.store.due_messages(start, limit=self.batch_size)
             if not due:
                 return 0
@@ -309,6 +311,31 @@ class DeliveryWorker:
                     break
                 delivered += self._process_notifier(name, messages, now, silences)
             return delivered
+
+    def _enforce_bound(self) -> None:
+        """Keep each notifier's waiting messages within ``max_pending``: a notifier that has
+        been down long enough to pile up more fails its oldest messages, with the reason, so
+        the outbox stays bounded and the loss is visible on /readyz and /metrics."""
+        bound = self.settings.max_pending
+        pending: dict[str, list[OutboxMessage]] = {}
+        for message in self.store.list_messages(status="pending", limit=100_000):
+            pending.setdefault(message.notifier, []).append(message)
+        for name, messages in pending.items():
+            if len(messages) <= bound:
+                continue
+            messages.sort(key=lambda m: m.created_at)
+            for message in messages[: len(messages) - bound]:
+                message.status = "failed"
+                message.last_error = (
+                    f"dropped: notifier {name!r} had more than {bound} messages waiting "
+                    "(delivery.max_pending); is it down?"
+                )
+                message.next_attempt_at = None
+                self.store.update_message(message)
+                self.overflowed += 1
+            log.error(
+                "notifier %s: outbox over its bound of %d; oldest messages failed", name, bound
+            )
 
     def _now(self, fixed: datetime | None) -> datetime:
         return fixed or self._clock()

@@ -39,6 +39,11 @@ class DeliverySettings(BaseModel):
         default=timedelta(minutes=10),
         description="Wait after a 429 without rate-limit headers (a block, not a rate limit).",
     )
+    max_pending: int = Field(
+        default=1000,
+        ge=1,
+        description="Most messages a notifier may have waiting; beyond it the oldest fail.",
+    )
     poll_interval: Duration = Field(
         default=timedelta(seconds=1), description="How often the worker looks for due messages."
     )
