@@ -123,3 +123,18 @@ def test_settings_reject_bad_values(settings: dict[str, object]) -> None:
 
 def test_plugin_manager_finds_chi2() -> None:
     assert create_plugin_manager(entry_points=False).get("detector", "chi2") is Chi2Detector
+
+
+def test_score_counts_equals_score_on_the_same_values() -> None:
+    from core import count_categories
+
+    rng = np.random.default_rng(9)
+    det = _detector()
+    profile = det.fit(_categorical(_draw(rng, [0.5, 0.3, 0.2], 500)))
+    window = np.concatenate([_draw(rng, [0.3, 0.3, 0.3, 0.1], 400), ["new", "new", "other"]])
+    raw = det.score(profile, _categorical(window))
+    counted = det.score_counts(profile, count_categories(np.asarray(window, dtype=object)))
+    assert counted.statistic == pytest.approx(raw.statistic, rel=1e-12)
+    assert counted.p_value == pytest.approx(raw.p_value, rel=1e-12)
+    assert counted.drifted == raw.drifted and counted.details == raw.details
+    assert list(raw.details["unseen_categories"]) == ["k3", "new", "other"]

@@ -225,3 +225,25 @@ def test_applies_to_numeric_and_categorical() -> None:
 
 def test_plugin_manager_finds_psi() -> None:
     assert create_plugin_manager(entry_points=False).get("detector", "psi") is PSIDetector
+
+
+@pytest.mark.parametrize("binning", ["quantile", "uniform"])
+def test_score_counts_over_bin_edges_equals_score(binning: str) -> None:
+    """Counting with core.count_bins over bin_edges() puts edge values where score() does."""
+    from core import count_bins, count_categories
+
+    rng = np.random.default_rng(5)
+    det = _detector(bins=6, binning=binning)
+    for ref in (np.round(rng.normal(0, 1, 300), 1), np.full(20, 2.0)):
+        profile = det.fit(_numeric(ref))
+        edges = det.bin_edges(profile)
+        cur = np.concatenate([edges, np.nextafter(edges, np.inf), rng.normal(0.3, 1, 200), ref])
+        raw = det.score(profile, _numeric(cur))
+        counted = det.score_counts(profile, count_bins(cur, edges))
+        assert counted.statistic == raw.statistic and counted.details == raw.details
+    cats = det.fit(_categorical(["a", "b", "b"]))
+    window = ["b", "z", "y", "z", "a", "x"]
+    raw = det.score(cats, _categorical(window))
+    counted = det.score_counts(cats, count_categories(np.array(window, dtype=object)))
+    assert counted.details == raw.details
+    assert list(raw.details["unseen_categories"]) == ["z", "x", "y"]  # ties by name

@@ -171,3 +171,117 @@ def test_a_large_window_is_counted_in_the_store_and_sampled_for_ks(tmp_path, req
                 assert row.statistic == small.window.rows
     finally:
         rt.close()
+
+
+def _equal_results(raw: DetectorResult, counted: DetectorResult) -> None:
+    """Statistic and p-value to floating-point precision; decision and bins exactly."""
+    assert counted.statistic == pytest.approx(raw.statistic, rel=1e-12, abs=1e-15)
+    if raw.p_value is None:
+        assert counted.p_value is None
+    else:
+        assert counted.p_value == pytest.approx(raw.p_value, rel=1e-12, abs=1e-15)
+    assert counted.drifted == raw.drifted
+    assert counted.details["bins"] == raw.details["bins"]
+    assert counted.details == raw.details
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    return values[np.isfinite(values)]
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    return np.array([v for v in values if v is not None], dtype=object)
+
+
+@pytest.mark.parametrize("binning", ["quantile", "uniform"])
+def test_psi_and_chi2_score_store_counts_as_they_score_raw_values(store, binning):
+    """The same window scored from its raw values and from the SQL store's counts."""
+    from plugins.detectors.chi2 import Chi2Detector, Chi2Settings
+    from plugins.detectors.psi import PSIDetector, PSISettings
+
+    rng = np.random.default_rng(3)
+    ref_x = np.round(rng.normal(0.0, 1.0, 400), 2)  # ties, so some edges repeat and merge
+    ref_colour = rng.choice(["red", "blue", "green"], 400, p=[0.5, 0.3, 0.2]).astype(object)
+    psi = PSIDetector(PSISettings(type="psi", bins=8, binning=binning))
+    chi2 = Chi2Detector(Chi2Settings(type="chi2"))
+    x_profile = psi.fit(FeatureSample("x", "numeric", ref_x))
+    edges = psi.bin_edges(x_profile)
+    # window values: every edge exactly, its neighbours, far outside, missing and infinite
+    cur_x = np.concatenate(
+        [
+            edges,
+            edges,
+            np.nextafter(edges, np.inf),
+            np.nextafter(edges, -np.inf),
+            np.round(rng.normal(0.4, 1.3, 300), 2),
+            [-50.0, 50.0, np.nan, np.inf, -np.inf],
+        ]
+    )
+    colours = ["red", "blue", "violet", "amber", "teal", None]
+    cur_colour = rng.choice(colours, cur_x.size, p=[0.4, 0.3, 0.1, 0.1, 0.05, 0.05])
+    store.register_model(_schema())
+    now = datetime.now(UTC)
+    store.write_predictions(
+        [
+            PredictionRecord(
+                id=uuid.uuid4().hex,
+                model="wide",
+                timestamp=now - timedelta(milliseconds=cur_x.size - i),
+                features={"x": float(x), "y": 0.0, "colour": colour},
+                prediction="a",
+            )
+            for i, (x, colour) in enumerate(zip(cur_x, cur_colour, strict=True))
+        ]
+    )
+    start, end = now - timedelta(hours=1), now + timedelta(seconds=1)
+    window = store.read_window("wide", start, end)
+    raw_x = FeatureSample("x", "numeric", _finite(window.columns["x"]))
+    raw_colour = FeatureSample("colour", "categorical", _present(window.columns["colour"]))
+    assert raw_x.values.size == cur_x.size - 3
+
+    x_counts = store.bin_counts("wide", "x", edges, start, end)
+    assert (x_counts.missing, x_counts.infinite) == (1, 2)
+    _equal_results(psi.score(x_profile, raw_x), psi.score_counts(x_profile, x_counts))
+
+    colour_counts = store.category_counts("wide", "colour", start, end)
+    psi_colour = psi.fit(FeatureSample("colour", "categorical", ref_colour))
+    raw_psi = psi.score(psi_colour, raw_colour)
+    assert raw_psi.details["unseen_categories"].keys() == {"violet", "amber", "teal"}
+    _equal_results(raw_psi, psi.score_counts(psi_colour, colour_counts))
+    chi2_profile = chi2.fit(FeatureSample("colour", "categorical", ref_colour))
+    raw_chi2 = chi2.score(chi2_profile, raw_colour)
+    assert raw_chi2.drifted and raw_chi2.p_value < 1e-6
+    _equal_results(raw_chi2, chi2.score_counts(chi2_profile, colour_counts))
+
+    # a constant reference: bins "< c", "= c", "> c" and values on both sides of c
+    constant = psi.fit(FeatureSample("y", "numeric", np.full(50, 0.5)))
+    const_edges = psi.bin_edges(constant)
+    assert const_edges.tolist() == [np.nextafter(0.5, -np.inf), 0.5]
+    const_counts = store.bin_counts("wide", "x", const_edges, start, end)
+    assert const_counts.counts[1] == int(np.sum(raw_x.values == 0.5))
+    _equal_results(psi.score(constant, raw_x), psi.score_counts(constant, const_counts))
+
+
+def test_score_counts_rejects_counts_of_the_wrong_shape_or_kind():
+    from plugins.detectors.chi2 import Chi2Detector, Chi2Settings
+    from plugins.detectors.psi import PSIDetector, PSISettings
+
+    psi = PSIDetector(PSISettings(type="psi", bins=4))
+    numeric = psi.fit(FeatureSample("x", "numeric", np.arange(100.0)))
+    categorical = psi.fit(FeatureSample("c", "categorical", np.array(["a", "b"], dtype=object)))
+    assert PSIDetector.scores_counts and Chi2Detector.scores_counts
+    with pytest.raises(ValueError, match="bin counts"):
+        psi.score_counts(numeric, BinCounts(np.array([1, 2])))
+    with pytest.raises(TypeError):
+        psi.score_counts(numeric, CategoryCounts({"a": 1}))
+    with pytest.raises(TypeError):
+        psi.score_counts(categorical, count_bins(np.array([1.0]), psi.bin_edges(numeric)))
+    with pytest.raises(TypeError):
+        psi.bin_edges(categorical)
+    chi2 = Chi2Detector(Chi2Settings(type="chi2"))
+    profile = chi2.fit(FeatureSample("c", "categorical", np.array(["a", "b"], dtype=object)))
+    with pytest.raises(TypeError):
+        chi2.score_counts(profile, BinCounts(np.array([1, 2])))
+    with pytest.raises(ValueError, match="empty"):
+        chi2.score_counts(profile, CategoryCounts({}, missing=3))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -30,6 +31,8 @@ from pydantic import Field
 from scipy import stats
 
 from core import (
+    BinCounts,
+    CategoryCounts,
     Detector,
     DetectorRecord,
     DetectorResult,
@@ -88,6 +91,7 @@ class Chi2Detector(Detector):
     Settings: ClassVar[type[DetectorSettings]] = Chi2Settings
     applies_to: ClassVar[frozenset[FeatureKind]] = frozenset({"categorical"})
     uses_p_value: ClassVar[bool] = True
+    scores_counts: ClassVar[bool] = True
     settings: Chi2Settings
 
     def fit(self, reference: FeatureSample) -> Chi2Profile:
@@ -104,12 +108,29 @@ class Chi2Detector(Detector):
         """Build the 2 x k table and test it."""
         if len(current.values) == 0:
             raise ValueError(f"feature {current.name!r}: the current window is empty")
+        return self._test(profile, Counter(np.asarray(current.values, dtype=object).tolist()))
+
+    def score_counts(
+        self, profile: Chi2Profile, counts: BinCounts | CategoryCounts
+    ) -> DetectorResult:
+        """The test on a window counted by the store (a :class:`core.CategoryCounts`): the
+        counts are mapped through the profile's categories plus the unseen column, so the
+        result equals :meth:`score` on the same values."""
+        if not isinstance(counts, CategoryCounts):
+            raise TypeError("chi2 scores categorical features only: it needs CategoryCounts")
+        if counts.total == 0:
+            raise ValueError("the current window is empty")
+        return self._test(profile, counts.counts)
+
+    def _test(self, profile: Chi2Profile, tally: Mapping[str, int]) -> DetectorResult:
+        """Test the window's category counts against the profile (the one computation behind
+        :meth:`score` and :meth:`score_counts`)."""
         cur_counts = np.zeros(len(profile.categories) + 1, dtype=np.int64)
-        unseen: Counter[str] = Counter()
-        for label, n in Counter(np.asarray(current.values, dtype=object).tolist()).items():
+        unseen: dict[str, int] = {}
+        for label, n in tally.items():
             i = profile.index.get(label)
             if i is None:
-                unseen[label] = n
+                unseen[label] = int(n)
             else:
                 cur_counts[i] = n
         cur_counts[-1] = sum(unseen.values())
@@ -117,6 +138,7 @@ class Chi2Detector(Detector):
         test = homogeneity_test(ref_counts, cur_counts)
         labels = [*profile.categories, UNSEEN]
         n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
+        listed = sorted(unseen.items(), key=lambda item: (-item[1], item[0]))[:MAX_UNSEEN_LISTED]
         result = DetectorResult(
             statistic=test.statistic,
             p_value=test.p_value,
@@ -133,7 +155,7 @@ class Chi2Detector(Detector):
                 "dof": test.dof,
                 "dropped": [label for label, k in zip(labels, test.kept, strict=True) if not k],
                 "cramers_v": math.sqrt(test.statistic / (n_ref + n_cur)),
-                "unseen_categories": dict(unseen.most_common(MAX_UNSEEN_LISTED)),
+                "unseen_categories": dict(listed),
                 "reference_size": n_ref,
                 "current_size": n_cur,
             },

@@ -27,6 +27,7 @@ in a window of up to 10,000 rows, so it only ever stands in for a true zero.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -34,6 +35,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from core import (
+    BinCounts,
+    CategoryCounts,
     Detector,
     DetectorRecord,
     DetectorResult,
@@ -126,9 +129,13 @@ class CategoricalPSIProfile:
 
     def bin_counts(self, values: np.ndarray) -> tuple[np.ndarray, Counter[str]]:
         """Counts per bin and the counts of each unseen category."""
+        return self.map_counts(Counter(values.tolist()))
+
+    def map_counts(self, tally: Mapping[str, int]) -> tuple[np.ndarray, Counter[str]]:
+        """Bin counts from the count of each category (unseen ones go to the last bin)."""
         counts = np.zeros(len(self.categories) + 1, dtype=np.int64)
         unseen: Counter[str] = Counter()
-        for label, n in Counter(values.tolist()).items():
+        for label, n in tally.items():
             i = self.index.get(label)
             if i is None:
                 unseen[label] = n
@@ -147,6 +154,7 @@ class PSIDetector(Detector):
     Settings: ClassVar[type[DetectorSettings]] = PSISettings
     applies_to: ClassVar[frozenset[FeatureKind]] = frozenset({"numeric", "categorical"})
     uses_p_value: ClassVar[bool] = False
+    scores_counts: ClassVar[bool] = True
     settings: PSISettings
 
     def fit(self, reference: FeatureSample) -> PSIProfile:
@@ -172,19 +180,59 @@ class PSIDetector(Detector):
         """Count the window into the reference bins and compute PSI."""
         if len(current.values) == 0:
             raise ValueError(f"feature {current.name!r}: the current window is empty")
-        extra: dict[str, Any] = {}
-        binning: str = self.settings.binning
         if isinstance(profile, CategoricalPSIProfile):
             if current.kind != "categorical":
                 raise TypeError(f"feature {current.name!r}: categorical profile, numeric window")
             counts, unseen = profile.bin_counts(np.asarray(current.values, dtype=object))
-            extra["unseen_categories"] = dict(unseen.most_common(MAX_UNSEEN_LISTED))
+            return self._result(profile, counts, unseen)
+        if current.kind != "numeric":
+            raise TypeError(f"feature {current.name!r}: numeric profile, categorical window")
+        return self._result(profile, profile.bin_counts(current.values), None)
+
+    def bin_edges(self, profile: PSIProfile) -> np.ndarray:
+        """The profile's finite inner edges: :meth:`score` bins a window exactly as
+        :class:`core.BinCounts` does around them (right-closed, open outer bins)."""
+        if not isinstance(profile, NumericPSIProfile):
+            raise TypeError("a categorical PSI profile has categories, not bin edges")
+        return profile.edges
+
+    def score_counts(
+        self, profile: PSIProfile, counts: BinCounts | CategoryCounts
+    ) -> DetectorResult:
+        """PSI of a window counted by the store: bin counts over :meth:`bin_edges` for a
+        numeric profile, category counts (mapped to the profile's categories and the unseen
+        bin) for a categorical one. Equal to :meth:`score` on the same values."""
+        if isinstance(profile, CategoricalPSIProfile):
+            if not isinstance(counts, CategoryCounts):
+                raise TypeError("categorical PSI profile needs CategoryCounts")
+            mapped, unseen = profile.map_counts(counts.counts)
+            if mapped.sum() == 0:
+                raise ValueError("the current window is empty")
+            return self._result(profile, mapped, unseen)
+        if not isinstance(counts, BinCounts):
+            raise TypeError("numeric PSI profile needs BinCounts")
+        binned = np.asarray(counts.counts, dtype=np.int64)
+        if binned.shape != profile.counts.shape:
+            raise ValueError(
+                f"{binned.size} bin counts for {profile.edges.size} edges "
+                f"(expected {profile.counts.size})"
+            )
+        if binned.sum() == 0:
+            raise ValueError("the current window is empty")
+        return self._result(profile, binned, None)
+
+    def _result(
+        self, profile: PSIProfile, counts: np.ndarray, unseen: Counter[str] | None
+    ) -> DetectorResult:
+        """PSI and its details from the window's counts in the profile's bins (the one
+        computation behind :meth:`score` and :meth:`score_counts`)."""
+        extra: dict[str, Any] = {}
+        binning: str = self.settings.binning
+        if isinstance(profile, CategoricalPSIProfile):
+            extra["unseen_categories"] = most_common(unseen or Counter(), MAX_UNSEEN_LISTED)
             edges: list[float] = []
             binning = "categories"
         else:
-            if current.kind != "numeric":
-                raise TypeError(f"feature {current.name!r}: numeric profile, categorical window")
-            counts = profile.bin_counts(current.values)
             edges = [float(e) for e in profile.edges]
         eps = self.settings.epsilon
         ref_p = profile.counts / profile.size
@@ -228,6 +276,12 @@ class PSIDetector(Detector):
         if value >= self.settings.warn:
             return "warn"
         return "ok"
+
+
+def most_common(tally: Counter[str], limit: int) -> dict[str, int]:
+    """The ``limit`` most frequent entries, ties by name, so that the listing does not depend
+    on the order the values (or a database's groups) came in."""
+    return dict(sorted(tally.items(), key=lambda item: (-item[1], item[0]))[:limit])
 
 
 def psi_terms(ref_p: np.ndarray, cur_p: np.ndarray, epsilon: float) -> np.ndarray:
