@@ -163,6 +163,11 @@ class DriftscopeConfig(_Strict):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     profile_cache_size: int = Field(default=4096, ge=16, description="Cached reference profiles.")
+    threads: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        ge=1,
+        description="Threads a monitor run scores features on (default: cores, at most 4).",
+    )
 
     # validated copies, filled in by load_config
     notifier_settings: list[NotifierSettings] = Field(default_factory=list, exclude=True)

@@ -114,6 +114,9 @@ class Detector(ABC):
     Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
     applies_to: ClassVar[frozenset[FeatureKind]] = frozenset({"numeric"})
     uses_p_value: ClassVar[bool] = False
+    #: the engine scores features of one run in parallel threads unless a detector says its
+    #: ``fit``/``score`` must not run concurrently (set False for such detectors)
+    thread_safe: ClassVar[bool] = True
     scores_counts: ClassVar[bool] = False
 
     def __init__(self, settings: DetectorSettings) -> None:

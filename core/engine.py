@@ -11,8 +11,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -82,6 +84,8 @@ class MonitorEngine:
         self.models = models
         self.cache = cache if cache is not None else ProfileCache(config.profile_cache_size)
         self.clock = clock
+        self.threads = config.threads
+        self._pool: ThreadPoolExecutor | None = None
         self._detectors: dict[str, list[Detector | PerformanceDetector]] = {}
 
     def detectors(self, monitor: MonitorConfig) -> list[Detector | PerformanceDetector]:
@@ -172,7 +176,7 @@ class MonitorEngine:
             if isinstance(detector, PerformanceDetector):
                 results.append(self._performance(detector, model, data))
                 continue
-            rows = []
+            rows: list[Callable[[], ResultRow]] = []
             for column in columns:
                 if column.kind not in detector.applies_to:
                     continue
@@ -191,18 +195,49 @@ class MonitorEngine:
                     and column.result_kind == "feature"
                 ):
                     rows.append(
-                        self._counted_feature(detector, model, column, ref_values, ref_counts, data)
+                        partial(
+                            self._counted_feature,
+                            detector,
+                            model,
+                            column,
+                            ref_values,
+                            ref_counts,
+                            data,
+                        )
                     )
                     continue
                 rows.append(
-                    self._feature(
-                        detector, model, column, ref_values, ref_counts, cur_values, cur_counts
+                    partial(
+                        self._feature,
+                        detector,
+                        model,
+                        column,
+                        ref_values,
+                        ref_counts,
+                        cur_values,
+                        cur_counts,
                     )
                 )
+            rows = self._run_all(rows, parallel=detector.thread_safe)
             if detector.uses_p_value:
                 self._correct(detector, monitor, rows)
             results.extend(rows)
         return results
+
+    def _run_all(self, tasks: list[Callable[[], ResultRow]], *, parallel: bool) -> list[ResultRow]:
+        """Run one detector's per-feature tasks, in order of the tasks. Sorting and searching
+        release the GIL, so thread-safe detectors score features on several cores at once."""
+        if not parallel or self.threads < 2 or len(tasks) < 2:
+            return [task() for task in tasks]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="driftscope-score")
+        return list(self._pool.map(lambda task: task(), tasks))
+
+    def close(self) -> None:
+        """Stop the scoring threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _feature(
         self,

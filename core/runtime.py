@@ -90,6 +90,7 @@ class Runtime:
     def close(self) -> None:
         """Stop delivery, close notifiers and the store."""
         self.delivery.stop()
+        self.engine.close()
         for notifier in self.notifiers.values():
             notifier.close()
         self.store.close()

@@ -90,6 +90,7 @@ def test_an_empty_window_is_insufficient_data(runtime):
 class CountingDetector(Detector):
     """Counts fits, to prove profiles are cached; raises on one feature."""
 
+    thread_safe = False  # it counts in a class attribute
     fits = 0
 
     def fit(self, reference: FeatureSample) -> float:
@@ -147,3 +148,16 @@ def test_the_engine_runs_on_postgresql(tmp_path, postgres_url):
         assert not _by(report, "ks")["worst symmetry"].drifted
     finally:
         rt.close()
+
+
+def test_parallel_scoring_gives_the_same_report_as_sequential(tmp_path, sqlite_url):
+    rt = make_runtime(tmp_path, sqlite_url, extra={"threads": 1})
+    try:
+        log_traffic(rt.store, rt.models["cancer"], demo_model(tmp_path), drift=True)
+        sequential = rt.engine.run("cancer-drift")
+        rt.engine.threads = 4
+        parallel = rt.engine.run("cancer-drift")
+    finally:
+        rt.close()
+    assert rt.engine._pool is None  # closed with the runtime
+    assert [r.__dict__ for r in parallel.results] == [r.__dict__ for r in sequential.results]
