@@ -176,24 +176,15 @@ class MonitorEngine:
             if isinstance(detector, PerformanceDetector):
                 results.append(self._performance(detector, model, data))
                 continue
+            scored = [c for c in columns if _applies(detector, c)]
+            # a sampled window: count all its counted features in the store at once, whole
+            counted = [c for c in scored if data.sampled_from is not None and _counts(detector, c)]
+            store_counts = self._count_in_store(detector, model, counted, cleaned, data)
+            counted_names = {c.name for c in counted}
             rows: list[Callable[[], ResultRow]] = []
-            for column in columns:
-                if column.kind not in detector.applies_to:
-                    continue
-                if column.result_kind == "prediction" and not detector.settings.prediction:
-                    continue
-                if (
-                    detector.settings.features is not None
-                    and column.result_kind == "feature"
-                    and (column.name not in detector.settings.features)
-                ):
-                    continue
+            for column in scored:
                 (ref_values, ref_counts), (cur_values, cur_counts) = cleaned[column.name]
-                if (
-                    data.sampled_from is not None
-                    and detector.scores_counts
-                    and column.result_kind == "feature"
-                ):
+                if column.name in counted_names:
                     rows.append(
                         partial(
                             self._counted_feature,
@@ -202,7 +193,7 @@ class MonitorEngine:
                             column,
                             ref_values,
                             ref_counts,
-                            data,
+                            store_counts,
                         )
                     )
                     continue
@@ -295,10 +286,11 @@ class MonitorEngine:
         column: Column,
         ref_values: np.ndarray,
         ref_counts: dict[str, int],
-        data: WindowData,
+        store_counts: dict[str, BinCounts | CategoryCounts | Exception],
     ) -> ResultRow:
         """Score a feature of a sampled (too large) window from counts the store computed over
-        the WHOLE window in the database, for detectors that need only counts (PSI, chi2)."""
+        the WHOLE window in the database (see :meth:`_count_in_store`), for detectors that
+        need only counts (PSI, chi2). A failed count fails this result with its error."""
         threshold = float(
             getattr(detector.settings, "threshold", getattr(detector.settings, "p_value", 0.0))
         )
@@ -320,23 +312,11 @@ class MonitorEngine:
                 {**counts, "reference_size": 0},
             )
         try:
-            key = (
-                model.reference.digest,
-                detector.settings.model_dump_json(),
-                column.name,
-                column.kind,
-            )
-            profile = self.cache.get_or_fit(
-                key, lambda: detector.fit(FeatureSample(column.name, column.kind, ref_values))
-            )
-            if column.kind == "numeric":
-                counted: BinCounts | CategoryCounts = self.store.bin_counts(
-                    model.name, column.name, detector.bin_edges(profile), data.start, data.end
-                )
-                counts["current_infinite"] = counted.infinite
-            else:
-                counted = self.store.category_counts(model.name, column.name, data.start, data.end)
-                counts["current_infinite"] = 0
+            profile = self._profile(detector, model, column, ref_values)
+            counted = store_counts[column.name]
+            if isinstance(counted, Exception):
+                raise counted
+            counts["current_infinite"] = counted.infinite if isinstance(counted, BinCounts) else 0
             counts["current_missing"] = counted.missing
             counts["counted_in_store"] = True
             if counted.total == 0:
@@ -357,6 +337,67 @@ class MonitorEngine:
             return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
         result.details.update(counts)
         return _row(column.result_kind, column.name, detector.name, result)
+
+    def _count_in_store(
+        self,
+        detector: Detector,
+        model: LoadedModel,
+        columns: list[Column],
+        cleaned: dict[str, Any],
+        data: WindowData,
+    ) -> dict[str, BinCounts | CategoryCounts | Exception]:
+        """Count the whole window of ``columns`` in the store: one batched call for the
+        numeric features (bins over the detector's edges) and one for the categorical ones.
+
+        Each feature maps to its counts, or to the exception that stopped them (fitting its
+        profile, its edges, or the batched count), so that only the results concerned fail.
+        A feature with an empty reference is left out (:meth:`_counted_feature` reports it).
+        """
+        found: dict[str, BinCounts | CategoryCounts | Exception] = {}
+        edges: dict[str, np.ndarray] = {}
+        categorical: list[str] = []
+        for column in columns:
+            (ref_values, _), _ = cleaned[column.name]
+            if len(ref_values) == 0:
+                continue
+            try:
+                profile = self._profile(detector, model, column, ref_values)
+                if column.kind == "numeric":
+                    edges[column.name] = detector.bin_edges(profile)
+                else:
+                    categorical.append(column.name)
+            except Exception as exc:
+                found[column.name] = exc
+        start, end = data.start, data.end
+        batches: list[tuple[list[str], Callable[[], dict[str, Any]]]] = [
+            (list(edges), lambda: self.store.bin_counts_many(model.name, edges, start, end)),
+            (
+                categorical,
+                lambda: self.store.category_counts_many(model.name, categorical, start, end),
+            ),
+        ]
+        for names, count in batches:
+            if not names:
+                continue
+            try:
+                found.update(count())
+            except Exception as exc:
+                found.update(dict.fromkeys(names, exc))
+        return found
+
+    def _profile(
+        self, detector: Detector, model: LoadedModel, column: Column, ref_values: np.ndarray
+    ) -> Any:
+        """The detector's cached profile of a column's clean reference values."""
+        key = (
+            model.reference.digest,
+            detector.settings.model_dump_json(),
+            column.name,
+            column.kind,
+        )
+        return self.cache.get_or_fit(
+            key, lambda: detector.fit(FeatureSample(column.name, column.kind, ref_values))
+        )
 
     def _performance(
         self, detector: PerformanceDetector, model: LoadedModel, data: WindowData
@@ -431,6 +472,20 @@ class MonitorEngine:
                 row.details,
             )
             row.drifted = bool(detector.decide(result, float(p_adj)))
+
+
+def _applies(detector: Detector, column: Column) -> bool:
+    """Whether a feature detector scores this column (its kinds, features and settings)."""
+    if column.kind not in detector.applies_to:
+        return False
+    if column.result_kind == "prediction":
+        return bool(detector.settings.prediction)
+    return detector.settings.features is None or column.name in detector.settings.features
+
+
+def _counts(detector: Detector, column: Column) -> bool:
+    """Whether this column is scored from store counts when its window is sampled."""
+    return detector.scores_counts and column.result_kind == "feature"
 
 
 def _row(kind: ResultKind, feature: str | None, detector: str, result: DetectorResult) -> ResultRow:

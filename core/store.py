@@ -356,6 +356,31 @@ class Store(ABC):
         window = self.read_window(model, start, end)
         return count_categories(window.columns[feature])
 
+    def bin_counts_many(
+        self,
+        model: str,
+        edges: Mapping[str, Sequence[float] | np.ndarray],
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, BinCounts]:
+        """:meth:`bin_counts` of several numeric features at once, ``{feature: edges}`` in,
+        ``{feature: BinCounts}`` out.
+
+        The default calls :meth:`bin_counts` per feature; database stores override it to
+        count every feature in one scan of the window.
+        """
+        return {name: self.bin_counts(model, name, e, start, end) for name, e in edges.items()}
+
+    def category_counts_many(
+        self, model: str, features: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, CategoryCounts]:
+        """:meth:`category_counts` of several categorical features at once.
+
+        The default calls :meth:`category_counts` per feature; database stores override it
+        to count every feature in one statement.
+        """
+        return {name: self.category_counts(model, name, start, end) for name in features}
+
     @abstractmethod
     def count_predictions(self, model: str, start: datetime, end: datetime) -> tuple[int, int]:
         """Return ``(rows, labelled_rows)`` in a time range without reading the rows."""

@@ -23,6 +23,7 @@ from core import (
     ModelSchema,
     PredictionRecord,
     Store,
+    StoreError,
     count_bins,
     count_categories,
     hookimpl,
@@ -285,3 +286,120 @@ def test_score_counts_rejects_counts_of_the_wrong_shape_or_kind():
         chi2.score_counts(profile, BinCounts(np.array([1, 2])))
     with pytest.raises(ValueError, match="empty"):
         chi2.score_counts(profile, CategoryCounts({}, missing=3))
+
+
+def test_batched_counts_equal_one_feature_at_a_time(store):
+    store.register_model(_schema())
+    now = datetime.now(UTC)
+    store.write_predictions(_records(now))
+    start, end = now - timedelta(hours=1), now + timedelta(seconds=1)
+    edges = {"x": EDGES, "y": np.array([2.5, 7.0, 11.0])}
+    for batched in (
+        store.bin_counts_many("wide", edges, start, end),
+        Store.bin_counts_many(store, "wide", edges, start, end),  # the looping fallback
+    ):
+        assert list(batched) == ["x", "y"]
+        for name, e in edges.items():
+            single = store.bin_counts("wide", name, e, start, end)
+            assert batched[name].counts.tolist() == single.counts.tolist()
+            assert (batched[name].missing, batched[name].infinite) == (
+                single.missing,
+                single.infinite,
+            )
+    assert store.bin_counts_many("wide", edges, end, end + timedelta(hours=1))["x"].total == 0
+    assert store.bin_counts_many("wide", {}, start, end) == {}
+    assert store.bin_counts_many("wide", {"x": np.empty(0)}, start, end)["x"].counts.tolist() == [
+        12
+    ]
+    cats = store.category_counts_many("wide", ["colour"], start, end)
+    assert cats == Store.category_counts_many(store, "wide", ["colour"], start, end)
+    assert cats["colour"] == store.category_counts("wide", "colour", start, end)
+    assert store.category_counts_many("wide", [], start, end) == {}
+    with pytest.raises(StoreError):
+        store.bin_counts_many("wide", {"colour": EDGES}, start, end)
+    with pytest.raises(StoreError):
+        store.bin_counts_many("wide", {"x": [1.0, 0.0]}, start, end)
+
+
+def test_several_categorical_features_are_counted_in_one_statement(store):
+    schema = ModelSchema(
+        name="cats",
+        features=(FeatureSpec("a", "categorical"), FeatureSpec("b", "categorical")),
+    )
+    store.register_model(schema)
+    now = datetime.now(UTC)
+    values = [("x", "p"), ("x", None), (None, "p"), ("y", "q"), ("x", "q")]
+    store.write_predictions(
+        [PredictionRecord(uuid.uuid4().hex, "cats", now, {"a": a, "b": b}, "c1") for a, b in values]
+    )
+    start, end = now - timedelta(hours=1), now + timedelta(seconds=1)
+    counted = store.category_counts_many("cats", ["a", "b"], start, end)
+    assert counted["a"] == CategoryCounts({"x": 3, "y": 1}, 1)
+    assert counted["b"] == CategoryCounts({"p": 2, "q": 2}, 1)
+
+
+def _large_runtime(tmp_path, url: str) -> tuple[Runtime, int]:
+    """A runtime whose monitor samples its window: binned, psi and ks on 2,500+ rows."""
+    plugins = create_plugin_manager(entry_points=False)
+    plugins.register(BinnedPlugin(), "binned-plugin")
+    path = write_config(
+        tmp_path,
+        url,
+        detectors=[
+            {"type": "binned", "prediction": False},
+            {"type": "psi", "prediction": False},
+            {"type": "ks", "prediction": False},
+        ],
+        monitor={"window": {"last": "1h", "min_samples": 50, "max_rows": 1000}},
+    )
+    rt = Runtime(load_config(path, plugins), plugins)
+    rows = pd.read_csv(demo_model(tmp_path).reference_path)
+    rows = pd.concat([rows] * math.ceil(2500 / len(rows)), ignore_index=True)
+    start = datetime.now(UTC) - timedelta(minutes=50)
+    rt.store.write_predictions(
+        traffic(rt.models["cancer"], rows, start=start, spacing=timedelta(seconds=1))
+    )
+    return rt, len(rows)
+
+
+def test_the_engine_counts_all_features_in_one_batched_call_per_detector(
+    tmp_path, sqlite_url, monkeypatch
+):
+    rt, rows = _large_runtime(tmp_path, sqlite_url)
+    try:
+        calls: list[list[str]] = []
+        batched = rt.store.bin_counts_many
+
+        def spy(model: str, edges: Any, start: datetime, end: datetime) -> Any:
+            calls.append(list(edges))
+            return batched(model, edges, start, end)
+
+        def single(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("a sampled window is counted in one batched call")
+
+        monkeypatch.setattr(rt.store, "bin_counts_many", spy)
+        monkeypatch.setattr(rt.store, "bin_counts", single)
+        report = rt.engine.run("cancer-drift")
+        features = rt.models["cancer"].schema.feature_names
+        assert report.status == "ok" and report.window.sampled_rows == 1000
+        assert calls == [features, features]  # binned, then psi: one call each
+        psi = [r for r in report.results if r.detector == "psi"]
+        assert len(psi) == len(features)
+        for row in psi:
+            assert row.status == "ok" and row.details["counted_in_store"] is True
+            assert row.details["current_size"] == rows
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise StoreError("counting failed (postgresql): connection lost")
+
+        monkeypatch.setattr(rt.store, "bin_counts_many", broken)
+        failed = rt.engine.run("cancer-drift")
+        assert failed.status == "ok"  # KS on the sample still scored
+        for row in failed.results:
+            if row.detector == "ks":
+                assert row.status == "ok"
+            else:
+                assert row.status == "failed"
+                assert row.error == "StoreError: counting failed (postgresql): connection lost"
+    finally:
+        rt.close()
