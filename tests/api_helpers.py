@@ -21,21 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from fastapi import FastAPI
 
-from core.demo.model import TARGET, DemoModel, train_demo_model
+from core.demo.model import TARGET
+from tests.factories import demo_model, write_config
 
 REPO = Path(__file__).resolve().parents[1]
-_TRAINED: dict[Path, DemoModel] = {}
-
-
-def demo_model(folder: Path) -> DemoModel:
-    """Train (once per folder) and save the demo model and its reference CSV."""
-    folder = folder.resolve()
-    if folder not in _TRAINED:
-        _TRAINED[folder] = train_demo_model(folder)
-    return _TRAINED[folder]
 
 
 def make_demo_config(
@@ -52,38 +43,23 @@ def make_demo_config(
     """Train the demo model into ``tmp_path`` (or reuse the one in ``model_folder``) and
     write a config serving it as ``cancer`` with one monitor ``cancer-drift`` (ks, psi,
     performance) into ``tmp_path``; return the config's path."""
-    demo = demo_model(model_folder or tmp_path)
-    monitor_block: dict[str, Any] = {
-        "name": "cancer-drift",
-        "model": "cancer",
-        "every": every,
-        "window": {"last": "1h", "min_samples": 20},
-        "detectors": [
+    monitor_block: dict[str, Any] = {"every": every, "window": {"last": "1h", "min_samples": 20}}
+    if notifiers is not None:
+        monitor_block["notify"] = [n["name"] for n in notifiers]
+    return write_config(
+        tmp_path,
+        store_url,
+        detectors=[
             {"type": "ks", "p_value": 0.05},
             {"type": "psi", "threshold": 0.25},
             {"type": "performance", "metric": "accuracy", "max_drop": 0.15, "min_samples": 10},
         ],
-        **(monitor or {}),
-    }
-    document: dict[str, Any] = {
-        "store": {"type": "sql", "url": store_url},
-        "models": [
-            {
-                "name": "cancer",
-                "path": str(demo.model_path),
-                "reference": str(demo.reference_path),
-                "target": TARGET,
-            }
-        ],
-        "monitors": [monitor_block],
-        "api": dict(api or {}),
-    }
-    if notifiers is not None:
-        document["notifiers"] = notifiers
-        document["monitors"][0]["notify"] = [n["name"] for n in notifiers]
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    return path
+        monitor={**monitor_block, **(monitor or {})},
+        notifiers=notifiers,
+        extra={"api": dict(api or {})},
+        model_folder=model_folder,
+        name=name,
+    )
 
 
 def demo_rows(tmp_path: Path, count: int, *, start: int = 0) -> list[dict[str, float]]:

@@ -20,6 +20,7 @@ _DEMO_CACHE: dict[Path, DemoModel] = {}
 
 def demo_model(folder: Path) -> DemoModel:
     """Train (once per folder) and save the demo model and its reference CSV."""
+    folder = folder.resolve()
     if folder not in _DEMO_CACHE:
         _DEMO_CACHE[folder] = train_demo_model(folder)
     return _DEMO_CACHE[folder]
@@ -33,9 +34,12 @@ def write_config(
     monitor: dict[str, Any] | None = None,
     notifiers: list[dict[str, Any]] | None = None,
     extra: dict[str, Any] | None = None,
+    model_folder: Path | None = None,
+    name: str = "driftscope.yaml",
 ) -> Path:
-    """Write a config for the demo model (trained into ``folder``) and return its path."""
-    demo = demo_model(folder)
+    """Write a config for the demo model (trained into ``model_folder``, default ``folder``)
+    into ``folder`` and return its path."""
+    demo = demo_model(model_folder or folder)
     monitor_block = {
         "name": "cancer-drift",
         "model": "cancer",
@@ -64,8 +68,8 @@ def write_config(
         "notifiers": notifiers or [],
         **(extra or {}),
     }
-    path = folder / "driftscope.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    path = folder / name
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return path
 
 
