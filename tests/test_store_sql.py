@@ -579,3 +579,53 @@ def test_in_memory_sqlite_works_for_quick_experiments():
         assert window(store).rows == 1
     finally:
         store.close()
+
+
+def _numbered_window(store: SQLStore, rows: int) -> tuple[datetime, datetime]:
+    """A model whose row i has feature x = i, one row a millisecond."""
+    store.register_model(ModelSchema(name="sampled", features=(FeatureSpec("x"),)))
+    now = datetime.now(UTC)
+    store.write_predictions(
+        [
+            PredictionRecord(
+                uuid.uuid4().hex, "sampled", now - timedelta(milliseconds=rows - i), {"x": i}, "a"
+            )
+            for i in range(rows)
+        ]
+    )
+    return now - timedelta(hours=1), now + timedelta(seconds=1)
+
+
+def test_a_prefiltered_sample_is_uniform(store):
+    """Each row's inclusion frequency over many samples is near n / total, early or late."""
+    total, n, draws = 200, 50, 300
+    assert sql_plugin.prefilter_probability(n, total) < 1.0  # the pre-filter is in play
+    start, end = _numbered_window(store, total)
+    included = np.zeros(total)
+    for _ in range(draws):
+        window = store.read_window("sampled", start, end, max_rows=n)
+        assert window.rows == n and window.sampled_from == total
+        x = window.columns["x"].astype(int)
+        assert len(set(x.tolist())) == n and np.all(np.diff(x) > 0)  # distinct, time order
+        included[x] += 1
+    freq = included / draws
+    sd = math.sqrt(n / total * (1 - n / total) / draws)
+    assert np.abs(freq - n / total).max() < 5 * sd
+    assert abs(freq[: total // 2].mean() - freq[total // 2 :].mean()) < 2 * sd
+    # the spread of the frequencies is what independent fair draws give, not less or more
+    assert 0.6 < freq.std() / sd < 1.4
+
+
+def test_a_sample_falls_back_to_all_keys_when_the_prefilter_keeps_too_few(store, monkeypatch):
+    start, end = _numbered_window(store, 120)
+    monkeypatch.setattr(sql_plugin, "prefilter_probability", lambda n, total: 0.01)
+    window = store.read_window("sampled", start, end, max_rows=100)
+    assert window.rows == 100 and window.sampled_from == 120
+    assert len(set(window.columns["x"].tolist())) == 100
+
+
+def test_prefilter_probability_keeps_enough_rows() -> None:
+    p = sql_plugin.prefilter_probability
+    assert p(100_000, 10_000_000) == pytest.approx(0.013)
+    assert p(10, 1_000_000) * 1_000_000 >= 10 + 6 * math.sqrt(10)
+    assert p(900, 1000) == 1.0 and p(5, 0) == 1.0

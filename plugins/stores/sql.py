@@ -125,6 +125,19 @@ _MICROSECOND = timedelta(microseconds=1)
 _NULL_SENTINEL = -7.291122019556397e-304
 _TERMINAL_STATUSES = ("sent", "failed", "muted")
 _COPY_MIN_ROWS = 5_000  # PostgreSQL windows at least this big are read through COPY
+#: A sample of n rows first keeps each row with probability SAMPLE_MARGIN * n / total (at
+#: least enough for 6 standard deviations above n), then sorts only those by random().
+SAMPLE_MARGIN = 1.3
+
+
+def prefilter_probability(n: int, total: int) -> float:
+    """The probability with which a sample of ``n`` of ``total`` rows pre-filters each row:
+    about ``SAMPLE_MARGIN * n / total``, never so low that fewer than ``n`` rows survive
+    except with negligible probability (then the exact path runs), at most 1."""
+    if total <= 0:
+        return 1.0
+    expected = max(SAMPLE_MARGIN * n, n + 6.0 * math.sqrt(n) + 20.0)
+    return min(1.0, expected / total)
 
 
 # -- time and value conversion ---------------------------------------------------------------------
@@ -891,7 +904,9 @@ class SQLStore(Store):
             ).scalar_one()
             sample = max_rows is not None and total > max_rows
             rows = min(total, max_rows) if sample and max_rows is not None else total
-            data = self._fetch_window(conn, layout, lo, hi, rows, max_rows if sample else None)
+            data = self._fetch_window(
+                conn, layout, lo, hi, rows, max_rows if sample else None, total=total
+            )
         columns: dict[str, np.ndarray] = {}
         for name, (column, _kind) in layout.features.items():
             columns[name] = data[column]
@@ -925,7 +940,18 @@ class SQLStore(Store):
         hi: int,
         rows: int,
         sample: int | None,
+        *,
+        total: int = 0,
+        prefilter: bool = True,
     ) -> dict[str, np.ndarray]:
+        """Read the window's rows, or a uniform sample of ``sample`` of its ``total`` rows.
+
+        The sample is drawn over the keys: each row is first kept with probability
+        :func:`prefilter_probability` (``random() < p``), and only those ~1.3 n keys are
+        sorted by ``random()`` to take ``n``. Every n-subset of the survivors is equally
+        likely, so the sample is uniform; in the rare case fewer than ``n`` rows survive, it
+        is drawn again over all keys (``prefilter=False``), which is uniform too.
+        """
         fields = self._window_fields(layout)
         sqlite = self.dialect == "sqlite"
         if not sqlite and sample is None and rows >= _COPY_MIN_ROWS:
@@ -934,24 +960,30 @@ class SQLStore(Store):
         exprs = [f"COALESCE({c}, {null})" if numeric else c for c, numeric in fields]
         where = "ts >= :lo AND ts < :hi" if sqlite else "ts >= %(lo)s AND ts < %(hi)s"
         limit = ":n" if sqlite else "%(n)s"
+        params: dict[str, Any] = {"lo": lo, "hi": hi, "n": sample, "s": _NULL_SENTINEL}
         if sample is None:
             sql = f"SELECT {', '.join(exprs)} FROM {layout.table} WHERE {where} ORDER BY ts"
         else:
             # draw the sample over the keys only, so the random sort carries no row data
             key = "rowid" if sqlite else "id"
+            p = prefilter_probability(sample, total) if prefilter else 1.0
+            if p < 1.0:  # SQLite's random() is a uniform 64-bit integer, PostgreSQL's in [0, 1)
+                where += " AND random() < " + (":p" if sqlite else "%(p)s")
+                params["p"] = int(-(2**63) + p * 2**64) if sqlite else p
             sql = (
                 f"SELECT {', '.join(exprs)} FROM {layout.table} WHERE {key} IN (SELECT {key} "
                 f"FROM {layout.table} WHERE {where} ORDER BY random() LIMIT {limit}) ORDER BY ts"
             )
-        params = {"lo": lo, "hi": hi, "n": sample, "s": _NULL_SENTINEL}
         dtype = np.dtype([(c, np.float64 if numeric else object) for c, numeric in fields])
         raw = conn.connection.driver_connection
         cursor = raw.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, params)
-            array = np.fromiter(cursor, dtype=dtype, count=rows)
+            array = np.fromiter(cursor, dtype=dtype, count=-1 if "p" in params else rows)
         finally:
             cursor.close()
+        if array.size < rows:  # the pre-filter kept fewer than n rows: draw over all keys
+            return self._fetch_window(conn, layout, lo, hi, rows, sample, prefilter=False)
         out = {c: array[c].copy() for c, _numeric in fields}
         if sqlite:
             suspects = [c for c, numeric in fields if numeric and (out[c] == _NULL_SENTINEL).any()]
