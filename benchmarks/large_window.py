@@ -9,9 +9,11 @@ runs one monitor (KS and PSI on every feature, chi-square on the prediction) twi
 in a fresh subprocess so that peak memory belongs to that run alone:
 
 * bounded: ``window.max_rows`` set (default 100,000). KS scores a uniform random sample of
-  that many rows drawn in the database (the report says so: ``window.sampled_rows``);
-  detectors that can score from counts (``Detector.scores_counts``) get bin counts over the
-  whole window computed by a ``GROUP BY`` in the database, so those rows never reach Python;
+  that many rows drawn in the database (pre-filtered by ``random() < ~1.3 n / total`` so
+  only ~1.3 n keys are sorted; the report says so: ``window.sampled_rows``); detectors that
+  can score from counts (``Detector.scores_counts``: PSI here) get bin counts of all 20
+  features over the whole window from one scan in the database, so those rows never reach
+  Python;
 * whole: no ``max_rows``: the whole window is read into numpy and scored.
 
 It prints the time of the monitor run and the process's peak resident set (``VmHWM``:
