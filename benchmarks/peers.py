@@ -198,6 +198,7 @@ PARTS: dict[str, float] = {}
 def _driftscope(cached: bool) -> Callable[[Data], Callable[[], Results]]:
     def prepare(data: Data) -> Callable[[], Results]:
         from core import FeatureSample
+        from core.engine import PARALLEL_MIN_ROWS
         from core.plugins import create_plugin_manager
 
         plugins = create_plugin_manager(entry_points=False)
@@ -238,7 +239,10 @@ def _driftscope(cached: bool) -> Callable[[Data], Callable[[], Results]]:
             for det in (ks, psi, chi2):
                 started = time.perf_counter()
                 features = [f for d, f, _ in plan if d is det]
-                found = list(pool.map(one, [det] * len(features), features))
+                if len(data.current[features[0]]) >= PARALLEL_MIN_ROWS:
+                    found = list(pool.map(one, [det] * len(features), features))
+                else:
+                    found = [one(det, f) for f in features]
                 PARTS[det.name] = PARTS.get(det.name, 0.0) + time.perf_counter() - started
                 for f, r in found:
                     out.setdefault(det.name, {})[f] = Finding(

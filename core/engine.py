@@ -37,6 +37,9 @@ from core.store import BinCounts, CategoryCounts, Store, WindowData
 
 log = logging.getLogger(__name__)
 
+# below this many window rows, handing features to threads costs more than it saves
+PARALLEL_MIN_ROWS = 20_000
+
 
 @dataclass(frozen=True)
 class Column:
@@ -209,7 +212,8 @@ class MonitorEngine:
                         cur_counts,
                     )
                 )
-            rows = self._run_all(rows, parallel=detector.thread_safe)
+            parallel = detector.thread_safe and data.rows >= PARALLEL_MIN_ROWS
+            rows = self._run_all(rows, parallel=parallel)
             if detector.uses_p_value:
                 self._correct(detector, monitor, rows)
             results.extend(rows)
@@ -246,33 +250,15 @@ class MonitorEngine:
             "current_missing": cur_counts["missing"],
             "current_infinite": cur_counts["infinite"],
         }
-        threshold = float(
-            getattr(detector.settings, "threshold", getattr(detector.settings, "p_value", 0.0))
-        )
+        threshold = _threshold(detector)
         if len(cur_values) == 0 or len(ref_values) == 0:
             which = "current window" if len(cur_values) == 0 else "reference"
-            return ResultRow(
-                column.result_kind,
-                column.name,
-                detector.name,
-                None,
-                None,
-                threshold,
-                False,
-                "insufficient_data",
-                f"no finite values in the {which}",
-                {**counts, "reference_size": len(ref_values), "current_size": len(cur_values)},
+            sizes = {"reference_size": len(ref_values), "current_size": len(cur_values)}
+            return _insufficient(
+                detector, column, threshold, f"no finite values in the {which}", counts | sizes
             )
         try:
-            key = (
-                model.reference.digest,
-                detector.settings.model_dump_json(),
-                column.name,
-                column.kind,
-            )
-            profile = self.cache.get_or_fit(
-                key, lambda: detector.fit(FeatureSample(column.name, column.kind, ref_values))
-            )
+            profile = self._profile(detector, model, column, ref_values)
             result = detector.score(profile, FeatureSample(column.name, column.kind, cur_values))
         except Exception as exc:
             return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
@@ -291,25 +277,18 @@ class MonitorEngine:
         """Score a feature of a sampled (too large) window from counts the store computed over
         the WHOLE window in the database (see :meth:`_count_in_store`), for detectors that
         need only counts (PSI, chi2). A failed count fails this result with its error."""
-        threshold = float(
-            getattr(detector.settings, "threshold", getattr(detector.settings, "p_value", 0.0))
-        )
+        threshold = _threshold(detector)
         counts: dict[str, Any] = {
             "reference_missing": ref_counts["missing"],
             "reference_infinite": ref_counts["infinite"],
         }
         if len(ref_values) == 0:
-            return ResultRow(
-                column.result_kind,
-                column.name,
-                detector.name,
-                None,
-                None,
+            return _insufficient(
+                detector,
+                column,
                 threshold,
-                False,
-                "insufficient_data",
                 "no finite values in the reference",
-                {**counts, "reference_size": 0},
+                counts | {"reference_size": 0},
             )
         try:
             profile = self._profile(detector, model, column, ref_values)
@@ -320,17 +299,13 @@ class MonitorEngine:
             counts["current_missing"] = counted.missing
             counts["counted_in_store"] = True
             if counted.total == 0:
-                return ResultRow(
-                    column.result_kind,
-                    column.name,
-                    detector.name,
-                    None,
-                    None,
+                sizes = {"reference_size": len(ref_values), "current_size": 0}
+                return _insufficient(
+                    detector,
+                    column,
                     threshold,
-                    False,
-                    "insufficient_data",
                     "no finite values in the current window",
-                    {**counts, "reference_size": len(ref_values), "current_size": 0},
+                    counts | sizes,
                 )
             result = detector.score_counts(profile, counted)
         except Exception as exc:
@@ -486,6 +461,29 @@ def _applies(detector: Detector, column: Column) -> bool:
 def _counts(detector: Detector, column: Column) -> bool:
     """Whether this column is scored from store counts when its window is sampled."""
     return detector.scores_counts and column.result_kind == "feature"
+
+
+def _threshold(detector: Detector) -> float:
+    """The number a feature result is compared with, for results the detector did not make."""
+    settings = detector.settings
+    return float(getattr(settings, "threshold", getattr(settings, "p_value", 0.0)))
+
+
+def _insufficient(
+    detector: Detector, column: Column, threshold: float, why: str, details: dict[str, Any]
+) -> ResultRow:
+    return ResultRow(
+        column.result_kind,
+        column.name,
+        detector.name,
+        None,
+        None,
+        threshold,
+        False,
+        "insufficient_data",
+        why,
+        details,
+    )
 
 
 def _row(kind: ResultKind, feature: str | None, detector: str, result: DetectorResult) -> ResultRow:

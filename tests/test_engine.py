@@ -150,13 +150,15 @@ def test_the_engine_runs_on_postgresql(tmp_path, postgres_url):
         rt.close()
 
 
-def test_parallel_scoring_gives_the_same_report_as_sequential(tmp_path, sqlite_url):
+def test_parallel_scoring_gives_the_same_report_as_sequential(tmp_path, sqlite_url, monkeypatch):
+    monkeypatch.setattr("core.engine.PARALLEL_MIN_ROWS", 0)  # the demo window is small
     rt = make_runtime(tmp_path, sqlite_url, extra={"threads": 1})
     try:
         log_traffic(rt.store, rt.models["cancer"], demo_model(tmp_path), drift=True)
         sequential = rt.engine.run("cancer-drift")
         rt.engine.threads = 4
         parallel = rt.engine.run("cancer-drift")
+        assert rt.engine._pool is not None
     finally:
         rt.close()
     assert rt.engine._pool is None  # closed with the runtime
