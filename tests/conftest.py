@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -107,3 +108,19 @@ def store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
         yield sql_store
     finally:
         sql_store.close()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``pytest.mark.anyio``) run on asyncio, as the API does."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the trained demo model and its reference, shared by a module's tests."""
+    from tests.factories import demo_model
+
+    folder = tmp_path_factory.mktemp("demo")
+    demo_model(folder)
+    return folder

@@ -16,11 +16,6 @@ from core.store import PredictionRecord
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class RecordingStore:
     """Records each batch; fails while ``failing`` is set; blocks while ``gate`` is clear."""
 

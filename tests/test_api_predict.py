@@ -31,18 +31,6 @@ pytestmark = pytest.mark.anyio
 PREDICT = "/v1/models/cancer/predict"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("demo")
-    demo_model(folder)
-    return folder
-
-
 def _config(tmp_path: Path, url: str, demo_dir: Path, **api: Any) -> Path:
     return make_demo_config(tmp_path, url, api=api, model_folder=demo_dir)
 

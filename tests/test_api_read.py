@@ -45,18 +45,6 @@ RESULT_KEYS = {
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("demo")
-    demo_model(folder)
-    return folder
-
-
-@pytest.fixture
 async def client(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> AsyncIterator[httpx.AsyncClient]:

@@ -14,22 +14,10 @@ import pytest
 from apps.api.main import create_app
 from core.errors import StoreError
 from core.settings import Settings
-from tests.api_helpers import api_client, count_rows, demo_model, demo_rows, make_demo_config
+from tests.api_helpers import api_client, count_rows, demo_rows, make_demo_config
 
 pytestmark = pytest.mark.anyio
 KEY = "k3y-0123456789-abcdefghijklmnopqrstuv"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("demo")
-    demo_model(folder)
-    return folder
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from tests.api_helpers import (
     REPO,
     ServerProcess,
     count_rows,
-    demo_model,
     demo_rows,
     free_port,
     make_demo_config,
@@ -37,13 +36,6 @@ SETTINGS_VARS = (
     "DRIFTSCOPE_API_KEY",
     "DRIFTSCOPE_STORE_URL",
 )
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("demo")
-    demo_model(folder)
-    return folder
 
 
 async def _load(url: str, rows: list[dict[str, float]], server: ServerProcess) -> tuple[int, int]:
