@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -30,9 +30,6 @@ from core.errors import ConfigError
 from core.plugins import create_plugin_manager
 from core.report import Report
 from core.settings import Settings
-
-if TYPE_CHECKING:
-    pass
 
 app = typer.Typer(
     name="driftscope",

@@ -38,6 +38,8 @@ VIEWPORT = {"width": 1440, "height": 1000}
 
 pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 if not CHROMIUM.exists():
+    if os.environ.get("CI"):  # .ci/run installs it: in CI a missing browser is a failure
+        pytest.fail(f"no Chromium at {CHROMIUM} in CI", pytrace=False)
     pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium", allow_module_level=True)
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
