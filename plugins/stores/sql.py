@@ -763,17 +763,45 @@ class SQLStore(Store):
                     columns, rows = self._prediction_rows(layout, group, fresh=True)
                 cursor = raw.cursor()  # type: ignore[union-attr]
                 try:
-                    # psycopg pipelines executemany; COPY through a staging table (needed
-                    # to skip known ids) measured no faster for batches of 1,000.
-                    ph = self._ph()
-                    cursor.executemany(
-                        f"INSERT INTO {layout.table} ({', '.join(columns)}) "
-                        f"VALUES ({', '.join([ph] * len(columns))}) ON CONFLICT (id) DO NOTHING",
-                        rows,
-                    )
-                    written += max(cursor.rowcount, 0)
+                    if self.dialect == "sqlite":
+                        limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
+                        written += self._insert_sqlite(cursor, layout.table, columns, rows, limit)
+                    else:
+                        # psycopg pipelines executemany; COPY through a staging table (needed
+                        # to skip known ids) measured no faster for batches of 1,000.
+                        cursor.executemany(
+                            f"INSERT INTO {layout.table} ({', '.join(columns)}) "
+                            f"VALUES ({', '.join(['%s'] * len(columns))}) "
+                            "ON CONFLICT (id) DO NOTHING",
+                            rows,
+                        )
+                        written += max(cursor.rowcount, 0)
                 finally:
                     cursor.close()
+        return written
+
+    @staticmethod
+    def _insert_sqlite(
+        cursor: Any, table: str, columns: list[str], rows: Sequence[Sequence[Any]], limit: int
+    ) -> int:
+        """Insert rows with multi-row ``INSERT`` statements instead of ``executemany``.
+
+        sqlite3's executemany releases and retakes the GIL around every row; in a serving
+        process whose event loop holds the GIL, each retake waits for a switch interval, so a
+        batch of a few dozen rows took milliseconds of convoy. One statement per chunk (up to
+        the connection's parameter ``limit``) hands the GIL over once per chunk.
+        """
+        per_row = f"({', '.join(['?'] * len(columns))})"
+        chunk = max(1, limit // len(columns))
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        written = 0
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            params = [value for row in part for value in row]
+            cursor.execute(
+                head + ", ".join([per_row] * len(part)) + " ON CONFLICT (id) DO NOTHING", params
+            )
+            written += max(cursor.rowcount, 0)
         return written
 
     def _prediction_rows(
