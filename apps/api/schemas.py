@@ -358,11 +358,18 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _scalars(details: dict[str, Any]) -> dict[str, Any]:
+    """The plain values of a result's details (sizes, counts, the adjusted p-value),
+    without the chart data (bins, ECDFs), which make up nearly all of a report's size."""
+    return {k: v for k, v in details.items() if not isinstance(v, dict | list | tuple)}
+
+
 def report_out(report: Report, *, details: bool = True) -> ReportOut:
     """A report in the published shape."""
     data = report.to_dict()
     for result in data["results"]:
-        result["details"] = jsonable(result["details"]) if details else {}
+        kept = result["details"] if details else _scalars(result["details"])
+        result["details"] = jsonable(kept)
         for key in ("statistic", "p_value", "threshold"):
             value = result[key]
             if value is not None and not math.isfinite(value):

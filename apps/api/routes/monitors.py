@@ -67,7 +67,9 @@ async def list_reports(
         datetime | None, Query(description="Only reports created before (the next page).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    details: Annotated[bool, Query(description="Include chart data of each result.")] = True,
+    details: Annotated[
+        bool, Query(description="Include chart data of each result (false: plain values only).")
+    ] = True,
 ) -> ReportsPage:
     """Reports newest first; follow `next_before` for older ones."""
     monitor = _monitor(runtime, name)
