@@ -137,10 +137,10 @@ class ApiConfig(_Strict):
 
 
 class DashboardConfig(_Strict):
-    """Where the dashboard lives (for links in alerts) and how long it caches API data."""
+    """Where the dashboard lives, for links in alert messages. (The dashboard itself reads
+    only the API; its cache time is ``DRIFTSCOPE_DASHBOARD_CACHE_TTL``.)"""
 
     url: str | None = None
-    cache_ttl: Duration = Field(default=timedelta(seconds=10))
 
 
 class RetentionConfig(_Strict):
