@@ -3,6 +3,7 @@
 from core import hookimpl, Detector, DetectorRecord, DetectorSettings, DetectorResult
 """
 
+from core.details import MAX_CHART_BINS, cap_bins
 from core.detector import (
     Detector,
     DetectorResult,
@@ -59,6 +60,7 @@ from core.store import (
 )
 
 __all__ = [
+    "MAX_CHART_BINS",
     "AlertChange",
     "AlertEvent",
     "AlertState",
@@ -104,6 +106,7 @@ __all__ = [
     "UnknownPluginError",
     "WindowData",
     "WindowInfo",
+    "cap_bins",
     "count_bins",
     "count_categories",
     "format_duration",

@@ -31,6 +31,7 @@ from pydantic import Field
 from scipy import stats
 
 from core import (
+    MAX_CHART_BINS,
     BinCounts,
     CategoryCounts,
     Detector,
@@ -39,6 +40,7 @@ from core import (
     DetectorSettings,
     FeatureKind,
     FeatureSample,
+    cap_bins,
     hookimpl,
 )
 
@@ -145,15 +147,20 @@ class Chi2Detector(Detector):
             threshold=self.settings.p_value,
             drifted=False,
             details={
-                "bins": {
-                    "labels": labels,
-                    "reference": [float(c / n_ref) for c in ref_counts],
-                    "current": [float(c / n_cur) for c in cur_counts],
-                    "reference_counts": [int(c) for c in ref_counts],
-                    "current_counts": [int(c) for c in cur_counts],
-                },
+                "bins": cap_bins(
+                    {
+                        "labels": labels,
+                        "reference": [float(c / n_ref) for c in ref_counts],
+                        "current": [float(c / n_cur) for c in cur_counts],
+                        "reference_counts": [int(c) for c in ref_counts],
+                        "current_counts": [int(c) for c in cur_counts],
+                    },
+                    cur_counts / n_cur - ref_counts / n_ref,  # the largest shifts are shown
+                ),
                 "dof": test.dof,
-                "dropped": [label for label, k in zip(labels, test.kept, strict=True) if not k],
+                "dropped": [label for label, k in zip(labels, test.kept, strict=True) if not k][
+                    :MAX_CHART_BINS
+                ],
                 "cramers_v": math.sqrt(test.statistic / (n_ref + n_cur)),
                 "unseen_categories": dict(listed),
                 "reference_size": n_ref,

@@ -43,6 +43,7 @@ from core import (
     DetectorSettings,
     FeatureKind,
     FeatureSample,
+    cap_bins,
     hookimpl,
 )
 
@@ -240,6 +241,17 @@ class PSIDetector(Detector):
         terms = psi_terms(ref_p, cur_p, eps)
         value = float(terms.sum())
         severity = self.severity(value)
+        bins = {
+            "edges": edges,
+            "labels": list(profile.labels),
+            "reference": [float(p) for p in ref_p],
+            "current": [float(q) for q in cur_p],
+            "reference_counts": [int(c) for c in profile.counts],
+            "current_counts": [int(c) for c in counts],
+            "contributions": [float(t) for t in terms],
+        }
+        if isinstance(profile, CategoricalPSIProfile):
+            bins = cap_bins(bins, terms)  # many categories: the largest contributions
         return DetectorResult(
             statistic=value,
             p_value=None,
@@ -248,15 +260,7 @@ class PSIDetector(Detector):
             details={
                 "severity": severity,
                 "warn": self.settings.warn,
-                "bins": {
-                    "edges": edges,
-                    "labels": list(profile.labels),
-                    "reference": [float(p) for p in ref_p],
-                    "current": [float(q) for q in cur_p],
-                    "reference_counts": [int(c) for c in profile.counts],
-                    "current_counts": [int(c) for c in counts],
-                    "contributions": [float(t) for t in terms],
-                },
+                "bins": bins,
                 "binning": binning,
                 "epsilon": eps,
                 "epsilon_note": (
