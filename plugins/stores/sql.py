@@ -56,7 +56,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, cast
 
@@ -1521,16 +1521,7 @@ class SQLStore(Store):
     # -- silences ----------------------------------------------------------------------------------
     def add_silence(self, silence: Silence) -> None:
         """Save (or replace) a silence."""
-        values = {
-            "id": silence.id,
-            "monitor": silence.monitor,
-            "feature": silence.feature,
-            "detector": silence.detector,
-            "starts_at": silence.starts_at,
-            "ends_at": silence.ends_at,
-            "reason": silence.reason,
-            "created_by": silence.created_by,
-        }
+        values = asdict(silence)  # the table's columns are the dataclass's fields
         with self._tx("saving a silence", write=True) as conn:
             conn.execute(self._upsert(T_SILENCES, values), values)
 
@@ -1560,13 +1551,7 @@ class SQLStore(Store):
 
     def set_notifier_status(self, status: NotifierStatus) -> None:
         """Save a notifier's status."""
-        values = {
-            "name": status.name,
-            "config_hash": status.config_hash,
-            "disabled": status.disabled,
-            "reason": status.reason,
-            "changed_at": status.changed_at,
-        }
+        values = asdict(status)  # the table's columns are the dataclass's fields
         with self._tx("saving a notifier status", write=True) as conn:
             conn.execute(self._upsert(T_NOTIFIERS, values), values)
 
