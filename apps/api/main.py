@@ -16,7 +16,16 @@ from fastapi import FastAPI
 from apps.api import state as api_state
 from apps.api.deps import ApiKey
 from apps.api.errors import BodySizeLimitMiddleware, install_error_handlers
-from apps.api.routes import alerts, docs, health, metrics, models, monitors, predictions
+from apps.api.routes import (
+    alerts,
+    docs,
+    health,
+    metrics,
+    models,
+    monitors,
+    predictions,
+    silences,
+)
 from core.config import ApiConfig
 from core.runtime import Runtime
 from core.settings import Settings
@@ -68,7 +77,13 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, limit=lambda: app.state.max_body_bytes)
     install_error_handlers(app)
     app.include_router(health.router)
-    for router in (predictions.router, models.router, monitors.router, alerts.router):
+    for router in (
+        predictions.router,
+        models.router,
+        monitors.router,
+        alerts.router,
+        silences.router,
+    ):
         app.include_router(router, dependencies=[ApiKey])
     app.include_router(metrics.router, dependencies=[ApiKey])
     app.include_router(docs.router, dependencies=[ApiKey])

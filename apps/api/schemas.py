@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from core.config import MonitorConfig
 from core.models import LoadedModel
 from core.report import Report
-from core.store import AlertEvent, AlertState
+from core.store import AlertEvent, AlertState, Silence
 
 FeatureValue = float | str
 LabelValue = str | float | int | bool
@@ -314,6 +314,42 @@ class AlertEventOut(BaseModel):
 
 class AlertEventsResponse(BaseModel):
     events: list[AlertEventOut]
+
+
+class SilenceIn(BaseModel):
+    """Mute a monitor's alert changes (optionally one feature or detector) for a while."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    monitor: str = Field(min_length=1, max_length=200)
+    duration: str = Field(
+        min_length=1, max_length=32, description="How long: 30m, 2h, 1d.", examples=["2h"]
+    )
+    reason: str = Field(min_length=1, max_length=1000)
+    feature: str | None = Field(default=None, max_length=500)
+    detector: str | None = Field(default=None, max_length=200)
+    created_by: str | None = Field(default=None, max_length=200)
+
+
+class SilenceOut(BaseModel):
+    """A saved silence."""
+
+    id: str
+    monitor: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    feature: str | None
+    detector: str | None
+    created_by: str | None
+
+    @classmethod
+    def of(cls, silence: Silence) -> SilenceOut:
+        return cls(**{k: getattr(silence, k) for k in cls.model_fields})
+
+
+class SilencesResponse(BaseModel):
+    silences: list[SilenceOut]
 
 
 # -- health ------------------------------------------------------------------------------------
