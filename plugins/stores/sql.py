@@ -1670,34 +1670,13 @@ def _report(body: str) -> Report:
 
 
 def _state_values(state: AlertState) -> dict[str, Any]:
-    return {
-        "monitor": state.monitor,
-        "detector": state.detector,
-        "feature": state.feature,
-        "state": state.state,
-        "consecutive_drifted": state.consecutive_drifted,
-        "consecutive_clean": state.consecutive_clean,
-        "changed_at": state.changed_at,
-        "last_notified_at": state.last_notified_at,
-        "statistic": state.statistic,
-        "threshold": state.threshold,
-        "report_id": state.report_id,
-    }
+    return asdict(state)  # the table's columns are the dataclass's fields
 
 
 def _event_values(event_: AlertEvent) -> dict[str, Any]:
-    return {
-        "monitor": event_.monitor,
-        "detector": event_.detector,
-        "feature": event_.feature,
-        "from_state": event_.from_state,
-        "to_state": event_.to_state,
-        "at": event_.at,
-        "statistic": event_.statistic,
-        "threshold": event_.threshold,
-        "report_id": event_.report_id,
-        "silenced": event_.silenced,
-    }
+    values = asdict(event_)
+    del values["id"]  # assigned by the database
+    return values
 
 
 def _message_values(message: OutboxMessage) -> dict[str, Any]:
