@@ -19,15 +19,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-COPY pyproject.toml README.md ./
+# the repository root is the package `driftscope` (pyproject's package-dir): its __init__ too
+COPY pyproject.toml README.md constraints.txt __init__.py __main__.py py.typed ./
 COPY core ./core
 COPY plugins ./plugins
 COPY apps ./apps
 COPY configs ./configs
 
 # configs/demo.yaml reads the model from ../driftscope-demo/ and keeps SQLite there
-RUN pip install . \
-    && python -c "from pathlib import Path; from core.demo.model import train_demo_model; train_demo_model(Path('/app/driftscope-demo'))" \
+RUN pip install -c constraints.txt . \
+    && python -c "from pathlib import Path; from driftscope.apps.demo.model import train_demo_model; train_demo_model(Path('/app/driftscope-demo'))" \
     && useradd --create-home --uid 10001 driftscope \
     && chown -R driftscope /app/driftscope-demo
 

@@ -40,7 +40,7 @@ if str(REPO) not in sys.path:
 
 def logging_off_app() -> Any:
     """The baseline server: the same app with prediction logging switched off."""
-    from apps.api.main import create_app
+    from driftscope.apps.api.main import create_app
 
     return create_app(prediction_logging=False)
 
@@ -156,7 +156,7 @@ def start_server(factory: str, config: Path, log: Path) -> tuple[subprocess.Pope
         **os.environ,
         "DRIFTSCOPE_CONFIG": str(config),
         "DRIFTSCOPE_SCHEDULER": "false",
-        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "benchmarks")]),
+        "PYTHONPATH": str(REPO / "benchmarks"),
     }
     env.pop("DRIFTSCOPE_API_KEY", None)
     env.pop("DRIFTSCOPE_STORE_URL", None)
@@ -237,7 +237,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the working folder.")
     args = parser.parse_args()
 
-    from tests.api_helpers import count_rows, demo_rows, make_demo_config
+    from support.api_helpers import count_rows, demo_rows, make_demo_config
 
     work = Path(tempfile.mkdtemp(prefix="driftscope-bench-api-"))
     store_url = f"sqlite:///{work / 'driftscope.db'}"
@@ -253,7 +253,7 @@ def main() -> None:
 
     load_before = os.getloadavg()[0]
     print(f"starting servers (work folder {work}) ...", flush=True)
-    on, on_port = start_server("apps.api.main:create_app", config_on, work / "on.log")
+    on, on_port = start_server("driftscope.apps.api.main:create_app", config_on, work / "on.log")
     off, off_port = start_server("api:logging_off_app", config_off, work / "off.log")
     answered_rows = 0
     results: dict[str, dict[str, Any]] = {}

@@ -35,9 +35,9 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import FeatureSample
-from plugins.detectors.ks import KSDetector, KSSettings
-from plugins.detectors.psi import PSIDetector, PSISettings
+from driftscope import FeatureSample
+from driftscope.plugins.detectors.ks import KSDetector, KSSettings
+from driftscope.plugins.detectors.psi import PSIDetector, PSISettings
 
 
 @dataclass(frozen=True)

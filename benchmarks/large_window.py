@@ -213,9 +213,9 @@ def _chunk(
 # -- one monitor run (in its own process) ----------------------------------------------------
 def run_monitor(config: Path) -> dict[str, Any]:
     """Build a runtime, run the monitor once, and return time, memory and the report summary."""
-    from core.config import load_config
-    from core.plugins import create_plugin_manager
-    from core.runtime import Runtime
+    from driftscope.core.config.yaml_file import load_config
+    from driftscope.core.plugin_system.manager import create_plugin_manager
+    from driftscope.core.runtime import Runtime
 
     plugins = create_plugin_manager(entry_points=False)
     runtime = Runtime(load_config(config, plugins), plugins)
@@ -305,9 +305,9 @@ def main(argv: list[str] | None = None) -> int:
             bounded = write_config(folder, url, args.max_rows)
             whole = write_config(folder, url, None)
             # a Runtime registers the model (creates its table) on start
-            from core.config import load_config
-            from core.plugins import create_plugin_manager
-            from core.runtime import Runtime
+            from driftscope.core.config.yaml_file import load_config
+            from driftscope.core.plugin_system.manager import create_plugin_manager
+            from driftscope.core.runtime import Runtime
 
             plugins = create_plugin_manager(entry_points=False)
             Runtime(load_config(bounded, plugins), plugins).close()

@@ -26,10 +26,10 @@ import pandas as pd
 import yaml
 from scipy import stats
 
-from core.config import load_config
-from core.plugins import create_plugin_manager
-from core.runtime import Runtime
-from core.store import PredictionRecord
+from driftscope.core.config.yaml_file import load_config
+from driftscope.core.contracts.store import PredictionRecord
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.core.runtime import Runtime
 
 FEATURES = 20
 

@@ -197,9 +197,9 @@ PARTS: dict[str, float] = {}
 
 def _driftscope(cached: bool) -> Callable[[Data], Callable[[], Results]]:
     def prepare(data: Data) -> Callable[[], Results]:
-        from core import FeatureSample
-        from core.engine import PARALLEL_MIN_ROWS
-        from core.plugins import create_plugin_manager
+        from driftscope import FeatureSample
+        from driftscope.core.monitoring.engine import PARALLEL_MIN_ROWS
+        from driftscope.core.plugin_system.manager import create_plugin_manager
 
         plugins = create_plugin_manager(entry_points=False)
 

@@ -31,8 +31,8 @@ from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import FeatureSpec, ModelSchema, PredictionRecord, StoreSettings
-from plugins.stores.sql import SQLStore
+from driftscope import FeatureSpec, ModelSchema, PredictionRecord, StoreSettings
+from driftscope.plugins.stores.sql import SQLStore
 
 N_NUMERIC, N_CATEGORICAL = 18, 2
 CLASSES = ("a", "b", "c")
@@ -114,7 +114,7 @@ def bench_writes(url: str, batch: int, total: int, repeats: int) -> float:
 
 def naive_read(store: SQLStore, start: datetime, end: datetime) -> dict[str, np.ndarray]:
     """The baseline: fetchall, append row by row into lists, then np.array per column."""
-    from plugins.stores.sql import to_micros
+    from driftscope.plugins.stores.sql import to_micros
 
     layout_cols = ["prediction", "label", "p_0", "p_1", "p_2"] + [
         f"f_{i}" for i in range(N_NUMERIC + N_CATEGORICAL)

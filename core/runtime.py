@@ -11,20 +11,20 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from core.alerts.delivery import DeliveryWorker
-from core.alerts.manager import AlertManager
-from core.alerts.wiring import build_alerting
-from core.config import DriftscopeConfig, load_config
-from core.engine import MonitorEngine
-from core.errors import ConfigError
-from core.models import LoadedModel, load_model
-from core.notifier import Notifier
-from core.plugins import PluginManager, create_plugin_manager
-from core.profiles import ProfileCache
-from core.report import Report
-from core.scheduler import MonitorScheduler
-from core.settings import Settings
-from core.store import Store
+from driftscope.core.alerting.delivery import DeliveryWorker
+from driftscope.core.alerting.manager import AlertManager
+from driftscope.core.alerting.wiring import build_alerting
+from driftscope.core.config.environment import Settings
+from driftscope.core.config.yaml_file import DriftscopeConfig, load_config
+from driftscope.core.contracts.notifier import Notifier
+from driftscope.core.contracts.report import Report
+from driftscope.core.contracts.store import Store
+from driftscope.core.errors import ConfigError
+from driftscope.core.monitoring.engine import MonitorEngine
+from driftscope.core.monitoring.model_loading import LoadedModel, load_model
+from driftscope.core.monitoring.profiles import ProfileCache
+from driftscope.core.monitoring.scheduler import MonitorScheduler
+from driftscope.core.plugin_system.manager import PluginManager, create_plugin_manager
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@
   skipped, with the reason, only when the server cannot be reached (and fail instead when
   ``DRIFTSCOPE_REQUIRE_POSTGRES=1``, as in CI).
 * ``store`` — parametrised over ``sqlite`` and ``postgres`` (the latter marked
-  ``postgres``): an opened :class:`plugins.stores.sql.SQLStore`, closed after the test.
+  ``postgres``): an opened :class:`driftscope.plugins.stores.sql.SQLStore`, closed after the test.
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ def postgres_url(_postgres_server: str) -> Iterator[str]:
 )
 def store(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """An opened SQL store on a fresh database (SQLite file or PostgreSQL schema)."""
-    from core import StoreSettings
-    from plugins.stores.sql import SQLStore
+    from driftscope import StoreSettings
+    from driftscope.plugins.stores.sql import SQLStore
 
     fixture = "postgres_url" if request.param == "postgres" else "sqlite_url"
     url = request.getfixturevalue(fixture)
@@ -119,7 +119,7 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with the trained demo model and its reference, shared by a module's tests."""
-    from tests.factories import demo_model
+    from support.factories import demo_model
 
     folder = tmp_path_factory.mktemp("demo")
     demo_model(folder)

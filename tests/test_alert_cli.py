@@ -11,22 +11,22 @@ from typing import Any
 
 import pytest
 import typer
-from discord_standin import WEBHOOK_TOKEN, DiscordStandIn, unknown_webhook
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from core.alerts.cli import register
-from core.alerts.delivery import DeliveryWorker
-from core.alerts.manager import AlertManager
-from core.alerts.rules import MonitorAlerting
-from core.alerts.settings import DeliverySettings
-from core.alerts.wiring import monitor_alerting
-from core.notifier import Notifier
-from core.report import Report, ResultRow, WindowInfo
-from core.store import Store, StoreSettings
-from plugins.notifiers.discord import DiscordNotifier, DiscordSettings
-from plugins.notifiers.log import LogNotifier, LogSettings
-from plugins.stores.sql import SQLStore
+from driftscope.apps.cli.alerts import register
+from driftscope.core.alerting.config import DeliverySettings
+from driftscope.core.alerting.delivery import DeliveryWorker
+from driftscope.core.alerting.manager import AlertManager
+from driftscope.core.alerting.rules import MonitorAlerting
+from driftscope.core.alerting.wiring import monitor_alerting
+from driftscope.core.contracts.notifier import Notifier
+from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
+from driftscope.core.contracts.store import Store, StoreSettings
+from driftscope.plugins.notifiers.discord import DiscordNotifier, DiscordSettings
+from driftscope.plugins.notifiers.log import LogNotifier, LogSettings
+from driftscope.plugins.stores.sql import SQLStore
+from support.discord_standin import WEBHOOK_TOKEN, DiscordStandIn, unknown_webhook
 
 
 @dataclass
@@ -41,7 +41,7 @@ class _Config:
 
 @dataclass
 class _Runtime:
-    """The parts of core.runtime.Runtime the alert commands use."""
+    """The parts of driftscope.core.runtime.Runtime the alert commands use."""
 
     config: _Config
     store: Store
@@ -177,7 +177,7 @@ def test_notify_test_reports_success_and_failure(
 def test_monitor_alerting_reads_the_config_and_defaults_to_the_log_notifier(
     tmp_path: Path,
 ) -> None:
-    from core.alerts.settings import AlertRuleSettings
+    from driftscope.core.alerting.config import AlertRuleSettings
 
     @dataclass
     class Window:

@@ -14,7 +14,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from discord_standin import (
+from pydantic import SecretStr
+
+import driftscope.plugins.notifiers.discord as discord_module
+from driftscope import Notifier, hookimpl
+from driftscope.core.alerting.config import AlertRuleSettings, DeliverySettings
+from driftscope.core.alerting.delivery import DeliveryWorker, config_hash
+from driftscope.core.alerting.manager import AlertManager
+from driftscope.core.alerting.rules import MonitorAlerting
+from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
+from driftscope.core.contracts.store import OutboxMessage, Store, StoreSettings
+from driftscope.core.plugin_system.manager import PluginManager
+from driftscope.plugins.notifiers.discord import DiscordNotifier, DiscordSettings
+from driftscope.plugins.notifiers.log import LogNotifier, LogSettings
+from driftscope.plugins.stores.sql import SQLStore
+from support.discord_standin import (
     WEBHOOK_TOKEN,
     DiscordStandIn,
     Reply,
@@ -24,20 +38,6 @@ from discord_standin import (
     server_error,
     unknown_webhook,
 )
-from pydantic import SecretStr
-
-import plugins.notifiers.discord as discord_module
-from core import Notifier, hookimpl
-from core.alerts.delivery import DeliveryWorker, config_hash
-from core.alerts.manager import AlertManager
-from core.alerts.rules import MonitorAlerting
-from core.alerts.settings import AlertRuleSettings, DeliverySettings
-from core.plugins import PluginManager
-from core.report import Report, ResultRow, WindowInfo
-from core.store import OutboxMessage, Store, StoreSettings
-from plugins.notifiers.discord import DiscordNotifier, DiscordSettings
-from plugins.notifiers.log import LogNotifier, LogSettings
-from plugins.stores.sql import SQLStore
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 FAST = DeliverySettings(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from core.alerts.rules import MONITOR_DETECTOR, Evaluation, MonitorAlerting, evaluate
-from core.alerts.settings import AlertRuleSettings
-from core.notifier import Notification
-from core.report import Report, ResultRow, WindowInfo
-from core.store import AlertState, Silence
+from driftscope.core.alerting.config import AlertRuleSettings
+from driftscope.core.alerting.rules import MONITOR_DETECTOR, Evaluation, MonitorAlerting, evaluate
+from driftscope.core.contracts.notifier import Notification
+from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
+from driftscope.core.contracts.store import AlertState, Silence
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 MONITOR = "credit"

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.errors import StoreError
-from core.logging_queue import LoggingUnavailable, PredictionLogger, QueueFull
-from core.store import PredictionRecord
+from driftscope.core.contracts.store import PredictionRecord
+from driftscope.core.errors import StoreError
+from driftscope.core.serving.log_writer import LoggingUnavailable, PredictionLogger, QueueFull
 
 pytestmark = pytest.mark.anyio
 

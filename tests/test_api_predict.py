@@ -14,11 +14,11 @@ import httpx
 import pytest
 import yaml
 
-from apps.api.main import create_app
-from core.errors import StoreError
-from core.runtime import Runtime
-from core.settings import Settings
-from tests.api_helpers import (
+from driftscope.apps.api.main import create_app
+from driftscope.core.config.environment import Settings
+from driftscope.core.errors import StoreError
+from driftscope.core.runtime import Runtime
+from support.api_helpers import (
     api_client,
     count_rows,
     demo_labels,

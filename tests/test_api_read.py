@@ -11,11 +11,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from apps.api.main import create_app
-from core.errors import StoreError
-from core.settings import Settings
-from core.store import AlertEvent, AlertState
-from tests.api_helpers import api_client, demo_labels, demo_model, demo_rows, make_demo_config
+from driftscope.apps.api.main import create_app
+from driftscope.core.config.environment import Settings
+from driftscope.core.contracts.store import AlertEvent, AlertState
+from driftscope.core.errors import StoreError
+from support.api_helpers import api_client, demo_labels, demo_model, demo_rows, make_demo_config
 
 pytestmark = pytest.mark.anyio
 
@@ -303,8 +303,8 @@ async def test_drift_gauges_are_seeded_from_the_latest_stored_report(
 
 
 async def test_delivery_problems_are_readiness_warnings(client: httpx.AsyncClient) -> None:
-    from core.alerts.delivery import config_hash
-    from core.store import NotifierStatus
+    from driftscope.core.alerting.delivery import config_hash
+    from driftscope.core.contracts.store import NotifierStatus
 
     runtime = client._transport.app.state.api.runtime  # type: ignore[attr-defined]
     body = (await client.get("/readyz")).json()
@@ -321,8 +321,8 @@ async def test_delivery_problems_are_readiness_warnings(client: httpx.AsyncClien
 async def test_app_started_hook_fires_with_app_and_settings(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
-    from core import hookimpl
-    from core.runtime import Runtime
+    from driftscope import hookimpl
+    from driftscope.core.runtime import Runtime
 
     seen: list[tuple[object, object]] = []
 

@@ -10,9 +10,9 @@ schemathesis = pytest.importorskip("schemathesis")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from apps.api.main import create_app  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from tests.api_helpers import make_demo_config  # noqa: E402
+from driftscope.apps.api.main import create_app  # noqa: E402
+from driftscope.core.config.environment import Settings  # noqa: E402
+from support.api_helpers import make_demo_config  # noqa: E402
 
 
 @pytest.fixture(scope="module")

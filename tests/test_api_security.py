@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from apps.api.main import create_app
-from core.errors import StoreError
-from core.settings import Settings
-from tests.api_helpers import api_client, count_rows, demo_rows, make_demo_config
+from driftscope.apps.api.main import create_app
+from driftscope.core.config.environment import Settings
+from driftscope.core.errors import StoreError
+from support.api_helpers import api_client, count_rows, demo_rows, make_demo_config
 
 pytestmark = pytest.mark.anyio
 KEY = "k3y-0123456789-abcdefghijklmnopqrstuv"

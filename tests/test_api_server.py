@@ -16,8 +16,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from core import cli_serve
-from tests.api_helpers import (
+from driftscope.apps.cli import serve as cli_serve
+from support.api_helpers import (
     REPO,
     ServerProcess,
     count_rows,
@@ -122,7 +122,7 @@ def test_serve_flags_override_settings(
     result = runner.invoke(_serve_app(), ["serve", "--config", str(config)])
     assert result.exit_code == 0, result.output
     call = calls.pop()
-    assert call["app"] == "apps.api.main:create_app" and call["factory"] is True
+    assert call["app"] == "driftscope.apps.api.main:create_app" and call["factory"] is True
     assert call["host"] == "127.0.0.1" and call["port"] == 8000 and call["workers"] == 1
     assert os.environ["DRIFTSCOPE_CONFIG"] == str(config.resolve())
     assert "DRIFTSCOPE_SCHEDULER" not in os.environ
@@ -164,15 +164,13 @@ def test_serve_runs_uvicorn_and_stops_on_sigterm(
     config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
     port = free_port()
     shell = (
-        "import typer; from core.cli_serve import register\n"
+        "import typer; from driftscope.apps.cli.serve import register\n"
         "app = typer.Typer()\n"
         "app.callback()(lambda: None)\n"
         "register(app)\n"
         "app()\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS} | {
-        "PYTHONPATH": str(REPO)
-    }
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS}
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-c", shell, "serve", "-c", str(config), "--port", str(port)],

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from apps.api.main import create_app
-from core.report import Report, ResultRow, WindowInfo
-from core.settings import Settings
-from tests.api_helpers import api_client, make_demo_config
+from driftscope.apps.api.main import create_app
+from driftscope.core.config.environment import Settings
+from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
+from support.api_helpers import api_client, make_demo_config
 
 pytestmark = pytest.mark.anyio
 

@@ -12,17 +12,17 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from core.config import load_config
-from core.plugins import create_plugin_manager
-from core.runtime import Runtime
-from tests.factories import demo_model, log_traffic, write_config
+from driftscope.core.config.yaml_file import load_config
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.core.runtime import Runtime
+from support.factories import demo_model, log_traffic, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
 def invoke(*args: str):
-    from core.cli import app
+    from driftscope.apps.cli.main import app
 
     return runner.invoke(app, list(args), terminal_width=250)
 
@@ -103,7 +103,7 @@ def test_scheduler_runs_monitors_and_stops_on_sigterm(tmp_path, sqlite_url):
     path = write_config(tmp_path, sqlite_url, monitor={"every": "1s"})
     env = {**os.environ, "DRIFTSCOPE_CONFIG": str(path)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "scheduler"],
+        [sys.executable, "-P", "-m", "driftscope", "scheduler"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,

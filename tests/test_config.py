@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.config import load_config, parse_config
-from core.durations import format_duration, parse_duration
-from core.errors import ConfigError
-from core.plugins import create_plugin_manager
+from driftscope.core.config.yaml_file import load_config, parse_config
+from driftscope.core.durations import format_duration, parse_duration
+from driftscope.core.errors import ConfigError
+from driftscope.core.plugin_system.manager import create_plugin_manager
 
 BASE = {
     "models": [{"name": "m", "reference": "ref.csv", "prediction_column": "pred"}],

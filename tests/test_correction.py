@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.correction import adjust_p_values
+from driftscope.core.monitoring.correction import adjust_p_values
 
 
 def test_bonferroni_multiplies_by_the_family_size_and_caps_at_one():

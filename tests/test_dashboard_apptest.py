@@ -1,7 +1,7 @@
 """The dashboard's pages under ``streamlit.testing.v1.AppTest`` against a live API.
 
 The API runs with uvicorn on 127.0.0.1 (a subprocess) over a SQLite store the test fills
-through the real runtime (see :mod:`tests.dashboard_live`): ``cancer-drift`` drifts in the
+through the real runtime (see :mod:`support.dashboard_live`): ``cancer-drift`` drifts in the
 second half of its hour, ``cancer-stable`` stays clean, ``cancer-idle`` never ran. The tests
 read the Plotly figures the pages build out of the element tree and check their series.
 """
@@ -19,8 +19,8 @@ import streamlit as st
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from tests.api_helpers import ServerProcess, free_port
-from tests.dashboard_live import LiveScenario, build_history, start_live_api
+from support.api_helpers import ServerProcess, free_port
+from support.dashboard_live import LiveScenario, build_history, start_live_api
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,7 @@ def empty_api(scenario: LiveScenario) -> Iterator[ServerProcess]:
 
 
 def _holdout_rows(scenario: LiveScenario, count: int) -> list[list[float]]:
-    from tests.api_helpers import demo_rows
+    from support.api_helpers import demo_rows
 
     rows = demo_rows(scenario.config.parent, count)
     return [[row[f] for f in scenario.features] for row in rows]

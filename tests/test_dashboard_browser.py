@@ -1,6 +1,6 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright.
 
-The test starts the API over a store with a drift story (:mod:`tests.dashboard_live`) and
+The test starts the API over a store with a drift story (:mod:`support.dashboard_live`) and
 ``driftscope dashboard`` on free ports on 127.0.0.1, opens each page, waits until its charts
 are drawn, checks that the monitors and a drifting feature are on the page and that no
 Streamlit exception box is, and saves a full-page screenshot of each page under
@@ -25,15 +25,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api_helpers import REPO, ServerProcess, free_port
-from tests.dashboard_live import LiveScenario, build_history, start_live_api
+from support.api_helpers import REPO, ServerProcess, free_port
+from support.dashboard_live import LiveScenario, build_history, start_live_api
+from support.project_folder import shadowing_packages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path(os.environ.get("DRIFTSCOPE_TEST_CHROMIUM", "/usr/bin/chromium"))
 OUTPUT = REPO / "test-output" / "dashboard"
 API_KEY = "browser-test-key"
-DASHBOARD_COMMAND = [sys.executable, "-m", "core.cli", "dashboard"]
+DASHBOARD_COMMAND = [sys.executable, "-P", "-m", "driftscope", "dashboard"]
 VIEWPORT = {"width": 1440, "height": 1000}
 
 pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -65,12 +66,12 @@ def dashboard(api: ServerProcess, scenario: LiveScenario) -> Iterator[str]:
         **os.environ,
         "DRIFTSCOPE_API_KEY": API_KEY,
         "DRIFTSCOPE_API_URL": "http://127.0.0.1:9",  # the flag must win over this
-        "PYTHONPATH": str(REPO),
     }
     log = (scenario.config.parent / "dashboard.log").open("wb")
     process = subprocess.Popen(
         [*DASHBOARD_COMMAND, "--port", str(port), "--api-url", api.url],
-        cwd=REPO,
+        # a project folder with its own core/, apps/ and plugins/ must not shadow driftscope's
+        cwd=shadowing_packages(scenario.config.parent / "project"),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

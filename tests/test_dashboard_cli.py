@@ -11,14 +11,19 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import core.cli_dashboard as cli_dashboard
-from core.cli_dashboard import DashboardNotFoundError, dashboard_entry, register, streamlit_command
+import driftscope.apps.cli.dashboard as cli_dashboard
+from driftscope.apps.cli.dashboard import (
+    DashboardNotFoundError,
+    dashboard_entry,
+    register,
+    streamlit_command,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_entry_file_is_found_through_the_import_system() -> None:
-    assert dashboard_entry() == REPO / "apps" / "dashboard" / "app.py"
+    assert dashboard_entry().resolve() == REPO / "apps" / "dashboard" / "app.py"
 
 
 def test_a_missing_dashboard_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,7 +34,8 @@ def test_a_missing_dashboard_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
 
 def test_streamlit_command_is_headless_local_and_private() -> None:
     command = streamlit_command(Path("/x/app.py"), 8600, "127.0.0.1")
-    assert command[1:5] == ["-m", "streamlit", "run", "/x/app.py"]
+    # -P: the current folder stays off sys.path, so a user's own apps/ never shadows ours
+    assert command[1:6] == ["-P", "-m", "streamlit", "run", "/x/app.py"]
     assert "--server.headless=true" in command
     assert "--browser.gatherUsageStats=false" in command
     assert "--server.address=127.0.0.1" in command
@@ -123,7 +129,7 @@ def test_sigterm_stops_streamlit_too(tmp_path: Path) -> None:
     )
     parent = (
         "import sys\n"
-        "from core.cli_dashboard import run_streamlit\n"
+        "from driftscope.apps.cli.dashboard import run_streamlit\n"
         f"sys.exit(run_streamlit([sys.executable, '-c', {child!r}], {{}}))\n"
     )
     process = subprocess.Popen(

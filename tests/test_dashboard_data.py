@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from apps.dashboard import charts, data
-from apps.dashboard.client import ApiClient, ApiError
+from driftscope.apps.dashboard import charts, data
+from driftscope.apps.dashboard.client import ApiClient, ApiError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

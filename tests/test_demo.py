@@ -26,22 +26,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.config import load_config
-from core.demo.runner import MONITOR, DemoOptions, demo_config, free_port
-from core.demo.simulate import (
+from driftscope.apps.demo.runner import MONITOR, DemoOptions, demo_config, free_port
+from driftscope.apps.demo.simulate import (
     ApiClient,
     SimulationError,
     TrafficGenerator,
     TrafficPlan,
     TrafficSource,
 )
-from core.plugins import create_plugin_manager
+from driftscope.core.config.yaml_file import load_config
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from support.project_folder import shadowing_packages
 
 DRIFTING = {"mean radius", "mean texture", "mean perimeter", "radius error", "texture error"}
 SHORT = ["--once", "--no-dashboard", "--requests", "600", "--rate", "100", "--every", "2"]
 
 
-def run_demo(folder: Path, port: int, *extra: str) -> tuple[subprocess.CompletedProcess, float]:
+DRIFTSCOPE = str(Path(sys.executable).with_name("driftscope"))  # the console script, as installed
+
+
+def run_demo(
+    folder: Path, port: int, *extra: str, cwd: Path | None = None
+) -> tuple[subprocess.CompletedProcess, float]:
     """Run ``driftscope demo`` in the short mode; return the result and its duration."""
     env = {
         k: v
@@ -52,9 +58,7 @@ def run_demo(folder: Path, port: int, *extra: str) -> tuple[subprocess.Completed
     started = time.monotonic()
     result = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "core.cli",
+            DRIFTSCOPE,
             "demo",
             *SHORT,
             "--dir",
@@ -66,7 +70,7 @@ def run_demo(folder: Path, port: int, *extra: str) -> tuple[subprocess.Completed
         capture_output=True,
         text=True,
         env=env,
-        cwd=folder.parent,
+        cwd=cwd or folder.parent,
         timeout=180,
     )
     return result, time.monotonic() - started
@@ -110,7 +114,9 @@ def server_pids(log: str) -> list[int]:
 def test_demo_once_detects_drift_records_an_alert_and_leaves_nothing_running(tmp_path):
     folder = tmp_path / "demo"
     port = free_port()
-    result, seconds = run_demo(folder, port)
+    # run from a project folder with its own core/, apps/ and plugins/: they must not shadow ours
+    project = shadowing_packages(tmp_path / "project")
+    result, seconds = run_demo(folder, port, cwd=project)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert seconds < 120, f"the short demo took {seconds:.0f}s"
@@ -349,7 +355,7 @@ def test_traffic_from_a_csv_of_ones_own_rows(tmp_path):
 
 
 def test_the_demo_config_is_valid_and_covers_the_run(tmp_path):
-    from tests.factories import demo_model
+    from support.factories import demo_model
 
     demo_model(tmp_path)
     options = DemoOptions(folder=tmp_path, requests=2000, rate=30, every=5)

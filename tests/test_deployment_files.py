@@ -2,7 +2,8 @@
 
 * every ``driftscope`` command the Dockerfiles, docker-compose.yml and render.yaml run is a
   registered command, answers ``--help`` with exit 0, and its arguments parse;
-* every ``DRIFTSCOPE_*`` variable they set is a field of :class:`core.settings.Settings`
+* every ``DRIFTSCOPE_*`` variable they set is a field of
+  :class:`driftscope.core.config.environment.Settings`
   (or of the dashboard's settings);
 * the compose file parses and has the api, dashboard and postgres services;
 * the Hugging Face Space README has the docker SDK front-matter and its port matches.
@@ -21,7 +22,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from core.settings import Settings
+from driftscope.core.config.environment import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -118,7 +119,7 @@ def all_env() -> list[tuple[str, str]]:
 
 def cli_commands() -> dict[str, Any]:
     """The click commands of the typer app, by name (typer may vendor its own click)."""
-    from core.cli import app
+    from driftscope.apps.cli.main import app
 
     return dict(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
 
@@ -141,7 +142,7 @@ def test_every_command_exists_and_its_arguments_parse(source, argv):
     commands = cli_commands()
     name, args = argv[1], argv[2:]
     assert name in commands, f"{source}: no command {name!r} in {sorted(commands)}"
-    from core.cli import app
+    from driftscope.apps.cli.main import app
 
     result = CliRunner().invoke(app, [name, "--help"], terminal_width=200)
     assert result.exit_code == 0, f"{source}: driftscope {name} --help: {result.output}"
@@ -154,7 +155,7 @@ def test_every_command_exists_and_its_arguments_parse(source, argv):
 
 
 def test_every_driftscope_variable_is_a_known_setting():
-    from apps.dashboard.client import DashboardSettings
+    from driftscope.apps.dashboard.client import DashboardSettings
 
     known = {f"DRIFTSCOPE_{name.upper()}" for name in Settings.model_fields}
     known |= {f"DRIFTSCOPE_{name.upper()}" for name in DashboardSettings.model_fields}
@@ -165,7 +166,7 @@ def test_every_driftscope_variable_is_a_known_setting():
         for source, key in found
         if key.startswith("DRIFTSCOPE_") and key not in known
     ]
-    assert not unknown, f"not fields of core.settings.Settings: {unknown}"
+    assert not unknown, f"not fields of driftscope.core.config.environment.Settings: {unknown}"
 
 
 def test_the_settings_the_files_set_are_valid_values():
@@ -265,3 +266,19 @@ def test_render_blueprint_runs_the_api_with_its_health_check():
     assert argv[argv.index("--port") + 1] == env["PORT"]["value"]
     database_names = {d["name"] for d in render()["databases"]}
     assert env["DRIFTSCOPE_STORE_URL"]["fromDatabase"]["name"] in database_names
+
+
+def test_the_images_copy_everything_the_package_is_built_from():
+    """The repository root is the package ``driftscope``: an image that copies only core/,
+    plugins/ and apps/ builds a wheel without the public surface (``__init__.py``)."""
+    needed = {"pyproject.toml", "constraints.txt", "__init__.py", "__main__.py", "py.typed"}
+    needed |= {"core", "plugins", "apps"}
+    for path in (DOCKERFILE, HF_DOCKERFILE):
+        copied: set[str] = set()
+        for keyword, rest in dockerfile_instructions(path):
+            if keyword == "COPY":
+                sources = [a for a in shlex.split(rest) if not a.startswith("--")][:-1]
+                copied |= {s.rstrip("/") for s in sources}
+        assert needed <= copied, f"{path.relative_to(ROOT)} does not copy {needed - copied}"
+        installs = [rest for keyword, rest in dockerfile_instructions(path) if keyword == "RUN"]
+        assert any("-c constraints.txt" in rest for rest in installs), path

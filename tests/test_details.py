@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import MAX_CHART_BINS, FeatureSample, cap_bins
-from core.plugins import create_plugin_manager
+from driftscope import MAX_CHART_BINS, FeatureSample, cap_bins
+from driftscope.core.plugin_system.manager import create_plugin_manager
 
 
 def test_cap_bins_keeps_the_heaviest_bins_in_order_and_merges_the_rest():

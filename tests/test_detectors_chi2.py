@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 from scipy import stats
 
-from core import FeatureSample
-from core.plugins import create_plugin_manager
-from plugins.detectors.chi2 import UNSEEN, Chi2Detector, Chi2Settings, homogeneity_test
+from driftscope import FeatureSample
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.plugins.detectors.chi2 import UNSEEN, Chi2Detector, Chi2Settings, homogeneity_test
 
 
 def _detector(**settings: object) -> Chi2Detector:
@@ -126,7 +126,7 @@ def test_plugin_manager_finds_chi2() -> None:
 
 
 def test_score_counts_equals_score_on_the_same_values() -> None:
-    from core import count_categories
+    from driftscope import count_categories
 
     rng = np.random.default_rng(9)
     det = _detector()

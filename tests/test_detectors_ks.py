@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from scipy import stats
 from scipy.stats import _stats_py
 
-from core import FeatureSample
-from core.plugins import create_plugin_manager
-from plugins.detectors.ks import (
+from driftscope import FeatureSample
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.plugins.detectors.ks import (
     ECDF_POINTS,
     KSDetector,
     KSSettings,

@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 from sklearn import metrics
 
-from core import LabelledSample
-from core.plugins import create_plugin_manager
-from plugins.detectors.performance import PerformanceDropDetector, PerformanceSettings
+from driftscope import LabelledSample
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.plugins.detectors.performance import PerformanceDropDetector, PerformanceSettings
 
 BINARY = ("benign", "malignant")
 

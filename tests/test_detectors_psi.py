@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from core import FeatureSample
-from core.plugins import create_plugin_manager
-from plugins.detectors.psi import (
+from driftscope import FeatureSample
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.plugins.detectors.psi import (
     UNSEEN,
     CategoricalPSIProfile,
     NumericPSIProfile,
@@ -230,7 +230,7 @@ def test_plugin_manager_finds_psi() -> None:
 @pytest.mark.parametrize("binning", ["quantile", "uniform"])
 def test_score_counts_over_bin_edges_equals_score(binning: str) -> None:
     """Counting with core.count_bins over bin_edges() puts edge values where score() does."""
-    from core import count_bins, count_categories
+    from driftscope import count_bins, count_categories
 
     rng = np.random.default_rng(5)
     det = _detector(bins=6, binning=binning)

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from core import Detector, DetectorRecord, DetectorResult, FeatureSample, hookimpl
-from core.config import load_config
-from core.plugins import create_plugin_manager
-from core.runtime import Runtime
-from core.store import PredictionRecord
-from tests.factories import demo_model, log_traffic, write_config
+from driftscope import Detector, DetectorRecord, DetectorResult, FeatureSample, hookimpl
+from driftscope.core.config.yaml_file import load_config
+from driftscope.core.contracts.store import PredictionRecord
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.core.runtime import Runtime
+from support.factories import demo_model, log_traffic, write_config
 
 DRIFTED = ["mean radius", "mean texture", "mean perimeter", "radius error", "texture error"]
 
@@ -151,7 +151,9 @@ def test_the_engine_runs_on_postgresql(tmp_path, postgres_url):
 
 
 def test_parallel_scoring_gives_the_same_report_as_sequential(tmp_path, sqlite_url, monkeypatch):
-    monkeypatch.setattr("core.engine.PARALLEL_MIN_ROWS", 0)  # the demo window is small
+    monkeypatch.setattr(
+        "driftscope.core.monitoring.engine.PARALLEL_MIN_ROWS", 0
+    )  # the demo window is small
     rt = make_runtime(tmp_path, sqlite_url, extra={"threads": 1})
     try:
         log_traffic(rt.store, rt.models["cancer"], demo_model(tmp_path), drift=True)

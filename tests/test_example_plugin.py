@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.config import load_config
-from core.errors import ConfigError
-from core.plugins import create_plugin_manager
-from core.runtime import Runtime
-from tests.factories import demo_model, log_traffic, write_config
+from driftscope.core.config.yaml_file import load_config
+from driftscope.core.errors import ConfigError
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.core.runtime import Runtime
+from support.factories import demo_model, log_traffic, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "driftscope-example-plugin"
@@ -79,7 +79,7 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def driftscope(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the driftscope CLI with the venv's Python."""
     return subprocess.run(
-        [str(python), "-m", "core.cli", *args],
+        [str(python), "-P", "-m", "driftscope", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

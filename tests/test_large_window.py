@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import (
+from driftscope import (
     BinCounts,
     CategoryCounts,
     Detector,
@@ -28,10 +28,10 @@ from core import (
     count_categories,
     hookimpl,
 )
-from core.config import load_config
-from core.plugins import create_plugin_manager
-from core.runtime import Runtime
-from tests.factories import demo_model, traffic, write_config
+from driftscope.core.config.yaml_file import load_config
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.core.runtime import Runtime
+from support.factories import demo_model, traffic, write_config
 
 EDGES = np.array([-1.0, 0.0, 0.5, 2.0])
 
@@ -198,8 +198,8 @@ def _present(values: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("binning", ["quantile", "uniform"])
 def test_psi_and_chi2_score_store_counts_as_they_score_raw_values(store, binning):
     """The same window scored from its raw values and from the SQL store's counts."""
-    from plugins.detectors.chi2 import Chi2Detector, Chi2Settings
-    from plugins.detectors.psi import PSIDetector, PSISettings
+    from driftscope.plugins.detectors.chi2 import Chi2Detector, Chi2Settings
+    from driftscope.plugins.detectors.psi import PSIDetector, PSISettings
 
     rng = np.random.default_rng(3)
     ref_x = np.round(rng.normal(0.0, 1.0, 400), 2)  # ties, so some edges repeat and merge
@@ -265,8 +265,8 @@ def test_psi_and_chi2_score_store_counts_as_they_score_raw_values(store, binning
 
 
 def test_score_counts_rejects_counts_of_the_wrong_shape_or_kind():
-    from plugins.detectors.chi2 import Chi2Detector, Chi2Settings
-    from plugins.detectors.psi import PSIDetector, PSISettings
+    from driftscope.plugins.detectors.chi2 import Chi2Detector, Chi2Settings
+    from driftscope.plugins.detectors.psi import PSIDetector, PSISettings
 
     psi = PSIDetector(PSISettings(type="psi", bins=4))
     numeric = psi.fit(FeatureSample("x", "numeric", np.arange(100.0)))

@@ -8,10 +8,10 @@ import pytest
 import skops.io as sio
 from sklearn.preprocessing import FunctionTransformer
 
-from core.config import ModelConfig
-from core.errors import ConfigError, ModelLoadError
-from core.models import class_label, load_model
-from tests.factories import demo_model
+from driftscope.core.config.yaml_file import ModelConfig
+from driftscope.core.errors import ConfigError, ModelLoadError
+from driftscope.core.monitoring.model_loading import class_label, load_model
+from support.factories import demo_model
 
 
 def config(tmp_path, **values) -> ModelConfig:

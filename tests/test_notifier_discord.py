@@ -9,7 +9,18 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from discord_standin import (
+from pydantic import SecretStr, ValidationError
+
+import driftscope.plugins.notifiers.discord as discord_module
+from driftscope.core.contracts.notifier import AlertChange, Notification
+from driftscope.plugins.notifiers.discord import (
+    COLOURS,
+    DiscordNotifier,
+    DiscordSettings,
+    WebhookURL,
+    build_payload,
+)
+from support.discord_standin import (
     WEBHOOK_ID,
     WEBHOOK_TOKEN,
     DiscordStandIn,
@@ -21,17 +32,6 @@ from discord_standin import (
     server_error,
     unknown_webhook,
     validate,
-)
-from pydantic import SecretStr, ValidationError
-
-import plugins.notifiers.discord as discord_module
-from core.notifier import AlertChange, Notification
-from plugins.notifiers.discord import (
-    COLOURS,
-    DiscordNotifier,
-    DiscordSettings,
-    WebhookURL,
-    build_payload,
 )
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

@@ -12,11 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from discord_standin import secret_free
 from pydantic import SecretStr, ValidationError
 
-from core.notifier import AlertChange, Notification
-from plugins.notifiers.webhook import (
+from driftscope.core.contracts.notifier import AlertChange, Notification
+from driftscope.plugins.notifiers.webhook import (
     SCHEMA,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -25,6 +24,7 @@ from plugins.notifiers.webhook import (
     sign,
     verify_signature,
 )
+from support.discord_standin import secret_free
 
 SECRET_PATH = "/hooks/T000/B000/s3cr3t-path-token-xyz"
 HMAC_KEY = "hmac-key-that-must-stay-private"

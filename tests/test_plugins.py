@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from core import (
+from driftscope import (
     Detector,
     DetectorRecord,
     DetectorResult,
@@ -21,9 +21,9 @@ from core import (
     UnknownPluginError,
     hookimpl,
 )
-from core.cli import app
-from core.config import parse_config
-from core.plugins import DEFAULT_PLUGINS, create_plugin_manager
+from driftscope.apps.cli.main import app
+from driftscope.core.config.yaml_file import parse_config
+from driftscope.core.plugin_system.manager import DEFAULT_PLUGINS, create_plugin_manager
 
 
 class MeanShiftSettings(DetectorSettings):
@@ -151,7 +151,7 @@ def test_entry_point_plugins_are_found_and_broken_ones_skipped(tmp_path, monkeyp
         "ds_fake_plugin",
         """
         import numpy as np
-        from core import hookimpl, DetectorRecord, Detector, DetectorResult
+        from driftscope import hookimpl, DetectorRecord, Detector, DetectorResult
 
         class ZeroDetector(Detector):
             '''Never drifts.'''
@@ -182,4 +182,4 @@ def test_entry_point_plugins_are_found_and_broken_ones_skipped(tmp_path, monkeyp
     assert result.exit_code == 0
     assert "driftscope-fake 1.2.3" in result.output
     assert "failed to load" in result.output
-    assert "plugins.detectors.ks" in result.output
+    assert "driftscope.plugins.detectors.ks" in result.output

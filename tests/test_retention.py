@@ -9,12 +9,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from core import FeatureSpec, ModelSchema, PredictionRecord, Report, WindowInfo
-from core.cli_prune import register
-from core.config import RetentionConfig
-from core.retention import prune_older_than
-from core.scheduler import MonitorScheduler
-from tests.factories import write_config
+from driftscope import FeatureSpec, ModelSchema, PredictionRecord, Report, WindowInfo
+from driftscope.apps.cli.prune import register
+from driftscope.core.config.yaml_file import RetentionConfig
+from driftscope.core.monitoring.retention import prune_older_than
+from driftscope.core.monitoring.scheduler import MonitorScheduler
+from support.factories import write_config
 
 NOW = datetime.now(UTC)
 
@@ -62,15 +62,15 @@ def cli() -> typer.Typer:
 
     @app.callback()
     def main() -> None:
-        """The prune command alone, as core.cli registers it."""
+        """The prune command alone, as driftscope.apps.cli.main registers it."""
 
     register(app)
     return app
 
 
 def test_prune_command_dry_run_then_delete(tmp_path, sqlite_url, cli):
-    from core import StoreSettings
-    from plugins.stores.sql import SQLStore
+    from driftscope import StoreSettings
+    from driftscope.plugins.stores.sql import SQLStore
 
     config = write_config(tmp_path, sqlite_url)
     store = SQLStore(StoreSettings(url=sqlite_url))
@@ -96,8 +96,8 @@ def test_prune_command_dry_run_then_delete(tmp_path, sqlite_url, cli):
 
 
 def test_prune_command_uses_retention_keep(tmp_path, sqlite_url, cli):
-    from core import StoreSettings
-    from plugins.stores.sql import SQLStore
+    from driftscope import StoreSettings
+    from driftscope.plugins.stores.sql import SQLStore
 
     config = write_config(
         tmp_path, sqlite_url, extra={"retention": {"keep": "30d", "batch_size": 100}}

@@ -31,10 +31,10 @@ import pandas as pd
 import psycopg
 import pytest
 
-from core.config import load_config
-from core.plugins import create_plugin_manager
-from core.runtime import Runtime
-from tests.factories import demo_model, log_traffic, write_config
+from driftscope.core.config.yaml_file import load_config
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.core.runtime import Runtime
+from support.factories import demo_model, log_traffic, write_config
 
 pytestmark = [pytest.mark.postgres]
 
@@ -83,7 +83,17 @@ def _serve(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     # only the config decides: no DRIFTSCOPE_* setting left behind by another test
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTSCOPE_")}
     env["DRIFTSCOPE_LOG_LEVEL"] = "info"
-    cmd = [sys.executable, "-m", "core.cli", "serve", "-c", str(config), "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-P",
+        "-m",
+        "driftscope",
+        "serve",
+        "-c",
+        str(config),
+        "--port",
+        str(port),
+    ]
     with log.open("wb") as out:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 

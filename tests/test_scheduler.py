@@ -7,11 +7,11 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from core.config import MonitorConfig
-from core.plugins import create_plugin_manager
-from core.report import Report, WindowInfo
-from core.scheduler import MonitorScheduler, lease_ttl
-from core.store import StoreSettings
+from driftscope.core.config.yaml_file import MonitorConfig
+from driftscope.core.contracts.report import Report, WindowInfo
+from driftscope.core.contracts.store import StoreSettings
+from driftscope.core.monitoring.scheduler import MonitorScheduler, lease_ttl
+from driftscope.core.plugin_system.manager import create_plugin_manager
 
 
 def _monitor(**values) -> MonitorConfig:

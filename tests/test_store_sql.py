@@ -13,8 +13,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import update
 
-import plugins.stores.sql as sql_plugin
-from core import (
+import driftscope.plugins.stores.sql as sql_plugin
+from driftscope import (
     AlertEvent,
     AlertState,
     FeatureSpec,
@@ -29,8 +29,8 @@ from core import (
     StoreSettings,
     WindowInfo,
 )
-from core.plugins import PluginManager
-from plugins.stores.sql import SCHEMA_VERSION, T_VERSION, SQLStore
+from driftscope.core.plugin_system.manager import PluginManager
+from driftscope.plugins.stores.sql import SCHEMA_VERSION, T_VERSION, SQLStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SCHEMA = ModelSchema(
@@ -105,7 +105,7 @@ def make_report(i: int, *, monitor: str = "iris-drift", at: datetime | None = No
 # -- registration and layout -----------------------------------------------------------------------
 def test_the_plugin_registers_sql():
     manager = PluginManager()
-    manager.register(sql_plugin, "plugins.stores.sql", source="built-in")
+    manager.register(sql_plugin, "driftscope.plugins.stores.sql", source="built-in")
     assert manager.get("store", "sql") is SQLStore
 
 
@@ -178,7 +178,7 @@ def test_a_large_window_reads_the_same_values(store):
 
 
 def test_a_stored_value_equal_to_the_null_sentinel_is_read_exactly(store):
-    from plugins.stores.sql import _NULL_SENTINEL
+    from driftscope.plugins.stores.sql import _NULL_SENTINEL
 
     store.register_model(SCHEMA)
     features = {"sepal length (cm)": _NULL_SENTINEL, "petal width": None, "colour": "x"}

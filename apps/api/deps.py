@@ -12,12 +12,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from apps.api.state import ApiState
-from core.logging_queue import PredictionLogger
-from core.metrics import ApiMetrics
-from core.predict import PredictionService
-from core.runtime import Runtime
-from core.settings import Settings
+from driftscope.apps.api.state import ApiState
+from driftscope.core.config.environment import Settings
+from driftscope.core.runtime import Runtime
+from driftscope.core.serving.log_writer import PredictionLogger
+from driftscope.core.serving.metrics import ApiMetrics
+from driftscope.core.serving.service import PredictionService
 
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="The API key (DRIFTSCOPE_API_KEY)."

@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.errors import StoreError
-from core.logging_queue import LoggingUnavailable
-from core.predict import (
+from driftscope.core.errors import StoreError
+from driftscope.core.serving.log_writer import LoggingUnavailable
+from driftscope.core.serving.service import (
     BatchTooLargeError,
     ModelNotServedError,
     RequestValidationFailed,

@@ -1,9 +1,9 @@
 """The driftscope HTTP API: an app factory over core.
 
-``uvicorn apps.api.main:create_app --factory`` (what ``driftscope serve`` runs) builds the app
-from ``DRIFTSCOPE_*`` settings; the lifespan loads the config, models and store, starts the
-prediction log writer, the monitor scheduler and alert delivery, and on shutdown writes
-every queued prediction before the process exits.
+``uvicorn driftscope.apps.api.main:create_app --factory`` (what ``driftscope serve`` runs) builds
+the app from ``DRIFTSCOPE_*`` settings; the lifespan loads the config, models and store, starts the
+prediction log writer, the monitor scheduler and alert delivery, and on shutdown writes every queued
+prediction before the process exits.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from apps.api import state as api_state
-from apps.api.deps import ApiKey
-from apps.api.errors import BodySizeLimitMiddleware, install_error_handlers
-from apps.api.routes import (
+from driftscope.apps.api import state as api_state
+from driftscope.apps.api.deps import ApiKey
+from driftscope.apps.api.errors import BodySizeLimitMiddleware, install_error_handlers
+from driftscope.apps.api.routes import (
     alerts,
     docs,
     health,
@@ -26,9 +26,9 @@ from apps.api.routes import (
     predictions,
     silences,
 )
-from core.config import ApiConfig
-from core.runtime import Runtime
-from core.settings import Settings
+from driftscope.core.config.environment import Settings
+from driftscope.core.config.yaml_file import ApiConfig
+from driftscope.core.runtime import Runtime
 
 
 def create_app(

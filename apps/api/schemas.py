@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from core.config import MonitorConfig
-from core.models import LoadedModel
-from core.report import Report
-from core.store import AlertEvent, AlertState, Silence
+from driftscope.core.config.yaml_file import MonitorConfig
+from driftscope.core.contracts.report import Report
+from driftscope.core.contracts.store import AlertEvent, AlertState, Silence
+from driftscope.core.monitoring.model_loading import LoadedModel
 
 FeatureValue = float | str
 LabelValue = str | float | int | bool

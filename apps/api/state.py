@@ -11,14 +11,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from apps.api.schemas import jsonable
-from core.logging_queue import PredictionLogger
-from core.metrics import ApiMetrics, ReportMetricsObserver
-from core.notifier import redact
-from core.predict import PredictionService
-from core.runtime import Runtime
-from core.scheduler import MonitorScheduler
-from core.settings import Settings
+from driftscope.apps.api.schemas import jsonable
+from driftscope.core.config.environment import Settings
+from driftscope.core.contracts.notifier import redact
+from driftscope.core.monitoring.scheduler import MonitorScheduler
+from driftscope.core.runtime import Runtime
+from driftscope.core.serving.log_writer import PredictionLogger
+from driftscope.core.serving.metrics import ApiMetrics, ReportMetricsObserver
+from driftscope.core.serving.service import PredictionService
 
 log = logging.getLogger("driftscope.api")
 STORE_PING_TIMEOUT = 2.0

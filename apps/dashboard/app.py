@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 from pydantic import ValidationError
 
-from apps.dashboard import ui
+from driftscope.apps.dashboard import ui
 
 st.set_page_config(
     page_title="driftscope",

@@ -1,4 +1,4 @@
-"""Plotly figures of the shaped data in :mod:`apps.dashboard.data` (no Streamlit here).
+"""Plotly figures of the shaped data in :mod:`driftscope.apps.dashboard.data` (no Streamlit here).
 
 Each figure names its traces so a reader (and a test) can tell them apart: one trace per
 feature, ``threshold`` for the decision line, ``reference`` and ``current`` for the two
@@ -13,7 +13,7 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
-from apps.dashboard.data import (
+from driftscope.apps.dashboard.data import (
     ALERT_STATE_COLORS,
     CURRENT_COLOR,
     DRIFT_COLOR,

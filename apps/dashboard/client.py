@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from pydantic import Field
 
-from core.settings import Settings
+from driftscope.core.config.environment import Settings
 
 DEFAULT_CACHE_TTL = 10.0
 

@@ -1,11 +1,11 @@
 """Shaping API answers into what the pages draw: pure functions, no Streamlit, no I/O.
 
 Everything here takes the JSON the API publishes (reports in the shape of
-``core.report.Report.to_dict``, alert states and events, prediction stats) and returns small
-dataclasses: time series per feature, a feature × time matrix, the state of a monitor, the
-reference-against-current comparison of one result. The functions are defensive: a missing
-or malformed key gives an empty result, never an exception, so a page can show an empty
-state instead of a traceback when the API's answer is not what it expected.
+``driftscope.core.contracts.report.Report.to_dict``, alert states and events, prediction stats) and
+returns small dataclasses: time series per feature, a feature × time matrix, the state of a monitor,
+the reference-against-current comparison of one result. The functions are defensive: a missing or
+malformed key gives an empty result, never an exception, so a page can show an empty state instead
+of a traceback when the API's answer is not what it expected.
 """
 
 from __future__ import annotations

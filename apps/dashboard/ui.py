@@ -11,8 +11,13 @@ from typing import Any, NoReturn
 import streamlit as st
 from pydantic import ValidationError
 
-from apps.dashboard import data
-from apps.dashboard.client import DEFAULT_CACHE_TTL, ApiClient, ApiError, DashboardSettings
+from driftscope.apps.dashboard import data
+from driftscope.apps.dashboard.client import (
+    DEFAULT_CACHE_TTL,
+    ApiClient,
+    ApiError,
+    DashboardSettings,
+)
 
 PAGES_DIR = "views"
 RANGE_LABELS = {

@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import Field
 from scipy import stats
 
-from core import (
+from driftscope import (
     MAX_CHART_BINS,
     BinCounts,
     CategoryCounts,

@@ -42,7 +42,7 @@ import numpy as np
 from pydantic import Field
 from scipy import special, stats
 
-from core import (
+from driftscope import (
     Detector,
     DetectorRecord,
     DetectorResult,

@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import Field, model_validator
 from sklearn import metrics
 
-from core import (
+from driftscope import (
     DetectorRecord,
     DetectorResult,
     DetectorSettings,

@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from core import (
+from driftscope import (
     BinCounts,
     CategoryCounts,
     Detector,

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
-from core import (
+from driftscope import (
     AlertChange,
     DeliveryResult,
     Duration,

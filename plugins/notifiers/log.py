@@ -12,7 +12,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from core import DeliveryResult, Notification, Notifier, NotifierRecord, NotifierSettings, hookimpl
+from driftscope import (
+    DeliveryResult,
+    Notification,
+    Notifier,
+    NotifierRecord,
+    NotifierSettings,
+    hookimpl,
+)
 
 _LEVELS = {
     "debug": logging.DEBUG,

@@ -51,7 +51,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
-from core import (
+from driftscope import (
     DeliveryResult,
     Duration,
     Notification,

@@ -90,7 +90,7 @@ from sqlalchemy.orm import registry
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, SQLModel
 
-from core import (
+from driftscope import (
     AlertEvent,
     AlertState,
     BinCounts,

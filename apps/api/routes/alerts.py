@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from apps.api.deps import RuntimeDep
-from apps.api.schemas import (
+from driftscope.apps.api.deps import RuntimeDep
+from driftscope.apps.api.schemas import (
     AlertEventOut,
     AlertEventsResponse,
     AlertOut,

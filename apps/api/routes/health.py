@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from apps.api.deps import StateDep
-from apps.api.schemas import Check, HealthResponse, ReadyResponse
-from apps.api.state import readiness
+from driftscope.apps.api.deps import StateDep
+from driftscope.apps.api.schemas import Check, HealthResponse, ReadyResponse
+from driftscope.apps.api.state import readiness
 
 router = APIRouter(tags=["health"])
 

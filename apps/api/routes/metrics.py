@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from apps.api.deps import MetricsDep
+from driftscope.apps.api.deps import MetricsDep
 
 router = APIRouter(tags=["metrics"])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from apps.api.deps import RuntimeDep
-from apps.api.schemas import ModelOut, ModelsResponse
+from driftscope.apps.api.deps import RuntimeDep
+from driftscope.apps.api.schemas import ModelOut, ModelsResponse
 
 router = APIRouter(prefix="/v1", tags=["models"])
 

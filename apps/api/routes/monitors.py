@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from apps.api.deps import LoggerDep, RuntimeDep
-from apps.api.schemas import (
+from driftscope.apps.api.deps import LoggerDep, RuntimeDep
+from driftscope.apps.api.schemas import (
     ErrorResponse,
     MonitorOut,
     MonitorsResponse,
@@ -17,8 +17,8 @@ from apps.api.schemas import (
     ReportsPage,
     report_out,
 )
-from core.config import MonitorConfig
-from core.runtime import Runtime
+from driftscope.core.config.yaml_file import MonitorConfig
+from driftscope.core.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["monitors"])
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}

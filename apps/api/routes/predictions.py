@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from apps.api.deps import ServiceDep
-from apps.api.schemas import (
+from driftscope.apps.api.deps import ServiceDep
+from driftscope.apps.api.schemas import (
     ErrorResponse,
     FeedbackRequest,
     FeedbackResponse,
@@ -19,7 +19,7 @@ from apps.api.schemas import (
     RecordsResponse,
     StatsResponse,
 )
-from core.durations import parse_duration
+from driftscope.core.durations import parse_duration
 
 router = APIRouter(prefix="/v1/models", tags=["predictions"])
 
@@ -30,8 +30,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "The log queue is full: retry after a while."},
 }
 
-# The predict body is read and checked by core.predict (by hand, for speed) rather than
-# by FastAPI; the schema is still published so clients and schemathesis know its shape.
+# The predict body is read and checked by driftscope.core.serving.service (by hand, for speed)
+# rather than by FastAPI; the schema is still published so clients and schemathesis know its shape.
 _PREDICT_BODY = {
     "requestBody": {
         "required": True,

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from apps.api.deps import RuntimeDep
-from apps.api.schemas import ErrorResponse, SilenceIn, SilenceOut, SilencesResponse
-from core.alerts.manager import UnknownMonitorError
-from core.durations import parse_duration
+from driftscope.apps.api.deps import RuntimeDep
+from driftscope.apps.api.schemas import ErrorResponse, SilenceIn, SilenceOut, SilencesResponse
+from driftscope.core.alerting.manager import UnknownMonitorError
+from driftscope.core.durations import parse_duration
 
 router = APIRouter(prefix="/v1/silences", tags=["alerts"])
 

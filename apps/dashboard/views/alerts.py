@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from apps.dashboard import charts, data, ui
-from apps.dashboard.client import ApiError
+from driftscope.apps.dashboard import charts, data, ui
+from driftscope.apps.dashboard.client import ApiError
 
 EVENT_LIMIT = 1000
 ACTIVE = ("firing", "no_data", "pending")

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from apps.dashboard import charts, data, ui
+from driftscope.apps.dashboard import charts, data, ui
 
 REPORT_LIMIT = 500
 DEFAULT_LINES = 5

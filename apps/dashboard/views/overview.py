@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from apps.dashboard import data, ui
+from driftscope.apps.dashboard import data, ui
 
 REPORTS_PER_MONITOR = 200
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import Field
 
-from core import (
+from driftscope import (
     Detector,
     DetectorRecord,
     DetectorResult,

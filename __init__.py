@@ -1,0 +1,120 @@
+"""driftscope's public API: everything a plugin needs, from one import path.
+
+    from driftscope import hookimpl, Detector, DetectorRecord, DetectorSettings, DetectorResult
+
+Built-in plugins import only these names, exactly as an outside plugin would.
+"""
+
+from driftscope.core.contracts.details import MAX_CHART_BINS, cap_bins
+from driftscope.core.contracts.detector import (
+    Detector,
+    DetectorResult,
+    DetectorSettings,
+    FeatureKind,
+    FeatureSample,
+    LabelledSample,
+    PerformanceDetector,
+    ResultStatus,
+    Task,
+)
+from driftscope.core.contracts.notifier import (
+    AlertChange,
+    DeliveryResult,
+    Notification,
+    Notifier,
+    NotifierSettings,
+    protect_secrets,
+    redact,
+)
+from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
+from driftscope.core.contracts.store import (
+    AlertEvent,
+    AlertState,
+    BinCounts,
+    CategoryCounts,
+    FeatureSpec,
+    Label,
+    LabelUpdate,
+    ModelSchema,
+    NotifierStatus,
+    OutboxMessage,
+    PredictionRecord,
+    PredictionStats,
+    PruneResult,
+    Silence,
+    Store,
+    StoreSettings,
+    WindowData,
+    count_bins,
+    count_categories,
+)
+from driftscope.core.durations import Duration, format_duration, parse_duration
+from driftscope.core.errors import (
+    ConfigError,
+    DriftscopeError,
+    ModelLoadError,
+    PluginConflictError,
+    PluginError,
+    StoreError,
+    UnknownPluginError,
+)
+from driftscope.core.plugin_system.hookspecs import hookimpl, hookspec
+from driftscope.core.plugin_system.records import DetectorRecord, NotifierRecord, StoreRecord
+
+__all__ = [
+    "MAX_CHART_BINS",
+    "AlertChange",
+    "AlertEvent",
+    "AlertState",
+    "BinCounts",
+    "CategoryCounts",
+    "ConfigError",
+    "DeliveryResult",
+    "Detector",
+    "DetectorRecord",
+    "DetectorResult",
+    "DetectorSettings",
+    "DriftscopeError",
+    "Duration",
+    "FeatureKind",
+    "FeatureSample",
+    "FeatureSpec",
+    "Label",
+    "LabelUpdate",
+    "LabelledSample",
+    "ModelLoadError",
+    "ModelSchema",
+    "Notification",
+    "Notifier",
+    "NotifierRecord",
+    "NotifierSettings",
+    "NotifierStatus",
+    "OutboxMessage",
+    "PerformanceDetector",
+    "PluginConflictError",
+    "PluginError",
+    "PredictionRecord",
+    "PredictionStats",
+    "PruneResult",
+    "Report",
+    "ResultRow",
+    "ResultStatus",
+    "Silence",
+    "Store",
+    "StoreError",
+    "StoreRecord",
+    "StoreSettings",
+    "Task",
+    "UnknownPluginError",
+    "WindowData",
+    "WindowInfo",
+    "cap_bins",
+    "count_bins",
+    "count_categories",
+    "format_duration",
+    "hookimpl",
+    "hookspec",
+    "parse_duration",
+    "protect_secrets",
+    "redact",
+]

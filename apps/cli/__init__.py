@@ -1,0 +1,1 @@
+"""The ``driftscope`` command, one module per command group."""

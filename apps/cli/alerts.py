@@ -1,0 +1,289 @@
+"""The alerting commands: ``driftscope alerts``, ``silence add/list/remove``, ``notify-test``.
+
+:func:`register` adds them to the main typer app. Exit codes follow the CLI's: 0 success,
+1 a failed action (a test message that was not delivered), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from driftscope.core.alerting.rules import MONITOR_DETECTOR
+from driftscope.core.contracts.notifier import AlertChange, Notification
+from driftscope.core.durations import format_duration, parse_duration
+from driftscope.core.plugin_system.manager import unknown_name_message
+
+if TYPE_CHECKING:
+    from driftscope.core.runtime import Runtime
+
+GetRuntime = Callable[[Path | None], "Runtime"]
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="DRIFTSCOPE_CONFIG",
+        help="YAML config file (default: $DRIFTSCOPE_CONFIG).",
+    ),
+]
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _key(monitor: str, detector: str, feature: str) -> str:
+    return (
+        f"{monitor} (no data)"
+        if detector == MONITOR_DETECTOR
+        else f"{monitor}/{detector}/{feature}"
+    )
+
+
+def test_notification(monitor: str = "driftscope-test") -> Notification:
+    """The message ``driftscope notify-test`` sends: one firing feature, marked as a test."""
+    now = datetime.now(UTC)
+    return Notification(
+        monitor=monitor,
+        model="test-model",
+        created_at=now,
+        changes=[
+            AlertChange(
+                detector="psi",
+                feature="example_feature",
+                from_state="ok",
+                to_state="firing",
+                statistic=0.31,
+                threshold=0.25,
+            )
+        ],
+        window={"start": now.isoformat(), "end": now.isoformat(), "rows": 500},
+        test=True,
+    )
+
+
+def register(app: typer.Typer, get_runtime: GetRuntime) -> None:
+    """Add ``alerts``, ``silence add|list|remove`` and ``notify-test`` to ``app``.
+
+    :param get_runtime: Builds a :class:`driftscope.core.runtime.Runtime` from the ``--config`` path
+        (``None``: the environment's), exiting 2 on a bad config.
+    """
+
+    @contextmanager
+    def runtime_for(config: Path | None) -> Iterator[Runtime]:
+        runtime = get_runtime(config)
+        try:
+            yield runtime
+        finally:
+            runtime.close()
+
+    @app.command("alerts")
+    def alerts(
+        config: ConfigOption = None,
+        monitor: Annotated[
+            str | None, typer.Option("--monitor", "-m", help="Only this monitor.")
+        ] = None,
+        limit: Annotated[int, typer.Option(min=1, help="How many history entries.")] = 20,
+    ) -> None:
+        """Alerts firing now, recent alert history, and delivery status per notifier."""
+        with runtime_for(config) as runtime:
+            if monitor is not None:
+                _check_monitor(runtime, monitor)
+            _print_states(runtime, monitor)
+            _print_history(runtime, monitor, limit)
+            _print_delivery(runtime)
+
+    silence_app = typer.Typer(help="Mute alerts of a monitor for a while.", no_args_is_help=True)
+    app.add_typer(silence_app, name="silence")
+
+    @silence_app.command("add")
+    def silence_add(
+        monitor: Annotated[str, typer.Option("--monitor", "-m", help="Monitor to mute.")],
+        duration: Annotated[str, typer.Option("--for", help="How long, e.g. 30m, 2h, 1d.")],
+        reason: Annotated[str, typer.Option("--reason", help="Why (shown in silence list).")],
+        feature: Annotated[str | None, typer.Option("--feature", help="Only this feature.")] = None,
+        detector: Annotated[
+            str | None, typer.Option("--detector", help="Only this detector.")
+        ] = None,
+        created_by: Annotated[
+            str | None, typer.Option("--by", help="Who adds it (default: $USER).")
+        ] = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """Mute a monitor's alert changes (optionally one feature or detector)."""
+        try:
+            length = parse_duration(duration)
+        except ValueError as exc:
+            _fail(f"--for: {exc}")
+        if not reason.strip():
+            _fail("--reason must not be empty")
+        with runtime_for(config) as runtime:
+            _check_monitor(runtime, monitor)
+            silence = runtime.alerts.add_silence(
+                monitor,
+                length,
+                reason,
+                feature=feature,
+                detector=detector,
+                created_by=created_by or os.environ.get("USER"),
+            )
+        console.print(
+            f"silence [bold]{silence.id}[/] mutes {monitor}"
+            f"{'/' + detector if detector else ''}{'/' + feature if feature else ''}"
+            f" until {_when(silence.ends_at)} UTC ({format_duration(length)})",
+            highlight=False,
+        )
+
+    @silence_app.command("list")
+    def silence_list(
+        config: ConfigOption = None,
+        all_: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False,
+    ) -> None:
+        """List active silences (or every saved one with --all)."""
+        with runtime_for(config) as runtime:
+            silences = runtime.alerts.list_silences(active_only=not all_)
+        if not silences:
+            console.print("no active silences" if not all_ else "no silences")
+            return
+        now = datetime.now(UTC)
+        table = Table("id", "monitor", "detector", "feature", "until (UTC)", "reason", "by")
+        for s in silences:
+            until = _when(s.ends_at) + (" (expired)" if s.ends_at <= now else "")
+            table.add_row(
+                s.id,
+                s.monitor,
+                s.detector or "*",
+                s.feature or "*",
+                until,
+                s.reason,
+                s.created_by or "-",
+            )
+        console.print(table)
+
+    @silence_app.command("remove")
+    def silence_remove(
+        silence_id: Annotated[str, typer.Argument(help="The id silence add printed.")],
+        config: ConfigOption = None,
+    ) -> None:
+        """Remove a silence before it ends."""
+        with runtime_for(config) as runtime:
+            removed = runtime.alerts.remove_silence(silence_id)
+        if not removed:
+            _fail(f"no silence with id {silence_id!r} (see driftscope silence list)")
+        console.print(f"silence {silence_id} removed")
+
+    @app.command("notify-test")
+    def notify_test(
+        notifier: Annotated[str, typer.Argument(help="The notifier's name in the config.")],
+        config: ConfigOption = None,
+    ) -> None:
+        """Send a test message through a notifier and print what happened."""
+        with runtime_for(config) as runtime:
+            target = runtime.notifiers.get(notifier)
+            if target is None:
+                _fail(unknown_name_message("notifier", notifier, runtime.notifiers))
+            result = target.send(test_notification())
+        if result.delivered:
+            ident = f" (message id {result.external_id})" if result.external_id else ""
+            console.print(f"[green]delivered[/] through {notifier}{ident}", highlight=False)
+            return
+        status = f"HTTP {result.status_code}: " if result.status_code else ""
+        hint = ""
+        if result.retry_after is not None:
+            hint = f"; rate limited, retry after {result.retry_after:.1f}s"
+        elif result.disable:
+            hint = "; the endpoint is gone or refuses us: check the notifier's URL"
+        elif result.blocked:
+            hint = "; blocked by the receiver, wait some minutes"
+        err.print(
+            f"[bold red]not delivered[/] through {notifier}: {status}{result.error or ''}{hint}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+
+
+def _check_monitor(runtime: Runtime, monitor: str) -> None:
+    names = [m.name for m in runtime.config.monitors]
+    if monitor not in names:
+        _fail(unknown_name_message("monitor", monitor, names))
+
+
+def _print_states(runtime: Runtime, monitor: str | None) -> None:
+    states = [
+        s
+        for s in runtime.store.list_alert_states()
+        if s.state in ("firing", "no_data", "pending") and (monitor is None or s.monitor == monitor)
+    ]
+    if not states:
+        console.print("[green]no alerts firing[/]")
+        return
+    table = Table("key", "state", "since (UTC)", "statistic", "threshold", "last notified")
+    order = {"firing": 0, "no_data": 1, "pending": 2}
+    for s in sorted(states, key=lambda s: (order[s.state], s.monitor, s.detector, s.feature)):
+        colour = {"firing": "red", "no_data": "yellow", "pending": "magenta"}[s.state]
+        table.add_row(
+            _key(s.monitor, s.detector, s.feature),
+            f"[{colour}]{s.state}[/]",
+            _when(s.changed_at),
+            _num(s.statistic),
+            _num(s.threshold),
+            _when(s.last_notified_at),
+        )
+    console.print(table)
+
+
+def _print_history(runtime: Runtime, monitor: str | None, limit: int) -> None:
+    events = runtime.store.list_alert_events(monitor=monitor, limit=limit)
+    if not events:
+        console.print("no alert history")
+        return
+    table = Table("at (UTC)", "key", "change", "statistic", "silenced", title="recent changes")
+    for e in events:
+        table.add_row(
+            _when(e.at),
+            _key(e.monitor, e.detector, e.feature),
+            f"{e.from_state} → {e.to_state}",
+            _num(e.statistic),
+            "yes" if e.silenced else "",
+        )
+    console.print(table)
+
+
+def _print_delivery(runtime: Runtime) -> None:
+    health: Any = runtime.delivery.health()
+    if not health.notifiers:
+        console.print("no notifiers")
+        return
+    table = Table("notifier", "type", "pending", "sent", "failed", "status", title="delivery")
+    for n in health.notifiers.values():
+        if n.disabled:
+            status = f"[red]disabled: {n.disabled_reason}[/]"
+        elif n.failed:
+            status = f"[yellow]last failure: {n.last_error}[/]"
+        else:
+            status = "[green]ok[/]"
+        table.add_row(n.name, n.type or "?", str(n.pending), str(n.sent), str(n.failed), status)
+    console.print(table)

@@ -1,0 +1,204 @@
+"""The ``driftscope`` command line.
+
+Exit codes: 0 success; 1 drift found (``driftscope run``) or a failed action; 2 bad input
+(an invalid config, an unknown name, a missing file), with a message saying what and where.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from driftscope.apps.cli.common import (
+    ConfigOption,
+    check_files,
+    configure_logging,
+    console,
+    err,
+    fail,
+    get_runtime,
+    print_config_error,
+)
+from driftscope.core.config.environment import Settings
+from driftscope.core.config.yaml_file import DriftscopeConfig, load_config
+from driftscope.core.contracts.report import Report
+from driftscope.core.durations import format_duration
+from driftscope.core.errors import ConfigError
+from driftscope.core.plugin_system.manager import create_plugin_manager
+
+app = typer.Typer(
+    name="driftscope",
+    help="Serve ML models, log every prediction, detect drift and alert on it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def check(config: Annotated[Path, typer.Argument(help="The YAML config file to check.")]) -> None:
+    """Validate a config file; print every problem with its location (exit 2) or a summary."""
+    plugins = create_plugin_manager()
+    try:
+        parsed = load_config(config, plugins)
+    except ConfigError as exc:
+        print_config_error(exc)
+        raise typer.Exit(2) from None
+    problems, warnings = check_files(parsed)
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if problems:
+        print_config_error(ConfigError(problems, str(config)))
+        raise typer.Exit(2)
+    console.print(f"[green]ok[/] {config}", highlight=False)
+    for line in _summary(parsed):
+        console.print(f"  {line}", highlight=False, markup=False)
+
+
+def _summary(config: DriftscopeConfig) -> list[str]:
+    lines = []
+    for model in config.models:
+        where = model.path.resolve() if model.path else "(records only)"
+        lines.append(f"model {model.name}: {where}")
+    for monitor in config.monitors:
+        schedule = (
+            f"every {format_duration(monitor.every)}" if monitor.every else f"cron {monitor.cron}"
+        )
+        detectors = ", ".join(d.type for d in monitor.detector_settings)
+        notify = ", ".join(monitor.notify) or "log"
+        lines.append(
+            f"monitor {monitor.name}: model {monitor.model}, {schedule}, "
+            f"window {format_duration(monitor.window.last)}, detectors [{detectors}], "
+            f"notify [{notify}]"
+        )
+    lines.extend(f"notifier {n.name}: {n.type}" for n in config.notifier_settings)
+    return lines
+
+
+@app.command()
+def plugins() -> None:
+    """List every plugin, where it comes from, and what it registers."""
+    manager = create_plugin_manager()
+    # one block a plugin rather than a table: module names are long, terminals are not
+    for info in manager.plugin_infos():
+        registers = "; ".join(
+            f"{kind}s: {', '.join(names)}" for kind, names in info.components.items()
+        )
+        if info.error:
+            registers = f"[red]failed to load: {escape(info.error)}[/]"
+        console.print(f"[bold]{escape(info.name)}[/]  [dim]{escape(info.source)}[/]")
+        console.print(f"    {registers or '(event hooks only)'}", soft_wrap=True)
+
+
+@app.command()
+def run(
+    monitor: Annotated[str, typer.Argument(help="Name of the monitor to run.")],
+    config: ConfigOption = None,
+) -> None:
+    """Run one monitor now and print its report; exit 1 when drift is found."""
+    runtime = get_runtime(config)
+    try:
+        try:
+            runtime.config.monitor(monitor)
+        except KeyError:
+            from driftscope.core.plugin_system.manager import unknown_name_message
+
+            fail(
+                unknown_name_message("monitor", monitor, [m.name for m in runtime.config.monitors])
+            )
+        report = runtime.run_monitor(monitor)
+        print_report(report)
+        runtime.delivery.run_once()
+    finally:
+        runtime.close()
+    raise typer.Exit(1 if report.drifted else 0)
+
+
+def print_report(report: Report) -> None:
+    """Print a report as a table."""
+    window = report.window
+    console.print(
+        f"[bold]{report.monitor}[/] (model {report.model}) report {report.id}\n"
+        f"window {window.start:%Y-%m-%d %H:%M:%S} to {window.end:%Y-%m-%d %H:%M:%S} UTC: "
+        f"{window.rows} rows, {window.labelled_rows} labelled"
+        + (f", sampled {window.sampled_rows}" if window.sampled_rows else ""),
+        highlight=False,
+    )
+    if report.status == "insufficient_data":
+        console.print("[yellow]not enough data in the window: no drift checked[/]")
+        return
+    table = Table(
+        "kind", "feature", "detector", "statistic", "p-value", "threshold", "status", "drift"
+    )
+    for r in report.results:
+        table.add_row(
+            r.kind,
+            r.feature or "-",
+            r.detector,
+            _num(r.statistic),
+            _num(r.p_value),
+            _num(r.threshold),
+            r.status if not r.error else f"{r.status}: {r.error}",
+            "[bold red]DRIFT[/]" if r.drifted else "[green]ok[/]",
+        )
+    console.print(table)
+    drifted = sorted({r.feature or r.kind for r in report.results if r.drifted})
+    console.print(
+        f"[bold red]drift found:[/] {', '.join(drifted)}" if drifted else "[green]no drift[/]",
+        highlight=False,
+    )
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
+
+
+@app.command()
+def scheduler(config: ConfigOption = None) -> None:
+    """Run every monitor on its schedule in the foreground; stop with Ctrl-C or SIGTERM."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    runtime = get_runtime(config)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    loop = runtime.make_scheduler()
+    loop.start()
+    runtime.delivery.start()
+    console.print(f"scheduler running {len(runtime.config.monitors)} monitors; Ctrl-C stops it")
+    try:
+        stop.wait()
+    finally:
+        loop.stop(wait=True)
+        runtime.close()
+    console.print(f"stopped after {loop.runs} runs")
+
+
+def _register_commands() -> None:
+    from driftscope.apps.cli import alerts, dashboard, demo, prune, serve
+
+    alerts.register(app, lambda path: get_runtime(path, load_models=False))
+    serve.register(app)
+    dashboard.register(app)
+    demo.register(app)
+    prune.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point of the ``driftscope`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The bundled demo: its model, the traffic simulator, and the runner that starts it all."""

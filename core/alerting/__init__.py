@@ -1,0 +1,1 @@
+"""Alerting: rules that turn reports into alert states, the alert manager, and outbox delivery."""

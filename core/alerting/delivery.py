@@ -1,0 +1,594 @@
+"""The delivery worker: sends outbox messages through notifiers, in its own thread.
+
+Messages live in the store (enqueued with the alert state change that caused them), so a
+notifier that is down gets them later and a restart resumes every pending one. Only one
+process delivers at a time: each pass takes the store lease ``driftscope:outbox-delivery``,
+so processes sharing a database do not send a message twice.
+
+What a pass does with the due messages of one notifier:
+
+* **Serialised per notifier.** One thread sends, one message at a time; after a rate limit,
+  a block or a server error the whole notifier waits (its later messages are deferred to
+  the same time), so messages leave in order and a limited endpoint is not hammered.
+* **Cooldown** (``NotifierSettings.cooldown``) applies per notifier *and* monitor, the
+  grouping Alertmanager's ``group_interval`` uses: a channel hears about one monitor at most
+  once per cooldown. A message due inside the cooldown is deferred to its end rather than
+  dropped, and when it is sent, every due message of that notifier and monitor is merged
+  into one notification (per key: the first ``from_state``, the latest ``to_state`` and
+  statistic), so a resolution that happened during the cooldown is announced in the next
+  allowed message. The merged messages are all marked sent with the same external id.
+* **Silences** are checked again at send time: a silence added after a message was
+  enqueued removes its matching changes; a message left with none is marked ``muted``.
+* **Results**: delivered → ``sent``. ``retry_after`` (a 429) → wait that long, retry; it
+  does not use up an attempt. ``blocked`` (a 429 without rate-limit headers) → wait
+  ``block_backoff``. ``disable`` (401/403/404) → ``failed``, and the notifier is disabled
+  (its status saved with a hash of its settings) until its configuration changes; later
+  messages to it fail with the reason. ``permanent`` (other 4xx) → ``failed``. Anything
+  else (5xx, connection error, a notifier that raised) → exponential backoff with jitter,
+  ``failed`` after ``max_attempts``.
+
+Exactly once: a message is marked sent right after the receiver accepted it, and
+:meth:`DeliveryWorker.stop` lets the send in flight finish and be recorded. Only a process
+killed between the receiver's answer and that update can send a message twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+from driftscope.core.alerting.config import DeliverySettings
+from driftscope.core.contracts.notifier import DeliveryResult, Notification, Notifier, redact
+from driftscope.core.contracts.store import NotifierStatus, OutboxMessage, Silence, Store
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "driftscope:outbox-delivery"
+
+
+def config_hash(settings: BaseModel) -> str:
+    """A SHA-256 of a notifier's settings, secrets included, so a changed URL or token
+    counts as a new configuration; the secrets themselves are never stored."""
+    data = _reveal(settings.model_dump(mode="python"))
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, Mapping):
+        return {str(k): _reveal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_reveal(v) for v in value]
+    return value
+
+
+def secret_values(settings: BaseModel) -> list[str]:
+    """Every secret string in a settings model (for redacting error text)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, Mapping):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list | tuple | set | frozenset):
+            for v in value:
+                walk(v)
+
+    walk(settings)
+    return found
+
+
+def merge_notifications(notifications: Sequence[Notification]) -> Notification:
+    """One notification for several of one monitor: per key the first ``from_state`` and
+    the latest everything else; window, report and time of the newest."""
+    if len(notifications) == 1:
+        return notifications[0]
+    merged: dict[tuple[str, str], Any] = {}
+    for notification in notifications:
+        for change in notification.changes:
+            key = (change.detector, change.feature)
+            previous = merged.get(key)
+            merged[key] = (
+                change if previous is None else replace(change, from_state=previous.from_state)
+            )
+    return replace(notifications[-1], changes=list(merged.values()))
+
+
+def without_silenced(
+    notification: Notification, silences: Iterable[Silence], at: datetime
+) -> tuple[Notification, list[str]]:
+    """Drop the changes an active silence covers; also return the ids of those silences."""
+    silences = list(silences)
+    kept = []
+    used: list[str] = []
+    for change in notification.changes:
+        matched = [
+            s.id
+            for s in silences
+            if s.matches(notification.monitor, change.detector, change.feature, at)
+        ]
+        if matched:
+            used.extend(i for i in matched if i not in used)
+        else:
+            kept.append(change)
+    return replace(notification, changes=kept), used
+
+
+@dataclass
+class NotifierHealth:
+    """The delivery status of one notifier."""
+
+    name: str
+    type: str | None
+    pending: int = 0
+    failed: int = 0
+    sent: int = 0
+    disabled: bool = False
+    disabled_reason: str | None = None
+    last_error: str | None = None
+    last_sent_at: datetime | None = None
+    waiting_until: datetime | None = None
+
+
+@dataclass
+class DeliveryHealth:
+    """What /readyz and ``driftscope alerts`` show about alert delivery.
+
+    Counts come from the newest ``limit`` messages of each status.
+    """
+
+    running: bool
+    notifiers: dict[str, NotifierHealth] = field(default_factory=dict)
+
+    @property
+    def degraded(self) -> bool:
+        """A notifier is disabled or has failed messages."""
+        return any(n.disabled or n.failed for n in self.notifiers.values())
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per disabled notifier or notifier with failed messages."""
+        lines = []
+        for n in self.notifiers.values():
+            if n.disabled:
+                lines.append(f"notifier {n.name} is disabled: {n.disabled_reason}")
+            if n.failed:
+                lines.append(f"notifier {n.name}: {n.failed} failed message(s): {n.last_error}")
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        notifiers = {}
+        for name, n in self.notifiers.items():
+            data = asdict(n)
+            data["last_sent_at"] = iso(n.last_sent_at)
+            data["waiting_until"] = iso(n.waiting_until)
+            notifiers[name] = data
+        return {
+            "running": self.running,
+            "degraded": self.degraded,
+            "problems": self.problems,
+            "notifiers": notifiers,
+        }
+
+
+class DeliveryWorker:
+    """Delivers the outbox; see the module docstring for the rules.
+
+    :param store: An opened store (thread-safe).
+    :param notifiers: The configured notifiers by instance name.
+    :param settings: Retry, backoff and polling settings.
+    :param owner: This worker's lease owner id (random by default).
+    :param batch_size: Due messages read per pass.
+    :param clock: Returns the current UTC time (tests pass a fake one).
+    :param rng: Source of backoff jitter.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        notifiers: Mapping[str, Notifier],
+        settings: DeliverySettings | None = None,
+        *,
+        owner: str | None = None,
+        batch_size: int = 50,
+        clock: Callable[[], datetime] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.notifiers = dict(notifiers)
+        self.settings = settings or DeliverySettings()
+        self.owner = owner or f"delivery-{uuid.uuid4().hex[:12]}"
+        self.batch_size = batch_size
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._rng = rng or random.Random()
+        self._waiting_until: dict[str, datetime] = {}
+        self._last_sent: dict[tuple[str, str], datetime] | None = None
+        self._pass_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._has_lease = False
+        self.overflowed = 0  # messages failed because their notifier's outbox was over its bound
+
+    def __repr__(self) -> str:
+        return f"DeliveryWorker(notifiers={sorted(self.notifiers)!r}, running={self.running})"
+
+    # -- the background thread ---------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Deliver in a daemon thread until :meth:`stop`."""
+        if self.running:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="driftscope-delivery", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Look for due messages now instead of at the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop after the send in flight (if any) is finished and recorded.
+
+        :return: True when the thread ended within ``timeout`` seconds.
+        """
+        self._stop.set()
+        self._wake.set()
+        thread, stopped = self._thread, True
+        if thread is not None:
+            thread.join(timeout)
+            stopped = not thread.is_alive()
+            if stopped:
+                self._thread = None
+        if stopped and self._has_lease:
+            try:
+                self.store.release_lease(LEASE_NAME, self.owner)
+            except Exception:
+                log.exception("could not release the delivery lease")
+            self._has_lease = False
+        return stopped
+
+    def _loop(self) -> None:
+        poll = self.settings.poll_interval.total_seconds()
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("alert delivery pass failed; retrying in %.1fs", poll)
+            self._wake.wait(poll)
+            self._wake.clear()
+
+    # -- one pass ----------------------------------------------------------------------------
+    def run_once(self, now: datetime | None = None) -> int:
+        """Process the due messages once (each is attempted at most once).
+
+        :param now: The time to act at (defaults to the clock, read again after each send).
+        :return: How many messages were delivered.
+        """
+        with self._pass_lock:
+            start = now or self._clock()
+            ttl = max(30.0, 5 * self.settings.poll_interval.total_seconds())
+            if not self.store.acquire_lease(LEASE_NAME, self.owner, ttl):
+                self._has_lease = False
+                return 0
+            self._has_lease = True
+            self._enforce_bound()
+            due = self.store.due_messages(start, limit=self.batch_size)
+            if not due:
+                return 0
+            if self._last_sent is None:
+                self._last_sent = self._load_last_sent()
+            silences = self.store.list_silences(active_at=start)
+            by_notifier: dict[str, list[OutboxMessage]] = {}
+            for message in due:
+                by_notifier.setdefault(message.notifier, []).append(message)
+            delivered = 0
+            for name, messages in by_notifier.items():
+                if self._stop.is_set():
+                    break
+                delivered += self._process_notifier(name, messages, now, silences)
+            return delivered
+
+    def _enforce_bound(self) -> None:
+        """Keep each notifier's waiting messages within ``max_pending``: a notifier that has
+        been down long enough to pile up more fails its oldest messages, with the reason, so
+        the outbox stays bounded and the loss is visible on /readyz and /metrics."""
+        bound = self.settings.max_pending
+        pending: dict[str, list[OutboxMessage]] = {}
+        for message in self.store.list_messages(status="pending", limit=100_000):
+            pending.setdefault(message.notifier, []).append(message)
+        for name, messages in pending.items():
+            if len(messages) <= bound:
+                continue
+            messages.sort(key=lambda m: m.created_at)
+            for message in messages[: len(messages) - bound]:
+                message.status = "failed"
+                message.last_error = (
+                    f"dropped: notifier {name!r} had more than {bound} messages waiting "
+                    "(delivery.max_pending); is it down?"
+                )
+                message.next_attempt_at = None
+                self.store.update_message(message)
+                self.overflowed += 1
+            log.error(
+                "notifier %s: outbox over its bound of %d; oldest messages failed", name, bound
+            )
+
+    def _now(self, fixed: datetime | None) -> datetime:
+        return fixed or self._clock()
+
+    def _load_last_sent(self) -> dict[tuple[str, str], datetime]:
+        last: dict[tuple[str, str], datetime] = {}
+        for message in self.store.list_messages(status="sent", limit=1000):
+            if message.sent_at is None:
+                continue
+            key = (message.notifier, message.monitor)
+            if key not in last or message.sent_at > last[key]:
+                last[key] = message.sent_at
+        return last
+
+    def _process_notifier(
+        self,
+        name: str,
+        messages: list[OutboxMessage],
+        fixed_now: datetime | None,
+        silences: Sequence[Silence],
+    ) -> int:
+        now = self._now(fixed_now)
+        notifier = self.notifiers.get(name)
+        if notifier is None:
+            self._fail(messages, f"notifier {name!r} is not configured", now)
+            return 0
+        reason = self._disabled_reason(notifier, now)
+        if reason is not None:
+            self._fail(messages, f"notifier {name!r} is disabled: {reason}", now)
+            return 0
+        waiting = self._waiting_until.get(name)
+        if waiting is not None and waiting > now:
+            self._defer(messages, waiting)
+            return 0
+
+        groups: dict[str, list[OutboxMessage]] = {}
+        for message in messages:
+            groups.setdefault(message.monitor, []).append(message)
+        delivered = 0
+        assert self._last_sent is not None
+        for monitor, group in groups.items():
+            if self._stop.is_set():
+                break
+            now = self._now(fixed_now)
+            waiting = self._waiting_until.get(name)
+            if waiting is not None and waiting > now:
+                self._defer(group, waiting)
+                continue
+            cooldown = notifier.settings.cooldown
+            last = self._last_sent.get((name, monitor))
+            if cooldown is not None and last is not None and now < last + cooldown:
+                self._defer(group, last + cooldown)
+                continue
+            delivered += self._deliver(notifier, group, fixed_now, silences)
+        return delivered
+
+    def _deliver(
+        self,
+        notifier: Notifier,
+        group: list[OutboxMessage],
+        fixed_now: datetime | None,
+        silences: Sequence[Silence],
+    ) -> int:
+        name = notifier.name
+        start = self._now(fixed_now)
+        try:
+            notification = merge_notifications([Notification.from_dict(m.payload) for m in group])
+        except (KeyError, TypeError, ValueError) as exc:
+            self._fail(group, f"unreadable message payload: {type(exc).__name__}: {exc}", start)
+            return 0
+        notification, used = without_silenced(notification, silences, start)
+        if not notification.changes:
+            for message in group:
+                message.status = "muted"
+                message.next_attempt_at = None
+                message.last_error = "muted by silence " + ", ".join(used)
+                self.store.update_message(message)
+            return 0
+
+        secrets = secret_values(notifier.settings)
+        try:
+            result = notifier.send(notification)
+        except Exception as exc:  # a notifier must not raise; treat it as transient
+            detail = redact(f"{type(exc).__name__}: {exc}", secrets)
+            log.warning("notifier %s raised while sending: %s", name, detail)
+            result = DeliveryResult(delivered=False, error=detail)
+        error = redact(result.error, secrets) if result.error else None
+        now = self._now(fixed_now)
+
+        if result.delivered:
+            for message in group:
+                message.status = "sent"
+                message.attempts += 1
+                message.sent_at = now
+                message.next_attempt_at = None
+                message.last_error = None
+                message.external_id = result.external_id
+                self.store.update_message(message)
+            assert self._last_sent is not None
+            self._last_sent[(name, group[0].monitor)] = now
+            log.info(
+                "alert for %s delivered through %s (%d message(s) merged)",
+                group[0].monitor,
+                name,
+                len(group),
+            )
+            return len(group)
+
+        if result.disable:
+            reason = error or f"HTTP {result.status_code}"
+            self.store.set_notifier_status(
+                NotifierStatus(
+                    name=name,
+                    config_hash=config_hash(notifier.settings),
+                    disabled=True,
+                    reason=reason,
+                    changed_at=now,
+                )
+            )
+            log.error("notifier %s disabled until its configuration changes: %s", name, reason)
+            self._fail(group, f"notifier disabled: {reason}", now, attempted=True)
+            return 0
+
+        if result.permanent:
+            self._fail(group, error or f"HTTP {result.status_code}", now, attempted=True)
+            log.error("alert through %s failed permanently: %s", name, error)
+            return 0
+
+        if result.retry_after is not None or result.blocked:
+            wait = (
+                self.settings.block_backoff.total_seconds()
+                if result.blocked
+                else max(0.0, result.retry_after or 0.0)
+            )
+            until = now + timedelta(seconds=wait)
+            what = "blocked (429 without rate-limit headers)" if result.blocked else "rate limited"
+            self._waiting_until[name] = until
+            for message in group:
+                message.next_attempt_at = until
+                message.last_error = f"{what}; retrying in {wait:.1f}s"
+                self.store.update_message(message)
+            log.warning("notifier %s %s; waiting %.1fs", name, what, wait)
+            return 0
+
+        attempts = max(m.attempts for m in group) + 1
+        reason = error or f"HTTP {result.status_code}"
+        if attempts >= self.settings.max_attempts:
+            self._fail(group, f"gave up after {attempts} attempts: {reason}", now, attempted=True)
+            log.error("alert through %s failed after %d attempts: %s", name, attempts, reason)
+            return 0
+        delay = self._backoff(attempts)
+        until = now + timedelta(seconds=delay)
+        self._waiting_until[name] = until
+        for message in group:
+            message.attempts = attempts
+            message.next_attempt_at = until
+            message.last_error = reason
+            self.store.update_message(message)
+        log.warning(
+            "alert through %s failed (attempt %d of %d), retrying in %.2fs: %s",
+            name,
+            attempts,
+            self.settings.max_attempts,
+            delay,
+            reason,
+        )
+        return 0
+
+    def _backoff(self, attempts: int) -> float:
+        base = self.settings.backoff_initial.total_seconds() * 2 ** (attempts - 1)
+        delay = min(self.settings.backoff_max.total_seconds(), base)
+        # equal jitter: never less than half the step, so backoff still grows
+        return delay / 2 + self._rng.random() * delay / 2
+
+    def _defer(self, messages: Iterable[OutboxMessage], until: datetime) -> None:
+        for message in messages:
+            if message.next_attempt_at is None or message.next_attempt_at < until:
+                message.next_attempt_at = until
+                self.store.update_message(message)
+
+    def _fail(
+        self,
+        messages: Iterable[OutboxMessage],
+        reason: str,
+        now: datetime,
+        *,
+        attempted: bool = False,
+    ) -> None:
+        for message in messages:
+            message.status = "failed"
+            message.next_attempt_at = None
+            message.last_error = reason
+            if attempted:
+                message.attempts += 1
+            self.store.update_message(message)
+
+    def _disabled_reason(self, notifier: Notifier, now: datetime) -> str | None:
+        status = self.store.get_notifier_status(notifier.name)
+        if status is None or not status.disabled:
+            return None
+        if status.config_hash == config_hash(notifier.settings):
+            return status.reason or "disabled"
+        self.store.set_notifier_status(
+            NotifierStatus(
+                name=notifier.name,
+                config_hash=config_hash(notifier.settings),
+                disabled=False,
+                reason=None,
+                changed_at=now,
+            )
+        )
+        log.info(
+            "notifier %s was disabled; its configuration changed, enabled again", notifier.name
+        )
+        return None
+
+    # -- health ------------------------------------------------------------------------------
+    def health(self, *, limit: int = 10_000) -> DeliveryHealth:
+        """Pending/failed counts per notifier and disabled notifiers with their reasons."""
+        health = DeliveryHealth(running=self.running)
+
+        def entry(name: str) -> NotifierHealth:
+            if name not in health.notifiers:
+                notifier = self.notifiers.get(name)
+                health.notifiers[name] = NotifierHealth(
+                    name=name, type=notifier.settings.type if notifier else None
+                )
+            return health.notifiers[name]
+
+        for name in sorted(self.notifiers):
+            item = entry(name)
+            item.waiting_until = self._waiting_until.get(name)
+            notifier = self.notifiers[name]
+            status = self.store.get_notifier_status(name)
+            if (
+                status is not None
+                and status.disabled
+                and status.config_hash == config_hash(notifier.settings)
+            ):
+                item.disabled = True
+                item.disabled_reason = status.reason
+        for message in self.store.list_messages(status="pending", limit=limit):
+            entry(message.notifier).pending += 1
+        for message in self.store.list_messages(status="failed", limit=limit):
+            item = entry(message.notifier)
+            item.failed += 1
+            if item.last_error is None:
+                item.last_error = message.last_error
+        for message in self.store.list_messages(status="sent", limit=limit):
+            item = entry(message.notifier)
+            item.sent += 1
+            if message.sent_at and (
+                item.last_sent_at is None or message.sent_at > item.last_sent_at
+            ):
+                item.last_sent_at = message.sent_at
+        return health

@@ -1,0 +1,355 @@
+"""The YAML configuration: models, monitors, detectors, notifiers, store.
+
+Loading happens in three steps so that every problem is reported at once, each with its
+location in the file (``monitors[0].detectors[1].threshold: ...``):
+
+1. ``${VAR}`` / ``${VAR:-default}`` interpolation (an unset variable is an error);
+2. the document's shape, validated by the pydantic models below;
+3. each detector, notifier and store block, validated against the settings model of the
+   plugin its ``type`` names, and cross-references (a monitor's model, its notifiers).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from driftscope.core.alerting.config import AlertRuleSettings, DeliverySettings
+from driftscope.core.contracts.detector import DetectorSettings, FeatureKind, Task
+from driftscope.core.contracts.notifier import NotifierSettings
+from driftscope.core.contracts.store import StoreSettings
+from driftscope.core.durations import Duration
+from driftscope.core.errors import ConfigError, UnknownPluginError
+from driftscope.core.monitoring.correction import Correction
+from driftscope.core.plugin_system.manager import PluginManager
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeatureConfig(_Strict):
+    """A feature of a model when the model file does not name its features."""
+
+    name: str
+    kind: FeatureKind = "numeric"
+
+
+class ModelConfig(_Strict):
+    """A model: its file (optional for models served elsewhere) and its reference data."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    path: Path | None = Field(default=None, description="skops file (or pickle when trusted).")
+    reference: Path = Field(description="CSV of training-time rows: features and the label.")
+    target: str | None = Field(default=None, description="Label column of the reference CSV.")
+    prediction_column: str | None = Field(
+        default=None,
+        description="Reference column holding the model's predictions (models without a file).",
+    )
+    task: Task | None = Field(default=None, description="Inferred from the model when omitted.")
+    features: list[FeatureConfig] | None = Field(
+        default=None, description="Feature names and kinds (default: from the model file)."
+    )
+    trusted: bool = Field(
+        default=False,
+        description="Allow joblib/pickle files. Loading a pickle runs code: only your own files.",
+    )
+    trusted_types: list[str] = Field(
+        default_factory=list, description="Extra types a skops file may contain."
+    )
+
+    @model_validator(mode="after")
+    def _needs_predictions(self) -> ModelConfig:
+        if self.path is None and self.prediction_column is None:
+            raise ValueError(
+                "a model without a file needs prediction_column: the reference column "
+                "holding its predictions"
+            )
+        return self
+
+
+class WindowConfig(_Strict):
+    """Which rows a monitor run looks at."""
+
+    last: Duration = Field(description="Window length, ending at the run time.")
+    min_samples: int = Field(default=100, ge=1, description="Fewer rows than this is no_data.")
+    max_rows: int | None = Field(
+        default=None, ge=1000, description="Above this many rows, KS uses a uniform sample."
+    )
+
+
+class MonitorConfig(_Strict):
+    """A monitor: which model, how often, which window, which detectors, who to tell."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    model: str
+    every: Duration | None = None
+    cron: str | None = None
+    window: WindowConfig
+    detectors: list[dict[str, Any]] = Field(min_length=1)
+    features: list[str] | None = Field(default=None, description="Only these features.")
+    correction: Correction = Field(
+        default="bonferroni", description="Multiple-testing correction across features."
+    )
+    notify: list[str] = Field(default_factory=list)
+    alert: AlertRuleSettings = Field(default_factory=AlertRuleSettings)
+
+    # validated copies of ``detectors``, filled in by load_config
+    detector_settings: list[DetectorSettings] = Field(default_factory=list, exclude=True)
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> MonitorConfig:
+        if self.every is None and self.cron is None:
+            self.every = timedelta(minutes=5)
+        elif self.every is not None and self.cron is not None:
+            raise ValueError("give either every or cron, not both")
+        if self.cron is not None and len(self.cron.split()) != 5:
+            raise ValueError(
+                f"cron must have 5 fields (minute hour day month weekday): {self.cron!r}"
+            )
+        return self
+
+
+class ApiConfig(_Strict):
+    """How the HTTP API accepts and logs predictions."""
+
+    logging: Literal["async", "sync"] = Field(
+        default="async", description="async: respond before the write; sync: after it."
+    )
+    max_batch_rows: int = Field(default=10_000, ge=1)
+    max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    queue_size: int = Field(default=100_000, ge=100, description="Log queue bound, in rows.")
+    flush_rows: int = Field(default=2_000, ge=1, description="Write a batch at this many rows…")
+    flush_interval: Duration = Field(
+        default=timedelta(milliseconds=20), description="…or after this long."
+    )
+    enqueue_timeout: Duration = Field(
+        default=timedelta(seconds=2), description="Wait for queue room, then answer 503."
+    )
+
+
+class DashboardConfig(_Strict):
+    """Where the dashboard lives, for links in alert messages. (The dashboard itself reads
+    only the API; its cache time is ``DRIFTSCOPE_DASHBOARD_CACHE_TTL``.)"""
+
+    url: str | None = None
+
+
+class RetentionConfig(_Strict):
+    """How long predictions, reports and alert history are kept."""
+
+    keep: Duration | None = Field(default=None, description="Delete data older than this.")
+    every: Duration = Field(default=timedelta(hours=1), description="How often to prune.")
+    batch_size: int = Field(default=10_000, ge=100)
+
+
+class DriftscopeConfig(_Strict):
+    """The whole configuration file."""
+
+    models: list[ModelConfig] = Field(min_length=1)
+    monitors: list[MonitorConfig] = Field(default_factory=list)
+    notifiers: list[dict[str, Any]] = Field(default_factory=list)
+    store: dict[str, Any] = Field(default_factory=lambda: {"type": "sql"})
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    profile_cache_size: int = Field(default=4096, ge=16, description="Cached reference profiles.")
+    threads: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1),
+        ge=1,
+        description="Threads a monitor run scores features on (default: cores, at most 4).",
+    )
+
+    # validated copies, filled in by load_config
+    notifier_settings: list[NotifierSettings] = Field(default_factory=list, exclude=True)
+    store_settings: StoreSettings = Field(default_factory=StoreSettings, exclude=True)
+    source: Path | None = Field(default=None, exclude=True)
+
+    def model(self, name: str) -> ModelConfig:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(f"no model named {name!r}")
+
+    def monitor(self, name: str) -> MonitorConfig:
+        for monitor in self.monitors:
+            if monitor.name == name:
+                return monitor
+        raise KeyError(f"no monitor named {name!r}")
+
+    def notifier(self, name: str) -> NotifierSettings:
+        for notifier in self.notifier_settings:
+            if notifier.name == name:
+                return notifier
+        raise KeyError(f"no notifier named {name!r}")
+
+
+def interpolate(value: Any, env: dict[str, str], path: str, problems: list) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a YAML document."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, _join(path, k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append((path, f"environment variable {name} is not set"))
+        return ""
+
+    return _ENV.sub(substitute, value)
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _location(prefix: str, loc: tuple[Any, ...]) -> str:
+    out = prefix
+    for part in loc:
+        out = f"{out}[{part}]" if isinstance(part, int) else _join(out, part)
+    return out
+
+
+def _pydantic_problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append((_location(prefix, loc), message))
+    return problems
+
+
+def _validate_component(
+    plugins: PluginManager, kind: str, block: dict[str, Any], where: str, problems: list
+) -> Any | None:
+    type_name = block.get("type")
+    if not isinstance(type_name, str):
+        problems.append(
+            (f"{where}.type", f"required: the {kind} type, one of {plugins.names(kind)}")
+        )  # type: ignore[arg-type]
+        return None
+    try:
+        component = plugins.get(kind, type_name)  # type: ignore[arg-type]
+    except UnknownPluginError as exc:
+        problems.append((f"{where}.type", str(exc)))
+        return None
+    try:
+        return component.Settings.model_validate({**block, "type": type_name.strip().lower()})
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, where))
+        return None
+
+
+def parse_config(
+    document: Any,
+    plugins: PluginManager,
+    *,
+    source: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> DriftscopeConfig:
+    """Validate a parsed YAML document; raise :class:`ConfigError` listing every problem."""
+    problems: list[tuple[str, str]] = []
+    if not isinstance(document, dict):
+        raise ConfigError(
+            [("", "the file must be a YAML mapping with models: and monitors:")],
+            str(source) if source else None,
+        )
+    document = interpolate(document, dict(os.environ) if env is None else env, "", problems)
+    try:
+        config = DriftscopeConfig.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(
+            problems + _pydantic_problems(exc), str(source) if source else None
+        ) from None
+
+    base = source.parent if source else Path.cwd()
+    for model in config.models:
+        if model.path is not None and not model.path.is_absolute():
+            model.path = base / model.path
+        if not model.reference.is_absolute():
+            model.reference = base / model.reference
+
+    _check_unique("models", [m.name for m in config.models], problems)
+    _check_unique("monitors", [m.name for m in config.monitors], problems)
+
+    config.store_settings = (
+        _validate_component(plugins, "store", config.store, "store", problems) or StoreSettings()
+    )
+    for i, block in enumerate(config.notifiers):
+        settings = _validate_component(plugins, "notifier", block, f"notifiers[{i}]", problems)
+        if settings is not None:
+            config.notifier_settings.append(settings)
+    _check_unique("notifiers", [n.get("name") for n in config.notifiers], problems)
+
+    model_names = {m.name for m in config.models}
+    notifier_names = {n.get("name") for n in config.notifiers}
+    for i, monitor in enumerate(config.monitors):
+        where = f"monitors[{i}]"
+        if monitor.model not in model_names:
+            problems.append((f"{where}.model", _unknown("model", monitor.model, model_names)))
+        for j, block in enumerate(monitor.detectors):
+            settings = _validate_component(
+                plugins, "detector", block, f"{where}.detectors[{j}]", problems
+            )
+            if settings is not None:
+                monitor.detector_settings.append(settings)
+        for j, name in enumerate(monitor.notify):
+            if name not in notifier_names:
+                problems.append(
+                    (f"{where}.notify[{j}]", _unknown("notifier", name, notifier_names))
+                )
+    if problems:
+        raise ConfigError(problems, str(source) if source else None)
+    # keep the validated blocks, whose secrets are SecretStr, instead of the raw YAML text
+    config.store = config.store_settings.model_dump()
+    config.notifiers = [n.model_dump() for n in config.notifier_settings]
+    config.source = source
+    return config
+
+
+def _unknown(kind: str, name: str, available: set[Any]) -> str:
+    from driftscope.core.plugin_system.manager import unknown_name_message
+
+    return unknown_name_message(kind, name, [a for a in available if isinstance(a, str)])
+
+
+def _check_unique(section: str, names: list[Any], problems: list) -> None:
+    seen: set[Any] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            problems.append((f"{section}[{i}].name", f"duplicate name {name!r}"))
+        seen.add(name)
+
+
+def load_config(
+    path: Path | str, plugins: PluginManager, env: dict[str, str] | None = None
+) -> DriftscopeConfig:
+    """Read and validate a YAML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([("", f"cannot read the file: {exc.strerror}")], str(path)) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([(where, f"not valid YAML: {problem}")], str(path)) from None
+    return parse_config(document, plugins, source=path.resolve(), env=env)

@@ -1,0 +1,486 @@
+"""The store contract: where predictions, labels, reports, alerts and the outbox live.
+
+A store plugin subclasses :class:`Store` and registers it with ``driftscope_stores()``. The
+built-in ``sql`` store keeps everything in SQLite (default) or PostgreSQL (by URL).
+
+All times are timezone-aware UTC ``datetime`` objects. Methods are synchronous and
+thread-safe: the API calls them from a writer thread, the scheduler from its own threads.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from driftscope.core.contracts.detector import FeatureKind, Task
+from driftscope.core.contracts.report import Report
+
+Label = str | float | int | bool
+AlertStateName = Literal["ok", "pending", "firing", "resolved", "no_data"]
+OutboxStatus = Literal["pending", "sent", "failed", "muted"]
+
+
+class StoreSettings(BaseModel):
+    """Settings every store accepts; ``url`` may carry a password, so it is a secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = "sql"
+    url: SecretStr = Field(
+        default=SecretStr("sqlite:///driftscope.db"),
+        description="Database URL: sqlite:///path.db or postgresql://user@host/db",
+    )
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One input feature of a model: its name and whether it is numeric or categorical."""
+
+    name: str
+    kind: FeatureKind = "numeric"
+
+
+@dataclass(frozen=True)
+class ModelSchema:
+    """What a store must know about a model to lay out its predictions."""
+
+    name: str
+    features: tuple[FeatureSpec, ...]
+    task: Task = "classification"
+    classes: tuple[str, ...] | None = None  # class labels as strings, in probability order
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+
+@dataclass
+class PredictionRecord:
+    """One logged prediction. ``features`` holds a value for every feature of the schema."""
+
+    id: str
+    model: str
+    timestamp: datetime
+    features: Mapping[str, float | str | None]
+    prediction: Label
+    probabilities: Mapping[str, float] | None = None
+    latency_ms: float | None = None
+    label: Label | None = None
+
+
+@dataclass
+class WindowData:
+    """The predictions of one model in a time range, column by column.
+
+    ``columns`` maps each feature name to an array: float64 (NaN where missing) for numeric
+    features, object (``str`` or ``None``) for categorical ones. ``prediction`` and ``labels``
+    are object arrays for classifiers and float64 for regressors (``None``/NaN where a row
+    has no label). ``probabilities`` is ``(rows, len(schema.classes))`` or ``None``.
+    ``sampled_from`` is set when the store returned a uniform sample of a larger window.
+    """
+
+    start: datetime
+    end: datetime
+    columns: dict[str, np.ndarray]
+    prediction: np.ndarray
+    labels: np.ndarray
+    probabilities: np.ndarray | None = None
+    sampled_from: int | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.prediction)
+
+
+@dataclass(frozen=True)
+class LabelUpdate:
+    """The outcome of attaching labels: how many rows changed and which ids were unknown."""
+
+    updated: int
+    unknown_ids: list[str]
+
+
+@dataclass(frozen=True)
+class PredictionStats:
+    """Counts and latency of one model's predictions in a time range."""
+
+    count: int
+    labelled: int
+    latency_p50_ms: float | None
+    latency_p90_ms: float | None
+    latency_p99_ms: float | None
+    first_at: datetime | None
+    last_at: datetime | None
+
+
+@dataclass
+class AlertState:
+    """The alert state of one key (monitor, detector, feature); ``feature`` is "" for the
+    monitor itself (its ``no_data`` state)."""
+
+    monitor: str
+    detector: str
+    feature: str
+    state: AlertStateName = "ok"
+    consecutive_drifted: int = 0
+    consecutive_clean: int = 0
+    changed_at: datetime | None = None
+    last_notified_at: datetime | None = None
+    statistic: float | None = None
+    threshold: float | None = None
+    report_id: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.monitor, self.detector, self.feature)
+
+
+@dataclass
+class AlertEvent:
+    """One recorded change of an alert key's state (the alert history)."""
+
+    monitor: str
+    detector: str
+    feature: str
+    from_state: AlertStateName
+    to_state: AlertStateName
+    at: datetime
+    statistic: float | None = None
+    threshold: float | None = None
+    report_id: str | None = None
+    silenced: bool = False
+    id: int | None = None
+
+
+@dataclass
+class OutboxMessage:
+    """A notification waiting for (or done with) delivery through one notifier."""
+
+    id: str
+    notifier: str
+    monitor: str
+    payload: dict[str, Any]
+    created_at: datetime
+    status: OutboxStatus = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    external_id: str | None = None
+
+
+@dataclass
+class Silence:
+    """Mutes alert changes that match it until ``ends_at``; ``None`` fields match anything."""
+
+    id: str
+    monitor: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    feature: str | None = None
+    detector: str | None = None
+    created_by: str | None = None
+
+    def matches(self, monitor: str, detector: str, feature: str, at: datetime) -> bool:
+        return (
+            self.monitor == monitor
+            and (self.feature is None or self.feature == feature)
+            and (self.detector is None or self.detector == detector)
+            and self.starts_at <= at < self.ends_at
+        )
+
+
+@dataclass
+class NotifierStatus:
+    """Whether a notifier is usable; a 401/403/404 from its endpoint disables it until its
+    configuration (``config_hash``) changes."""
+
+    name: str
+    config_hash: str
+    disabled: bool = False
+    reason: str | None = None
+    changed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """How many rows a retention pass deleted (or would delete, in a dry run)."""
+
+    predictions: int = 0
+    reports: int = 0
+    alert_events: int = 0
+    outbox: int = 0
+    details: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BinCounts:
+    """How one numeric feature's window values fall into bins fixed elsewhere (a profile).
+
+    With inner ``edges`` ``e_0 < e_1 < ... < e_{k-1}``, ``counts`` has ``k + 1`` entries for
+    the right-closed bins ``(-inf, e_0], (e_0, e_1], ..., (e_{k-1}, +inf)`` (a value ``v``
+    falls in bin ``numpy.searchsorted(edges, v, side="left")``). Only finite values are
+    binned: missing ones (NULL, NaN) are counted in ``missing``, ``±inf`` in ``infinite``,
+    as the engine counts them when it cleans a window it has read.
+    """
+
+    counts: np.ndarray
+    missing: int = 0
+    infinite: int = 0
+
+    @property
+    def total(self) -> int:
+        """The number of finite values, the size of the binned sample."""
+        return int(self.counts.sum())
+
+
+@dataclass(frozen=True)
+class CategoryCounts:
+    """How many rows of a window hold each category of one categorical feature.
+
+    ``counts`` maps every category present in the window to its row count; rows without a
+    value are counted in ``missing``.
+    """
+
+    counts: dict[str, int]
+    missing: int = 0
+
+    @property
+    def total(self) -> int:
+        """The number of rows with a category."""
+        return sum(self.counts.values())
+
+
+def count_bins(values: np.ndarray, edges: Sequence[float] | np.ndarray) -> BinCounts:
+    """Count numeric ``values`` into the right-closed bins around ``edges`` (see BinCounts)."""
+    values = np.asarray(values, dtype=np.float64)
+    edges = np.asarray(edges, dtype=np.float64)
+    finite = np.isfinite(values)
+    missing = int(np.isnan(values).sum())
+    counts = np.bincount(
+        np.searchsorted(edges, values[finite], side="left"), minlength=edges.size + 1
+    ).astype(np.int64)
+    return BinCounts(counts, missing, int(values.size - finite.sum() - missing))
+
+
+def count_categories(values: np.ndarray) -> CategoryCounts:
+    """Count categorical ``values`` (``None`` is missing; other values count as ``str``)."""
+    present = [str(v) for v in values if v is not None]
+    labels, counts = np.unique(np.array(present, dtype=object), return_counts=True)
+    return CategoryCounts(
+        {str(k): int(n) for k, n in zip(labels, counts, strict=True)}, len(values) - len(present)
+    )
+
+
+class Store(ABC):
+    """Base class of a store plugin. See the module docstring for the conventions."""
+
+    Settings: ClassVar[type[StoreSettings]] = StoreSettings
+
+    def __init__(self, settings: StoreSettings) -> None:
+        self.settings = settings
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(type={self.settings.type!r})"
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @abstractmethod
+    def open(self) -> None:
+        """Connect, create the schema if missing and migrate it to the current version."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections. The store may be opened again."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise :class:`driftscope.core.errors.StoreError` when the database is not reachable."""
+
+    # -- predictions and labels ------------------------------------------------------------
+    @abstractmethod
+    def register_model(self, schema: ModelSchema) -> None:
+        """Make room for a model's predictions (idempotent; new features are added)."""
+
+    @abstractmethod
+    def write_predictions(self, records: Sequence[PredictionRecord]) -> int:
+        """Store a batch of predictions (any mix of models) in one transaction."""
+
+    @abstractmethod
+    def attach_labels(self, model: str, labels: Sequence[tuple[str, Label]]) -> LabelUpdate:
+        """Set ground-truth labels by prediction id; unknown ids are returned, not raised."""
+
+    @abstractmethod
+    def read_window(
+        self, model: str, start: datetime, end: datetime, *, max_rows: int | None = None
+    ) -> WindowData:
+        """Read predictions with ``start <= timestamp < end`` column by column.
+
+        With ``max_rows`` and a larger window, return a uniform random sample of
+        ``max_rows`` rows and set ``sampled_from`` to the window's row count.
+        """
+
+    def bin_counts(
+        self,
+        model: str,
+        feature: str,
+        edges: Sequence[float] | np.ndarray,
+        start: datetime,
+        end: datetime,
+    ) -> BinCounts:
+        """Count a numeric feature's values with ``start <= timestamp < end`` into the bins
+        around ``edges`` (see :class:`BinCounts`).
+
+        This is how PSI and chi-square score windows too large to read: only ``k + 1``
+        numbers leave the store. The default reads the window and counts in numpy (correct,
+        not memory-bounded); database stores override it with a ``GROUP BY`` over the bins so
+        rows never reach Python.
+        """
+        window = self.read_window(model, start, end)
+        return count_bins(window.columns[feature], edges)
+
+    def category_counts(
+        self, model: str, feature: str, start: datetime, end: datetime
+    ) -> CategoryCounts:
+        """Count each category of a categorical feature with ``start <= timestamp < end``.
+
+        The default reads the window and counts in numpy; database stores override it with a
+        ``GROUP BY`` so rows never reach Python.
+        """
+        window = self.read_window(model, start, end)
+        return count_categories(window.columns[feature])
+
+    def bin_counts_many(
+        self,
+        model: str,
+        edges: Mapping[str, Sequence[float] | np.ndarray],
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, BinCounts]:
+        """:meth:`bin_counts` of several numeric features at once, ``{feature: edges}`` in,
+        ``{feature: BinCounts}`` out.
+
+        The default calls :meth:`bin_counts` per feature; database stores override it to
+        count every feature in one scan of the window.
+        """
+        return {name: self.bin_counts(model, name, e, start, end) for name, e in edges.items()}
+
+    def category_counts_many(
+        self, model: str, features: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, CategoryCounts]:
+        """:meth:`category_counts` of several categorical features at once.
+
+        The default calls :meth:`category_counts` per feature; database stores override it
+        to count every feature in one statement.
+        """
+        return {name: self.category_counts(model, name, start, end) for name in features}
+
+    @abstractmethod
+    def count_predictions(self, model: str, start: datetime, end: datetime) -> tuple[int, int]:
+        """Return ``(rows, labelled_rows)`` in a time range without reading the rows."""
+
+    @abstractmethod
+    def prediction_stats(self, model: str, start: datetime, end: datetime) -> PredictionStats:
+        """Counts and latency percentiles of a model's predictions in a time range."""
+
+    # -- reports ---------------------------------------------------------------------------
+    @abstractmethod
+    def save_report(self, report: Report) -> None:
+        """Save a report (its ``id`` is set by the engine)."""
+
+    @abstractmethod
+    def get_report(self, report_id: str) -> Report | None:
+        """Return one report, or ``None``."""
+
+    @abstractmethod
+    def list_reports(
+        self,
+        monitor: str,
+        *,
+        since: datetime | None = None,
+        before: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Report]:
+        """Reports of a monitor, newest first, created in ``[since, before)``."""
+
+    # -- coordination ------------------------------------------------------------------------
+    @abstractmethod
+    def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        """Take (or renew) a named lease for ``ttl_seconds``; False when another owner holds
+        an unexpired one. This is how processes sharing a database run a monitor once."""
+
+    @abstractmethod
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give up a lease held by ``owner`` (no-op otherwise)."""
+
+    # -- alerts, outbox, silences --------------------------------------------------------------
+    @abstractmethod
+    def get_alert_states(self, monitor: str) -> dict[tuple[str, str, str], AlertState]:
+        """Current alert states of a monitor's keys."""
+
+    @abstractmethod
+    def list_alert_states(self, state: AlertStateName | None = None) -> list[AlertState]:
+        """Alert states of every monitor, optionally only those in one state."""
+
+    @abstractmethod
+    def commit_alert_changes(
+        self,
+        states: Sequence[AlertState],
+        events: Sequence[AlertEvent],
+        messages: Sequence[OutboxMessage],
+    ) -> None:
+        """Upsert states, append events and enqueue messages in ONE transaction."""
+
+    @abstractmethod
+    def list_alert_events(
+        self, *, monitor: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[AlertEvent]:
+        """Alert history, newest first."""
+
+    @abstractmethod
+    def due_messages(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
+        """Pending messages whose ``next_attempt_at`` is not after ``now``, oldest first."""
+
+    @abstractmethod
+    def update_message(self, message: OutboxMessage) -> None:
+        """Save a message's delivery status, attempts, next attempt and error."""
+
+    @abstractmethod
+    def list_messages(
+        self, *, status: OutboxStatus | None = None, limit: int = 100
+    ) -> list[OutboxMessage]:
+        """Outbox messages, newest first, optionally only those with one status."""
+
+    @abstractmethod
+    def add_silence(self, silence: Silence) -> None:
+        """Save a silence."""
+
+    @abstractmethod
+    def list_silences(self, *, active_at: datetime | None = None) -> list[Silence]:
+        """All silences, or only those active at a time."""
+
+    @abstractmethod
+    def delete_silence(self, silence_id: str) -> bool:
+        """Remove a silence; False when there was none with that id."""
+
+    @abstractmethod
+    def get_notifier_status(self, name: str) -> NotifierStatus | None:
+        """The saved status of a notifier, or ``None``."""
+
+    @abstractmethod
+    def set_notifier_status(self, status: NotifierStatus) -> None:
+        """Save a notifier's status."""
+
+    # -- retention ---------------------------------------------------------------------------
+    @abstractmethod
+    def prune(
+        self, older_than: datetime, *, dry_run: bool = False, batch_size: int = 10_000
+    ) -> PruneResult:
+        """Delete predictions, reports, alert events and finished outbox messages older than
+        ``older_than``, in batches so writers are never locked out for long."""

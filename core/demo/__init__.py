@@ -1,1 +1,0 @@
-"""The bundled demo: a classifier trained on data that ships inside scikit-learn."""

@@ -1,0 +1,2 @@
+"""Monitoring: the engine, reference profiles, p-value correction, model loading, the
+scheduler, retention."""

@@ -1,0 +1,520 @@
+"""The monitor engine: one run of one monitor.
+
+Read the current window from the store, clean each column (missing values and infinities are
+counted, not dropped silently), score every detector on every feature it applies to and on
+the model's prediction, correct p-values across features, and build one report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from driftscope.core.config.yaml_file import DriftscopeConfig, MonitorConfig
+from driftscope.core.contracts.detector import (
+    Detector,
+    DetectorResult,
+    FeatureKind,
+    FeatureSample,
+    LabelledSample,
+    PerformanceDetector,
+)
+from driftscope.core.contracts.report import Report, ResultKind, ResultRow, WindowInfo
+from driftscope.core.contracts.store import BinCounts, CategoryCounts, Store, WindowData
+from driftscope.core.monitoring.correction import adjust_p_values
+from driftscope.core.monitoring.model_loading import LoadedModel
+from driftscope.core.monitoring.profiles import ProfileCache
+from driftscope.core.plugin_system.manager import PluginManager
+
+log = logging.getLogger(__name__)
+
+# below this many window rows, handing features to threads costs more than it saves
+PARALLEL_MIN_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class Column:
+    """One thing a feature detector can look at: a feature, or the prediction."""
+
+    name: str
+    kind: FeatureKind
+    result_kind: ResultKind
+    reference: np.ndarray
+    current: np.ndarray
+
+
+def clean(values: np.ndarray, kind: FeatureKind) -> tuple[np.ndarray, dict[str, int]]:
+    """Drop missing and infinite values, and say how many there were."""
+    if kind == "numeric":
+        values = np.asarray(values, dtype=np.float64)
+        finite = np.isfinite(values)
+        if finite.all():
+            return values, {"missing": 0, "infinite": 0}
+        missing = int(np.isnan(values).sum())
+        return values[finite], {
+            "missing": missing,
+            "infinite": int(len(values) - finite.sum() - missing),
+        }
+    # stores and the reference give categories as str or None (the WindowData contract)
+    present = np.asarray(values != None, dtype=bool)  # noqa: E711 - elementwise on object arrays
+    return values[present], {"missing": int((~present).sum()), "infinite": 0}
+
+
+class MonitorEngine:
+    """Runs monitors against a store, caching reference profiles between runs."""
+
+    def __init__(
+        self,
+        config: DriftscopeConfig,
+        plugins: PluginManager,
+        store: Store,
+        models: dict[str, LoadedModel],
+        cache: ProfileCache | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.store = store
+        self.models = models
+        self.cache = cache if cache is not None else ProfileCache(config.profile_cache_size)
+        self.clock = clock
+        self.threads = config.threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._detectors: dict[str, list[Detector | PerformanceDetector]] = {}
+
+    def detectors(self, monitor: MonitorConfig) -> list[Detector | PerformanceDetector]:
+        """The detector instances of a monitor, built once from its validated settings."""
+        if monitor.name not in self._detectors:
+            self._detectors[monitor.name] = [
+                self.plugins.get("detector", s.type)(s) for s in monitor.detector_settings
+            ]
+        return self._detectors[monitor.name]
+
+    def run(self, monitor_name: str, *, now: datetime | None = None) -> Report:
+        """Run one monitor now, save its report, and fire ``driftscope_report_ready``."""
+        started = time.perf_counter()
+        monitor = self.config.monitor(monitor_name)
+        model = self.models[monitor.model]
+        end = now or self.clock()
+        start = end - monitor.window.last
+        rows, labelled = self.store.count_predictions(model.name, start, end)
+        window = WindowInfo(start, end, rows, labelled)
+        report = Report(
+            id=uuid.uuid4().hex,
+            monitor=monitor.name,
+            model=model.name,
+            created_at=self.clock(),
+            window=window,
+            results=[],
+        )
+        if rows < monitor.window.min_samples:
+            report.status = "insufficient_data"
+        else:
+            data = self.store.read_window(model.name, start, end, max_rows=monitor.window.max_rows)
+            if data.sampled_from is not None:
+                window.sampled_rows = data.rows
+            report.results = self._score(monitor, model, data)
+            if report.results and all(r.status == "failed" for r in report.results):
+                report.status = "failed"
+        report.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        self.store.save_report(report)
+        self.plugins.notify("driftscope_report_ready", report=report)
+        return report
+
+    # -- scoring -----------------------------------------------------------------------------
+    def _columns(
+        self, monitor: MonitorConfig, model: LoadedModel, data: WindowData
+    ) -> list[Column]:
+        ref = model.reference
+        wanted = set(monitor.features) if monitor.features else None
+        columns = [
+            Column(f.name, f.kind, "feature", ref.columns[f.name], data.columns[f.name])
+            for f in model.schema.features
+            if wanted is None or f.name in wanted
+        ]
+        task = model.schema.task
+        columns.append(
+            Column(
+                "prediction",
+                "categorical" if task == "classification" else "numeric",
+                "prediction",
+                ref.predictions,
+                data.prediction,
+            )
+        )
+        classes = model.schema.classes or ()
+        if (
+            task == "classification"
+            and len(classes) == 2
+            and ref.probabilities is not None
+            and data.probabilities is not None
+        ):
+            columns.append(
+                Column(
+                    f"probability:{classes[1]}",
+                    "numeric",
+                    "prediction",
+                    ref.probabilities[:, 1],
+                    data.probabilities[:, 1],
+                )
+            )
+        return columns
+
+    def _score(
+        self, monitor: MonitorConfig, model: LoadedModel, data: WindowData
+    ) -> list[ResultRow]:
+        results: list[ResultRow] = []
+        columns = self._columns(monitor, model, data)
+        cleaned = {c.name: (clean(c.reference, c.kind), clean(c.current, c.kind)) for c in columns}
+        for detector in self.detectors(monitor):
+            if isinstance(detector, PerformanceDetector):
+                results.append(self._performance(detector, model, data))
+                continue
+            scored = [c for c in columns if _applies(detector, c)]
+            # a sampled window: count all its counted features in the store at once, whole
+            counted = [c for c in scored if data.sampled_from is not None and _counts(detector, c)]
+            store_counts = self._count_in_store(detector, model, counted, cleaned, data)
+            counted_names = {c.name for c in counted}
+            rows: list[Callable[[], ResultRow]] = []
+            for column in scored:
+                (ref_values, ref_counts), (cur_values, cur_counts) = cleaned[column.name]
+                if column.name in counted_names:
+                    rows.append(
+                        partial(
+                            self._counted_feature,
+                            detector,
+                            model,
+                            column,
+                            ref_values,
+                            ref_counts,
+                            store_counts,
+                        )
+                    )
+                    continue
+                rows.append(
+                    partial(
+                        self._feature,
+                        detector,
+                        model,
+                        column,
+                        ref_values,
+                        ref_counts,
+                        cur_values,
+                        cur_counts,
+                    )
+                )
+            parallel = detector.thread_safe and data.rows >= PARALLEL_MIN_ROWS
+            rows = self._run_all(rows, parallel=parallel)
+            if detector.uses_p_value:
+                self._correct(detector, monitor, rows)
+            results.extend(rows)
+        return results
+
+    def _run_all(self, tasks: list[Callable[[], ResultRow]], *, parallel: bool) -> list[ResultRow]:
+        """Run one detector's per-feature tasks, in order of the tasks. Sorting and searching
+        release the GIL, so thread-safe detectors score features on several cores at once."""
+        if not parallel or self.threads < 2 or len(tasks) < 2:
+            return [task() for task in tasks]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="driftscope-score")
+        return list(self._pool.map(lambda task: task(), tasks))
+
+    def close(self) -> None:
+        """Stop the scoring threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _feature(
+        self,
+        detector: Detector,
+        model: LoadedModel,
+        column: Column,
+        ref_values: np.ndarray,
+        ref_counts: dict[str, int],
+        cur_values: np.ndarray,
+        cur_counts: dict[str, int],
+    ) -> ResultRow:
+        counts = {
+            "reference_missing": ref_counts["missing"],
+            "reference_infinite": ref_counts["infinite"],
+            "current_missing": cur_counts["missing"],
+            "current_infinite": cur_counts["infinite"],
+        }
+        threshold = _threshold(detector)
+        if len(cur_values) == 0 or len(ref_values) == 0:
+            which = "current window" if len(cur_values) == 0 else "reference"
+            sizes = {"reference_size": len(ref_values), "current_size": len(cur_values)}
+            return _insufficient(
+                detector, column, threshold, f"no finite values in the {which}", counts | sizes
+            )
+        try:
+            profile = self._profile(detector, model, column, ref_values)
+            result = detector.score(profile, FeatureSample(column.name, column.kind, cur_values))
+        except Exception as exc:
+            return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
+        result.details.update(counts)
+        return _row(column.result_kind, column.name, detector.name, result)
+
+    def _counted_feature(
+        self,
+        detector: Detector,
+        model: LoadedModel,
+        column: Column,
+        ref_values: np.ndarray,
+        ref_counts: dict[str, int],
+        store_counts: dict[str, BinCounts | CategoryCounts | Exception],
+    ) -> ResultRow:
+        """Score a feature of a sampled (too large) window from counts the store computed over
+        the WHOLE window in the database (see :meth:`_count_in_store`), for detectors that
+        need only counts (PSI, chi2). A failed count fails this result with its error."""
+        threshold = _threshold(detector)
+        counts: dict[str, Any] = {
+            "reference_missing": ref_counts["missing"],
+            "reference_infinite": ref_counts["infinite"],
+        }
+        if len(ref_values) == 0:
+            return _insufficient(
+                detector,
+                column,
+                threshold,
+                "no finite values in the reference",
+                counts | {"reference_size": 0},
+            )
+        try:
+            profile = self._profile(detector, model, column, ref_values)
+            counted = store_counts[column.name]
+            if isinstance(counted, Exception):
+                raise counted
+            counts["current_infinite"] = counted.infinite if isinstance(counted, BinCounts) else 0
+            counts["current_missing"] = counted.missing
+            counts["counted_in_store"] = True
+            if counted.total == 0:
+                sizes = {"reference_size": len(ref_values), "current_size": 0}
+                return _insufficient(
+                    detector,
+                    column,
+                    threshold,
+                    "no finite values in the current window",
+                    counts | sizes,
+                )
+            result = detector.score_counts(profile, counted)
+        except Exception as exc:
+            return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
+        result.details.update(counts)
+        return _row(column.result_kind, column.name, detector.name, result)
+
+    def _count_in_store(
+        self,
+        detector: Detector,
+        model: LoadedModel,
+        columns: list[Column],
+        cleaned: dict[str, Any],
+        data: WindowData,
+    ) -> dict[str, BinCounts | CategoryCounts | Exception]:
+        """Count the whole window of ``columns`` in the store: one batched call for the
+        numeric features (bins over the detector's edges) and one for the categorical ones.
+
+        Each feature maps to its counts, or to the exception that stopped them (fitting its
+        profile, its edges, or the batched count), so that only the results concerned fail.
+        A feature with an empty reference is left out (:meth:`_counted_feature` reports it).
+        """
+        found: dict[str, BinCounts | CategoryCounts | Exception] = {}
+        edges: dict[str, np.ndarray] = {}
+        categorical: list[str] = []
+        for column in columns:
+            (ref_values, _), _ = cleaned[column.name]
+            if len(ref_values) == 0:
+                continue
+            try:
+                profile = self._profile(detector, model, column, ref_values)
+                if column.kind == "numeric":
+                    edges[column.name] = detector.bin_edges(profile)
+                else:
+                    categorical.append(column.name)
+            except Exception as exc:
+                found[column.name] = exc
+        start, end = data.start, data.end
+        batches: list[tuple[list[str], Callable[[], dict[str, Any]]]] = [
+            (list(edges), lambda: self.store.bin_counts_many(model.name, edges, start, end)),
+            (
+                categorical,
+                lambda: self.store.category_counts_many(model.name, categorical, start, end),
+            ),
+        ]
+        for names, count in batches:
+            if not names:
+                continue
+            try:
+                found.update(count())
+            except Exception as exc:
+                found.update(dict.fromkeys(names, exc))
+        return found
+
+    def _profile(
+        self, detector: Detector, model: LoadedModel, column: Column, ref_values: np.ndarray
+    ) -> Any:
+        """The detector's cached profile of a column's clean reference values."""
+        key = (
+            model.reference.digest,
+            detector.settings.model_dump_json(),
+            column.name,
+            column.kind,
+        )
+        return self.cache.get_or_fit(
+            key, lambda: detector.fit(FeatureSample(column.name, column.kind, ref_values))
+        )
+
+    def _performance(
+        self, detector: PerformanceDetector, model: LoadedModel, data: WindowData
+    ) -> ResultRow:
+        threshold = float(getattr(detector.settings, "max_drop", 0.0))
+        try:
+            ref = model.reference
+            if ref.labels is None:
+                raise ValueError(f"model {model.name!r} has no target column in its reference data")
+            key = (ref.digest, detector.settings.model_dump_json(), "performance")
+            profile = self.cache.get_or_fit(
+                key,
+                lambda: detector.fit(
+                    _labelled(model, ref.labels, ref.predictions, ref.probabilities)
+                ),
+            )
+            result = detector.score(
+                profile, _labelled(model, data.labels, data.prediction, data.probabilities)
+            )
+        except Exception as exc:
+            return self._failure(detector, "performance", None, threshold, exc, {})
+        return _row("performance", None, detector.name, result)
+
+    def _failure(
+        self,
+        detector: Any,
+        kind: ResultKind,
+        feature: str | None,
+        threshold: float,
+        exc: Exception,
+        details: dict[str, Any],
+    ) -> ResultRow:
+        plugin = self.plugins.plugin_of("detector", detector.name)
+        self.plugins.record_error(plugin, f"detector:{detector.name}")
+        log.error(
+            "detector %s (plugin %s) failed on %s: %s",
+            detector.name,
+            plugin,
+            feature or kind,
+            exc,
+            exc_info=exc,
+        )
+        return ResultRow(
+            kind,
+            feature,
+            detector.name,
+            None,
+            None,
+            threshold,
+            False,
+            "failed",
+            f"{type(exc).__name__}: {exc}",
+            details,
+        )
+
+    @staticmethod
+    def _correct(detector: Detector, monitor: MonitorConfig, rows: list[ResultRow]) -> None:
+        tested = [r for r in rows if r.status == "ok" and r.p_value is not None]
+        if not tested:
+            return
+        adjusted = adjust_p_values([r.p_value for r in tested], monitor.correction)
+        for row, p_adj in zip(tested, adjusted, strict=True):
+            row.details["p_value_adjusted"] = float(p_adj)
+            row.details["correction"] = monitor.correction
+            result = DetectorResult(
+                row.statistic,
+                row.p_value,
+                row.threshold,
+                row.drifted,
+                row.status,
+                row.error,
+                row.details,
+            )
+            row.drifted = bool(detector.decide(result, float(p_adj)))
+
+
+def _applies(detector: Detector, column: Column) -> bool:
+    """Whether a feature detector scores this column (its kinds, features and settings)."""
+    if column.kind not in detector.applies_to:
+        return False
+    if column.result_kind == "prediction":
+        return bool(detector.settings.prediction)
+    return detector.settings.features is None or column.name in detector.settings.features
+
+
+def _counts(detector: Detector, column: Column) -> bool:
+    """Whether this column is scored from store counts when its window is sampled."""
+    return detector.scores_counts and column.result_kind == "feature"
+
+
+def _threshold(detector: Detector) -> float:
+    """The number a feature result is compared with, for results the detector did not make."""
+    settings = detector.settings
+    return float(getattr(settings, "threshold", getattr(settings, "p_value", 0.0)))
+
+
+def _insufficient(
+    detector: Detector, column: Column, threshold: float, why: str, details: dict[str, Any]
+) -> ResultRow:
+    return ResultRow(
+        column.result_kind,
+        column.name,
+        detector.name,
+        None,
+        None,
+        threshold,
+        False,
+        "insufficient_data",
+        why,
+        details,
+    )
+
+
+def _row(kind: ResultKind, feature: str | None, detector: str, result: DetectorResult) -> ResultRow:
+    return ResultRow(
+        kind,
+        feature,
+        detector,
+        None if result.statistic is None else float(result.statistic),
+        None if result.p_value is None else float(result.p_value),
+        float(result.threshold),
+        bool(result.drifted),
+        result.status,
+        result.error,
+        result.details,
+    )
+
+
+def _labelled(
+    model: LoadedModel,
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    probabilities: np.ndarray | None,
+) -> LabelledSample:
+    task = model.schema.task
+    if task == "classification":
+        mask = np.array([v is not None for v in labels], dtype=bool)
+        y_true = labels[mask].astype(str).astype(object)
+        y_pred = predictions[mask].astype(str).astype(object)
+    else:
+        labels = np.asarray(labels, dtype=np.float64)
+        mask = np.isfinite(labels)
+        y_true, y_pred = labels[mask], np.asarray(predictions, dtype=np.float64)[mask]
+    proba = probabilities[mask] if probabilities is not None else None
+    return LabelledSample(task, y_true, y_pred, proba, model.schema.classes)

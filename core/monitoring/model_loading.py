@@ -1,0 +1,254 @@
+"""Loading models safely, their feature schema, and their labelled reference data.
+
+skops files load by default, and only when every type in them is trusted: scikit-learn,
+numpy and scipy types, plus what the config lists in ``trusted_types``. joblib/pickle files
+run code when loaded, so they load only when the config marks the model ``trusted: true``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from driftscope.core.config.yaml_file import ModelConfig
+from driftscope.core.contracts.detector import Task
+from driftscope.core.contracts.store import FeatureSpec, ModelSchema
+from driftscope.core.errors import ConfigError, ModelLoadError
+
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+PICKLE_SUFFIXES = {".joblib", ".pkl", ".pickle"}
+
+
+def class_label(value: Any) -> str:
+    """The text form of a class label, so ``1``, ``1.0``, ``True`` and ``"1"`` compare equal
+    where they mean the same class."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, np.generic):
+        value = value.item()
+    return str(value)
+
+
+@dataclass
+class ReferenceData:
+    """The labelled reference rows of a model, column by column, with the model's own
+    predictions on them. ``digest`` identifies the content (reference and model files)."""
+
+    digest: str
+    columns: dict[str, np.ndarray]
+    labels: np.ndarray | None
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
+
+    @property
+    def rows(self) -> int:
+        return len(self.predictions)
+
+
+def file_digest(*paths: Path | None) -> str:
+    """sha256 over the bytes of some files, for cache keys."""
+    digest = hashlib.sha256()
+    for path in paths:
+        if path is None:
+            continue
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+def load_estimator(config: ModelConfig) -> Any:
+    """Load a model file, refusing untrusted content; raise :class:`ModelLoadError`."""
+    path = config.path
+    assert path is not None
+    if not path.exists():
+        raise ModelLoadError(f"model {config.name!r}: file not found: {path}")
+    if path.suffix in PICKLE_SUFFIXES:
+        if not config.trusted:
+            raise ModelLoadError(
+                f"model {config.name!r}: {path.name} is a pickle; loading it runs code. Save it "
+                "with skops (skops.io.dump) or set trusted: true if you made the file yourself"
+            )
+        import joblib
+
+        try:
+            return joblib.load(path)
+        except Exception as exc:
+            raise ModelLoadError(f"model {config.name!r}: cannot load {path}: {exc}") from exc
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:
+        raise ModelLoadError(f"model {config.name!r}: {path} is not a skops file: {exc}") from exc
+    allowed = set(config.trusted_types)
+    refused = [t for t in untrusted if t not in allowed and not t.startswith(TRUSTED_PREFIXES)]
+    if refused:
+        raise ModelLoadError(
+            f"model {config.name!r}: {path.name} contains types that are not trusted: "
+            f"{', '.join(refused)}. Add them to trusted_types if you trust them"
+        )
+    try:
+        return sio.load(path, trusted=list(untrusted))
+    except Exception as exc:
+        raise ModelLoadError(f"model {config.name!r}: cannot load {path}: {exc}") from exc
+
+
+class LoadedModel:
+    """A configured model: its estimator (if it has a file), schema and reference data."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        estimator: Any | None,
+        reference: pd.DataFrame,
+        reference_digest: str,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.estimator = estimator
+        self.schema = _schema(config, estimator, reference)
+        self.reference = self._reference_data(reference, reference_digest)
+
+    # -- prediction ----------------------------------------------------------------------
+    @property
+    def has_proba(self) -> bool:
+        return (
+            self.estimator is not None
+            and hasattr(self.estimator, "predict_proba")
+            and (self.schema.task == "classification")
+        )
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predict rows in schema feature order; classes come back as text labels."""
+        if self.estimator is None:
+            raise ModelLoadError(f"model {self.name!r} has no model file; it only logs records")
+        with warnings.catch_warnings():
+            # models fitted on DataFrames warn for every ndarray; the columns are in order
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            proba = self.estimator.predict_proba(X) if self.has_proba else None
+            if proba is not None:
+                classes = self.estimator.classes_
+                raw = classes[np.argmax(proba, axis=1)]
+            else:
+                raw = self.estimator.predict(X)
+        if self.schema.task == "classification":
+            return np.array([class_label(v) for v in raw], dtype=object), proba
+        return np.asarray(raw, dtype=np.float64), None
+
+    def feature_matrix(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """Stack named columns into the model's input matrix, in schema order."""
+        kinds = {f.kind for f in self.schema.features}
+        dtype = object if "categorical" in kinds else np.float64
+        return np.column_stack(
+            [np.asarray(columns[n], dtype=dtype) for n in self.schema.feature_names]
+        )
+
+    # -- reference -----------------------------------------------------------------------
+    def _reference_data(self, frame: pd.DataFrame, digest: str) -> ReferenceData:
+        columns: dict[str, np.ndarray] = {}
+        for feature in self.schema.features:
+            series = frame[feature.name]
+            if feature.kind == "numeric":
+                columns[feature.name] = pd.to_numeric(series, errors="coerce").to_numpy(np.float64)
+            else:
+                columns[feature.name] = np.array(
+                    [None if pd.isna(v) else class_label(v) for v in series], dtype=object
+                )
+        labels = None
+        if self.config.target:
+            labels = self._labels(frame[self.config.target].to_numpy())
+        probabilities = None
+        if self.estimator is not None:
+            predictions, probabilities = self.predict(self.feature_matrix(columns))
+        else:
+            predictions = self._labels(frame[self.config.prediction_column].to_numpy())
+        return ReferenceData(digest, columns, labels, predictions, probabilities)
+
+    def _labels(self, values: np.ndarray) -> np.ndarray:
+        if self.schema.task == "classification":
+            return np.array([None if pd.isna(v) else class_label(v) for v in values], dtype=object)
+        return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+
+
+def _schema(config: ModelConfig, estimator: Any | None, frame: pd.DataFrame) -> ModelSchema:
+    where = f"models[{config.name}]"
+    if config.features:
+        features = tuple(FeatureSpec(f.name, f.kind) for f in config.features)
+    elif estimator is not None and hasattr(estimator, "feature_names_in_"):
+        features = tuple(
+            FeatureSpec(
+                str(n), "numeric" if pd.api.types.is_numeric_dtype(frame[str(n)]) else "categorical"
+            )
+            if str(n) in frame.columns
+            else FeatureSpec(str(n))
+            for n in estimator.feature_names_in_
+        )
+    else:
+        skip = {config.target, config.prediction_column}
+        features = tuple(
+            FeatureSpec(
+                str(c), "numeric" if pd.api.types.is_numeric_dtype(frame[c]) else "categorical"
+            )
+            for c in frame.columns
+            if c not in skip
+        )
+    missing = [f.name for f in features if f.name not in frame.columns]
+    if missing:
+        raise ConfigError(
+            [(f"{where}.reference", f"reference CSV lacks feature columns: {', '.join(missing)}")]
+        )
+    for column in (config.target, config.prediction_column):
+        if column and column not in frame.columns:
+            raise ConfigError([(f"{where}.reference", f"reference CSV has no column {column!r}")])
+    n_in = getattr(estimator, "n_features_in_", None)
+    if n_in is not None and n_in != len(features):
+        raise ConfigError(
+            [
+                (
+                    f"{where}.features",
+                    f"the model expects {n_in} features, the schema has {len(features)}",
+                )
+            ]
+        )
+    task: Task = config.task or _infer_task(estimator, frame, config)
+    classes = None
+    if task == "classification":
+        if estimator is not None and hasattr(estimator, "classes_"):
+            classes = tuple(class_label(c) for c in estimator.classes_)
+        else:
+            column = config.target or config.prediction_column
+            classes = tuple(sorted({class_label(v) for v in frame[column].dropna()}))
+    return ModelSchema(config.name, features, task, classes)
+
+
+def _infer_task(estimator: Any | None, frame: pd.DataFrame, config: ModelConfig) -> Task:
+    if estimator is not None:
+        return "classification" if hasattr(estimator, "classes_") else "regression"
+    column = frame[config.prediction_column]
+    if pd.api.types.is_float_dtype(column) and column.nunique() > 20:
+        return "regression"
+    return "classification"
+
+
+def load_model(config: ModelConfig) -> LoadedModel:
+    """Load a configured model and its reference data; raise ModelLoadError/ConfigError."""
+    estimator = load_estimator(config) if config.path is not None else None
+    if not config.reference.exists():
+        raise ModelLoadError(f"model {config.name!r}: reference file not found: {config.reference}")
+    try:
+        frame = pd.read_csv(config.reference)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"model {config.name!r}: cannot read {config.reference}: {exc}"
+        ) from exc
+    digest = file_digest(config.reference, config.path)
+    return LoadedModel(config, estimator, frame, digest)

@@ -1,0 +1,1 @@
+"""The plugin system: hook specifications, registration records, the plugin manager."""

@@ -1,0 +1,1 @@
+"""Serving: row validation, the prediction service, the prediction log writer, and metrics."""

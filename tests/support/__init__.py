@@ -1,0 +1,1 @@
+"""Helpers and factories the tests share: demo models and configs, servers, stand-ins."""

@@ -1,0 +1,214 @@
+"""A store with a drift story for the dashboard's live tests, and the API serving it.
+
+:func:`build_history` trains the demo model, writes a config with three monitors and fills
+a SQLite store through the real runtime: 72 minutes of six-minute batches of the demo's
+held-out rows, stable for the first half and then drifted (:func:`driftscope.apps.demo.model.
+drifted_rows` shifts ``mean radius``, ``mean texture``, ``mean perimeter``, ``mean
+smoothness`` and ``mean compactness`` … and flips a third of the labels), each batch
+followed by a monitor run at that time and the alert rules. :func:`start_live_api` then
+serves the store with the API (scheduler off), sends one more drifted batch through
+``POST /predict`` and ``/feedback``, and runs the monitors with ``POST /v1/monitors/{name}/run``.
+
+Monitors:
+
+* ``cancer-drift`` — ks, psi, chi2 (the prediction), performance: drifts in the second half;
+* ``cancer-stable`` — psi on features the drift leaves alone: stays ok;
+* ``cancer-idle`` — never run: no reports (the empty state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import yaml
+
+from driftscope.apps.demo.model import TARGET, drifted_rows
+from driftscope.core.alerting.wiring import build_alerting
+from driftscope.core.contracts.store import PredictionRecord
+from driftscope.core.runtime import Runtime
+from support.api_helpers import ServerProcess, demo_model, make_demo_config
+
+BATCHES = 12
+BATCH_ROWS = 100
+STEP = timedelta(minutes=6)  # twelve runs span 72 minutes: more than the "1h" range
+DRIFT_FROM = 6  # batches from this index on are drifted
+LABELLED_SHARE = 0.7
+
+
+@dataclass
+class LiveScenario:
+    """What :func:`build_history` made."""
+
+    config: Path
+    store_url: str
+    features: list[str]
+    drifting: list[str]
+    stable: list[str]
+
+
+def _config(tmp_path: Path, store_url: str, features: list[str]) -> Path:
+    path = make_demo_config(
+        tmp_path,
+        store_url,
+        every="1h",
+        monitor={
+            "window": {"last": "5m", "min_samples": 20},
+            "correction": "bonferroni",
+            "detectors": [
+                {"type": "ks", "p_value": 0.05, "min_statistic": 0.1},
+                {"type": "psi", "threshold": 0.25},
+                {"type": "chi2", "p_value": 0.05},
+                {"type": "performance", "metric": "accuracy", "max_drop": 0.15, "min_samples": 10},
+            ],
+            "alert": {"for_runs": 1, "resolve_runs": 2},
+        },
+        notifiers=[{"name": "console", "type": "log"}],
+    )
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["monitors"].append(
+        {
+            "name": "cancer-stable",
+            "model": "cancer",
+            "every": "1h",
+            "window": {"last": "5m", "min_samples": 20},
+            "features": stable_features(features),
+            "detectors": [{"type": "psi", "threshold": 0.25, "prediction": False}],
+            "notify": ["console"],
+        }
+    )
+    document["monitors"].append(
+        {
+            "name": "cancer-idle",
+            "model": "cancer",
+            "every": "1h",
+            "window": {"last": "5m", "min_samples": 20},
+            "detectors": [{"type": "psi", "threshold": 0.25}],
+            "notify": ["console"],
+        }
+    )
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def drifting_features(features: list[str]) -> list[str]:
+    """The features :func:`driftscope.apps.demo.model.drifted_rows` shifts."""
+    return features[:3] + features[10:12]
+
+
+def stable_features(features: list[str]) -> list[str]:
+    """Features the drift leaves alone and whose PSI stays low on held-out batches."""
+    return ["worst radius", "worst texture", "worst perimeter"]
+
+
+def _records(
+    runtime: Runtime, frame: pd.DataFrame, features: list[str], end: datetime, batch: int
+) -> list[PredictionRecord]:
+    model = runtime.models["cancer"]
+    matrix = frame[features].to_numpy(dtype=np.float64)
+    predictions, proba = model.predict(matrix)
+    classes = list(model.schema.classes or [])
+    rng = np.random.default_rng(batch)
+    records = []
+    for i in range(len(frame)):
+        at = end - STEP + (STEP * (i + 1)) / (len(frame) + 1)
+        label = str(int(frame[TARGET].iloc[i])) if rng.random() < LABELLED_SHARE else None
+        records.append(
+            PredictionRecord(
+                id=f"b{batch:02d}-{i:04d}",
+                model="cancer",
+                timestamp=at,
+                features={f: float(frame[f].iloc[i]) for f in features},
+                prediction=predictions[i],
+                probabilities=(
+                    {c: float(p) for c, p in zip(classes, proba[i], strict=True)}
+                    if proba is not None
+                    else None
+                ),
+                latency_ms=float(0.6 + rng.random()),
+                label=label,
+            )
+        )
+    return records
+
+
+def batch_frame(tmp_path: Path, batch: int) -> pd.DataFrame:
+    """Rows of one batch: held-out rows, drifted from :data:`DRIFT_FROM` on."""
+    demo = demo_model(tmp_path)
+    holdout = demo.holdout
+    rng = np.random.default_rng(batch)
+    index = rng.choice(len(holdout), size=min(BATCH_ROWS, len(holdout)), replace=False)
+    frame = holdout.iloc[np.sort(index)].reset_index(drop=True)
+    if batch >= DRIFT_FROM:
+        frame = drifted_rows(frame, demo.feature_names, np.random.default_rng(batch))
+    return frame
+
+
+def build_history(tmp_path: Path, now: datetime | None = None) -> LiveScenario:
+    """Write the config and fill the store with :data:`BATCHES` batches and monitor runs
+    ending :data:`STEP` before ``now`` (the live API adds the last one)."""
+    now = now or datetime.now(UTC)
+    store_url = f"sqlite:///{tmp_path / 'dashboard.db'}"
+    demo = demo_model(tmp_path)
+    features = list(demo.feature_names)
+    config = _config(tmp_path, store_url, features)
+    runtime = Runtime.from_path(config)
+    try:
+        alerts, delivery = build_alerting(runtime)
+        for batch in range(BATCHES):
+            end = now - STEP * (BATCHES - batch)
+            frame = batch_frame(tmp_path, batch)
+            runtime.store.write_predictions(_records(runtime, frame, features, end, batch))
+            runtime.engine.clock = lambda end=end: end  # the report is dated at its window's end
+            for monitor in ("cancer-drift", "cancer-stable"):
+                report = runtime.engine.run(monitor, now=end)
+                alerts.handle_report(report, now=end)
+        delivery.run_once()
+    finally:
+        runtime.close()
+    return LiveScenario(
+        config=config,
+        store_url=store_url,
+        features=features,
+        drifting=drifting_features(features),
+        stable=stable_features(features),
+    )
+
+
+def start_live_api(scenario: LiveScenario, tmp_path: Path, **env: str) -> ServerProcess:
+    """Serve the scenario's store (scheduler off), send one drifted batch through the API
+    with labels for most of it, and run the two active monitors through the API."""
+    server = ServerProcess(
+        {"DRIFTSCOPE_CONFIG": str(scenario.config), "DRIFTSCOPE_SCHEDULER": "false", **env},
+        log_path=tmp_path / "api.log",
+    ).start()
+    try:
+        headers = {"X-API-Key": env["DRIFTSCOPE_API_KEY"]} if "DRIFTSCOPE_API_KEY" in env else {}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+            frame = batch_frame(tmp_path, BATCHES)
+            rows = frame[scenario.features].to_dict(orient="records")
+            answer = _ok(client.post("/v1/models/cancer/predict", json={"rows": rows}))
+            ids = [p["id"] for p in answer["predictions"]]
+            labels = [
+                {"id": i, "label": str(int(y))} for i, y in zip(ids, frame[TARGET], strict=True)
+            ][: int(len(ids) * LABELLED_SHARE)]
+            _ok(client.post("/v1/models/cancer/feedback", json={"labels": labels}))
+            for monitor in ("cancer-drift", "cancer-stable"):
+                _ok(client.post(f"/v1/monitors/{monitor}/run"))
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _ok(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise AssertionError(
+            f"{response.request.url} answered {response.status_code}: {response.text}"
+        )
+    return response.json()

@@ -1,0 +1,127 @@
+"""Builders for real test fixtures: the demo model on disk, a config file, logged traffic."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from driftscope.apps.demo.model import TARGET, DemoModel, drifted_rows, train_demo_model
+from driftscope.core.contracts.store import PredictionRecord, Store
+from driftscope.core.monitoring.model_loading import LoadedModel
+
+_DEMO_CACHE: dict[Path, DemoModel] = {}
+
+
+def demo_model(folder: Path) -> DemoModel:
+    """Train (once per folder) and save the demo model and its reference CSV."""
+    folder = folder.resolve()
+    if folder not in _DEMO_CACHE:
+        _DEMO_CACHE[folder] = train_demo_model(folder)
+    return _DEMO_CACHE[folder]
+
+
+def write_config(
+    folder: Path,
+    store_url: str,
+    *,
+    detectors: list[dict[str, Any]] | None = None,
+    monitor: dict[str, Any] | None = None,
+    notifiers: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+    model_folder: Path | None = None,
+    name: str = "driftscope.yaml",
+) -> Path:
+    """Write a config for the demo model (trained into ``model_folder``, default ``folder``)
+    into ``folder`` and return its path."""
+    demo = demo_model(model_folder or folder)
+    monitor_block = {
+        "name": "cancer-drift",
+        "model": "cancer",
+        "every": "1h",
+        "window": {"last": "1h", "min_samples": 50},
+        "detectors": detectors
+        or [
+            {"type": "ks", "p_value": 0.05},
+            {"type": "psi", "threshold": 0.25},
+            {"type": "chi2", "p_value": 0.05},
+            {"type": "performance", "metric": "accuracy", "max_drop": 0.15, "min_samples": 30},
+        ],
+        **(monitor or {}),
+    }
+    document: dict[str, Any] = {
+        "store": {"type": "sql", "url": store_url},
+        "models": [
+            {
+                "name": "cancer",
+                "path": str(demo.model_path),
+                "reference": str(demo.reference_path),
+                "target": TARGET,
+            }
+        ],
+        "monitors": [monitor_block],
+        "notifiers": notifiers or [],
+        **(extra or {}),
+    }
+    path = folder / name
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def traffic(
+    model: LoadedModel,
+    rows: pd.DataFrame,
+    *,
+    start: datetime | None = None,
+    spacing: timedelta = timedelta(seconds=1),
+    with_labels: bool = True,
+) -> list[PredictionRecord]:
+    """PredictionRecords for ``rows`` (features + label), predicted by the real model."""
+    names = model.schema.feature_names
+    predictions, proba = model.predict(rows[names].to_numpy(np.float64))
+    classes = model.schema.classes or ()
+    start = start or datetime.now(UTC) - spacing * len(rows)
+    records = []
+    for i, (_, row) in enumerate(rows.iterrows()):
+        records.append(
+            PredictionRecord(
+                id=uuid.uuid4().hex,
+                model=model.name,
+                timestamp=start + spacing * i,
+                features={n: float(row[n]) for n in names},
+                prediction=predictions[i],
+                probabilities=None
+                if proba is None
+                else dict(zip(classes, map(float, proba[i]), strict=True)),
+                latency_ms=1.0,
+                label=str(int(row[TARGET])) if with_labels else None,
+            )
+        )
+    return records
+
+
+def log_traffic(
+    store: Store, model: LoadedModel, demo: DemoModel, *, drift: bool, seed: int = 0
+) -> list[PredictionRecord]:
+    """Log the reference rows as predictions in the last hour, with drift injected or not.
+
+    Undrifted traffic is the reference itself, so no detector may find drift in it; drifted
+    traffic shifts a known set of features (see ``drifted_rows``) and flips labels."""
+    rng = np.random.default_rng(seed)
+    rows = pd.read_csv(demo.reference_path)
+    n = len(rows)
+    if drift:
+        rows = drifted_rows(rows, demo.feature_names, rng)
+    records = traffic(
+        model,
+        rows,
+        start=datetime.now(UTC) - timedelta(minutes=50),
+        spacing=timedelta(seconds=2400 / n),
+    )
+    store.write_predictions(records)
+    return records
