@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from core.alerts.rules import MONITOR_DETECTOR
@@ -277,13 +278,70 @@ def _print_delivery(runtime: Runtime) -> None:
     if not health.notifiers:
         console.print("no notifiers")
         return
-    table = Table("notifier", "type", "pending", "sent", "failed", "status", title="delivery")
+    table = Table(
+        "notifier",
+        "type",
+        "pending",
+        "retrying",
+        "sent",
+        "failed",
+        "given up",
+        "status",
+        title="delivery",
+    )
     for n in health.notifiers.values():
         if n.disabled:
-            status = f"[red]disabled: {n.disabled_reason}[/]"
-        elif n.failed:
-            status = f"[yellow]last failure: {n.last_error}[/]"
+            status = f"[red]disabled: {escape(str(n.disabled_reason))}[/]"
+        elif n.given_up or n.failed:
+            status = f"[red]messages lost: {escape(str(n.last_error))}[/]"
+        elif n.retrying:
+            status = (
+                f"[yellow]retrying since {_when(n.oldest_pending_at)}: "
+                f"{escape(str(n.last_error))}[/]"
+            )
         else:
             status = "[green]ok[/]"
-        table.add_row(n.name, n.type or "?", str(n.pending), str(n.sent), str(n.failed), status)
+        table.add_row(
+            n.name,
+            n.type or "?",
+            str(n.pending),
+            str(n.retrying),
+            str(n.sent),
+            str(n.failed),
+            str(n.given_up),
+            status,
+        )
+    console.print(table)
+    _print_waiting(health.messages)
+
+
+def _print_waiting(messages: list[Any]) -> None:
+    """The pending and given-up messages, newest first, with what each would tell."""
+    if not messages:
+        return
+    table = Table(
+        "message",
+        "notifier",
+        "monitor",
+        "status",
+        "created (UTC)",
+        "attempts",
+        "next attempt (UTC)",
+        "changes",
+        "last error",
+        title="pending and given-up messages",
+    )
+    for m in messages:
+        colour = "red" if m.status == "given_up" else "yellow"
+        table.add_row(
+            m.id[:12],
+            m.notifier,
+            escape(m.monitor),
+            f"[{colour}]{m.status.replace('_', ' ')}[/]",
+            _when(m.created_at),
+            str(m.attempts),
+            _when(m.next_attempt_at),
+            escape("\n".join(m.changes)) or "-",
+            escape(m.last_error or "-"),
+        )
     console.print(table)
