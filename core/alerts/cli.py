@@ -316,32 +316,26 @@ def _print_delivery(runtime: Runtime) -> None:
 
 
 def _print_waiting(messages: list[Any]) -> None:
-    """The pending and given-up messages, newest first, with what each would tell."""
+    """The pending and given-up messages, newest first, each with what it would tell.
+
+    Lines, not a table: error texts are long and would be squeezed into a column.
+    """
     if not messages:
         return
-    table = Table(
-        "message",
-        "notifier",
-        "monitor",
-        "status",
-        "created (UTC)",
-        "attempts",
-        "next attempt (UTC)",
-        "changes",
-        "last error",
-        title="pending and given-up messages",
-    )
+    console.print("[bold]pending and given-up messages[/] (newest first)")
     for m in messages:
         colour = "red" if m.status == "given_up" else "yellow"
-        table.add_row(
-            m.id[:12],
-            m.notifier,
-            escape(m.monitor),
-            f"[{colour}]{m.status.replace('_', ' ')}[/]",
-            _when(m.created_at),
-            str(m.attempts),
-            _when(m.next_attempt_at),
-            escape("\n".join(m.changes)) or "-",
-            escape(m.last_error or "-"),
+        nxt = f", next attempt {_when(m.next_attempt_at)}" if m.next_attempt_at else ""
+        console.print(
+            f"[{colour}]{m.status.replace('_', ' ')}[/] {m.id[:12]} to {escape(m.notifier)} "
+            f"about {escape(m.monitor)}: created {_when(m.created_at)} UTC, "
+            f"{m.attempts} attempt(s){nxt}",
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(table)
+        for change in m.changes:
+            console.print(f"    {escape(change)}", highlight=False, soft_wrap=True)
+        if m.last_error:
+            console.print(
+                f"    last error: {escape(m.last_error)}", highlight=False, soft_wrap=True
+            )
