@@ -41,8 +41,10 @@ class DeliverySettings(BaseModel):
     backoff_initial: Duration = Field(
         default=timedelta(seconds=1), description="First wait after a 5xx or connection error."
     )
+    # a minute: a receiver back from an outage hears the waiting alerts within a minute,
+    # at the cost of one request a minute to a dead endpoint
     backoff_max: Duration = Field(
-        default=timedelta(minutes=5),
+        default=timedelta(minutes=1),
         description="Longest wait between attempts; the wait after the fast attempts.",
     )
     give_up_after: Duration = Field(
