@@ -128,6 +128,11 @@ def test_merging_two_messages_keeps_each_keys_history_in_order() -> None:
     assert merge_notifications([old, second]).changes[0].at == t1
     # and the merged message survives the outbox's JSON round trip unchanged
     assert Notification.from_dict(merged.to_dict()) == merged
+    # payloads enqueued before changes had a time still load
+    stored = old.to_dict()
+    for change in stored["changes"]:
+        del change["at"]
+    assert Notification.from_dict(stored).changes[0].at is None
 
 
 def test_grouping_cooldown_and_a_resolution_held_for_the_next_message(
