@@ -26,7 +26,7 @@ from driftscope.core.contracts.store import Store, StoreSettings
 from driftscope.plugins.notifiers.discord import DiscordNotifier, DiscordSettings
 from driftscope.plugins.notifiers.log import LogNotifier, LogSettings
 from driftscope.plugins.stores.sql import SQLStore
-from support.discord_standin import WEBHOOK_TOKEN, DiscordStandIn, unknown_webhook
+from support.discord_standin import WEBHOOK_TOKEN, DiscordStandIn, server_error, unknown_webhook
 
 
 @dataclass
@@ -105,6 +105,54 @@ def test_alerts_shows_firing_history_and_delivery(
     assert "log" in result.output and "pending" in result.output.lower()
     assert invoke(app, "alerts", "--monitor", "nope").exit_code == 2
     assert runtime.closed
+
+
+def test_alerts_lists_retrying_and_given_up_messages(
+    app_and_runtime: tuple[typer.Typer, _Runtime],
+) -> None:
+    app, runtime = app_and_runtime
+    t0 = datetime(2024, 6, 1, 12, tzinfo=UTC)
+    with DiscordStandIn() as discord:
+        discord.script(*[server_error() for _ in range(10)])
+        runtime.notifiers["ops"] = DiscordNotifier(
+            DiscordSettings(name="ops", webhook_url=SecretStr(discord.url))
+        )
+        settings = DeliverySettings(
+            fast_attempts=1,
+            backoff_initial=timedelta(seconds=1),
+            backoff_max=timedelta(seconds=10),
+            give_up_after=timedelta(minutes=1),
+        )
+        runtime.delivery = DeliveryWorker(runtime.store, runtime.notifiers, settings)
+        manager = AlertManager(runtime.store, None, {"credit": MonitorAlerting(notify=("ops",))})
+        manager.handle_report(
+            Report(
+                id=uuid.uuid4().hex,
+                monitor="credit",
+                model="m",
+                created_at=t0,
+                window=WindowInfo(t0 - timedelta(hours=1), t0, 500, 0),
+                results=[ResultRow("feature", "age", "psi", 0.4, None, 0.25, True)],
+            ),
+            now=t0,
+        )
+        runtime.delivery.run_once(now=t0)
+        (message,) = runtime.store.list_messages(status="pending")
+        out = invoke(app, "alerts").output
+        assert f"pending {message.id[:12]} to ops about credit" in out
+        assert "1 attempt(s), next attempt 2024-06-01 12:00:0" in out
+        assert "    psi/age: ok → firing" in out
+        assert "    last error: Discord answered HTTP 500" in out
+
+        at = t0
+        while runtime.store.list_messages(status="pending"):
+            at += timedelta(seconds=11)
+            runtime.delivery.run_once(now=at)
+        out = invoke(app, "alerts").output
+        assert f"given up {message.id[:12]} to ops about credit" in out
+        assert "last error: given up: undelivered 1m after it was created" in out
+        assert WEBHOOK_TOKEN not in out
+        runtime.notifiers.pop("ops").close()
 
 
 def test_silence_add_list_remove(app_and_runtime: tuple[typer.Typer, _Runtime]) -> None:

@@ -19,9 +19,10 @@ from pydantic import SecretStr
 import driftscope.plugins.notifiers.discord as discord_module
 from driftscope import Notifier, hookimpl
 from driftscope.core.alerting.config import AlertRuleSettings, DeliverySettings
-from driftscope.core.alerting.delivery import DeliveryWorker, config_hash
+from driftscope.core.alerting.delivery import DeliveryWorker, config_hash, merge_notifications
 from driftscope.core.alerting.manager import AlertManager
 from driftscope.core.alerting.rules import MonitorAlerting
+from driftscope.core.contracts.notifier import AlertChange, Notification
 from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
 from driftscope.core.contracts.store import OutboxMessage, Store, StoreSettings
 from driftscope.core.plugin_system.manager import PluginManager
@@ -44,7 +45,8 @@ FAST = DeliverySettings(
     backoff_initial=timedelta(milliseconds=50),
     backoff_max=timedelta(milliseconds=200),
     poll_interval=timedelta(milliseconds=20),
-    max_attempts=3,
+    fast_attempts=2,
+    give_up_after=timedelta(minutes=10),
 )
 
 
@@ -97,6 +99,42 @@ def messages(store: Store, status: str | None = None) -> list[OutboxMessage]:
     return store.list_messages(status=status, limit=1000)  # type: ignore[arg-type]
 
 
+def _note(at: datetime, *changes: AlertChange) -> Notification:
+    return Notification(monitor="credit", model="m", created_at=at, changes=list(changes))
+
+
+def test_merging_two_messages_keeps_each_keys_history_in_order() -> None:
+    t1, t2 = T0, T0 + timedelta(minutes=7)
+    first = _note(
+        t1,
+        AlertChange("psi", "age", "ok", "firing", 0.4, 0.25, at=t1),
+        AlertChange("psi", "income", "ok", "firing", 0.5, 0.25, at=t1),
+    )
+    second = _note(t2, AlertChange("psi", "age", "firing", "resolved", 0.01, 0.25, at=t2))
+    merged = merge_notifications([first, second])
+    history = merged.history()
+    assert [(c.from_state, c.to_state, c.at, c.statistic) for c in history[("psi", "age")]] == [
+        ("ok", "firing", t1, 0.4),
+        ("firing", "resolved", t2, 0.01),
+    ]
+    assert [(c.from_state, c.to_state) for c in history[("psi", "income")]] == [("ok", "firing")]
+    assert [(c.feature, c.to_state) for c in merged.latest()] == [
+        ("age", "resolved"),
+        ("income", "firing"),
+    ]
+    assert merged.state == "firing" and merged.created_at == t2
+    # a message stored before changes carried their time takes its notification's
+    old = _note(t1, AlertChange("psi", "age", "ok", "firing"))
+    assert merge_notifications([old, second]).changes[0].at == t1
+    # and the merged message survives the outbox's JSON round trip unchanged
+    assert Notification.from_dict(merged.to_dict()) == merged
+    # payloads enqueued before changes had a time still load
+    stored = old.to_dict()
+    for change in stored["changes"]:
+        del change["at"]
+    assert Notification.from_dict(stored).changes[0].at is None
+
+
 def test_grouping_cooldown_and_a_resolution_held_for_the_next_message(
     store: Store, discord: DiscordStandIn
 ) -> None:
@@ -138,6 +176,13 @@ def test_grouping_cooldown_and_a_resolution_held_for_the_next_message(
     embed = discord.requests[1].body["embeds"][0]
     assert "firing" in embed["title"]  # feature_0 fires again, so the message is red
     assert "39 resolved" in embed["description"] and "1 firing" in embed["description"]
+    # and feature_0's field tells what happened to it, in order, not "firing → firing"
+    (field,) = [f for f in embed["fields"] if f["name"].startswith("🔴 feature_0 ")]
+    lines = [line for line in field["value"].splitlines() if " at " in line]
+    assert lines == [
+        "firing → resolved at 2024-06-01 12:10:00 UTC",
+        "resolved → firing at 2024-06-01 12:20:00 UTC",
+    ]
     notifier.close()
 
 
@@ -179,18 +224,123 @@ def test_a_500_then_success_delivers_once(store: Store, discord: DiscordStandIn)
     notifier.close()
 
 
-def test_server_errors_give_up_after_max_attempts(store: Store, discord: DiscordStandIn) -> None:
+def drive(worker: DeliveryWorker, store: Store, until: datetime) -> list[datetime]:
+    """Run the worker at each time a pending message falls due, up to ``until``, as its
+    clock would; return the times it ran."""
+    ran = []
+    while True:
+        due = [m.next_attempt_at for m in messages(store, "pending") if m.next_attempt_at]
+        if not due or min(due) > until:
+            return ran
+        ran.append(min(due))
+        worker.run_once(now=min(due))
+
+
+def test_a_receiver_down_for_long_is_retried_until_give_up_after(
+    store: Store, discord: DiscordStandIn
+) -> None:
+    settings = DeliverySettings(
+        fast_attempts=2,
+        backoff_initial=timedelta(seconds=1),
+        backoff_max=timedelta(minutes=1),
+        give_up_after=timedelta(hours=1),
+    )
+    discord.script(*[server_error() for _ in range(500)])
+    worker = DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, settings)
+    manager = manager_for(store, "credit", "other")
+    manager.handle_report(report("credit", {"age": True}, T0), now=T0)
+    worker.run_once(now=T0)
+    ran = drive(worker, store, T0 + timedelta(seconds=65))
+    # waits after each failure: 1 s and 2 s (the fast attempts), then the 60 s cap, each
+    # with equal jitter (half to all of the step)
+    steps = [b - a for a, b in zip([T0, *ran], ran, strict=False)]
+    assert len(steps) >= 3
+    assert timedelta(seconds=0.5) <= steps[0] <= timedelta(seconds=1)
+    assert timedelta(seconds=1) <= steps[1] <= timedelta(seconds=2)
+    assert all(timedelta(seconds=30) <= s <= timedelta(minutes=1) for s in steps[2:])
+
+    late = T0 + timedelta(seconds=70)  # the issue's message that failed after one attempt
+    manager.handle_report(report("other", {"age": True}, late), now=late)
+    drive(worker, store, T0 + timedelta(minutes=59))
+    assert len(discord.requests) > 50  # still trying after an hour's worth of minutes
+    assert {m.status for m in messages(store)} == {"pending"}
+    health = worker.health()
+    ops = health.notifiers["ops"]
+    # "other" has not been tried yet: it waits behind the notifier's backoff
+    assert health.degraded and ops.pending == 2 and ops.retrying == 1 and ops.given_up == 0
+    assert ops.oldest_pending_at == T0
+    assert any("retrying" in p for p in health.problems)
+    assert {m.monitor for m in health.messages} == {"credit", "other"}
+
+    # past give_up_after, each message is given up at its first failed attempt after it
+    drive(worker, store, T0 + timedelta(hours=1, minutes=1))
+    by_monitor = {m.monitor: m for m in messages(store)}
+    assert by_monitor["credit"].status == "given_up"
+    assert "given up: undelivered 1h after it was created" in (
+        by_monitor["credit"].last_error or ""
+    )
+    assert by_monitor["other"].status == "pending"  # created 70 s later: it has 70 s more
+    drive(worker, store, T0 + timedelta(hours=2))
+    assert by_monitor["other"].created_at == late
+    assert {m.status for m in messages(store)} == {"given_up"}
+    assert sum(m.attempts for m in messages(store)) == len(discord.requests)
+    health = worker.health()
+    assert health.degraded and health.notifiers["ops"].given_up == 2
+    assert any("2 message(s) given up" in p for p in health.problems)
+    assert [m.status for m in health.messages] == ["given_up", "given_up"]
+
+
+def test_without_a_cooldown_messages_are_sent_one_by_one_in_order(
+    store: Store, discord: DiscordStandIn
+) -> None:
     discord.script(server_error(), server_error(), server_error())
     worker = DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, FAST)
-    manager_for(store, "credit").handle_report(report("credit", {"age": True}))
-    worker.start()
-    try:
-        wait_for(lambda: messages(store, "failed") != [])
-    finally:
-        worker.stop()
-    (message,) = messages(store)
-    assert message.attempts == 3 and "gave up after 3 attempts" in (message.last_error or "")
-    assert len(discord.requests) == 3
+    manager = manager_for(store, "credit")
+    script = [(T0, True), (T0 + timedelta(minutes=1), False), (T0 + timedelta(minutes=2), True)]
+    for at, drifted in script:
+        manager.handle_report(report("credit", {"age": drifted}, at), now=at)
+    # all three waited through the same outage: still three messages, never merged
+    drive(worker, store, T0 + timedelta(hours=1))
+    assert [r.status for r in discord.requests] == [500, 500, 500, 200, 200, 200]
+    told = []
+    for request in discord.accepted:
+        (field,) = request.body["embeds"][0]["fields"]
+        told.append(field["value"].splitlines()[0])
+    assert told == [
+        "ok → firing at 2024-06-01 12:00:00 UTC",
+        "firing → resolved at 2024-06-01 12:01:00 UTC",
+        "resolved → firing at 2024-06-01 12:02:00 UTC",
+    ]
+    assert all(m.status == "sent" for m in messages(store))
+
+
+def test_a_newer_message_never_overtakes_a_waiting_older_one_after_a_restart(
+    sqlite_url: str, discord: DiscordStandIn
+) -> None:
+    first = SQLStore(StoreSettings(url=SecretStr(sqlite_url)))
+    first.open()
+    manager = manager_for(first, "credit")
+    discord.script(server_error())
+    manager.handle_report(report("credit", {"age": True}, T0), now=T0)
+    first_worker = DeliveryWorker(first, {"ops": discord_notifier(discord.url)}, FAST)
+    first_worker.run_once(now=T0)
+    assert first_worker.stop()  # hands the delivery lease back
+    (waiting,) = messages(first, "pending")
+    assert waiting.next_attempt_at is not None and waiting.next_attempt_at > T0
+    later = T0 + timedelta(milliseconds=1)
+    manager.handle_report(report("credit", {"age": False}, later), now=later)
+    first.close()
+
+    # a new process: no memory of the wait, and the resolution is due before the firing
+    second = SQLStore(StoreSettings(url=SecretStr(sqlite_url)))
+    second.open()
+    worker = DeliveryWorker(second, {"ops": discord_notifier(discord.url)}, FAST)
+    assert worker.run_once(now=later) == 0
+    assert len(discord.requests) == 1
+    assert worker.run_once(now=waiting.next_attempt_at) == 2
+    told = [r.body["embeds"][0]["fields"][0]["value"].split(" at ")[0] for r in discord.accepted]
+    assert told == ["ok → firing", "firing → resolved"]
+    second.close()
 
 
 def test_a_404_disables_the_notifier_until_its_config_changes(

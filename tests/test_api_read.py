@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from driftscope.apps.api.main import create_app
@@ -316,6 +317,82 @@ async def test_delivery_problems_are_readiness_warnings(client: httpx.AsyncClien
     response = await client.get("/readyz")
     assert response.status_code == 200  # a disabled notifier does not stop serving
     assert any("disabled" in w and name in w for w in response.json()["warnings"])
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what}: not reached in 60 s")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.slow
+async def test_a_receiver_that_is_down_shows_as_degraded_on_readyz_and_metrics(
+    tmp_path: Path, sqlite_url: str, demo_dir: Path
+) -> None:
+    from support.discord_standin import WEBHOOK_TOKEN, DiscordStandIn, server_error
+
+    with DiscordStandIn() as discord:
+        discord.script(*[server_error() for _ in range(1000)])
+        notifiers = [{"name": "ops", "type": "discord", "webhook_url": discord.url}]
+        config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir, notifiers=notifiers)
+        document = yaml.safe_load(config.read_text())
+        document["delivery"] = {
+            "fast_attempts": 1,
+            "backoff_initial": "50ms",
+            "backoff_max": "100ms",
+            "give_up_after": "5s",
+            "poll_interval": "50ms",
+        }
+        config.write_text(yaml.safe_dump(document))
+        async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+            # no traffic: the run finds too few rows, and "no data" is announced to ops
+            await client.post("/v1/monitors/cancer-drift/run")
+
+            async def tried_twice() -> bool:
+                return len(discord.requests) >= 2
+
+            await _until(tried_twice, "two failed attempts")
+            response = await client.get("/readyz")
+            assert response.status_code == 200  # a receiver being down does not stop serving
+            check = response.json()["checks"]["delivery"]
+            assert check["ok"] and check["detail"].startswith("degraded: notifier ops: 1 message")
+            ops = check["data"]["notifiers"]["ops"]
+            assert (ops["pending"], ops["retrying"], ops["given_up"]) == (1, 1, 0)
+            (waiting,) = check["data"]["messages"]
+            assert waiting["status"] == "pending" and waiting["attempts"] >= 1
+            assert waiting["changes"] == ["monitor/: ok → no_data"]
+            families = {
+                f.name: f
+                for f in text_string_to_metric_families((await client.get("/metrics")).text)
+            }
+
+            def sample(family: str) -> float:
+                (found,) = [s for s in families[family].samples if s.labels == {"notifier": "ops"}]
+                return found.value
+
+            assert sample("driftscope_outbox_pending") == 1
+            assert sample("driftscope_outbox_retrying") == 1
+            assert sample("driftscope_outbox_given_up") == 0
+            created = datetime.fromisoformat(waiting["created_at"]).timestamp()
+            assert sample("driftscope_outbox_oldest_pending_timestamp_seconds") == created
+
+            async def given_up() -> bool:
+                body = (await client.get("/readyz")).json()
+                return body["checks"]["delivery"]["data"]["notifiers"]["ops"]["given_up"] == 1
+
+            await _until(given_up, "the message given up after give_up_after")
+            response = await client.get("/readyz")
+            assert response.status_code == 200
+            body = response.json()
+            assert "1 message(s) given up" in body["checks"]["delivery"]["detail"]
+            assert any("given up" in w for w in body["warnings"])
+            (lost,) = body["checks"]["delivery"]["data"]["messages"]
+            assert lost["status"] == "given_up" and "given up: undelivered 5s" in lost["last_error"]
+            metrics = (await client.get("/metrics")).text
+            assert 'driftscope_outbox_given_up{notifier="ops"} 1.0' in metrics
+            assert WEBHOOK_TOKEN not in response.text and WEBHOOK_TOKEN not in metrics
 
 
 async def test_app_started_hook_fires_with_app_and_settings(

@@ -98,6 +98,37 @@ def test_duplicate_names_are_errors(plugins):
     assert "duplicate name 'mon'" in problems(document, plugins)["monitors[1].name"]
 
 
+def test_delivery_retry_settings_are_checked_with_their_location(plugins):
+    config = parse_config(BASE, plugins, env={})
+    assert config.delivery.give_up_after == timedelta(hours=24)  # the default
+    tuned = {
+        **BASE,
+        "delivery": {"fast_attempts": 3, "backoff_max": "2m", "give_up_after": "6h"},
+    }
+    delivery = parse_config(tuned, plugins, env={}).delivery
+    assert (delivery.fast_attempts, delivery.backoff_max, delivery.give_up_after) == (
+        3,
+        timedelta(minutes=2),
+        timedelta(hours=6),
+    )
+    bad = {
+        **BASE,
+        "delivery": {
+            "backoff_initial": "10s",
+            "backoff_max": "5s",
+            "give_up_after": "soon",
+            "max_attempts": 8,
+        },
+    }
+    found = problems(bad, plugins)
+    assert "not a duration" in found["delivery.give_up_after"]
+    assert "delivery.max_attempts" in found  # replaced by fast_attempts + give_up_after
+    crossed = {**BASE, "delivery": {"backoff_initial": "10s", "backoff_max": "5s"}}
+    assert "backoff_max must not be shorter" in problems(crossed, plugins)["delivery"]
+    lapsing = {**BASE, "delivery": {"poll_interval": "5s", "lease": "2s"}}
+    assert "lease must be longer than poll_interval" in problems(lapsing, plugins)["delivery"]
+
+
 def test_store_url_is_a_secret(plugins):
     document = {**BASE, "store": {"type": "sql", "url": "postgresql://u:hunter2@db/x"}}
     config = parse_config(document, plugins, env={})

@@ -662,6 +662,85 @@ def test_delivery_status_from_readyz() -> None:
     assert [(n.name, n.status) for n in listed] == [("x", "ok")]
 
 
+def test_pending_and_given_up_messages_from_readyz() -> None:
+    ready = {
+        "ready": True,
+        "checks": {
+            "delivery": {
+                "ok": True,
+                "detail": "degraded: notifier ops: 1 message(s) given up",
+                "data": {
+                    "running": True,
+                    "degraded": True,
+                    "notifiers": {
+                        "ops": {
+                            "name": "ops",
+                            "pending": 2,
+                            "retrying": 1,
+                            "given_up": 1,
+                            "sent": 3,
+                            "oldest_pending_at": "2024-06-01T12:00:00+00:00",
+                            "last_error": "webhook answered HTTP 500",
+                        },
+                        "slow": {"name": "slow", "pending": 1, "retrying": 1},
+                    },
+                    "messages": [
+                        {
+                            "id": "b",
+                            "notifier": "ops",
+                            "monitor": "credit",
+                            "status": "pending",
+                            "created_at": "2024-06-01T12:05:00+00:00",
+                            "attempts": 0,
+                            "next_attempt_at": None,
+                            "last_error": None,
+                            "changes": ["psi/age: firing → resolved"],
+                        },
+                        {
+                            "id": "a",
+                            "notifier": "ops",
+                            "monitor": "credit",
+                            "status": "pending",
+                            "created_at": "2024-06-01T12:00:00+00:00",
+                            "attempts": 7,
+                            "next_attempt_at": "2024-06-01T12:40:00+00:00",
+                            "last_error": "webhook answered HTTP 500",
+                            "changes": ["psi/age: ok → firing"],
+                        },
+                        {
+                            "id": "z",
+                            "notifier": "ops",
+                            "monitor": "other",
+                            "status": "given_up",
+                            "created_at": "2024-05-31T09:00:00+00:00",
+                            "attempts": 300,
+                            "last_error": "given up: undelivered 1d after it was created",
+                            "changes": "not a list",
+                        },
+                        "not an object",
+                    ],
+                },
+            }
+        },
+    }
+    by_name = {n.name: n for n in data.delivery_status(ready)}
+    ops = by_name["ops"]
+    assert ops.status == "given up" and (ops.retrying, ops.given_up) == (1, 1)
+    assert ops.oldest_pending_at == datetime(2024, 6, 1, 12, tzinfo=UTC)
+    assert by_name["slow"].status == "retrying"
+    rows = data.outbox_messages(ready)
+    assert [(r.id, r.status) for r in rows] == [
+        ("z", "given_up"),
+        ("a", "pending"),
+        ("b", "pending"),
+    ]
+    assert rows[1].attempts == 7 and rows[1].changes == ["psi/age: ok → firing"]
+    assert rows[1].next_attempt_at == datetime(2024, 6, 1, 12, 40, tzinfo=UTC)
+    assert rows[0].changes == [] and rows[2].last_error is None
+    assert data.outbox_messages({"ready": True, "checks": {}}) == []
+    assert data.outbox_messages(None) == []
+
+
 def test_monitors_from_the_api_shape() -> None:
     payload = {
         "monitors": [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -136,6 +136,55 @@ def test_colours_of_resolved_and_no_data() -> None:
     assert embed["color"] == COLOURS["no_data"] == 0xF2A900
     assert "no data" in embed["title"] and "12 rows" in embed["fields"][0]["value"]
     assert "embeds" in resolved and resolved["embeds"][0]["color"] != COLOURS["firing"]
+
+
+def test_a_merged_message_tells_each_keys_changes_in_order() -> None:
+    fired, resolved = NOW - timedelta(minutes=9), NOW - timedelta(minutes=2)
+    payload = build_payload(
+        notification(
+            [
+                AlertChange("psi", "age", "ok", "firing", 0.41, 0.25, at=fired),
+                AlertChange("psi", "income", "ok", "firing", 0.52, 0.25, at=fired),
+                AlertChange("psi", "age", "firing", "resolved", 0.01, 0.25, at=resolved),
+            ]
+        )
+    )
+    embed = payload["embeds"][0]
+    assert embed["title"] == "credit: firing"  # income still fires
+    assert "1 firing · 1 resolved" in embed["description"]
+    by_name = {f["name"]: f["value"] for f in embed["fields"]}
+    assert by_name["🟢 age · psi"].splitlines() == [
+        f"ok → firing at {fired:%Y-%m-%d %H:%M:%S} UTC",
+        "statistic 0.41 · threshold 0.25",
+        f"firing → resolved at {resolved:%Y-%m-%d %H:%M:%S} UTC",
+        "statistic 0.01 · threshold 0.25",
+    ]
+    assert [f["name"] for f in embed["fields"]] == ["🔴 income · psi", "🟢 age · psi"]
+    assert validate(payload) == []
+
+
+def test_a_long_history_keeps_its_newest_changes() -> None:
+    start = NOW - timedelta(hours=5)
+    changes = [
+        AlertChange(
+            "psi",
+            "age",
+            *(("ok", "firing") if i % 2 == 0 else ("firing", "resolved")),
+            statistic=0.4,
+            threshold=0.25,
+            at=start + timedelta(minutes=i),
+        )
+        for i in range(60)
+    ]
+    (field,) = build_payload(notification(changes))["embeds"][0]["fields"]
+    lines = field["value"].splitlines()
+    assert len(field["value"]) <= 1024
+    assert lines[0].startswith("(+") and lines[0].endswith(" earlier changes)")
+    hidden = int(lines[0][2:].split()[0])
+    assert len(lines[1:]) == 2 * (60 - hidden)
+    assert (
+        lines[-2] == f"firing → resolved at {start + timedelta(minutes=59):%Y-%m-%d %H:%M:%S} UTC"
+    )
 
 
 def test_the_standin_is_strict() -> None:

@@ -116,6 +116,31 @@ def test_body_follows_the_documented_schema_and_the_signature_verifies(
     notifier.close()
 
 
+def test_a_merged_message_lists_every_change_in_order_and_counts_each_key_once(
+    receiver: Receiver,
+) -> None:
+    t1 = datetime(2024, 6, 1, 12, tzinfo=UTC)
+    t2 = t1 + timedelta(minutes=5)
+    merged = Notification(
+        monitor="credit",
+        model="credit-model",
+        created_at=t2,
+        changes=[
+            AlertChange("psi", "age", "ok", "firing", 0.41, 0.25, at=t1),
+            AlertChange("psi", "age", "firing", "resolved", 0.02, 0.25, at=t2),
+        ],
+    )
+    notifier = notifier_for(receiver.url)
+    assert notifier.send(merged).delivered
+    body = json.loads(receiver.requests[0][1])
+    assert body["state"] == "resolved" and body["counts"] == {"resolved": 1}
+    assert [(c["from_state"], c["to_state"], c["at"]) for c in body["changes"]] == [
+        ("ok", "firing", "2024-06-01T12:00:00+00:00"),
+        ("firing", "resolved", "2024-06-01T12:05:00+00:00"),
+    ]
+    notifier.close()
+
+
 def test_retries_of_one_notification_share_an_idempotency_key(receiver: Receiver) -> None:
     notifier = notifier_for(receiver.url)
     notifier.send(notification())

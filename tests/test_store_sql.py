@@ -525,10 +525,11 @@ def test_prune_deletes_old_rows_in_batches_and_dry_run_only_counts(store):
             message(3, created_at=old),  # pending: never pruned
             message(4, created_at=old, status="muted"),
             message(5, status="sent"),
+            message(6, created_at=old, status="given_up"),
         ],
     )
     cutoff = T0 - timedelta(days=1)
-    expected = {"predictions": 25, "reports": 1, "alert_events": 1, "outbox": 3}
+    expected = {"predictions": 25, "reports": 1, "alert_events": 1, "outbox": 4}
     dry = store.prune(cutoff, dry_run=True, batch_size=7)
     assert {k: getattr(dry, k) for k in expected} == expected
     assert dry.details == {"predictions:iris": 25, "predictions:price": 0}

@@ -207,9 +207,17 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
     if delivery is not None and hasattr(delivery, "health"):
         try:
             health = await asyncio.to_thread(delivery.health)
+            # a receiver that is down degrades alerting but not serving: the check stays ok
+            # (predictions must not stop because Discord is down) and says "degraded"
+            if not health.running:
+                detail: str | None = "alert delivery is not running"
+            elif getattr(health, "degraded", False):
+                detail = "degraded: " + "; ".join(health.problems)
+            else:
+                detail = None
             checks["delivery"] = {
                 "ok": bool(health.running),
-                "detail": None if health.running else "alert delivery is not running",
+                "detail": redact(detail, secrets) if detail else None,
                 "data": jsonable(health.to_dict()) if hasattr(health, "to_dict") else {},
             }
             warnings.extend(redact(p, secrets) for p in health.problems)

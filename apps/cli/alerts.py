@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from driftscope.core.alerting.rules import MONITOR_DETECTOR
@@ -277,13 +278,64 @@ def _print_delivery(runtime: Runtime) -> None:
     if not health.notifiers:
         console.print("no notifiers")
         return
-    table = Table("notifier", "type", "pending", "sent", "failed", "status", title="delivery")
+    table = Table(
+        "notifier",
+        "type",
+        "pending",
+        "retrying",
+        "sent",
+        "failed",
+        "given up",
+        "status",
+        title="delivery",
+    )
     for n in health.notifiers.values():
         if n.disabled:
-            status = f"[red]disabled: {n.disabled_reason}[/]"
-        elif n.failed:
-            status = f"[yellow]last failure: {n.last_error}[/]"
+            status = f"[red]disabled: {escape(str(n.disabled_reason))}[/]"
+        elif n.given_up or n.failed:
+            status = f"[red]messages lost: {escape(str(n.last_error))}[/]"
+        elif n.retrying:
+            status = (
+                f"[yellow]retrying since {_when(n.oldest_pending_at)}: "
+                f"{escape(str(n.last_error))}[/]"
+            )
         else:
             status = "[green]ok[/]"
-        table.add_row(n.name, n.type or "?", str(n.pending), str(n.sent), str(n.failed), status)
+        table.add_row(
+            n.name,
+            n.type or "?",
+            str(n.pending),
+            str(n.retrying),
+            str(n.sent),
+            str(n.failed),
+            str(n.given_up),
+            status,
+        )
     console.print(table)
+    _print_waiting(health.messages)
+
+
+def _print_waiting(messages: list[Any]) -> None:
+    """The pending and given-up messages, newest first, each with what it would tell.
+
+    Lines, not a table: error texts are long and would be squeezed into a column.
+    """
+    if not messages:
+        return
+    console.print("[bold]pending and given-up messages[/] (newest first)")
+    for m in messages:
+        colour = "red" if m.status == "given_up" else "yellow"
+        nxt = f", next attempt {_when(m.next_attempt_at)}" if m.next_attempt_at else ""
+        console.print(
+            f"[{colour}]{m.status.replace('_', ' ')}[/] {m.id[:12]} to {escape(m.notifier)} "
+            f"about {escape(m.monitor)}: created {_when(m.created_at)} UTC, "
+            f"{m.attempts} attempt(s){nxt}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for change in m.changes:
+            console.print(f"    {escape(change)}", highlight=False, soft_wrap=True)
+        if m.last_error:
+            console.print(
+                f"    last error: {escape(m.last_error)}", highlight=False, soft_wrap=True
+            )

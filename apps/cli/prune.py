@@ -78,7 +78,7 @@ def prune(
             table.add_row(f"  model {key.removeprefix('predictions:')}", str(count))
     table.add_row("reports", str(result.reports))
     table.add_row("alert events", str(result.alert_events))
-    table.add_row("outbox messages (sent, failed, muted)", str(result.outbox))
+    table.add_row("outbox messages (sent, failed, muted, given up)", str(result.outbox))
     console.print(table)
     console.print(f"{verb} {done.total} rows in {done.seconds:.2f} s", highlight=False)
 

@@ -7,16 +7,21 @@ so processes sharing a database do not send a message twice.
 
 What a pass does with the due messages of one notifier:
 
-* **Serialised per notifier.** One thread sends, one message at a time; after a rate limit,
-  a block or a server error the whole notifier waits (its later messages are deferred to
-  the same time), so messages leave in order and a limited endpoint is not hammered.
-* **Cooldown** (``NotifierSettings.cooldown``) applies per notifier *and* monitor, the
-  grouping Alertmanager's ``group_interval`` uses: a channel hears about one monitor at most
-  once per cooldown. A message due inside the cooldown is deferred to its end rather than
-  dropped, and when it is sent, every due message of that notifier and monitor is merged
-  into one notification (per key: the first ``from_state``, the latest ``to_state`` and
-  statistic), so a resolution that happened during the cooldown is announced in the next
-  allowed message. The merged messages are all marked sent with the same external id.
+* **Serialised per notifier, in order per monitor.** One thread sends, one message at a
+  time; after a rate limit, a block or a server error the whole notifier waits (its later
+  messages are deferred to the same time), so a limited endpoint is not hammered. The
+  messages of one notifier and monitor form a queue that leaves strictly oldest first: a
+  message is never sent while an older one of its queue is still waiting (also after a
+  restart, when the in-memory wait is gone), so a receiver never hears "resolved" before
+  the "firing" it resolves.
+* **Merging only where the configuration asks.** Without a cooldown every message is sent
+  on its own, however long the receiver was down. With a cooldown
+  (``NotifierSettings.cooldown``, per notifier *and* monitor, the grouping Alertmanager's
+  ``group_interval`` uses) a channel hears about one monitor at most once per cooldown: a
+  message due inside the cooldown is deferred to its end rather than dropped, and then the
+  waiting messages of that queue are merged into one notification that keeps every change
+  in order (:func:`merge_notifications`: a key that fired at T1 and resolved at T2 says
+  exactly that). The merged messages are all marked sent with the same external id.
 * **Silences** are checked again at send time: a silence added after a message was
   enqueued removes its matching changes; a message left with none is marked ``muted``.
 * **Results**: delivered → ``sent``. ``retry_after`` (a 429) → wait that long, retry; it
@@ -24,8 +29,10 @@ What a pass does with the due messages of one notifier:
   ``block_backoff``. ``disable`` (401/403/404) → ``failed``, and the notifier is disabled
   (its status saved with a hash of its settings) until its configuration changes; later
   messages to it fail with the reason. ``permanent`` (other 4xx) → ``failed``. Anything
-  else (5xx, connection error, a notifier that raised) → exponential backoff with jitter,
-  ``failed`` after ``max_attempts``.
+  else (5xx, connection error, a notifier that raised) → retried: ``fast_attempts`` retries
+  on an exponential backoff with jitter, then every ``backoff_max``, until the message is
+  ``give_up_after`` old; then it is ``given_up`` (kept, with the reason, and shown on
+  /readyz, /metrics, ``driftscope alerts`` and the dashboard until retention prunes it).
 
 Exactly once: a message is marked sent right after the receiver accepted it, and
 :meth:`DeliveryWorker.stop` lets the send in flight finish and be recorded. Only a process
@@ -39,17 +46,19 @@ import json
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, SecretStr
 
 from driftscope.core.alerting.config import DeliverySettings
 from driftscope.core.contracts.notifier import DeliveryResult, Notification, Notifier, redact
 from driftscope.core.contracts.store import NotifierStatus, OutboxMessage, Silence, Store
+from driftscope.core.durations import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +105,21 @@ def secret_values(settings: BaseModel) -> list[str]:
 
 
 def merge_notifications(notifications: Sequence[Notification]) -> Notification:
-    """One notification for several of one monitor: per key the first ``from_state`` and
-    the latest everything else; window, report and time of the newest."""
-    if len(notifications) == 1:
-        return notifications[0]
-    merged: dict[tuple[str, str], Any] = {}
-    for notification in notifications:
-        for change in notification.changes:
-            key = (change.detector, change.feature)
-            previous = merged.get(key)
-            merged[key] = (
-                change if previous is None else replace(change, from_state=previous.from_state)
-            )
-    return replace(notifications[-1], changes=list(merged.values()))
+    """One notification telling everything several notifications of one monitor told.
+
+    Every change is kept, in the order of the notifications (oldest first), each with the
+    time it happened, so a key that fired at T1 and resolved at T2 reads "ok → firing at
+    T1, firing → resolved at T2" (:meth:`Notification.history`) rather than a collapsed
+    "ok → resolved" that never happened. Window, report and time are the newest's.
+    """
+    if not notifications:
+        raise ValueError("nothing to merge")
+    changes = [
+        change if change.at is not None else replace(change, at=notification.created_at)
+        for notification in notifications
+        for change in notification.changes
+    ]
+    return replace(notifications[-1], changes=changes)
 
 
 def without_silenced(
@@ -133,42 +144,102 @@ def without_silenced(
 
 @dataclass
 class NotifierHealth:
-    """The delivery status of one notifier."""
+    """The delivery status of one notifier.
+
+    ``retrying`` counts pending messages that already met an error (a receiver that is down
+    or limiting us); ``given_up`` those still undelivered ``give_up_after`` their creation.
+    """
 
     name: str
     type: str | None
     pending: int = 0
+    retrying: int = 0
     failed: int = 0
+    given_up: int = 0
     sent: int = 0
     disabled: bool = False
     disabled_reason: str | None = None
     last_error: str | None = None
     last_sent_at: datetime | None = None
     waiting_until: datetime | None = None
+    oldest_pending_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessageSummary:
+    """One pending or given-up outbox message, as /readyz, the CLI and the dashboard list it.
+
+    ``changes`` are short texts (``"psi/age: ok → firing"``), oldest first.
+    """
+
+    id: str
+    notifier: str
+    monitor: str
+    status: str
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    changes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, message: OutboxMessage) -> MessageSummary:
+        raw = message.payload.get("changes") if isinstance(message.payload, Mapping) else None
+        changes = tuple(
+            f"{c.get('detector', '?')}/{c.get('feature', '?')}: "
+            f"{c.get('from_state', '?')} → {c.get('to_state', '?')}"
+            for c in (raw if isinstance(raw, list) else [])
+            if isinstance(c, Mapping)
+        )
+        return cls(
+            id=message.id,
+            notifier=message.notifier,
+            monitor=message.monitor,
+            status=message.status,
+            created_at=message.created_at,
+            attempts=message.attempts,
+            next_attempt_at=message.next_attempt_at,
+            last_error=message.last_error,
+            changes=changes,
+        )
 
 
 @dataclass
 class DeliveryHealth:
-    """What /readyz and ``driftscope alerts`` show about alert delivery.
+    """What /readyz, /metrics and ``driftscope alerts`` show about alert delivery.
 
-    Counts come from the newest ``limit`` messages of each status.
+    Counts come from the newest ``limit`` messages of each status; ``messages`` lists the
+    newest pending and given-up messages (at most ``MAX_LISTED`` of each).
     """
+
+    MAX_LISTED: ClassVar[int] = 20
 
     running: bool
     notifiers: dict[str, NotifierHealth] = field(default_factory=dict)
+    messages: list[MessageSummary] = field(default_factory=list)
 
     @property
     def degraded(self) -> bool:
-        """A notifier is disabled or has failed messages."""
-        return any(n.disabled or n.failed for n in self.notifiers.values())
+        """A notifier is disabled, is retrying, or has failed or given-up messages."""
+        return any(
+            n.disabled or n.failed or n.given_up or n.retrying for n in self.notifiers.values()
+        )
 
     @property
     def problems(self) -> list[str]:
-        """One line per disabled notifier or notifier with failed messages."""
+        """One line per notifier that is disabled, retrying, or lost messages."""
         lines = []
         for n in self.notifiers.values():
             if n.disabled:
                 lines.append(f"notifier {n.name} is disabled: {n.disabled_reason}")
+            if n.retrying:
+                since = n.oldest_pending_at.isoformat() if n.oldest_pending_at else "?"
+                lines.append(
+                    f"notifier {n.name}: {n.pending} message(s) waiting, {n.retrying} retrying "
+                    f"(oldest from {since}): {n.last_error}"
+                )
+            if n.given_up:
+                lines.append(f"notifier {n.name}: {n.given_up} message(s) given up")
             if n.failed:
                 lines.append(f"notifier {n.name}: {n.failed} failed message(s): {n.last_error}")
         return lines
@@ -180,14 +251,22 @@ class DeliveryHealth:
         notifiers = {}
         for name, n in self.notifiers.items():
             data = asdict(n)
-            data["last_sent_at"] = iso(n.last_sent_at)
-            data["waiting_until"] = iso(n.waiting_until)
+            for key in ("last_sent_at", "waiting_until", "oldest_pending_at"):
+                data[key] = iso(data[key])
             notifiers[name] = data
+        messages = []
+        for m in self.messages:
+            data = asdict(m)
+            data["created_at"] = iso(m.created_at)
+            data["next_attempt_at"] = iso(m.next_attempt_at)
+            data["changes"] = list(m.changes)
+            messages.append(data)
         return {
             "running": self.running,
             "degraded": self.degraded,
             "problems": self.problems,
             "notifiers": notifiers,
+            "messages": messages,
         }
 
 
@@ -228,6 +307,7 @@ class DeliveryWorker:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._has_lease = False
+        self._lease_taken = 0.0
         self.overflowed = 0  # messages failed because their notifier's outbox was over its bound
 
     def __repr__(self) -> str:
@@ -290,41 +370,78 @@ class DeliveryWorker:
         """
         with self._pass_lock:
             start = now or self._clock()
-            ttl = max(30.0, 5 * self.settings.poll_interval.total_seconds())
-            if not self.store.acquire_lease(LEASE_NAME, self.owner, ttl):
-                self._has_lease = False
+            if not self._hold_lease(renew=True):
                 return 0
-            self._has_lease = True
-            self._enforce_bound()
-            due = self.store.due_messages(start, limit=self.batch_size)
+            due = self._due_queues(self._enforce_bound(), start)
             if not due:
                 return 0
             if self._last_sent is None:
                 self._last_sent = self._load_last_sent()
             silences = self.store.list_silences(active_at=start)
-            by_notifier: dict[str, list[OutboxMessage]] = {}
-            for message in due:
-                by_notifier.setdefault(message.notifier, []).append(message)
+            by_notifier: dict[str, list[list[OutboxMessage]]] = {}
+            for queue in due:
+                by_notifier.setdefault(queue[0].notifier, []).append(queue)
             delivered = 0
-            for name, messages in by_notifier.items():
+            for name, queues in by_notifier.items():
                 if self._stop.is_set():
                     break
-                delivered += self._process_notifier(name, messages, now, silences)
+                delivered += self._process_notifier(name, queues, now, silences)
             return delivered
 
-    def _enforce_bound(self) -> None:
+    def _hold_lease(self, *, renew: bool = False) -> bool:
+        """Whether this worker may deliver: takes or renews the lease when ``renew`` or when
+        half of it has passed, so a long pass never outlives its claim (another process
+        would then send the same messages)."""
+        lease = self.settings.lease.total_seconds()
+        if renew or time.monotonic() - self._lease_taken >= lease / 2:
+            self._has_lease = self.store.acquire_lease(LEASE_NAME, self.owner, lease)
+            self._lease_taken = time.monotonic()
+        return self._has_lease
+
+    def _due_queues(self, pending: list[OutboxMessage], now: datetime) -> list[list[OutboxMessage]]:
+        """The messages to attempt now, as one list per (notifier, monitor) queue.
+
+        Each list is the due head of its queue: its messages oldest first, up to the first
+        one that is not yet due, so nothing overtakes an older message that is waiting.
+        Queues come in the order of their oldest message; ``batch_size`` bounds the total.
+        """
+        queues: dict[tuple[str, str], list[OutboxMessage]] = {}
+        for message in sorted(pending, key=lambda m: (m.created_at, m.id)):
+            queues.setdefault((message.notifier, message.monitor), []).append(message)
+        due: list[list[OutboxMessage]] = []
+        budget = self.batch_size
+        for queue in queues.values():
+            head: list[OutboxMessage] = []
+            for message in queue:
+                if budget <= 0 or (
+                    message.next_attempt_at is not None and message.next_attempt_at > now
+                ):
+                    break
+                head.append(message)
+                budget -= 1
+            if head:
+                due.append(head)
+        return due
+
+    def _enforce_bound(self) -> list[OutboxMessage]:
         """Keep each notifier's waiting messages within ``max_pending``: a notifier that has
         been down long enough to pile up more fails its oldest messages, with the reason, so
-        the outbox stays bounded and the loss is visible on /readyz and /metrics."""
+        the outbox stays bounded and the loss is visible on /readyz and /metrics.
+
+        :return: The pending messages left.
+        """
         bound = self.settings.max_pending
         pending: dict[str, list[OutboxMessage]] = {}
         for message in self.store.list_messages(status="pending", limit=100_000):
             pending.setdefault(message.notifier, []).append(message)
+        left: list[OutboxMessage] = []
         for name, messages in pending.items():
-            if len(messages) <= bound:
+            messages.sort(key=lambda m: (m.created_at, m.id))
+            excess = max(0, len(messages) - bound)
+            left.extend(messages[excess:])
+            if not excess:
                 continue
-            messages.sort(key=lambda m: m.created_at)
-            for message in messages[: len(messages) - bound]:
+            for message in messages[:excess]:
                 message.status = "failed"
                 message.last_error = (
                     f"dropped: notifier {name!r} had more than {bound} messages waiting "
@@ -336,6 +453,7 @@ class DeliveryWorker:
             log.error(
                 "notifier %s: outbox over its bound of %d; oldest messages failed", name, bound
             )
+        return left
 
     def _now(self, fixed: datetime | None) -> datetime:
         return fixed or self._clock()
@@ -353,44 +471,70 @@ class DeliveryWorker:
     def _process_notifier(
         self,
         name: str,
-        messages: list[OutboxMessage],
+        queues: list[list[OutboxMessage]],
         fixed_now: datetime | None,
         silences: Sequence[Silence],
     ) -> int:
         now = self._now(fixed_now)
         notifier = self.notifiers.get(name)
+        everything = [m for queue in queues for m in queue]
         if notifier is None:
-            self._fail(messages, f"notifier {name!r} is not configured", now)
+            self._fail(everything, f"notifier {name!r} is not configured", now)
             return 0
         reason = self._disabled_reason(notifier, now)
         if reason is not None:
-            self._fail(messages, f"notifier {name!r} is disabled: {reason}", now)
+            self._fail(everything, f"notifier {name!r} is disabled: {reason}", now)
             return 0
         waiting = self._waiting_until.get(name)
         if waiting is not None and waiting > now:
-            self._defer(messages, waiting)
+            self._defer(everything, waiting)
             return 0
 
-        groups: dict[str, list[OutboxMessage]] = {}
-        for message in messages:
-            groups.setdefault(message.monitor, []).append(message)
         delivered = 0
         assert self._last_sent is not None
-        for monitor, group in groups.items():
+        for i, queue in enumerate(queues):
             if self._stop.is_set():
                 break
             now = self._now(fixed_now)
             waiting = self._waiting_until.get(name)
             if waiting is not None and waiting > now:
-                self._defer(group, waiting)
-                continue
+                self._defer([m for q in queues[i:] for m in q], waiting)
+                break
             cooldown = notifier.settings.cooldown
-            last = self._last_sent.get((name, monitor))
-            if cooldown is not None and last is not None and now < last + cooldown:
-                self._defer(group, last + cooldown)
-                continue
-            delivered += self._deliver(notifier, group, fixed_now, silences)
+            if cooldown is None:
+                sent, stop = self._send_one_by_one(notifier, queue, fixed_now, silences)
+            else:
+                last = self._last_sent.get((name, queue[0].monitor))
+                if last is not None and now < last + cooldown:
+                    self._defer(queue, last + cooldown)
+                    continue
+                sent, stop = self._deliver(notifier, queue, fixed_now, silences)
+            delivered += sent
+            if stop:
+                # disabled: the next pass fails what is left with the reason; waiting: the
+                # next pass defers it
+                break
         return delivered
+
+    def _send_one_by_one(
+        self,
+        notifier: Notifier,
+        queue: list[OutboxMessage],
+        fixed_now: datetime | None,
+        silences: Sequence[Silence],
+    ) -> tuple[int, bool]:
+        delivered = 0
+        for i, message in enumerate(queue):
+            if self._stop.is_set():
+                return delivered, True
+            sent, stop = self._deliver(notifier, [message], fixed_now, silences)
+            delivered += sent
+            if stop:
+                waiting = self._waiting_until.get(notifier.name)
+                if waiting is not None:
+                    self._defer(queue[i + 1 :], waiting)
+                return delivered, True
+        return delivered, False
 
     def _deliver(
         self,
@@ -398,14 +542,22 @@ class DeliveryWorker:
         group: list[OutboxMessage],
         fixed_now: datetime | None,
         silences: Sequence[Silence],
-    ) -> int:
+    ) -> tuple[int, bool]:
+        """Send ``group`` (one message, or a cooldown's merged queue) once.
+
+        :return: How many messages were delivered, and whether the notifier must not be
+            used again in this pass (it is waiting or was disabled).
+        """
         name = notifier.name
+        if not self._hold_lease():
+            log.warning("lost the delivery lease; another process delivers now")
+            return 0, True
         start = self._now(fixed_now)
         try:
             notification = merge_notifications([Notification.from_dict(m.payload) for m in group])
         except (KeyError, TypeError, ValueError) as exc:
             self._fail(group, f"unreadable message payload: {type(exc).__name__}: {exc}", start)
-            return 0
+            return 0, False
         notification, used = without_silenced(notification, silences, start)
         if not notification.changes:
             for message in group:
@@ -413,7 +565,7 @@ class DeliveryWorker:
                 message.next_attempt_at = None
                 message.last_error = "muted by silence " + ", ".join(used)
                 self.store.update_message(message)
-            return 0
+            return 0, False
 
         secrets = secret_values(notifier.settings)
         try:
@@ -442,7 +594,7 @@ class DeliveryWorker:
                 name,
                 len(group),
             )
-            return len(group)
+            return len(group), False
 
         if result.disable:
             reason = error or f"HTTP {result.status_code}"
@@ -457,12 +609,12 @@ class DeliveryWorker:
             )
             log.error("notifier %s disabled until its configuration changes: %s", name, reason)
             self._fail(group, f"notifier disabled: {reason}", now, attempted=True)
-            return 0
+            return 0, True
 
         if result.permanent:
             self._fail(group, error or f"HTTP {result.status_code}", now, attempted=True)
             log.error("alert through %s failed permanently: %s", name, error)
-            return 0
+            return 0, False
 
         if result.retry_after is not None or result.blocked:
             wait = (
@@ -478,37 +630,64 @@ class DeliveryWorker:
                 message.last_error = f"{what}; retrying in {wait:.1f}s"
                 self.store.update_message(message)
             log.warning("notifier %s %s; waiting %.1fs", name, what, wait)
-            return 0
+            return 0, True
 
-        attempts = max(m.attempts for m in group) + 1
-        reason = error or f"HTTP {result.status_code}"
-        if attempts >= self.settings.max_attempts:
-            self._fail(group, f"gave up after {attempts} attempts: {reason}", now, attempted=True)
-            log.error("alert through %s failed after %d attempts: %s", name, attempts, reason)
-            return 0
+        self._retry_later(name, group, error or f"HTTP {result.status_code}", now)
+        return 0, True
+
+    def _retry_later(
+        self, name: str, group: list[OutboxMessage], reason: str, now: datetime
+    ) -> None:
+        """After a transient failure: give up the messages older than ``give_up_after``,
+        schedule the rest (and the notifier) for the next attempt."""
+        give_up_after = self.settings.give_up_after
+        keep: list[OutboxMessage] = []
+        for message in group:
+            message.attempts += 1
+            if now - message.created_at < give_up_after:
+                keep.append(message)
+                continue
+            message.status = "given_up"
+            message.next_attempt_at = None
+            message.last_error = (
+                f"given up: undelivered {format_duration(give_up_after)} after it was "
+                f"created ({message.attempts} attempts): {reason}"
+            )
+            self.store.update_message(message)
+            log.error(
+                "alert %s through %s given up after %d attempts: %s",
+                message.id,
+                name,
+                message.attempts,
+                reason,
+            )
+        if not keep:
+            return
+        attempts = max(m.attempts for m in keep)
         delay = self._backoff(attempts)
         until = now + timedelta(seconds=delay)
         self._waiting_until[name] = until
-        for message in group:
-            message.attempts = attempts
+        for message in keep:
             message.next_attempt_at = until
             message.last_error = reason
             self.store.update_message(message)
         log.warning(
-            "alert through %s failed (attempt %d of %d), retrying in %.2fs: %s",
+            "alert through %s failed (attempt %d), retrying in %.2fs: %s",
             name,
             attempts,
-            self.settings.max_attempts,
             delay,
             reason,
         )
-        return 0
 
     def _backoff(self, attempts: int) -> float:
-        base = self.settings.backoff_initial.total_seconds() * 2 ** (attempts - 1)
-        delay = min(self.settings.backoff_max.total_seconds(), base)
-        # equal jitter: never less than half the step, so backoff still grows
-        return delay / 2 + self._rng.random() * delay / 2
+        """The wait after the ``attempts``-th failed attempt, with equal jitter (never less
+        than half the step, so the backoff still grows)."""
+        cap = self.settings.backoff_max.total_seconds()
+        if attempts <= self.settings.fast_attempts:
+            step = min(cap, self.settings.backoff_initial.total_seconds() * 2 ** (attempts - 1))
+        else:
+            step = cap
+        return step / 2 + self._rng.random() * step / 2
 
     def _defer(self, messages: Iterable[OutboxMessage], until: datetime) -> None:
         for message in messages:
@@ -554,7 +733,8 @@ class DeliveryWorker:
 
     # -- health ------------------------------------------------------------------------------
     def health(self, *, limit: int = 10_000) -> DeliveryHealth:
-        """Pending/failed counts per notifier and disabled notifiers with their reasons."""
+        """Counts per notifier (pending, retrying, failed, given up, sent), disabled
+        notifiers with their reasons, and the newest pending and given-up messages."""
         health = DeliveryHealth(running=self.running)
 
         def entry(name: str) -> NotifierHealth:
@@ -577,8 +757,18 @@ class DeliveryWorker:
             ):
                 item.disabled = True
                 item.disabled_reason = status.reason
-        for message in self.store.list_messages(status="pending", limit=limit):
-            entry(message.notifier).pending += 1
+        pending = self.store.list_messages(status="pending", limit=limit)
+        for message in pending:  # newest first
+            item = entry(message.notifier)
+            item.pending += 1
+            item.oldest_pending_at = message.created_at
+            if message.last_error is not None:
+                item.retrying += 1
+                if item.last_error is None:
+                    item.last_error = message.last_error
+        given_up = self.store.list_messages(status="given_up", limit=limit)
+        for message in given_up:
+            entry(message.notifier).given_up += 1
         for message in self.store.list_messages(status="failed", limit=limit):
             item = entry(message.notifier)
             item.failed += 1
@@ -591,4 +781,6 @@ class DeliveryWorker:
                 item.last_sent_at is None or message.sent_at > item.last_sent_at
             ):
                 item.last_sent_at = message.sent_at
+        listed = pending[: DeliveryHealth.MAX_LISTED] + given_up[: DeliveryHealth.MAX_LISTED]
+        health.messages = [MessageSummary.of(m) for m in listed]
         return health

@@ -188,6 +188,7 @@ class _Evaluator:
             threshold=state.threshold,
             p_value=self.p_values.get(state.key),
             kind=self.kind_of(state),
+            at=self.now,
         )
         self.changes.append((state, change))
 

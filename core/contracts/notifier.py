@@ -38,7 +38,12 @@ class NotifierSettings(BaseModel):
 
 @dataclass
 class AlertChange:
-    """One alert key that changed state in a monitor run."""
+    """One state change of one alert key (``from_state`` → ``to_state`` at ``at``).
+
+    A key that stays firing and is announced again has ``from_state == to_state``. ``at``
+    is when the monitor run recorded the change; messages written before it existed carry
+    ``None`` and take their notification's ``created_at``.
+    """
 
     detector: str
     feature: str
@@ -48,11 +53,23 @@ class AlertChange:
     threshold: float | None = None
     p_value: float | None = None
     kind: str = "feature"
+    at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The alert key inside one monitor: (detector, feature)."""
+        return (self.detector, self.feature)
 
 
 @dataclass
 class Notification:
-    """One message for one notifier: every key of one monitor run that changed state."""
+    """One message for one notifier about one monitor.
+
+    ``changes`` lists state changes oldest first. A message from one monitor run has at
+    most one change per key; a message merged from several runs (a notifier's cooldown)
+    keeps every change, so a key that fired at T1 and resolved at T2 appears twice, in that
+    order: see :meth:`history` and :meth:`latest`.
+    """
 
     monitor: str
     model: str
@@ -65,23 +82,44 @@ class Notification:
 
     @property
     def state(self) -> str:
-        """The overall state the message announces: firing, no_data, or resolved."""
-        states = {c.to_state for c in self.changes}
+        """The overall state the message announces (firing, no_data, resolved), judged by
+        where each key ended up."""
+        states = {c.to_state for c in self.latest()}
         for state in ("firing", "no_data", "resolved"):
             if state in states:
                 return state
         return "ok"
 
+    def history(self) -> dict[tuple[str, str], list[AlertChange]]:
+        """Each key's changes in the order they happened; keys in order of first change."""
+        by_key: dict[tuple[str, str], list[AlertChange]] = {}
+        for change in self.changes:
+            by_key.setdefault(change.key, []).append(change)
+        return by_key
+
+    def latest(self) -> list[AlertChange]:
+        """The last change of each key (where it stands now), keys in order of first change."""
+        return [changes[-1] for changes in self.history().values()]
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
+        for change in data["changes"]:
+            if change["at"] is not None:
+                change["at"] = change["at"].isoformat()
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Notification:
         values = dict(data)
         values["created_at"] = datetime.fromisoformat(values["created_at"])
-        values["changes"] = [AlertChange(**c) for c in values["changes"]]
+        changes = []
+        for raw in values["changes"]:
+            change = dict(raw)
+            at = change.get("at")
+            change["at"] = datetime.fromisoformat(at) if isinstance(at, str) else None
+            changes.append(AlertChange(**change))
+        values["changes"] = changes
         return cls(**values)
 
 

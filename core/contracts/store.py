@@ -23,7 +23,7 @@ from driftscope.core.contracts.report import Report
 
 Label = str | float | int | bool
 AlertStateName = Literal["ok", "pending", "firing", "resolved", "no_data"]
-OutboxStatus = Literal["pending", "sent", "failed", "muted"]
+OutboxStatus = Literal["pending", "sent", "failed", "muted", "given_up"]
 
 
 class StoreSettings(BaseModel):

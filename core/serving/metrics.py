@@ -294,15 +294,31 @@ def _outbox_metrics(delivery: DeliveryWorker) -> Iterator[Metric]:
     families = {
         status: GaugeMetricFamily(
             f"driftscope_outbox_{status}",
-            f"Outbox messages {status}, by notifier.",
+            f"Outbox messages {status.replace('_', ' ')}, by notifier.",
             labels=["notifier"],
         )
-        for status in ("pending", "failed")
+        for status in ("pending", "failed", "given_up")
     }
+    retrying = GaugeMetricFamily(
+        "driftscope_outbox_retrying",
+        "Pending outbox messages that met an error and wait for another attempt, by notifier.",
+        labels=["notifier"],
+    )
+    oldest = GaugeMetricFamily(
+        "driftscope_outbox_oldest_pending_timestamp_seconds",
+        "Creation time (Unix seconds) of the oldest pending message, by notifier.",
+        labels=["notifier"],
+    )
     for name, item in health.notifiers.items():
         families["pending"].add_metric([name], item.pending)
         families["failed"].add_metric([name], item.failed)
+        families["given_up"].add_metric([name], item.given_up)
+        retrying.add_metric([name], item.retrying)
+        if item.oldest_pending_at is not None:
+            oldest.add_metric([name], item.oldest_pending_at.timestamp())
     yield from families.values()
+    yield retrying
+    yield oldest
     yield _gauge(
         "driftscope_outbox_capacity",
         "Bound of waiting messages per notifier (delivery.max_pending).",

@@ -289,23 +289,44 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
-def _field(change: AlertChange, monitor: str) -> dict[str, Any]:
-    icon = _ICONS.get(change.to_state, "⚪")
+def _when(change: AlertChange) -> str:
+    return "" if change.at is None else f" at {change.at.strftime('%Y-%m-%d %H:%M:%S')} UTC"
+
+
+def _transition(change: AlertChange) -> str:
+    if change.from_state == change.to_state:  # announced again while it stays there
+        return f"still {_STATE_TEXT.get(change.to_state, change.to_state)}"
+    return f"{change.from_state} → {change.to_state}"
+
+
+def _history_line(change: AlertChange) -> str:
     if change.kind == "monitor":
-        name = f"{icon} {monitor} · {_STATE_TEXT.get(change.to_state, change.to_state)}"
         rows = "n/a" if change.statistic is None else str(int(change.statistic))
         minimum = "n/a" if change.threshold is None else str(int(change.threshold))
-        value = (
-            f"{change.from_state} → {change.to_state}\n{rows} rows in the window, minimum {minimum}"
-        )
+        detail = f"{rows} rows in the window, minimum {minimum}"
     else:
-        name = f"{icon} {change.feature} · {change.detector}"
-        value = (
-            f"{change.from_state} → {change.to_state}\n"
-            f"statistic {_number(change.statistic)} · threshold {_number(change.threshold)}"
-        )
+        detail = f"statistic {_number(change.statistic)} · threshold {_number(change.threshold)}"
         if change.p_value is not None:
-            value += f" · p {_number(change.p_value)}"
+            detail += f" · p {_number(change.p_value)}"
+    return f"{_transition(change)}{_when(change)}\n{detail}"
+
+
+def _field(history: list[AlertChange], monitor: str) -> dict[str, Any]:
+    """One field per key: every change of the key in order, so a merged message reads
+    "ok → firing at T1 … firing → resolved at T2"; the oldest give way to a count first."""
+    last = history[-1]
+    icon = _ICONS.get(last.to_state, "⚪")
+    if last.kind == "monitor":
+        name = f"{icon} {monitor} · {_STATE_TEXT.get(last.to_state, last.to_state)}"
+    else:
+        name = f"{icon} {last.feature} · {last.detector}"
+    lines = [_history_line(c) for c in history]
+    value = "\n".join(lines)
+    dropped = 0
+    while len(value) > FIELD_VALUE_LIMIT and len(lines) > 1:
+        lines.pop(0)
+        dropped += 1
+        value = f"(+{dropped} earlier changes)\n" + "\n".join(lines)
     return {
         "name": _clip(name, FIELD_NAME_LIMIT),
         "value": _clip(value, FIELD_VALUE_LIMIT),
@@ -328,7 +349,7 @@ def _description(notification: Notification) -> str:
             text += f" (minimum {window['min_samples']})"
         lines.append(text)
     counts: dict[str, int] = {}
-    for change in notification.changes:
+    for change in notification.latest():
         counts[change.to_state] = counts.get(change.to_state, 0) + 1
     if counts:
         lines.append(" · ".join(f"{n} {_STATE_TEXT.get(s, s)}" for s, n in sorted(counts.items())))
@@ -342,9 +363,10 @@ def build_payload(
 ) -> dict[str, Any]:
     """The webhook body for a notification, within every Discord limit.
 
-    One embed; fields for as many changed keys as fit in 25 fields and 6,000 characters
-    (firing first, then no data, then resolved), and a last field "+N more features" naming
-    the rest as far as they fit.
+    One embed; a field for each changed key, as many as fit in 25 fields and 6,000
+    characters (firing first, then no data, then resolved, by where each key ended up), each
+    telling the key's changes in order; a last field "+N more features" names the rest as
+    far as they fit.
     """
     state = notification.state
     prefix = "[TEST] " if notification.test else ""
@@ -354,8 +376,9 @@ def build_payload(
         f"driftscope · report {notification.report_id}" if notification.report_id else "driftscope",
         FOOTER_LIMIT,
     )
-    changes = sorted(notification.changes, key=lambda c: _ORDER.get(c.to_state, 3))
-    fields = [_field(c, notification.monitor) for c in changes]
+    histories = sorted(notification.history().values(), key=lambda h: _ORDER.get(h[-1].to_state, 3))
+    changes = [h[-1] for h in histories]
+    fields = [_field(h, notification.monitor) for h in histories]
 
     budget = TOTAL_LIMIT - len(title) - len(description) - len(footer)
     max_shown = FIELDS_LIMIT if len(fields) <= FIELDS_LIMIT else FIELDS_LIMIT - 1

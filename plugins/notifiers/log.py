@@ -1,7 +1,7 @@
 """The ``log`` notifier: writes alerts to the application log.
 
 It is the default when no notifier is configured, so a demo shows its alerts with no setup.
-One summary line per notification, then one line per changed key.
+One summary line per notification, then one line per state change, oldest first.
 """
 
 from __future__ import annotations
@@ -70,15 +70,16 @@ class LogNotifier(Notifier):
             window.get("rows", "?"),
             f" {notification.dashboard_url}" if notification.dashboard_url else "",
         )
-        for change in notification.changes:
+        for change in notification.changes:  # oldest first, every change of every key
             self.logger.log(
                 level,
-                "  %s %s/%s: %s -> %s (statistic %s, threshold %s)",
+                "  %s %s/%s: %s -> %s at %s (statistic %s, threshold %s)",
                 notification.monitor,
                 change.detector,
                 change.feature,
                 change.from_state,
                 change.to_state,
+                change.at.isoformat() if change.at else "?",
                 _number(change.statistic),
                 _number(change.threshold),
             )

@@ -22,8 +22,14 @@ The request::
       "counts": {"firing": 2, "resolved": 1},
       "changes": [{"detector": "psi", "feature": "age", "kind": "feature",
                    "from_state": "ok", "to_state": "firing",
+                   "at": "2024-06-10T12:00:00+00:00",
                    "statistic": 0.41, "threshold": 0.25, "p_value": null}, …]
     }
+
+``changes`` are state changes oldest first. A message merged during a notifier's cooldown
+keeps every change, so one key may appear several times ("ok → firing" at T1, then
+"firing → resolved" at T2); ``state`` and ``counts`` count each key once, by its last
+change. ``from_state == to_state`` is a reminder that a key is still firing.
 
 The signature is ``HMAC-SHA256(secret, f"{timestamp}.{body}")`` in hex, where ``body`` is
 the exact request body; a receiver recomputes it, compares in constant time, and rejects
@@ -128,7 +134,7 @@ def build_body(notification: Notification) -> dict[str, Any]:
     """The JSON document of the module docstring."""
     data = notification.to_dict()
     counts: dict[str, int] = {}
-    for change in notification.changes:
+    for change in notification.latest():
         counts[change.to_state] = counts.get(change.to_state, 0) + 1
     return {
         "schema": SCHEMA,

@@ -15,6 +15,7 @@ DELIVERY_COLORS = {
     "idle": "gray",
     "retrying": "orange",
     "failed": "red",
+    "given up": "red",
     "disabled": "red",
 }
 
@@ -99,7 +100,11 @@ def _history(events: list[data.AlertEventRow]) -> None:
     )
 
 
-def _delivery(notifiers: list[data.NotifierDelivery], error: ApiError | None) -> None:
+def _delivery(
+    notifiers: list[data.NotifierDelivery],
+    waiting: list[data.OutboxMessageRow],
+    error: ApiError | None,
+) -> None:
     st.subheader("Delivery")
     if error is not None:
         st.warning(error.message, icon=":material/cloud_off:")
@@ -118,10 +123,11 @@ def _delivery(notifiers: list[data.NotifierDelivery], error: ApiError | None) ->
             head.markdown(f"**{n.name}**" + (f" · {n.type}" if n.type else ""))
             with badge:
                 st.badge(n.status, color=DELIVERY_COLORS.get(n.status, "gray"))  # type: ignore[arg-type]
-            a, b, c = st.columns(3)
+            a, b, c, d = st.columns(4)
             a.metric("Sent", n.sent)
-            b.metric("Retrying" if n.last_error else "Pending", n.pending)
+            b.metric("Pending", n.pending)
             c.metric("Failed", n.failed)
+            d.metric("Given up", n.given_up)
             if n.disabled:
                 st.error(
                     f"Disabled: {n.disabled_reason or 'the endpoint refused it'}",
@@ -129,10 +135,52 @@ def _delivery(notifiers: list[data.NotifierDelivery], error: ApiError | None) ->
                 )
             elif n.last_error:
                 st.caption(f":red[last error: {n.last_error}]")
+            if n.retrying and n.oldest_pending_at is not None:
+                st.caption(
+                    f"{n.retrying} retrying; oldest waiting since {ui.when(n.oldest_pending_at)}"
+                )
             if n.waiting_until is not None:
                 st.caption(f"next attempt after {n.waiting_until:%H:%M:%S} UTC")
             if n.last_sent_at is not None:
                 st.caption(f"last sent {ui.when(n.last_sent_at)}")
+    if waiting:
+        _waiting(waiting)
+
+
+def _waiting(rows: list[data.OutboxMessageRow]) -> None:
+    """The messages not delivered yet (pending) or never to be (given up)."""
+    st.markdown("**Pending and given-up messages**")
+    st.dataframe(
+        [
+            {
+                "status": r.status.replace("_", " "),
+                "notifier": r.notifier,
+                "monitor": r.monitor,
+                "created": r.created_at,
+                "attempts": r.attempts,
+                "next": r.next_attempt_at,
+                "changes": "; ".join(r.changes),
+                "error": r.last_error or "",
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        column_config={
+            "status": st.column_config.TextColumn("Status", width="small"),
+            "notifier": st.column_config.TextColumn("Notifier"),
+            "monitor": st.column_config.TextColumn("Monitor"),
+            "created": st.column_config.DatetimeColumn(
+                "Created (UTC)", format="YYYY-MM-DD HH:mm:ss"
+            ),
+            "attempts": st.column_config.NumberColumn("Attempts", width="small"),
+            "next": st.column_config.DatetimeColumn(
+                "Next attempt (UTC)", format="YYYY-MM-DD HH:mm:ss"
+            ),
+            "changes": st.column_config.TextColumn("Changes"),
+            "error": st.column_config.TextColumn("Last error"),
+        },
+        height=min(38 + 35 * len(rows), 420),
+    )
 
 
 def render() -> None:
@@ -141,6 +189,7 @@ def render() -> None:
     events = data.alert_events(ui.get("/v1/alerts/events", since=ui.since(), limit=EVENT_LIMIT))
     ready, ready_error = ui.try_get("/readyz", accept=(503,))
     notifiers = data.delivery_status(ready)
+    waiting = data.outbox_messages(ready)
     st.title("Alerts")
     st.caption(f"alert states now · changes in the last {ui.time_range()}")
     counts = data.state_counts(rows)
@@ -156,12 +205,12 @@ def render() -> None:
     )
     cols[4].metric(
         ":violet[:material/send: Notifiers failing]",
-        sum(1 for n in notifiers if n.status in ("failed", "disabled")),
+        sum(1 for n in notifiers if n.status in ("failed", "given up", "disabled")),
         border=True,
     )
     _active(rows)
     _history(events)
-    _delivery(notifiers, ready_error)
+    _delivery(notifiers, waiting, ready_error)
 
 
 ui.page(render)
