@@ -15,10 +15,10 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.alerts.settings import AlertRuleSettings, DeliverySettings
 from core.correction import Correction
@@ -29,11 +29,22 @@ from core.notifier import NotifierSettings
 from core.plugins import PluginManager
 from core.store import StoreSettings
 
+_TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _full_type_name(value: str) -> str:
+    # names are matched whole; a prefix or a pattern here would silently match nothing
+    if not _TYPE_NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a full type name such as sklearn.tree._tree.Tree; "
+            "prefixes and patterns are not matched"
+        )
+    return value
 
 
 class FeatureConfig(_Strict):
@@ -62,8 +73,9 @@ class ModelConfig(_Strict):
         default=False,
         description="Allow joblib/pickle files. Loading a pickle runs code: only your own files.",
     )
-    trusted_types: list[str] = Field(
-        default_factory=list, description="Extra types a skops file may contain."
+    trusted_types: list[Annotated[str, AfterValidator(_full_type_name)]] = Field(
+        default_factory=list,
+        description="Extra types a skops file may contain, by full name (module.Type).",
     )
 
     @model_validator(mode="after")
