@@ -196,3 +196,16 @@ def test_serve_refuses_a_model_file_that_runs_code(tmp_path, sqlite_url):
     server.stop()
     assert f"not trusted: {call}" in log.read_text()
     assert not marker.exists()
+
+
+def test_check_refuses_an_alias_bomb_with_its_location_and_exit_2(tmp_path):
+    lines = ["models: [{name: m, reference: r.csv, prediction_column: p}]", "a0: &a0 [x, x, x, x]"]
+    for level in range(1, 16):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 4) + "]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    result = invoke("check", str(path))
+    assert result.exit_code == 2, result.output
+    # a0 weighs 1 + 4 * 2 = 9 and a_k 1 + 4 * a_(k-1): a9 (2,446,677) is the first over
+    # 2 MiB, on line 11 with its anchor at column 5
+    assert "line 11, column 5: this value expands to more than 2097152" in result.output
