@@ -138,6 +138,12 @@ class ApiConfig(_Strict):
     )
     max_batch_rows: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    max_body_bytes_in_flight: int | None = Field(
+        default=None,
+        ge=1024,
+        description="Request body bytes one process holds at once; past it new requests get "
+        "503 with Retry-After. Default: twice max_body_bytes.",
+    )
     queue_size: int = Field(default=100_000, ge=100, description="Log queue bound, in rows.")
     flush_rows: int = Field(default=2_000, ge=1, description="Write a batch at this many rows…")
     flush_interval: Duration = Field(
@@ -146,6 +152,18 @@ class ApiConfig(_Strict):
     enqueue_timeout: Duration = Field(
         default=timedelta(seconds=2), description="Wait for queue room, then answer 503."
     )
+
+    @model_validator(mode="after")
+    def _one_body_fits(self) -> ApiConfig:
+        if self.max_body_bytes_in_flight is None:
+            self.max_body_bytes_in_flight = 2 * self.max_body_bytes
+        elif self.max_body_bytes_in_flight < self.max_body_bytes:
+            # else a body within max_body_bytes could never be accepted
+            raise ValueError(
+                f"max_body_bytes_in_flight ({self.max_body_bytes_in_flight}) must be at least "
+                f"max_body_bytes ({self.max_body_bytes})"
+            )
+        return self
 
 
 class DashboardConfig(_Strict):

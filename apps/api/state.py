@@ -6,11 +6,15 @@ import asyncio
 import gc
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from apps.api.errors import BodyBudget
 from apps.api.schemas import jsonable
 from core.logging_queue import PredictionLogger
 from core.metrics import ApiMetrics, ReportMetricsObserver
@@ -72,6 +76,8 @@ async def _start_services(
 ) -> ApiState:
     api = runtime.config.api
     app.state.max_body_bytes = api.max_body_bytes
+    assert api.max_body_bytes_in_flight is not None
+    app.state.body_budget.limit = api.max_body_bytes_in_flight
     metrics = ApiMetrics()
     logger = PredictionLogger.from_config(runtime.store, api) if prediction_logging else None
     if logger is not None:
@@ -93,6 +99,7 @@ async def _start_services(
     if state.scheduler_expected:
         state.scheduler = runtime.make_scheduler()
         state.scheduler.start()
+    metrics.registry.register(_BodyBudgetCollector(app.state.body_budget))
     metrics.watch(
         logger=lambda: state.logger,
         plugins=runtime.plugins,
@@ -120,6 +127,33 @@ async def _start_services(
         "on" if state.scheduler is not None else "off",
     )
     return state
+
+
+class _BodyBudgetCollector(Collector):
+    """Request body bytes in flight, their bound, and the requests refused over it."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self.budget = budget
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "driftscope_request_body_bytes_in_flight",
+            "Bytes of request bodies this process holds now.",
+            value=self.budget.in_flight,
+        )
+        yield GaugeMetricFamily(
+            "driftscope_request_body_bytes_in_flight_limit",
+            "Bound of request body bytes held at once (api.max_body_bytes_in_flight).",
+            value=self.budget.limit,
+        )
+        yield CounterMetricFamily(
+            "driftscope_request_bodies_refused",
+            "Requests answered 503 because other bodies held the bound.",
+            value=self.budget.refused,
+        )
 
 
 def _seed_drift_gauges(runtime: Runtime, metrics: ApiMetrics) -> None:
