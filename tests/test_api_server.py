@@ -291,3 +291,13 @@ def test_request_bodies_in_flight_are_bounded_across_requests(
         )
         assert accepted.status_code == 200, accepted.text
         assert _metric(srv.url, in_flight) == 0
+
+        # a client that hangs up mid-body gives its bytes back too
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+        sock.sendall(
+            f"POST {predict} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[:1000]
+        )
+        _wait_for_metric(srv.url, in_flight, 60_000)
+        sock.close()
+        _wait_for_metric(srv.url, in_flight, 0)

@@ -241,3 +241,14 @@ def test_ordinary_anchors_and_aliases_still_load(tmp_path: Path, plugins):
         load_config(path, plugins)
     # the document parsed, aliases and all: only the unknown top-level key is a problem
     assert [loc for loc, _ in info.value.problems] == ["x-shared"]
+
+
+def test_bodies_in_flight_default_to_two_bodies_and_must_hold_one(plugins):
+    config = parse_config({**BASE, "api": {"max_body_bytes": 10_000}}, plugins, env={})
+    assert config.api.max_body_bytes_in_flight == 20_000
+    found = problems(
+        {**BASE, "api": {"max_body_bytes": 10_000, "max_body_bytes_in_flight": 5_000}}, plugins
+    )
+    assert found == {
+        "api": "max_body_bytes_in_flight (5000) must be at least max_body_bytes (10000)"
+    }
