@@ -6,8 +6,9 @@ import asyncio
 import gc
 import logging
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,8 +26,38 @@ from core.scheduler import MonitorScheduler
 from core.settings import Settings
 
 log = logging.getLogger("driftscope.api")
-STORE_PING_TIMEOUT = 2.0
+# /readyz must answer within a second even when the store hangs (a locked SQLite file, an
+# exhausted pool): blocking checks get this long, together, then count as timed out
+READY_TIMEOUT = 0.8
 SWITCH_INTERVAL = 0.0005
+
+
+class ReadinessProbes:
+    """Runs readiness's blocking checks on threads of their own, at most one of each kind.
+
+    Request work (sync-mode writes, stats, runs) fills the default executor when the store
+    is slow, and a check queued behind it could not answer in time. A check still hanging
+    from an earlier /readyz is awaited again instead of being started anew, so a hung store
+    costs one thread per check, not one per probe.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="driftscope-readyz")
+        self._pending: dict[str, asyncio.Future[Any]] = {}
+
+    async def run(self, name: str, check: Callable[[], Any], timeout: float) -> Any:
+        """``check()``'s result, or :class:`TimeoutError` after ``timeout`` seconds (the
+        check keeps running and a later call picks it up)."""
+        future = self._pending.get(name)
+        if future is None or future.done():
+            future = asyncio.get_running_loop().run_in_executor(self._executor, check)
+            # a check that fails after its caller gave up must not log "never retrieved"
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._pending[name] = future
+        return await asyncio.wait_for(asyncio.shield(future), timeout)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
@@ -42,6 +73,7 @@ class ApiState:
     owns_runtime: bool
     observer_name: str
     delivery_started: bool = False
+    probes: ReadinessProbes = field(default_factory=ReadinessProbes)
 
     @property
     def scheduler_expected(self) -> bool:
@@ -169,6 +201,7 @@ def _seed_drift_gauges(runtime: Runtime, metrics: ApiMetrics) -> None:
 
 async def stop(state: ApiState) -> None:
     """Stop the scheduler, write every queued record, then close what we opened."""
+    state.probes.close()
     if state.scheduler is not None:
         await asyncio.to_thread(state.scheduler.stop, True)
     if state.logger is not None:
@@ -198,13 +231,19 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
     warnings: list[str] = []
     secrets = _secrets(state)
 
-    try:
-        async with asyncio.timeout(STORE_PING_TIMEOUT):
-            await asyncio.to_thread(runtime.store.ping)
-        checks["store"] = {"ok": True}
-    except Exception as exc:
-        detail = "timed out" if isinstance(exc, TimeoutError) else redact(str(exc), secrets)
+    delivery = runtime.delivery
+    has_health = delivery is not None and hasattr(delivery, "health")
+    probes = [state.probes.run("store", runtime.store.ping, READY_TIMEOUT)]
+    if delivery is not None and has_health:
+        probes.append(state.probes.run("delivery", delivery.health, READY_TIMEOUT))
+    # both at once: the answer takes at most READY_TIMEOUT however many checks hang
+    ping, *rest = await asyncio.gather(*probes, return_exceptions=True)
+    health = rest[0] if rest else None
+    if isinstance(ping, BaseException):
+        detail = "timed out" if isinstance(ping, TimeoutError) else redact(str(ping), secrets)
         checks["store"] = {"ok": False, "detail": f"the store is not reachable: {detail}"}
+    else:
+        checks["store"] = {"ok": True}
 
     expected = [m.name for m in runtime.config.models]
     missing = [name for name in expected if name not in runtime.models]
@@ -237,17 +276,24 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
             },
         }
 
-    delivery = runtime.delivery
-    if delivery is not None and hasattr(delivery, "health"):
-        try:
-            health = await asyncio.to_thread(delivery.health)
+    if delivery is not None and has_health:
+        if isinstance(health, TimeoutError):
+            # whether the worker runs is known without the store; its outbox is not
+            running = bool(getattr(delivery, "running", False))
+            checks["delivery"] = {
+                "ok": running,
+                "detail": None if running else "alert delivery is not running",
+                "data": {},
+            }
+            warnings.append("alert delivery: the outbox could not be read in time")
+        elif isinstance(health, BaseException):
+            checks["delivery"] = {"ok": False, "detail": redact(str(health), secrets)}
+        else:
             checks["delivery"] = {
                 "ok": bool(health.running),
                 "detail": None if health.running else "alert delivery is not running",
                 "data": jsonable(health.to_dict()) if hasattr(health, "to_dict") else {},
             }
             warnings.extend(redact(p, secrets) for p in health.problems)
-        except Exception as exc:
-            checks["delivery"] = {"ok": False, "detail": redact(str(exc), secrets)}
     ready = all(check["ok"] for check in checks.values())
     return ready, checks, warnings
