@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +23,7 @@ from driftscope.core.errors import StoreError
 from support.api_helpers import api_client, demo_labels, demo_model, demo_rows, make_demo_config
 
 pytestmark = pytest.mark.anyio
+PREDICT = "/v1/models/cancer/predict"
 
 REPORT_KEYS = {
     "id",
@@ -420,3 +425,90 @@ async def test_app_started_hook_fires_with_app_and_settings(
         assert not runtime.delivery.running  # the app stops what it started
     finally:
         runtime.close()
+
+
+LOCKER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+conn.execute("BEGIN EXCLUSIVE")
+conn.execute("UPDATE schema_version SET version = version")
+print("locked", flush=True)
+sys.stdin.read()  # hold the lock until the test closes stdin
+"""
+
+
+async def _poll(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"never: {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_readiness_answers_while_another_process_locks_the_database(
+    tmp_path: Path, demo_dir: Path
+) -> None:
+    from driftscope.core.contracts.store import NotifierStatus
+
+    database = tmp_path / "locked.db"
+    config = make_demo_config(
+        tmp_path, f"sqlite:///{database}", api={"logging": "sync"}, model_folder=demo_dir
+    )
+    app = create_app(Settings(config=config, scheduler=False))
+    async with api_client(app) as client:
+        assert (await client.get("/readyz")).status_code == 200
+        store = app.state.api.runtime.store
+        pool = store._engine.pool
+        locker = subprocess.Popen(
+            [sys.executable, "-c", LOCKER, str(database)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        writers: list[threading.Thread] = []
+        predictions: list[asyncio.Task[httpx.Response]] = []
+        try:
+            assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+            # every pooled connection waits on the lock (30 s busy timeout) ...
+            for i in range(pool.size() + pool._max_overflow + 2):
+                status = NotifierStatus(f"n{i}", "hash", disabled=False)
+                writer = threading.Thread(target=store.set_notifier_status, args=(status,))
+                writer.start()
+                writers.append(writer)
+            # ... and sync-mode predictions fill the default executor, waiting for it too
+            row = demo_rows(demo_dir, 1)[0]
+            predictions = [
+                asyncio.create_task(client.post(PREDICT, json={"features": row})) for _ in range(12)
+            ]
+            await _poll(
+                lambda: pool.checkedout() >= pool.size() + pool._max_overflow,
+                "every pooled connection is taken",
+            )
+            for _ in range(3):
+                # the deadline is generous; before the fix the answer waited for the lock
+                async with asyncio.timeout(10):
+                    response = await client.get("/readyz")
+                assert response.status_code == 503
+                assert response.json()["checks"]["store"] == {
+                    "ok": False,
+                    "detail": "the store is not reachable: timed out",
+                    "data": {},
+                }
+                assert "the outbox could not be read in time" in response.text
+            assert locker.poll() is None  # the lock was held all along
+            probes = [t for t in threading.enumerate() if t.name.startswith("driftscope-readyz")]
+            assert len(probes) <= 2  # a hanging check is awaited again, not started again
+        finally:
+            assert locker.stdin is not None
+            locker.stdin.close()
+            locker.wait(30)
+            for writer in writers:
+                writer.join(60)
+            await asyncio.gather(*predictions, return_exceptions=True)
+
+        async def ready() -> bool:
+            return (await client.get("/readyz")).status_code == 200
+
+        deadline = time.monotonic() + 30
+        while not await ready():
+            assert time.monotonic() < deadline, "readiness never recovered"
+            await asyncio.sleep(0.05)

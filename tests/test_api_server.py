@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +203,99 @@ def test_serve_runs_uvicorn_and_stops_on_sigterm(
             process.kill()
         log.close()
     assert count_rows(sqlite_url) == (1, 0)
+
+
+def _metric(url: str, name: str) -> float:
+    for line in httpx.get(url + "/metrics", timeout=5).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def _wait_for_metric(url: str, name: str, value: float) -> None:
+    deadline = time.monotonic() + 30
+    while _metric(url, name) != value:
+        assert time.monotonic() < deadline, f"{name} never reached {value}"
+        time.sleep(0.05)
+
+
+def _status(sock: socket.socket) -> int:
+    answer = b""
+    while b"\r\n" not in answer:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the connection without an answer"
+        answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.slow
+def test_request_bodies_in_flight_are_bounded_across_requests(
+    tmp_path: Path, sqlite_url: str, demo_dir: Path
+) -> None:
+    config = make_demo_config(
+        tmp_path,
+        sqlite_url,
+        api={"max_body_bytes": 64_000, "max_body_bytes_in_flight": 128_000},
+        model_folder=demo_dir,
+    )
+    row = demo_rows(demo_dir, 1)[0]
+    body = json.dumps({"features": row}).encode()
+    body += b" " * (60_000 - len(body))  # valid JSON, padded to 60,000 bytes
+    in_flight = "driftscope_request_body_bytes_in_flight"
+    predict = "/v1/models/cancer/predict"
+    with ServerProcess({"DRIFTSCOPE_CONFIG": str(config), "DRIFTSCOPE_SCHEDULER": "false"}) as srv:
+        # two uploads that have sent their headers and a little of their bodies: each holds
+        # its declared 60,000 bytes until it is answered
+        slow = []
+        for _ in range(2):
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+            sock.sendall(
+                f"POST {predict} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[:1000]
+            )
+            slow.append(sock)
+        _wait_for_metric(srv.url, in_flight, 120_000)
+
+        declared = httpx.post(
+            srv.url + predict, content=body, headers={"Content-Type": "application/json"}
+        )
+        assert declared.status_code == 503, declared.text
+        assert declared.headers["Retry-After"] == "1"
+        assert "128000 bytes" in declared.json()["detail"]
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: charged as the bytes arrive
+            for start in range(0, len(body), 5_000):
+                yield body[start : start + 5_000]
+
+        chunked = httpx.post(
+            srv.url + predict, content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert chunked.status_code == 503, chunked.text
+        assert chunked.headers["Retry-After"] == "1"
+        # one body over max_body_bytes is still a 413, and bodiless requests still pass
+        too_large = httpx.post(srv.url + predict, content=b" " * 70_000)
+        assert too_large.status_code == 413
+        assert httpx.get(srv.url + "/healthz").status_code == 200
+        assert _metric(srv.url, "driftscope_request_bodies_refused_total") == 2
+
+        for sock in slow:
+            sock.sendall(body[1000:])
+            assert _status(sock) == 200
+            sock.close()
+        _wait_for_metric(srv.url, in_flight, 0)
+        accepted = httpx.post(
+            srv.url + predict, content=body, headers={"Content-Type": "application/json"}
+        )
+        assert accepted.status_code == 200, accepted.text
+        assert _metric(srv.url, in_flight) == 0
+
+        # a client that hangs up mid-body gives its bytes back too
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+        sock.sendall(
+            f"POST {predict} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[:1000]
+        )
+        _wait_for_metric(srv.url, in_flight, 60_000)
+        sock.close()
+        _wait_for_metric(srv.url, in_flight, 0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from driftscope.core.config.yaml_file import load_config, parse_config
+from driftscope.core.config.yaml_file import MAX_CONFIG_BYTES, load_config, parse_config
 from driftscope.core.durations import format_duration, parse_duration
 from driftscope.core.errors import ConfigError
 from driftscope.core.plugin_system.manager import create_plugin_manager
@@ -175,3 +175,111 @@ def test_shipped_configs_validate():
     for name in ("demo.yaml", "example.yaml"):
         config = load_config(root / "configs" / name, plugins, env={})
         assert config.monitors
+
+
+def _laughs(levels: int = 9, width: int = 9) -> str:
+    """The billion-laughs document: each level is a list of ``width`` aliases of the level
+    before, so the last one stands for ``width ** levels`` strings (9 ** 9: 387 million)."""
+    lines = ["models:", "  - {name: m, reference: ref.csv, prediction_column: pred}", "x:"]
+    lines.append("  l0: &l0 [" + ", ".join(["lol"] * width) + "]")
+    for level in range(1, levels):
+        aliases = ", ".join([f"*l{level - 1}"] * width)
+        lines.append(f"  l{level}: &l{level} [{aliases}]")
+    return "\n".join(lines) + "\n"
+
+
+def _merges(levels: int = 40) -> str:
+    """Merge keys doubling at each level: PyYAML would copy 2 ** levels key/value pairs."""
+    lines = ["models: []", "m0: &m0 {a: 1, b: 2}"]
+    for level in range(1, levels):
+        lines.append(f"m{level}: &m{level} {{<<: [*m{level - 1}, *m{level - 1}]}}")
+    return "\n".join(lines) + "\n"
+
+
+def _load_problems(tmp_path: Path, plugins, content: str | bytes) -> list[tuple[str, str]]:
+    path = tmp_path / "c.yaml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, plugins)
+    assert info.value.source == str(path)
+    return info.value.problems
+
+
+# Where the expanded size (one per value plus its characters) first passes 2 MiB, by hand:
+# laughs: level k weighs 1 + 9 * weight(k - 1), level 0 weighs 1 + 9 * (1 + 3) = 37, so level 5
+# (2,192,194) is first; it is on line 9, its anchor at column 7.
+# merges: m_k weighs 14 * 2**k - 5 and its list [*m, *m] 14 * 2**k - 9; the list of m18
+# (3,670,007; m17's is 1,834,999) is first: line 20, column 16.
+@pytest.mark.timeout(60)  # without the bound these run for minutes and take gigabytes
+@pytest.mark.parametrize(
+    ("content", "location"),
+    [(_laughs(), "line 9, column 7"), (_merges(), "line 20, column 16")],
+    ids=["aliases", "merge-keys"],
+)
+def test_an_alias_bomb_is_refused_with_its_location(tmp_path: Path, plugins, content, location):
+    assert len(content) < 2000
+    [(where, message)] = _load_problems(tmp_path, plugins, content)
+    assert where == location
+    assert "expands to more than" in message
+
+
+def test_an_alias_that_contains_itself_is_refused(tmp_path: Path, plugins):
+    problems = _load_problems(tmp_path, plugins, "models: []\nx: &x\n  - 1\n  - *x\n")
+    assert problems == [("line 2, column 4", "an alias refers to a value that contains it")]
+
+
+def test_deep_nesting_is_refused_with_its_location(tmp_path: Path, plugins):
+    [(where, message)] = _load_problems(tmp_path, plugins, "x: " + "[" * 150 + "]" * 150)
+    assert where.startswith("line 1, column ")
+    assert "nested deeper than 100 levels" in message
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path, plugins):
+    # one valid YAML comment, one byte over the limit
+    content = "#" + "x" * MAX_CONFIG_BYTES + "\n"
+    problems = _load_problems(tmp_path, plugins, content)
+    assert problems == [("", f"the file is larger than the limit of {MAX_CONFIG_BYTES} bytes")]
+
+
+def test_text_that_is_not_utf8_is_a_config_error(tmp_path: Path, plugins):
+    problems = _load_problems(tmp_path, plugins, b"models:\n  - name: \xff\n")
+    assert problems == [("", "not UTF-8 text: invalid byte at offset 18")]
+
+
+def test_ordinary_anchors_and_aliases_still_load(tmp_path: Path, plugins):
+    shared = "detectors: &detectors [{type: psi}, {type: ks, p_value: 0.01}]"
+    monitors = [
+        f"  - {{name: mon{i}, model: m, window: {{last: 1h}}, detectors: *detectors}}"
+        for i in range(3)
+    ]
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "\n".join(
+            [
+                "x-shared:",
+                f"  {shared}",
+                "models: [{name: m, reference: ref.csv, prediction_column: pred}]",
+                "monitors:",
+                *monitors,
+            ]
+        )
+        + "\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, plugins)
+    # the document parsed, aliases and all: only the unknown top-level key is a problem
+    assert [loc for loc, _ in info.value.problems] == ["x-shared"]
+
+
+def test_bodies_in_flight_default_to_two_bodies_and_must_hold_one(plugins):
+    config = parse_config({**BASE, "api": {"max_body_bytes": 10_000}}, plugins, env={})
+    assert config.api.max_body_bytes_in_flight == 20_000
+    found = problems(
+        {**BASE, "api": {"max_body_bytes": 10_000, "max_body_bytes_in_flight": 5_000}}, plugins
+    )
+    assert found == {
+        "api": "max_body_bytes_in_flight (5000) must be at least max_body_bytes (10000)"
+    }

@@ -34,50 +34,114 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
 
 
-class BodySizeLimitMiddleware:
-    """Refuse bodies above a limit: by Content-Length before the app runs, and while the
-    body streams in (chunked uploads, or a Content-Length that lies).
+BODY_RETRY_AFTER = 1  # seconds: bodies in flight are usually done within that
 
-    The limit is read per request from ``limit()``, because it comes from the config the
-    lifespan loads after the middleware stack exists.
+
+class BodiesInFlight(HTTPException):
+    """Other requests' bodies already hold ``api.max_body_bytes_in_flight``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            503,
+            f"the server is busy reading other request bodies (at most {limit} bytes at "
+            "once); retry later",
+            headers={"Retry-After": str(BODY_RETRY_AFTER)},
+        )
+
+
+class BodyBudget:
+    """The request body bytes one process holds at once, and their bound.
+
+    Only the event loop touches it (the middleware), so plain integers are enough. A
+    request's bytes are held until its response is sent, since the route keeps the body
+    (and what it parsed from it) until then.
     """
 
-    def __init__(self, app: ASGIApp, limit: Callable[[], int]) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        self.refused = 0
+
+    def take(self, size: int) -> bool:
+        """Reserve ``size`` bytes if they fit under the bound."""
+        if self.in_flight + size > self.limit:
+            self.refused += 1
+            return False
+        self.in_flight += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.in_flight -= size
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies above a limit, and bound the bytes of all bodies in flight.
+
+    One body: by Content-Length before the app runs (413), and while the body streams in
+    (chunked uploads, or a Content-Length that lies). All bodies: a declared Content-Length
+    is reserved from ``budget`` before the app runs, and bytes past it as they arrive; a
+    request that does not fit gets 503 with Retry-After, so concurrent large uploads cannot
+    take the process's memory.
+
+    The per-body limit is read per request from ``limit()``, and ``budget.limit`` is set by
+    the lifespan, because both come from the config it loads after the middleware exists.
+    """
+
+    def __init__(self, app: ASGIApp, limit: Callable[[], int], budget: BodyBudget) -> None:
         self.app = app
         self.limit = limit
+        self.budget = budget
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.limit()
+        declared = 0
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
-                    declared = int(value)
+                    declared = max(0, int(value))
                 except ValueError:
                     declared = 0
-                if declared > limit:
-                    response = JSONResponse(
-                        {"detail": BodyTooLarge(limit).detail},
-                        status_code=413,
-                        headers={"Connection": "close"},
-                    )
-                    await response(scope, receive, send)
-                    return
                 break
+        if declared > limit:
+            await _refuse(scope, receive, send, BodyTooLarge(limit))
+            return
+        budget = self.budget
+        if not budget.take(declared):
+            await _refuse(scope, receive, send, BodiesInFlight(budget.limit))
+            return
+        held = declared
         received = 0
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal received, held
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise BodyTooLarge(limit)
+                if received > held:
+                    if not budget.take(received - held):
+                        raise BodiesInFlight(budget.limit)
+                    held = received
             return message
 
-        await self.app(scope, limited, send)
+        try:
+            await self.app(scope, limited, send)
+        finally:
+            budget.give_back(held)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, exc: HTTPException) -> None:
+    # the body is not read: close the connection rather than leave it for the next request
+    response = JSONResponse(
+        {"detail": exc.detail},
+        status_code=exc.status_code,
+        headers={**(exc.headers or {}), "Connection": "close"},
+    )
+    await response(scope, receive, send)
 
 
 def _error(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:

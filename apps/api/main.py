@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from driftscope.apps.api import state as api_state
 from driftscope.apps.api.deps import ApiKey
-from driftscope.apps.api.errors import BodySizeLimitMiddleware, install_error_handlers
+from driftscope.apps.api.errors import BodyBudget, BodySizeLimitMiddleware, install_error_handlers
 from driftscope.apps.api.routes import (
     alerts,
     docs,
@@ -71,10 +71,15 @@ def create_app(
     app.state.api = None
     key = settings.api_key.get_secret_value() if settings.api_key is not None else ""
     app.state.api_key = key.encode("utf-8") if key else None
-    app.state.max_body_bytes = (
-        runtime.config.api.max_body_bytes if runtime is not None else ApiConfig().max_body_bytes
+    api = runtime.config.api if runtime is not None else ApiConfig()
+    app.state.max_body_bytes = api.max_body_bytes
+    assert api.max_body_bytes_in_flight is not None
+    app.state.body_budget = BodyBudget(api.max_body_bytes_in_flight)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        limit=lambda: app.state.max_body_bytes,
+        budget=app.state.body_budget,
     )
-    app.add_middleware(BodySizeLimitMiddleware, limit=lambda: app.state.max_body_bytes)
     install_error_handlers(app)
     app.include_router(health.router)
     for router in (

@@ -6,11 +6,16 @@ import asyncio
 import gc
 import logging
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from driftscope.apps.api.errors import BodyBudget
 from driftscope.apps.api.schemas import jsonable
 from driftscope.core.config.environment import Settings
 from driftscope.core.contracts.notifier import redact
@@ -21,8 +26,38 @@ from driftscope.core.serving.metrics import ApiMetrics, ReportMetricsObserver
 from driftscope.core.serving.service import PredictionService
 
 log = logging.getLogger("driftscope.api")
-STORE_PING_TIMEOUT = 2.0
+# /readyz must answer within a second even when the store hangs (a locked SQLite file, an
+# exhausted pool): blocking checks get this long, together, then count as timed out
+READY_TIMEOUT = 0.8
 SWITCH_INTERVAL = 0.0005
+
+
+class ReadinessProbes:
+    """Runs readiness's blocking checks on threads of their own, at most one of each kind.
+
+    Request work (sync-mode writes, stats, runs) fills the default executor when the store
+    is slow, and a check queued behind it could not answer in time. A check still hanging
+    from an earlier /readyz is awaited again instead of being started anew, so a hung store
+    costs one thread per check, not one per probe.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="driftscope-readyz")
+        self._pending: dict[str, asyncio.Future[Any]] = {}
+
+    async def run(self, name: str, check: Callable[[], Any], timeout: float) -> Any:
+        """``check()``'s result, or :class:`TimeoutError` after ``timeout`` seconds (the
+        check keeps running and a later call picks it up)."""
+        future = self._pending.get(name)
+        if future is None or future.done():
+            future = asyncio.get_running_loop().run_in_executor(self._executor, check)
+            # a check that fails after its caller gave up must not log "never retrieved"
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._pending[name] = future
+        return await asyncio.wait_for(asyncio.shield(future), timeout)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
@@ -38,6 +73,7 @@ class ApiState:
     owns_runtime: bool
     observer_name: str
     delivery_started: bool = False
+    probes: ReadinessProbes = field(default_factory=ReadinessProbes)
 
     @property
     def scheduler_expected(self) -> bool:
@@ -72,6 +108,8 @@ async def _start_services(
 ) -> ApiState:
     api = runtime.config.api
     app.state.max_body_bytes = api.max_body_bytes
+    assert api.max_body_bytes_in_flight is not None
+    app.state.body_budget.limit = api.max_body_bytes_in_flight
     metrics = ApiMetrics()
     logger = PredictionLogger.from_config(runtime.store, api) if prediction_logging else None
     if logger is not None:
@@ -93,6 +131,7 @@ async def _start_services(
     if state.scheduler_expected:
         state.scheduler = runtime.make_scheduler()
         state.scheduler.start()
+    metrics.registry.register(_BodyBudgetCollector(app.state.body_budget))
     metrics.watch(
         logger=lambda: state.logger,
         plugins=runtime.plugins,
@@ -122,6 +161,33 @@ async def _start_services(
     return state
 
 
+class _BodyBudgetCollector(Collector):
+    """Request body bytes in flight, their bound, and the requests refused over it."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self.budget = budget
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "driftscope_request_body_bytes_in_flight",
+            "Bytes of request bodies this process holds now.",
+            value=self.budget.in_flight,
+        )
+        yield GaugeMetricFamily(
+            "driftscope_request_body_bytes_in_flight_limit",
+            "Bound of request body bytes held at once (api.max_body_bytes_in_flight).",
+            value=self.budget.limit,
+        )
+        yield CounterMetricFamily(
+            "driftscope_request_bodies_refused",
+            "Requests answered 503 because other bodies held the bound.",
+            value=self.budget.refused,
+        )
+
+
 def _seed_drift_gauges(runtime: Runtime, metrics: ApiMetrics) -> None:
     for monitor in runtime.config.monitors:
         try:
@@ -135,6 +201,7 @@ def _seed_drift_gauges(runtime: Runtime, metrics: ApiMetrics) -> None:
 
 async def stop(state: ApiState) -> None:
     """Stop the scheduler, write every queued record, then close what we opened."""
+    state.probes.close()
     if state.scheduler is not None:
         await asyncio.to_thread(state.scheduler.stop, True)
     if state.logger is not None:
@@ -164,13 +231,19 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
     warnings: list[str] = []
     secrets = _secrets(state)
 
-    try:
-        async with asyncio.timeout(STORE_PING_TIMEOUT):
-            await asyncio.to_thread(runtime.store.ping)
-        checks["store"] = {"ok": True}
-    except Exception as exc:
-        detail = "timed out" if isinstance(exc, TimeoutError) else redact(str(exc), secrets)
+    delivery = runtime.delivery
+    has_health = delivery is not None and hasattr(delivery, "health")
+    probes = [state.probes.run("store", runtime.store.ping, READY_TIMEOUT)]
+    if delivery is not None and has_health:
+        probes.append(state.probes.run("delivery", delivery.health, READY_TIMEOUT))
+    # both at once: the answer takes at most READY_TIMEOUT however many checks hang
+    ping, *rest = await asyncio.gather(*probes, return_exceptions=True)
+    health = rest[0] if rest else None
+    if isinstance(ping, BaseException):
+        detail = "timed out" if isinstance(ping, TimeoutError) else redact(str(ping), secrets)
         checks["store"] = {"ok": False, "detail": f"the store is not reachable: {detail}"}
+    else:
+        checks["store"] = {"ok": True}
 
     expected = [m.name for m in runtime.config.models]
     missing = [name for name in expected if name not in runtime.models]
@@ -203,10 +276,19 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
             },
         }
 
-    delivery = runtime.delivery
-    if delivery is not None and hasattr(delivery, "health"):
-        try:
-            health = await asyncio.to_thread(delivery.health)
+    if delivery is not None and has_health:
+        if isinstance(health, TimeoutError):
+            # whether the worker runs is known without the store; its outbox is not
+            running = bool(getattr(delivery, "running", False))
+            checks["delivery"] = {
+                "ok": running,
+                "detail": None if running else "alert delivery is not running",
+                "data": {},
+            }
+            warnings.append("alert delivery: the outbox could not be read in time")
+        elif isinstance(health, BaseException):
+            checks["delivery"] = {"ok": False, "detail": redact(str(health), secrets)}
+        else:
             # a receiver that is down degrades alerting but not serving: the check stays ok
             # (predictions must not stop because Discord is down) and says "degraded"
             if not health.running:
@@ -221,7 +303,5 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
                 "data": jsonable(health.to_dict()) if hasattr(health, "to_dict") else {},
             }
             warnings.extend(redact(p, secrets) for p in health.problems)
-        except Exception as exc:
-            checks["delivery"] = {"ok": False, "detail": redact(str(exc), secrets)}
     ready = all(check["ok"] for check in checks.values())
     return ready, checks, warnings

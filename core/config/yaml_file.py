@@ -15,10 +15,10 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from driftscope.core.alerting.config import AlertRuleSettings, DeliverySettings
 from driftscope.core.contracts.detector import DetectorSettings, FeatureKind, Task
@@ -29,11 +29,22 @@ from driftscope.core.errors import ConfigError, UnknownPluginError
 from driftscope.core.monitoring.correction import Correction
 from driftscope.core.plugin_system.manager import PluginManager
 
+_TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _full_type_name(value: str) -> str:
+    # names are matched whole; a prefix or a pattern here would silently match nothing
+    if not _TYPE_NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a full type name such as sklearn.tree._tree.Tree; "
+            "prefixes and patterns are not matched"
+        )
+    return value
 
 
 class FeatureConfig(_Strict):
@@ -62,8 +73,9 @@ class ModelConfig(_Strict):
         default=False,
         description="Allow joblib/pickle files. Loading a pickle runs code: only your own files.",
     )
-    trusted_types: list[str] = Field(
-        default_factory=list, description="Extra types a skops file may contain."
+    trusted_types: list[Annotated[str, AfterValidator(_full_type_name)]] = Field(
+        default_factory=list,
+        description="Extra types a skops file may contain, by full name (module.Type).",
     )
 
     @model_validator(mode="after")
@@ -126,6 +138,12 @@ class ApiConfig(_Strict):
     )
     max_batch_rows: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    max_body_bytes_in_flight: int | None = Field(
+        default=None,
+        ge=1024,
+        description="Request body bytes one process holds at once; past it new requests get "
+        "503 with Retry-After. Default: twice max_body_bytes.",
+    )
     queue_size: int = Field(default=100_000, ge=100, description="Log queue bound, in rows.")
     flush_rows: int = Field(default=2_000, ge=1, description="Write a batch at this many rows…")
     flush_interval: Duration = Field(
@@ -134,6 +152,18 @@ class ApiConfig(_Strict):
     enqueue_timeout: Duration = Field(
         default=timedelta(seconds=2), description="Wait for queue room, then answer 503."
     )
+
+    @model_validator(mode="after")
+    def _one_body_fits(self) -> ApiConfig:
+        if self.max_body_bytes_in_flight is None:
+            self.max_body_bytes_in_flight = 2 * self.max_body_bytes
+        elif self.max_body_bytes_in_flight < self.max_body_bytes:
+            # else a body within max_body_bytes could never be accepted
+            raise ValueError(
+                f"max_body_bytes_in_flight ({self.max_body_bytes_in_flight}) must be at least "
+                f"max_body_bytes ({self.max_body_bytes})"
+            )
+        return self
 
 
 class DashboardConfig(_Strict):
@@ -336,20 +366,116 @@ def _check_unique(section: str, names: list[Any], problems: list) -> None:
         seen.add(name)
 
 
+# A config file is a few kilobytes. These bounds stop a hostile file before it costs time or
+# memory: YAML aliases (``*name``) can make a 450-byte file stand for billions of values, which
+# interpolation and validation would then walk one by one.
+MAX_CONFIG_BYTES = 1 << 20
+MAX_EXPANDED_SIZE = 2 * MAX_CONFIG_BYTES  # values plus their characters, aliases expanded
+MAX_DEPTH = 100
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_config(
     path: Path | str, plugins: PluginManager, env: dict[str, str] | None = None
 ) -> DriftscopeConfig:
     """Read and validate a YAML config file."""
     path = Path(path)
+    document = read_yaml(path)
+    return parse_config(document, plugins, source=path.resolve(), env=env)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file within the size, alias-expansion and nesting bounds; raise
+    :class:`ConfigError` with the line and column of the problem."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError([("", f"cannot read the file: {exc.strerror}")], str(path)) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            [("", f"the file is larger than the limit of {MAX_CONFIG_BYTES} bytes")], str(path)
+        )
     try:
-        document = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [("", f"not UTF-8 text: invalid byte at offset {exc.start}")], str(path)
+        ) from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problem = _check_expansion(node)
+        if problem is not None:
+            raise ConfigError([problem], str(path))
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([(where, f"not valid YAML: {problem}")], str(path)) from None
-    return parse_config(document, plugins, source=path.resolve(), env=env)
+    except RecursionError:
+        # only the pure-Python parser recurses; libyaml stops at its own nesting limit
+        raise ConfigError(
+            [("", f"not valid YAML: nested deeper than {MAX_DEPTH} levels")], str(path)
+        ) from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node) -> tuple[str, str] | None:
+    """The first node whose value, with every alias expanded, is too large or too deep, or
+    an alias that contains itself; None when the document is within bounds.
+
+    Each distinct node is measured once (an alias shares its anchor's node), so this takes
+    time linear in the file, however far the aliases would expand.
+    """
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, depth)
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            on_path.discard(key)
+            children = _children(node)
+            size = 1 + (len(node.value) if isinstance(node, yaml.ScalarNode) else 0)
+            depth = 1
+            for child in children:
+                child_size, child_depth = sizes[id(child)]
+                size += child_size
+                depth = max(depth, child_depth + 1)
+            sizes[key] = (size, depth)
+            if size > MAX_EXPANDED_SIZE:
+                return (
+                    _mark(node),
+                    f"this value expands to more than {MAX_EXPANDED_SIZE} values and characters "
+                    "(through YAML aliases such as *name?)",
+                )
+            if depth > MAX_DEPTH:
+                return (_mark(node), f"values are nested deeper than {MAX_DEPTH} levels")
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            return (_mark(node), "an alias refers to a value that contains it")
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _mark(node: yaml.Node) -> str:
+    mark = node.start_mark
+    return f"line {mark.line + 1}, column {mark.column + 1}"

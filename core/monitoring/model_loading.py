@@ -1,8 +1,10 @@
 """Loading models safely, their feature schema, and their labelled reference data.
 
-skops files load by default, and only when every type in them is trusted: scikit-learn,
-numpy and scipy types, plus what the config lists in ``trusted_types``. joblib/pickle files
-run code when loaded, so they load only when the config marks the model ``trusted: true``.
+skops files load by default, and only when every type in them is trusted: the types skops
+itself trusts by default, the two in :data:`IMPLICITLY_TRUSTED`, and the full names the config
+lists in ``trusted_types``. Names are matched whole, never by module prefix: a prefix such as
+``numpy.`` also covers ``numpy.testing.runstring``, which runs any code. joblib/pickle files run
+code when loaded, so they load only when the config marks the model ``trusted: true``.
 """
 
 from __future__ import annotations
@@ -21,8 +23,15 @@ from driftscope.core.contracts.detector import Task
 from driftscope.core.contracts.store import FeatureSpec, ModelSchema
 from driftscope.core.errors import ConfigError, ModelLoadError
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+TREE_TYPE = "sklearn.tree._tree.Tree"
+# Trusted on top of skops' own defaults, so that random forests and gradient boosting load
+# without trusted_types. Neither is callable code: ``numpy.dtype`` only describes an array,
+# and a Tree holds node arrays. skops leaves Tree out because scikit-learn follows its node
+# indices without bounds checks; _check_trees therefore checks every index before the model
+# is used.
+IMPLICITLY_TRUSTED = frozenset({"numpy.dtype", TREE_TYPE})
 PICKLE_SUFFIXES = {".joblib", ".pkl", ".pickle"}
+_TREE_LEAF = -1
 
 
 def class_label(value: Any) -> str:
@@ -85,21 +94,125 @@ def load_estimator(config: ModelConfig) -> Any:
             raise ModelLoadError(f"model {config.name!r}: cannot load {path}: {exc}") from exc
     import skops.io as sio
 
+    # read once: the bytes checked are the bytes loaded, even if the file changes meanwhile
     try:
-        untrusted = sio.get_untrusted_types(file=path)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"model {config.name!r}: cannot read {path}: {exc.strerror}") from None
+    try:
+        # builds skops' description of the file without importing or calling anything in it
+        untrusted = sio.get_untrusted_types(data=data)
     except Exception as exc:
         raise ModelLoadError(f"model {config.name!r}: {path} is not a skops file: {exc}") from exc
-    allowed = set(config.trusted_types)
-    refused = [t for t in untrusted if t not in allowed and not t.startswith(TRUSTED_PREFIXES)]
+    allowed = IMPLICITLY_TRUSTED | set(config.trusted_types)
+    refused = [t for t in untrusted if t not in allowed]
     if refused:
         raise ModelLoadError(
             f"model {config.name!r}: {path.name} contains types that are not trusted: "
-            f"{', '.join(refused)}. Add them to trusted_types if you trust them"
+            f"{', '.join(refused)}. Add a type's full name to trusted_types only if you made "
+            "the file yourself: loading it may run code"
         )
     try:
-        return sio.load(path, trusted=list(untrusted))
+        estimator = sio.loads(data, trusted=list(untrusted))
     except Exception as exc:
         raise ModelLoadError(f"model {config.name!r}: cannot load {path}: {exc}") from exc
+    problem = _check_trees(estimator)
+    if problem:
+        raise ModelLoadError(f"model {config.name!r}: {path.name} is not a valid model: {problem}")
+    return estimator
+
+
+def _check_trees(estimator: Any) -> str | None:
+    """Why the decision trees in a loaded model are unsafe to predict with, or None.
+
+    scikit-learn's tree code follows child and feature indices without bounds checks (and
+    ensembles call it with input checks off), so a crafted file could make a prediction read
+    outside its arrays, crash the process or loop forever. Every tree must be well formed:
+    children after their parent and inside the tree, features inside the input, and each
+    tree as wide as the ensemble that feeds it.
+    """
+    from sklearn.tree import BaseDecisionTree
+    from sklearn.tree._tree import Tree
+
+    seen: set[int] = set()
+    stack: list[Any] = [estimator]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or obj is None or isinstance(obj, str | bytes | int | float | type):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Tree):
+            problem = _check_tree_nodes(obj)
+            if problem:
+                return problem
+            continue
+        if isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, list | tuple | set | frozenset):
+            stack.extend(obj)
+        elif isinstance(obj, np.ndarray):
+            if obj.dtype == object:
+                stack.extend(obj.ravel().tolist())
+        elif hasattr(obj, "__dict__"):
+            if isinstance(obj, BaseDecisionTree):
+                tree = getattr(obj, "tree_", None)
+                if tree is not None and getattr(tree, "n_features", None) != getattr(
+                    obj, "n_features_in_", None
+                ):
+                    return f"a {type(obj).__name__}'s tree and its n_features_in_ differ"
+            problem = _check_ensemble(obj, BaseDecisionTree)
+            if problem:
+                return problem
+            stack.extend(vars(obj).values())
+    return None
+
+
+def _check_tree_nodes(tree: Any) -> str | None:
+    count, capacity = int(tree.node_count), int(tree.capacity)
+    if not 0 < count <= capacity:
+        return f"a tree has {count} nodes and room for {capacity}"
+    left = np.asarray(tree.children_left)
+    right = np.asarray(tree.children_right)
+    feature = np.asarray(tree.feature)
+    index = np.arange(count)
+    leaf = left == _TREE_LEAF
+    if np.any(leaf != (right == _TREE_LEAF)):
+        return "a tree node has only one child"
+    inner = ~leaf
+    for children in (left[inner], right[inner]):
+        # a child after its parent also rules out cycles, which would never end a prediction
+        if np.any(children <= index[inner]) or np.any(children >= count):
+            return "a tree node's child index is out of range"
+    if np.any(feature[inner] < 0) or np.any(feature[inner] >= int(tree.n_features)):
+        return "a tree node's feature index is out of range"
+    return None
+
+
+def _check_ensemble(obj: Any, tree_class: type) -> str | None:
+    members = getattr(obj, "estimators_", None)
+    if members is None:
+        return None
+    width = getattr(obj, "n_features_in_", None)
+    if isinstance(members, np.ndarray):
+        members = members.ravel().tolist()
+    if not isinstance(members, list | tuple):
+        return None
+    subsets = getattr(obj, "estimators_features_", None)
+    for i, member in enumerate(members):
+        if not isinstance(member, tree_class):
+            continue
+        # bagging and isolation forests give each tree a subset of the columns
+        expected = width if subsets is None else _length(subsets, i)
+        if expected is None or getattr(member, "n_features_in_", None) != expected:
+            return f"tree {i} of a {type(obj).__name__} does not match the ensemble's input width"
+    return None
+
+
+def _length(subsets: Any, i: int) -> int | None:
+    try:
+        return len(subsets[i])
+    except (TypeError, IndexError, KeyError):
+        return None
 
 
 class LoadedModel:

