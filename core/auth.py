@@ -10,8 +10,9 @@ request's key is hashed and compared with every stored digest by ``hmac.compare_
 the time taken says neither which key nor how much of one matched.
 
 Passwords (the dashboard's sign-in) are hashed with scrypt from :mod:`hashlib` into
-``scrypt:<n>:<r>:<p>$<salt>$<hash>`` (salt and hash in URL-safe base64, no padding), the
-text ``driftscope hash-password`` prints.
+``scrypt:<n>:<r>:<p>:<salt>:<hash>`` (salt and hash in URL-safe base64, no padding), the
+text ``driftscope hash-password`` prints. It has no ``$``, so shells, Dockerfiles and
+compose ``.env`` files take it as it is, without interpolating parts of it.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ MIN_PASSWORD_LENGTH = 12
 MAX_SCRYPT_COST = 2**21
 _HASH_FORMAT = re.compile(
     r"scrypt:(?P<n>[0-9]{1,8}):(?P<r>[0-9]{1,3}):(?P<p>[0-9]{1,3})"
-    r"\$(?P<salt>[A-Za-z0-9_-]{16,128})\$(?P<hash>[A-Za-z0-9_-]{22,128})"
+    r":(?P<salt>[A-Za-z0-9_-]{16,128}):(?P<hash>[A-Za-z0-9_-]{22,128})"
 )
 # one scrypt at a time in a process: guessing in parallel sessions gets no faster, and the
 # memory a burst of logins takes stays at one hash's worth
@@ -175,7 +176,7 @@ _VERIFY_LOCK = threading.Lock()
 
 
 class PasswordHashError(ValueError):
-    """A stored password hash is not in the ``scrypt:n:r:p$salt$hash`` format."""
+    """A stored password hash is not in the ``scrypt:n:r:p:salt:hash`` format."""
 
 
 def _b64(data: bytes) -> str:
@@ -210,7 +211,7 @@ def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int
         )
     salt = secrets.token_bytes(SALT_BYTES)
     digest = _scrypt(password, salt, n, r, p, HASH_BYTES)
-    return f"scrypt:{n}:{r}:{p}${_b64(salt)}${_b64(digest)}"
+    return f"scrypt:{n}:{r}:{p}:{_b64(salt)}:{_b64(digest)}"
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,7 @@ class PasswordHash:
         match = _HASH_FORMAT.fullmatch(text.strip())
         if match is None:
             raise PasswordHashError(
-                "not a driftscope password hash (scrypt:N:R:P$SALT$HASH): "
+                "not a driftscope password hash (scrypt:N:R:P:SALT:HASH): "
                 "make one with `driftscope hash-password`"
             )
         n, r, p = int(match["n"]), int(match["r"]), int(match["p"])

@@ -35,9 +35,8 @@ def unb64(text: str) -> bytes:
 
 
 def check_hash(stored: str, password: str) -> None:
-    """``stored`` is scrypt:N:r:p$salt$hash of ``password``, recomputed with hashlib."""
-    params, salt, digest = stored.split("$")
-    name, n, r, p = params.split(":")
+    """``stored`` is scrypt:N:r:p:salt:hash of ``password``, recomputed with hashlib."""
+    name, n, r, p, salt, digest = stored.split(":")
     assert name == "scrypt"
     expected = hashlib.scrypt(
         password.encode(),
@@ -55,14 +54,14 @@ def test_hash_password_is_salted_scrypt() -> None:
     first, second = hash_password(PASSWORD), hash_password(PASSWORD)
     assert first != second  # a fresh salt each time
     check_hash(first, PASSWORD)
-    assert first.startswith("scrypt:32768:8:1$")
+    assert first.startswith("scrypt:32768:8:1:") and "$" not in first
     assert PASSWORD not in first
 
 
 def test_verify_accepts_hashes_made_elsewhere_and_refuses_wrong_passwords() -> None:
     salt = b"0123456789abcdef"
     digest = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=2**12, r=8, p=2, dklen=32)
-    stored = f"scrypt:4096:8:2${b64(salt)}${b64(digest)}"
+    stored = f"scrypt:4096:8:2:{b64(salt)}:{b64(digest)}"
     assert verify_password(PASSWORD, stored)
     assert not verify_password(PASSWORD + " ", stored)
     assert not verify_password("", stored)
@@ -88,10 +87,11 @@ def test_verify_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> No
     [
         ("plain-text-password", "not a driftscope password hash"),
         ("pbkdf2:sha256:600000$abc$def", "not a driftscope password hash"),
-        (f"scrypt:1000:8:1${b64(b'0' * 16)}${b64(b'1' * 32)}", "scrypt N must be a power of two"),
-        (f"scrypt:1048576:8:1${b64(b'0' * 16)}${b64(b'1' * 32)}", "scrypt N * r * p must be"),
-        (f"scrypt:16384:8:32${b64(b'0' * 16)}${b64(b'1' * 32)}", "scrypt N * r * p must be"),
-        (f"scrypt:16384:0:1${b64(b'0' * 16)}${b64(b'1' * 32)}", "r and p at least 1"),
+        (f"scrypt:16384:8:1${b64(b'0' * 16)}${b64(b'1' * 32)}", "not a driftscope password hash"),
+        (f"scrypt:1000:8:1:{b64(b'0' * 16)}:{b64(b'1' * 32)}", "scrypt N must be a power of two"),
+        (f"scrypt:1048576:8:1:{b64(b'0' * 16)}:{b64(b'1' * 32)}", "scrypt N * r * p must be"),
+        (f"scrypt:16384:8:32:{b64(b'0' * 16)}:{b64(b'1' * 32)}", "scrypt N * r * p must be"),
+        (f"scrypt:16384:0:1:{b64(b'0' * 16)}:{b64(b'1' * 32)}", "r and p at least 1"),
     ],
 )
 def test_malformed_or_costly_hashes_are_refused(stored: str, message: str) -> None:

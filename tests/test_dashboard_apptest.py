@@ -27,7 +27,8 @@ from tests.dashboard_live import LiveScenario, build_history, start_live_api
 pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parents[1] / "apps" / "dashboard" / "app.py")
-API_KEY = "dashboard-test-key"
+API_KEY = "dashboard-test-key"  # the dashboard's key: read scope, as deployments give it
+ADMIN_KEY = "dashboard-test-admin-key"  # builds the scene through the API
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> LiveScenario:
 
 @pytest.fixture(scope="module")
 def live_api(scenario: LiveScenario) -> Iterator[ServerProcess]:
-    server = start_live_api(scenario, scenario.config.parent, DRIFTSCOPE_API_KEY=API_KEY)
+    server = start_live_api(
+        scenario, scenario.config.parent, DRIFTSCOPE_API_KEY=ADMIN_KEY, DRIFTSCOPE_READ_KEYS=API_KEY
+    )
     yield server
     server.stop()
 
@@ -426,7 +429,7 @@ def scrypt_hash(password: str, salt: bytes = b"sixteen byte salt"[:16]) -> str:
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
-    return f"scrypt:{2**14}:8:1${b64(salt)}${b64(digest)}"
+    return f"scrypt:{2**14}:8:1:{b64(salt)}:{b64(digest)}"
 
 
 def shows_data(at: AppTest) -> bool:
@@ -487,7 +490,7 @@ def test_a_public_dashboard_without_any_sign_in_shows_nothing(
 def test_a_malformed_password_hash_is_named_not_shown(
     live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bad = "scrypt:1048576:64:1$c2l4dGVlbiBieXRlIHNhbHQ$c2l4dGVlbiBieXRlIHNhbHQc2l4dGVl"
+    bad = "scrypt:1048576:64:1:c2l4dGVlbiBieXRlIHNhbHQ:c2l4dGVlbiBieXRlIHNhbHQc2l4dGVl"
     monkeypatch.setenv("DRIFTSCOPE_DASHBOARD_PASSWORD_HASH", bad)
     at = run_page(monkeypatch, live_api.url, key=API_KEY)
     (error,) = at.error
@@ -519,3 +522,19 @@ def test_oidc_login_when_an_identity_provider_is_configured(
     assert not at.exception and not at.error
     assert "#### cancer-drift" in texts(at)
     assert ":material/person: Ada Lovelace" in [c.value for c in at.sidebar.caption]
+
+
+def test_run_now_with_the_read_key_is_refused_in_one_line(
+    live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(
+        monkeypatch, live_api.url, "monitor", key=API_KEY, query={"monitor": "cancer-stable"}
+    )
+    next(b for b in at.button if b.label == "Run now").click().run()
+    (error,) = at.error
+    assert error.value == (
+        f"The driftscope API at {live_api.url}/v1/monitors/cancer-stable/run answered 403: "
+        "this API key has the read scope; this endpoint needs admin. The dashboard's key "
+        "(DRIFTSCOPE_API_KEY) does not have that scope."
+    )
+    assert API_KEY not in error.value
