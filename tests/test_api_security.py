@@ -99,6 +99,26 @@ def test_the_table_covers_every_route() -> None:
     assert served - {("GET", "/healthz"), ("GET", "/readyz")} == table
 
 
+def test_a_route_without_a_scope_stops_the_app() -> None:
+    from fastapi import APIRouter
+
+    from apps.api.deps import READ
+    from apps.api.main import _check_every_route_has_a_scope
+
+    router = APIRouter()
+
+    @router.get("/guarded", dependencies=[READ])
+    async def guarded() -> None: ...
+
+    _check_every_route_has_a_scope(router)
+
+    @router.get("/forgotten")
+    async def forgotten() -> None: ...
+
+    with pytest.raises(RuntimeError, match="route /forgotten has no API key scope"):
+        _check_every_route_has_a_scope(router)
+
+
 async def test_every_route_needs_a_key_of_its_scope(keyed: httpx.AsyncClient) -> None:
     for method, path, scope in ROUTES:
         bare = await keyed.request(method, path, json={})
