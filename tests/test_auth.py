@@ -141,3 +141,17 @@ def test_hash_password_command_refuses_bad_input_with_exit_2() -> None:
     assert differ.exit_code == 2 and "the two passwords differ" in differ.output
     short = CliRunner().invoke(app, ["hash-password", "--stdin"], input="tiny\n")
     assert short.exit_code == 2 and "at least 12 characters" in short.output
+
+
+def test_reprs_show_no_secret() -> None:
+    from core.auth import ApiKeyring
+    from core.settings import Settings
+
+    key = "a-read-key-that-is-long-enough"
+    ring = ApiKeyring.from_settings(Settings(read_keys=key, api_key="an-admin-key-0123456789"))
+    assert repr(ring) == "ApiKeyring({'read': 1, 'write': 0, 'admin': 1})"
+    stored = hash_password(PASSWORD, n=2**10)
+    parsed = PasswordHash.parse(stored)
+    assert repr(parsed) == "PasswordHash(scrypt n=1024 r=8 p=1)"
+    salt, digest = stored.split(":")[-2:]
+    assert salt not in repr(parsed) and digest not in repr(parsed)
