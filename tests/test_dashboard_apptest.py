@@ -118,9 +118,10 @@ def _served_on(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     dashboard served on other addresses must have a sign-in); no password unless a test
     sets one."""
     monkeypatch.delenv("DRIFTSCOPE_DASHBOARD_PASSWORD_HASH", raising=False)
+    before = st.get_option("server.address")
     st.config.set_option("server.address", "127.0.0.1")
     yield
-    st.config.set_option("server.address", "")
+    st.config.set_option("server.address", before)
 
 
 @pytest.fixture(autouse=True)
