@@ -8,6 +8,8 @@ read the Plotly figures the pages build out of the element tree and check their 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,8 @@ from support.dashboard_live import LiveScenario, build_history, start_live_api
 pytestmark = pytest.mark.slow
 
 APP = str(Path(__file__).resolve().parents[1] / "apps" / "dashboard" / "app.py")
-API_KEY = "dashboard-test-key"
+API_KEY = "dashboard-test-key"  # the dashboard's key: read scope, as deployments give it
+ADMIN_KEY = "dashboard-test-admin-key"  # builds the scene through the API
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +38,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> LiveScenario:
 
 @pytest.fixture(scope="module")
 def live_api(scenario: LiveScenario) -> Iterator[ServerProcess]:
-    server = start_live_api(scenario, scenario.config.parent, DRIFTSCOPE_API_KEY=API_KEY)
+    server = start_live_api(
+        scenario, scenario.config.parent, DRIFTSCOPE_API_KEY=ADMIN_KEY, DRIFTSCOPE_READ_KEYS=API_KEY
+    )
     yield server
     server.stop()
 
@@ -105,6 +110,18 @@ def _holdout_rows(scenario: LiveScenario, count: int) -> list[list[float]]:
 
     rows = demo_rows(scenario.config.parent, count)
     return [[row[f] for f in scenario.features] for row in rows]
+
+
+@pytest.fixture(autouse=True)
+def _served_on(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The dashboard listens on loopback, as `driftscope dashboard` does by default (a
+    dashboard served on other addresses must have a sign-in); no password unless a test
+    sets one."""
+    monkeypatch.delenv("DRIFTSCOPE_DASHBOARD_PASSWORD_HASH", raising=False)
+    before = st.get_option("server.address")
+    st.config.set_option("server.address", "127.0.0.1")
+    yield
+    st.config.set_option("server.address", before)
 
 
 @pytest.fixture(autouse=True)
@@ -399,3 +416,126 @@ def test_time_range_and_auto_refresh(
     assert not at.exception
     assert at.selectbox(key="refresh_every").value == "30 s"
     assert any(f["data"][0]["type"] == "heatmap" for f in figures(at))
+
+
+# -- sign-in -----------------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+def scrypt_hash(password: str, salt: bytes = b"sixteen byte salt"[:16]) -> str:
+    """The stored form, built from hashlib alone (the oracle for driftscope.core.auth)."""
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    return f"scrypt:{2**14}:8:1:{b64(salt)}:{b64(digest)}"
+
+
+def shows_data(at: AppTest) -> bool:
+    return "cancer-drift" in texts(at) or bool(at.metric)
+
+
+def every_text(at: AppTest) -> str:
+    parts = [texts(at)]
+    parts += [str(e.proto) for kind in ("button", "text_input") for e in at.get(kind)]
+    return "\n".join(parts)
+
+
+def test_a_public_dashboard_asks_for_the_password(
+    live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    st.config.set_option("server.address", "0.0.0.0")
+    monkeypatch.setenv("DRIFTSCOPE_DASHBOARD_PASSWORD_HASH", scrypt_hash(PASSWORD))
+    at = run_page(monkeypatch, live_api.url, key=API_KEY)
+    assert not shows_data(at)
+    (field,) = at.text_input
+    assert field.label == "Password"
+    field.set_value("correct horse battery stapler")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["Wrong password."]
+    assert not shows_data(at)
+    at.text_input[0].set_value(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "#### cancer-drift" in texts(at)
+    assert not at.text_input  # the form is gone
+    assert API_KEY not in every_text(at)
+    # signing out closes the door again
+    at.button(key="sign_out").click().run()
+    assert not shows_data(at) and at.text_input[0].label == "Password"
+
+
+def test_a_deep_link_lands_on_its_page_after_sign_in(
+    live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRIFTSCOPE_DASHBOARD_PASSWORD_HASH", scrypt_hash(PASSWORD))
+    at = run_page(monkeypatch, live_api.url, "alerts", key=API_KEY)
+    assert not shows_data(at) and not figures(at)
+    at.text_input[0].set_value(PASSWORD)
+    at.button[0].click().run()
+    assert any(m.label == "Sent" for m in at.metric)  # the alerts page's delivery cards
+
+
+def test_a_public_dashboard_without_any_sign_in_shows_nothing(
+    live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    st.config.set_option("server.address", "0.0.0.0")
+    at = run_page(monkeypatch, live_api.url, key=API_KEY)
+    (error,) = at.error
+    assert "has no sign-in" in error.value and "driftscope hash-password" in error.value
+    assert not shows_data(at) and not at.text_input
+
+
+def test_a_malformed_password_hash_is_named_not_shown(
+    live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = "scrypt:1048576:64:1:c2l4dGVlbiBieXRlIHNhbHQ:c2l4dGVlbiBieXRlIHNhbHQc2l4dGVl"
+    monkeypatch.setenv("DRIFTSCOPE_DASHBOARD_PASSWORD_HASH", bad)
+    at = run_page(monkeypatch, live_api.url, key=API_KEY)
+    (error,) = at.error
+    assert error.value.startswith("DRIFTSCOPE_DASHBOARD_PASSWORD_HASH is not usable: scrypt N")
+    assert bad not in error.value and not shows_data(at)
+
+
+def test_oidc_login_when_an_identity_provider_is_configured(
+    live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRIFTSCOPE_DASHBOARD_PASSWORD_HASH", scrypt_hash(PASSWORD))
+    monkeypatch.setenv("DRIFTSCOPE_API_URL", live_api.url)
+    monkeypatch.setenv("DRIFTSCOPE_API_KEY", API_KEY)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "a-test-cookie-secret",
+        "client_id": "driftscope",
+        "client_secret": "not-used",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in"]  # st.login's button, not the password
+    assert not at.text_input and not shows_data(at)
+    at.user = {"is_logged_in": True, "name": "Ada Lovelace", "email": "ada@example.org"}
+    at.run()
+    assert not at.exception and not at.error
+    assert "#### cancer-drift" in texts(at)
+    assert ":material/person: Ada Lovelace" in [c.value for c in at.sidebar.caption]
+
+
+def test_run_now_with_the_read_key_is_refused_in_one_line(
+    live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(
+        monkeypatch, live_api.url, "monitor", key=API_KEY, query={"monitor": "cancer-stable"}
+    )
+    next(b for b in at.button if b.label == "Run now").click().run()
+    (error,) = at.error
+    assert error.value == (
+        f"The driftscope API at {live_api.url}/v1/monitors/cancer-stable/run answered 403: "
+        "this API key has the read scope; this endpoint needs admin. The dashboard's key "
+        "(DRIFTSCOPE_API_KEY) does not have that scope."
+    )
+    assert API_KEY not in error.value

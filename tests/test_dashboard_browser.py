@@ -1,9 +1,10 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright.
 
 The test starts the API over a store with a drift story (:mod:`support.dashboard_live`) and
-``driftscope dashboard`` on free ports on 127.0.0.1, opens each page, waits until its charts
-are drawn, checks that the monitors and a drifting feature are on the page and that no
-Streamlit exception box is, and saves a full-page screenshot of each page under
+``driftscope dashboard`` on free ports on 127.0.0.1, opens each page, signs in with the
+dashboard's password, waits until its charts are drawn, checks that the monitors and a
+drifting feature are on the page and that no Streamlit exception box (nor the dashboard's
+read-scoped API key) is, and saves a full-page screenshot of each page under
 ``test-output/dashboard/`` (gitignored).
 
 Needs ``apt-get install chromium`` (``/usr/bin/chromium``) and ``pip install playwright``;
@@ -25,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from driftscope.core.auth import hash_password
 from support.api_helpers import REPO, ServerProcess, free_port
 from support.dashboard_live import LiveScenario, build_history, start_live_api
 from support.project_folder import shadowing_packages
@@ -33,7 +35,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path(os.environ.get("DRIFTSCOPE_TEST_CHROMIUM", "/usr/bin/chromium"))
 OUTPUT = REPO / "test-output" / "dashboard"
-API_KEY = "browser-test-key"
+ADMIN_KEY = "browser-test-admin-key"  # sets the scene through the API
+API_KEY = "browser-test-read-key"  # the dashboard's own key: read scope only
+PASSWORD = "browser test password"
 DASHBOARD_COMMAND = [sys.executable, "-P", "-m", "driftscope", "dashboard"]
 VIEWPORT = {"width": 1440, "height": 1000}
 
@@ -53,7 +57,12 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> LiveScenario:
 
 @pytest.fixture(scope="module")
 def api(scenario: LiveScenario) -> Iterator[ServerProcess]:
-    server = start_live_api(scenario, scenario.config.parent, DRIFTSCOPE_API_KEY=API_KEY)
+    server = start_live_api(
+        scenario,
+        scenario.config.parent,
+        DRIFTSCOPE_API_KEY=ADMIN_KEY,
+        DRIFTSCOPE_READ_KEYS=API_KEY,
+    )
     yield server
     server.stop()
 
@@ -66,6 +75,7 @@ def dashboard(api: ServerProcess, scenario: LiveScenario) -> Iterator[str]:
         **os.environ,
         "DRIFTSCOPE_API_KEY": API_KEY,
         "DRIFTSCOPE_API_URL": "http://127.0.0.1:9",  # the flag must win over this
+        "DRIFTSCOPE_DASHBOARD_PASSWORD_HASH": hash_password(PASSWORD, n=2**14),
     }
     log = (scenario.config.parent / "dashboard.log").open("wb")
     process = subprocess.Popen(
@@ -125,6 +135,7 @@ def open_page(browser: Browser, url: str, *, charts: int) -> Page:
     """Open ``url``, wait until the script finished and ``charts`` Plotly charts are drawn."""
     page = browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
     page.goto(url)
+    sign_in(page)
     page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=60_000)
     page.wait_for_function(
         """(charts) => {
@@ -142,6 +153,17 @@ def open_page(browser: Browser, url: str, *, charts: int) -> Page:
     return page
 
 
+def sign_in(page: Page) -> None:
+    """Type the password into the sign-in form and wait for the form to go."""
+    field = page.wait_for_selector('input[type="password"]', timeout=60_000)
+    assert field is not None
+    body = page.inner_text('[data-testid="stMain"]')
+    assert "cancer-drift" not in body  # nothing is shown before signing in
+    field.fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector('input[type="password"]', state="detached", timeout=60_000)
+
+
 def screenshot(page: Page, path: Path) -> None:
     """A full-page screenshot: Streamlit scrolls inside its main block, so the viewport is
     grown to the block's height first."""
@@ -155,6 +177,7 @@ def screenshot(page: Page, path: Path) -> None:
 def no_exception(page: Page) -> None:
     boxes = page.query_selector_all('[data-testid="stException"]')
     assert not boxes, [b.inner_text() for b in boxes]
+    assert API_KEY not in page.content()  # the dashboard never shows its key
 
 
 def test_overview_in_the_browser(

@@ -144,3 +144,29 @@ def test_sigterm_stops_streamlit_too(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
     assert marker.read_text() == "yes"
+
+
+def test_a_malformed_password_hash_stops_the_start_with_exit_2(
+    app: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(cli_dashboard.subprocess, "Popen", recorder)
+    monkeypatch.setenv("DRIFTSCOPE_DASHBOARD_PASSWORD_HASH", "my-password-in-clear")
+    result = CliRunner().invoke(app, ["dashboard"], terminal_width=200)
+    assert result.exit_code == 2, result.output
+    assert "DRIFTSCOPE_DASHBOARD_PASSWORD_HASH: not a driftscope password hash" in result.output
+    assert "my-password-in-clear" not in result.output
+    assert recorder.calls == []  # streamlit never started
+
+
+def test_a_public_address_without_a_password_warns(
+    app: typer.Typer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder()
+    monkeypatch.setattr(cli_dashboard.subprocess, "Popen", recorder)
+    monkeypatch.delenv("DRIFTSCOPE_DASHBOARD_PASSWORD_HASH", raising=False)
+    result = CliRunner().invoke(app, ["dashboard", "--address", "0.0.0.0"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "the dashboard on 0.0.0.0 needs a sign-in" in result.output
+    local = CliRunner().invoke(app, ["dashboard"], terminal_width=200)
+    assert "needs a sign-in" not in local.output

@@ -254,13 +254,15 @@ def test_huggingface_space_front_matter():
 
 
 def test_render_blueprint_runs_the_api_with_its_health_check():
-    (service,) = render()["services"]
+    services = {s["name"]: s for s in render()["services"]}
+    service = services["driftscope-api"]
     assert service["type"] == "web" and service["runtime"] == "docker"
     assert service["healthCheckPath"] == "/healthz"
     env = {v["key"]: v for v in service["envVars"]}
     # secrets are generated or asked for, never written in the file
-    assert env["DRIFTSCOPE_API_KEY"].get("generateValue") is True
-    assert "value" not in env["DRIFTSCOPE_API_KEY"]
+    for key in ("DRIFTSCOPE_API_KEY", "DRIFTSCOPE_READ_KEYS"):
+        assert env[key].get("generateValue") is True
+        assert "value" not in env[key]
     assert "fromDatabase" in env["DRIFTSCOPE_STORE_URL"]
     argv = shlex.split(service["dockerCommand"])
     assert argv[argv.index("--port") + 1] == env["PORT"]["value"]
@@ -282,3 +284,33 @@ def test_the_images_copy_everything_the_package_is_built_from():
         assert needed <= copied, f"{path.relative_to(ROOT)} does not copy {needed - copied}"
         installs = [rest for keyword, rest in dockerfile_instructions(path) if keyword == "RUN"]
         assert any("-c constraints.txt" in rest for rest in installs), path
+
+
+def test_render_dashboard_requires_a_password_and_reads_with_the_read_key():
+    services = {s["name"]: s for s in render()["services"]}
+    dashboard = services["driftscope-dashboard"]
+    argv = shlex.split(dashboard["dockerCommand"])
+    assert argv[:2] == ["driftscope", "dashboard"]
+    assert argv[argv.index("--address") + 1] == "0.0.0.0"
+    assert dashboard["healthCheckPath"] == "/_stcore/health"
+    env = {v["key"]: v for v in dashboard["envVars"]}
+    assert argv[argv.index("--port") + 1] == env["PORT"]["value"]
+    # asked for when the Blueprint is created: no default, never in the file
+    assert env["DRIFTSCOPE_DASHBOARD_PASSWORD_HASH"] == {
+        "key": "DRIFTSCOPE_DASHBOARD_PASSWORD_HASH",
+        "sync": False,
+    }
+    source = env["DRIFTSCOPE_API_KEY"]["fromService"]
+    assert source["name"] == "driftscope-api" and source["envVarKey"] == "DRIFTSCOPE_READ_KEYS"
+
+
+def test_every_public_dashboard_template_requires_a_password():
+    """The Space binds 0.0.0.0: its README makes the hash a required secret, and compose
+    refuses to start without one (the dashboard itself shows no data without a sign-in)."""
+    readme = (HF_DIR / "README.md").read_text()
+    assert "`DRIFTSCOPE_DASHBOARD_PASSWORD_HASH`" in readme and "**required**" in readme
+    assert "driftscope hash-password" in readme
+    assert "DRIFTSCOPE_DASHBOARD_PASSWORD_HASH" in HF_DOCKERFILE.read_text()
+    value = compose()["services"]["dashboard"]["environment"]["DRIFTSCOPE_DASHBOARD_PASSWORD_HASH"]
+    assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", value), value  # ${VAR:?message}: required
+    assert "hash-password" in cli_commands()

@@ -6,13 +6,13 @@ a hop that would cost more than scoring a row.
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from driftscope.apps.api.state import ApiState
+from driftscope.core.auth import ApiKeyring, Scope
 from driftscope.core.config.environment import Settings
 from driftscope.core.runtime import Runtime
 from driftscope.core.serving.log_writer import PredictionLogger
@@ -20,7 +20,9 @@ from driftscope.core.serving.metrics import ApiMetrics
 from driftscope.core.serving.service import PredictionService
 
 api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="The API key (DRIFTSCOPE_API_KEY)."
+    name="X-API-Key",
+    auto_error=False,
+    description="An API key of the endpoint's scope (read, write or admin).",
 )
 bearer = HTTPBearer(auto_error=False, description="The API key as a bearer token.")
 
@@ -63,23 +65,60 @@ MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def require_api_key(
+def _supplied_key(key: str | None, token: HTTPAuthorizationCredentials | None) -> bytes | None:
+    supplied = key if key is not None else (token.credentials if token is not None else None)
+    # ASGI servers decode header bytes as latin-1: encoding back gives the bytes the client
+    # sent, so a UTF-8 key matches
+    return None if supplied is None else supplied.encode("latin-1")
+
+
+def _unauthorised() -> HTTPException:
+    return HTTPException(401, "a valid API key is required", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def caller_scope(
     request: Request,
     key: Annotated[str | None, Security(api_key_header)],
     token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
-) -> None:
-    """401 unless the request carries the configured key (``X-API-Key`` or
-    ``Authorization: Bearer``); a no-op when no key is configured."""
-    expected: bytes | None = request.app.state.api_key
-    if expected is None:
-        return
-    supplied = key if key is not None else (token.credentials if token is not None else None)
-    # ASGI servers decode header bytes as latin-1: encoding back gives the bytes the client
-    # sent, so a UTF-8 key matches; compare_digest runs in time independent of the content
-    if supplied is None or not hmac.compare_digest(supplied.encode("latin-1"), expected):
-        raise HTTPException(
-            401, "a valid API key is required", headers={"WWW-Authenticate": "Bearer"}
-        )
+) -> Scope | None:
+    """The scope of the request's key (``X-API-Key`` or ``Authorization: Bearer``).
+
+    ``Scope.ADMIN`` when no key is configured (the API is open); ``None`` when keys are
+    configured and the request has none; 401 when it has one that is not configured.
+    """
+    keyring: ApiKeyring = request.app.state.keyring
+    if not keyring.enabled:
+        return Scope.ADMIN
+    supplied = _supplied_key(key, token)
+    if supplied is None:
+        return None
+    scope = keyring.scope_of(supplied)
+    if scope is None:
+        raise _unauthorised()
+    return scope
 
 
-ApiKey = Depends(require_api_key)
+CallerScope = Annotated[Scope | None, Depends(caller_scope)]
+
+
+def require(scope: Scope | None) -> Any:
+    """A route dependency: 401 without a valid key, 403 when the key's scope does not
+    allow ``scope`` (``None``: any valid key will do)."""
+
+    async def check_scope(caller: CallerScope) -> None:
+        if caller is None:
+            raise _unauthorised()
+        if scope is not None and not caller.allows(scope):
+            raise HTTPException(
+                403,
+                f"this API key has the {caller.value} scope; this endpoint needs {scope.value}",
+            )
+
+    check_scope.required_scope = scope  # type: ignore[attr-defined]  # for tests and docs
+    return Depends(check_scope)
+
+
+READ = require(Scope.READ)
+WRITE = require(Scope.WRITE)
+ADMIN = require(Scope.ADMIN)
+ANY_KEY = require(None)

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIRouter
 
 from driftscope.apps.api import state as api_state
-from driftscope.apps.api.deps import ApiKey
 from driftscope.apps.api.errors import BodyBudget, BodySizeLimitMiddleware, install_error_handlers
 from driftscope.apps.api.routes import (
     alerts,
@@ -26,6 +26,7 @@ from driftscope.apps.api.routes import (
     predictions,
     silences,
 )
+from driftscope.core.auth import ApiKeyring
 from driftscope.core.config.environment import Settings
 from driftscope.core.config.yaml_file import ApiConfig
 from driftscope.core.runtime import Runtime
@@ -69,8 +70,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.api = None
-    key = settings.api_key.get_secret_value() if settings.api_key is not None else ""
-    app.state.api_key = key.encode("utf-8") if key else None
+    # a malformed or repeated key stops the app here, naming its variable (never the key)
+    app.state.keyring = ApiKeyring.from_settings(settings)
     api = runtime.config.api if runtime is not None else ApiConfig()
     app.state.max_body_bytes = api.max_body_bytes
     assert api.max_body_bytes_in_flight is not None
@@ -81,15 +82,32 @@ def create_app(
         budget=app.state.body_budget,
     )
     install_error_handlers(app)
-    app.include_router(health.router)
-    for router in (
-        predictions.router,
-        models.router,
-        monitors.router,
-        alerts.router,
-        silences.router,
-    ):
-        app.include_router(router, dependencies=[ApiKey])
-    app.include_router(metrics.router, dependencies=[ApiKey])
-    app.include_router(docs.router, dependencies=[ApiKey])
+    for router in ROUTERS:
+        _check_every_route_has_a_scope(router)
+        app.include_router(router)
     return app
+
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    predictions.router,
+    models.router,
+    monitors.router,
+    alerts.router,
+    silences.router,
+    metrics.router,
+    docs.router,
+)
+
+# the only routes without a scope: load balancers ask them without a key, and they then
+# answer with a status word only (see routes/health.py)
+OPEN_ROUTES = frozenset({"/healthz", "/readyz"})
+
+
+def _check_every_route_has_a_scope(router: APIRouter) -> None:
+    """Refuse to build an app with a route that forgot its scope dependency."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or route.path in OPEN_ROUTES:
+            continue
+        if not any(hasattr(d.call, "required_scope") for d in route.dependant.dependencies):
+            raise RuntimeError(f"route {route.path} has no API key scope (deps.READ, ...)")

@@ -359,12 +359,18 @@ class Check(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class ReadyResponse(BaseModel):
-    """Whether this process can serve: each check, and problems that do not stop serving."""
+ReadyStatus = Literal["ok", "degraded", "down"]
 
-    ready: bool
-    checks: dict[str, Check]
-    warnings: list[str]
+
+class ReadyResponse(BaseModel):
+    """Whether this process can serve: ``ok``, ``degraded`` (serving, with warnings) or
+    ``down`` (503). With a valid API key (or when the API has none), also each check and
+    the problems that do not stop serving; without one, only the status word."""
+
+    status: ReadyStatus
+    ready: bool | None = None
+    checks: dict[str, Check] | None = None
+    warnings: list[str] | None = None
 
 
 class HealthResponse(BaseModel):

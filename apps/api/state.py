@@ -217,9 +217,13 @@ async def stop(state: ApiState) -> None:
 
 def _secrets(state: ApiState) -> list[str]:
     values = [state.runtime.config.store_settings.url.get_secret_value()]
-    for secret in (state.settings.store_url, state.settings.api_key):
+    settings = state.settings
+    for secret in (settings.store_url, settings.api_key):
         if secret is not None:
             values.append(secret.get_secret_value())
+    for keys in (settings.admin_keys, settings.write_keys, settings.read_keys):
+        if keys is not None:
+            values.extend(k.strip() for k in keys.get_secret_value().split(",") if k.strip())
     return values
 
 

@@ -28,6 +28,10 @@ THEME = {
 }
 
 
+PASSWORD_HASH_VARIABLE = "DRIFTSCOPE_DASHBOARD_PASSWORD_HASH"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 class DashboardNotFoundError(RuntimeError):
     """The dashboard's entry file is not installed next to core."""
 
@@ -91,13 +95,30 @@ def register(app: typer.Typer) -> None:
         ] = "127.0.0.1",
     ) -> None:
         """Start the Streamlit dashboard; it reads everything from the driftscope API."""
-        from driftscope.apps.cli.common import fail
+        from driftscope.apps.cli.common import err, fail
 
         settings = Settings()
         try:
             entry = dashboard_entry()
         except DashboardNotFoundError as exc:
             fail(str(exc))
+        stored_hash = os.environ.get(PASSWORD_HASH_VARIABLE, "").strip()
+        if stored_hash:
+            from driftscope.core.auth import PasswordHash, PasswordHashError
+
+            try:
+                PasswordHash.parse(stored_hash)
+            except PasswordHashError as exc:
+                fail(f"{PASSWORD_HASH_VARIABLE}: {exc}")
+        elif address not in LOOPBACK:
+            # the app itself then shows no data unless .streamlit/secrets.toml has [auth]
+            err.print(
+                f"[yellow]warning:[/] the dashboard on {address} needs a sign-in: set "
+                f"{PASSWORD_HASH_VARIABLE} (driftscope hash-password) or configure [auth] in "
+                ".streamlit/secrets.toml; until then it shows no data",
+                highlight=False,
+                soft_wrap=True,
+            )
         env = dict(os.environ)
         url = api_url or settings.api_url
         env["DRIFTSCOPE_API_URL"] = url

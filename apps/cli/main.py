@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 drift found (``driftscope run``) or a failed action; 2 
 
 from __future__ import annotations
 
+import hmac
 import signal
 import threading
 from pathlib import Path
@@ -159,6 +160,38 @@ def _num(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
+
+
+@app.command("hash-password")
+def hash_password_command(
+    stdin: Annotated[
+        bool,
+        typer.Option(
+            "--stdin", help="Read the password from the first line of standard input (scripts)."
+        ),
+    ] = False,
+) -> None:
+    """Print the hash of a dashboard password for DRIFTSCOPE_DASHBOARD_PASSWORD_HASH.
+
+    The password is asked for twice without echo (or read from stdin with --stdin), never
+    taken as an argument, so it stays out of shell history and process lists.
+    """
+    import sys
+
+    from driftscope.core.auth import hash_password
+
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, err=True)
+        again = typer.prompt("Again", hide_input=True, err=True)
+        if not hmac.compare_digest(password.encode(), again.encode()):
+            fail("the two passwords differ")
+    try:
+        hashed = hash_password(password)
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(hashed)
 
 
 @app.command()

@@ -49,6 +49,7 @@ def serve(
         check_files,
         config_path,
         configure_logging,
+        err,
         fail,
         print_config_error,
     )
@@ -72,6 +73,20 @@ def serve(
     except Exception as exc:
         fail(f"invalid DRIFTSCOPE_* setting: {exc}")
     configure_logging(settings.log_level)
+    from driftscope.core.auth import ApiKeyError, ApiKeyring
+
+    try:
+        keyring = ApiKeyring.from_settings(settings)
+    except ApiKeyError as exc:
+        fail(str(exc))
+    if not keyring.enabled and settings.api_host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(
+            f"[yellow]warning:[/] the API on {settings.api_host} has no API key: anyone who "
+            "reaches it can use every endpoint. Set DRIFTSCOPE_API_KEY or "
+            "DRIFTSCOPE_{ADMIN,WRITE,READ}_KEYS.",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     # fail here, with every problem listed, rather than in each worker's start-up
     assert settings.config is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from driftscope.core.config.environment import Settings
 
@@ -18,11 +18,18 @@ DEFAULT_CACHE_TTL = 10.0
 
 
 class DashboardSettings(Settings):
-    """The API settings the dashboard reads (``DRIFTSCOPE_API_URL``, ``DRIFTSCOPE_API_KEY``)
-    plus how long fetched data is cached (``DRIFTSCOPE_DASHBOARD_CACHE_TTL``, seconds)."""
+    """The API settings the dashboard reads (``DRIFTSCOPE_API_URL``, and
+    ``DRIFTSCOPE_API_KEY``: give it a read-scoped key), how long fetched data is cached
+    (``DRIFTSCOPE_DASHBOARD_CACHE_TTL``, seconds) and the sign-in password's hash
+    (``DRIFTSCOPE_DASHBOARD_PASSWORD_HASH``)."""
 
     dashboard_cache_ttl: float = Field(
         default=DEFAULT_CACHE_TTL, ge=0, description="Seconds the dashboard caches API answers."
+    )
+    dashboard_password_hash: SecretStr | None = Field(
+        default=None,
+        description="scrypt hash of the dashboard's password (`driftscope hash-password`); "
+        "used when no identity provider is configured in Streamlit's secrets.",
     )
 
 
@@ -52,8 +59,10 @@ class ApiError(Exception):
                 "Start it with `driftscope serve` or point DRIFTSCOPE_API_URL at it."
             )
         hint = ""
-        if self.status in (401, 403):
+        if self.status == 401:
             hint = " Check DRIFTSCOPE_API_KEY."
+        elif self.status == 403:
+            hint = " The dashboard's key (DRIFTSCOPE_API_KEY) does not have that scope."
         return f"The driftscope API at {self.url} answered {self.status}: {self.reason}.{hint}"
 
 

@@ -25,7 +25,22 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="Address the API binds.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port the API binds.")
     api_key: SecretStr | None = Field(
-        default=None, description="When set, required on every API endpoint but health checks."
+        default=None,
+        description="An admin-scope API key. With any key set, every endpoint but the health "
+        "checks needs a key of the endpoint's scope. The dashboard sends this key.",
+    )
+    admin_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated admin keys (or sha256:<hex> digests): everything.",
+    )
+    write_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated write keys (or sha256:<hex>): predict, records, feedback.",
+    )
+    read_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated read keys (or sha256:<hex>): models, reports, alerts, "
+        "stats, silences, metrics (what the dashboard needs).",
     )
     api_url: str = Field(
         default="http://127.0.0.1:8000", description="Where the dashboard finds the API."

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from driftscope.apps.api.deps import RuntimeDep
+from driftscope.apps.api.deps import READ, RuntimeDep
 from driftscope.apps.api.schemas import (
     AlertEventOut,
     AlertEventsResponse,
@@ -20,7 +20,7 @@ from driftscope.apps.api.schemas import (
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
 
-@router.get("", response_model=AlertsResponse, summary="Current alert states")
+@router.get("", response_model=AlertsResponse, dependencies=[READ], summary="Current alert states")
 async def list_alerts(
     runtime: RuntimeDep,
     state: Annotated[AlertStateName | None, Query(description="Only keys in this state.")] = None,
@@ -30,7 +30,9 @@ async def list_alerts(
     return AlertsResponse(alerts=[AlertOut.of(s) for s in states])
 
 
-@router.get("/events", response_model=AlertEventsResponse, summary="Alert history")
+@router.get(
+    "/events", response_model=AlertEventsResponse, dependencies=[READ], summary="Alert history"
+)
 async def list_events(
     runtime: RuntimeDep,
     monitor: Annotated[str | None, Query(max_length=200)] = None,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from driftscope.apps.api.deps import MetricsDep
+from driftscope.apps.api.deps import READ, MetricsDep
 
 router = APIRouter(tags=["metrics"])
 
 
 @router.get(
     "/metrics",
+    dependencies=[READ],
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
     summary="Prometheus metrics",

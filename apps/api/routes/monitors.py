@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from driftscope.apps.api.deps import LoggerDep, RuntimeDep
+from driftscope.apps.api.deps import ADMIN, READ, LoggerDep, RuntimeDep
 from driftscope.apps.api.schemas import (
     ErrorResponse,
     MonitorOut,
@@ -37,7 +37,9 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-@router.get("/monitors", response_model=MonitorsResponse, summary="List monitors")
+@router.get(
+    "/monitors", response_model=MonitorsResponse, dependencies=[READ], summary="List monitors"
+)
 async def list_monitors(runtime: RuntimeDep) -> MonitorsResponse:
     """Every configured monitor with its schedule, detectors and latest report."""
 
@@ -53,6 +55,7 @@ async def list_monitors(runtime: RuntimeDep) -> MonitorsResponse:
 
 @router.get(
     "/monitors/{name}/reports",
+    dependencies=[READ],
     response_model=ReportsPage,
     responses=_NOT_FOUND,
     summary="A monitor's reports, newest first",
@@ -87,7 +90,11 @@ async def list_reports(
 
 
 @router.get(
-    "/reports/{report_id}", response_model=ReportOut, responses=_NOT_FOUND, summary="One report"
+    "/reports/{report_id}",
+    response_model=ReportOut,
+    responses=_NOT_FOUND,
+    dependencies=[READ],
+    summary="One report",
 )
 async def get_report(report_id: str, runtime: RuntimeDep) -> ReportOut:
     """Everything needed to draw one report, with per-feature comparison data."""
@@ -99,6 +106,7 @@ async def get_report(report_id: str, runtime: RuntimeDep) -> ReportOut:
 
 @router.post(
     "/monitors/{name}/run",
+    dependencies=[ADMIN],
     response_model=ReportOut,
     responses=_NOT_FOUND,
     summary="Run a monitor now",

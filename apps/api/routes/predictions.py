@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from driftscope.apps.api.deps import ServiceDep
+from driftscope.apps.api.deps import READ, WRITE, ServiceDep
 from driftscope.apps.api.schemas import (
     ErrorResponse,
     FeedbackRequest,
@@ -42,6 +42,7 @@ _PREDICT_BODY = {
 
 @router.post(
     "/{model}/predict",
+    dependencies=[WRITE],
     response_model=PredictResponse,
     responses={**_ERRORS, 409: {"model": ErrorResponse, "description": "Records-only model."}},
     openapi_extra=_PREDICT_BODY,
@@ -55,6 +56,7 @@ async def predict(model: str, request: Request, service: ServiceDep) -> Response
 
 @router.post(
     "/{model}/records",
+    dependencies=[WRITE],
     response_model=RecordsResponse,
     responses=_ERRORS,
     summary="Log predictions made elsewhere",
@@ -67,6 +69,7 @@ async def records(model: str, body: RecordsRequest, service: ServiceDep) -> Reco
 
 @router.post(
     "/{model}/feedback",
+    dependencies=[WRITE],
     response_model=FeedbackResponse,
     responses=_ERRORS,
     summary="Attach ground-truth labels",
@@ -79,6 +82,7 @@ async def feedback(model: str, body: FeedbackRequest, service: ServiceDep) -> Fe
 
 @router.get(
     "/{model}/stats",
+    dependencies=[READ],
     response_model=StatsResponse,
     responses={404: _ERRORS[404], 422: _ERRORS[422]},
     summary="Prediction count, rate, latency and labelled share",

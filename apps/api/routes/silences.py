@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from driftscope.apps.api.deps import RuntimeDep
+from driftscope.apps.api.deps import ADMIN, READ, RuntimeDep
 from driftscope.apps.api.schemas import ErrorResponse, SilenceIn, SilenceOut, SilencesResponse
 from driftscope.core.alerting.manager import UnknownMonitorError
 from driftscope.core.durations import parse_duration
@@ -21,7 +21,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "", response_model=SilenceOut, status_code=201, responses=_ERRORS, summary="Add a silence"
+    "",
+    response_model=SilenceOut,
+    status_code=201,
+    responses=_ERRORS,
+    dependencies=[ADMIN],
+    summary="Add a silence",
 )
 async def add_silence(body: SilenceIn, runtime: RuntimeDep) -> SilenceOut:
     """Mute matching alert changes until the silence ends: they are recorded, not sent."""
@@ -46,7 +51,7 @@ async def add_silence(body: SilenceIn, runtime: RuntimeDep) -> SilenceOut:
     return SilenceOut.of(silence)
 
 
-@router.get("", response_model=SilencesResponse, summary="List silences")
+@router.get("", response_model=SilencesResponse, dependencies=[READ], summary="List silences")
 async def list_silences(
     runtime: RuntimeDep,
     active: Annotated[bool, Query(description="Only silences in force now.")] = True,
@@ -56,7 +61,13 @@ async def list_silences(
     return SilencesResponse(silences=[SilenceOut.of(s) for s in silences])
 
 
-@router.delete("/{silence_id}", status_code=204, responses=_ERRORS, summary="Remove a silence")
+@router.delete(
+    "/{silence_id}",
+    status_code=204,
+    responses=_ERRORS,
+    dependencies=[ADMIN],
+    summary="Remove a silence",
+)
 async def remove_silence(silence_id: str, runtime: RuntimeDep) -> Response:
     """End a silence now."""
     if not await asyncio.to_thread(runtime.alerts.remove_silence, silence_id):
