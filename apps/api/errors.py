@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.errors import StoreError
 from core.logging_queue import LoggingUnavailable
 from core.predict import BatchTooLargeError, ModelNotServedError, UnknownModelError
-from core.validation import RequestValidationFailed, printable
+from core.validation import RequestValidationFailed
 
 log = logging.getLogger("driftscope.api")
 
@@ -91,14 +91,10 @@ async def _validation_failed(_: Request, exc: Exception) -> JSONResponse:
 
 async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    # keep loc/msg/type; the default also echoes the input, which may be large. A loc can
-    # hold a key the client sent, which may be a lone surrogate that JSON cannot encode
+    # keep loc/msg/type; the default also echoes the input, which may be large (pydantic
+    # reports a key it cannot encode as U+FFFD, so a loc here is always printable)
     errors = [
-        {
-            "type": e.get("type"),
-            "loc": [p if isinstance(p, int) else printable(str(p)) for p in e.get("loc", ())],
-            "msg": printable(str(e.get("msg"))),
-        }
+        {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
         for e in exc.errors()[:1000]
     ]
     return _error(422, errors)
