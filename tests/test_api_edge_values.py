@@ -24,7 +24,9 @@ import psycopg
 import pytest
 import yaml
 
-from tests.api_helpers import ServerProcess, make_demo_config
+from apps.api.main import create_app
+from core.settings import Settings
+from tests.api_helpers import ServerProcess, api_client, demo_rows, make_demo_config
 from tests.conftest import _connect_admin, _psycopg_dsn, with_search_path
 from tests.factories import categorical_model
 
@@ -422,3 +424,36 @@ def test_a_silence_of_ten_years_is_kept(backend: Backend) -> None:
     assert created.status_code == 201, created.text
     silence = created.json()
     assert backend.client.delete(f"/v1/silences/{silence['id']}").status_code == 204
+
+
+# -- the scenario, with the default (async) log writer -----------------------------------
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("url_fixture", "bad"),
+    [
+        ("sqlite_url", SURROGATE),
+        pytest.param("postgres_url", NUL, marks=pytest.mark.postgres),
+    ],
+    ids=["sqlite-surrogate", "postgres-nul"],
+)
+async def test_one_bad_row_is_refused_and_logging_goes_on(
+    request: pytest.FixtureRequest, tmp_path: Path, demo_dir: Path, url_fixture: str, bad: str
+) -> None:
+    url = request.getfixturevalue(url_fixture)
+    config = make_demo_config(tmp_path, url, model_folder=demo_dir)
+    rows = [{"features": f, "prediction": 1} for f in demo_rows(demo_dir, 1000)]
+    hostile = [*rows[:500], {**rows[500], "prediction": bad}, *rows[501:]]
+    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+        refused = await client.post(
+            "/v1/models/cancer/records",
+            content=json.dumps({"rows": hostile}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert refused.status_code == 422, refused.text
+        assert [p["loc"] for p in refused.json()["detail"]] == [["body", "rows", 500, "prediction"]]
+        good = rows[:500] + rows[501:]
+        accepted = await client.post("/v1/models/cancer/records", json={"rows": good})
+        assert accepted.status_code == 200, accepted.text
+        # stats flushes the log queue first: every acknowledged row is in the store
+        assert (await client.get("/v1/models/cancer/stats")).json()["count"] == 999
+        assert (await client.get("/readyz")).status_code == 200
