@@ -457,3 +457,34 @@ async def test_one_bad_row_is_refused_and_logging_goes_on(
         # stats flushes the log queue first: every acknowledged row is in the store
         assert (await client.get("/v1/models/cancer/stats")).json()["count"] == 999
         assert (await client.get("/readyz")).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_probabilities_for_a_model_without_known_classes_are_refused(
+    tmp_path: Path, sqlite_url: str, demo_dir: Path
+) -> None:
+    # a records-only classifier whose reference has no predictions yet: its store table
+    # has no probability columns, so no class can be stored
+    reference = tmp_path / "unlabelled.csv"
+    reference.write_text("x,pred\n0.1,\n0.2,\n0.3,\n", encoding="utf-8")
+    config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
+    document = yaml.safe_load(config.read_text())
+    document["models"].append(
+        {
+            "name": "bare",
+            "reference": str(reference),
+            "prediction_column": "pred",
+            "task": "classification",
+        }
+    )
+    config.write_text(yaml.safe_dump(document))
+    url = "/v1/models/bare/records"
+    row = {"features": {"x": 1.0}, "prediction": "a"}
+    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+        refused = await client.post(url, json={"rows": [{**row, "probabilities": {"a": 1.0}}]})
+        assert refused.status_code == 422, refused.text
+        assert [p["loc"] for p in refused.json()["detail"]] == [
+            ["body", "rows", 0, "probabilities", "a"]
+        ]
+        assert (await client.post(url, json={"rows": [row]})).status_code == 200
+        assert (await client.get("/v1/models/bare/stats")).json()["count"] == 1
