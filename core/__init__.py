@@ -58,9 +58,21 @@ from core.store import (
     count_bins,
     count_categories,
 )
+from core.validation import (
+    EARLIEST,
+    LATEST,
+    MAX_ID_CHARS,
+    MAX_LABEL_CHARS,
+    text_problem,
+    time_problem,
+)
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
     "MAX_CHART_BINS",
+    "MAX_ID_CHARS",
+    "MAX_LABEL_CHARS",
     "AlertChange",
     "AlertEvent",
     "AlertState",
@@ -115,4 +127,6 @@ __all__ = [
     "parse_duration",
     "protect_secrets",
     "redact",
+    "text_problem",
+    "time_problem",
 ]

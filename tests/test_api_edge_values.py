@@ -427,6 +427,7 @@ def test_a_silence_of_ten_years_is_kept(backend: Backend) -> None:
 
 
 # -- the scenario, with the default (async) log writer -----------------------------------
+@pytest.mark.slow
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("url_fixture", "bad"),
