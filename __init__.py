@@ -60,9 +60,21 @@ from driftscope.core.errors import (
 )
 from driftscope.core.plugin_system.hookspecs import hookimpl, hookspec
 from driftscope.core.plugin_system.records import DetectorRecord, NotifierRecord, StoreRecord
+from driftscope.core.validation import (
+    EARLIEST,
+    LATEST,
+    MAX_ID_CHARS,
+    MAX_LABEL_CHARS,
+    text_problem,
+    time_problem,
+)
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
     "MAX_CHART_BINS",
+    "MAX_ID_CHARS",
+    "MAX_LABEL_CHARS",
     "AlertChange",
     "AlertEvent",
     "AlertState",
@@ -117,4 +129,6 @@ __all__ = [
     "parse_duration",
     "protect_secrets",
     "redact",
+    "text_problem",
+    "time_problem",
 ]

@@ -14,22 +14,27 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 def parse_duration(value: Any) -> timedelta:
     """Parse ``"90s"``, ``"1h30m"``, ``"2d"`` or a number of seconds into a timedelta."""
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    elif isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().lower().replace(" ", "")
-        if not text or _PART.sub("", text):
-            raise ValueError(f"not a duration: {value!r} (write e.g. 30s, 5m, 1h, 1h30m, 7d)")
-        seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
-    else:
-        raise ValueError(f"not a duration: {value!r}")
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {value!r}")
-    return timedelta(seconds=seconds)
+    try:
+        if isinstance(value, timedelta):
+            seconds = value.total_seconds()
+        elif isinstance(value, bool):
+            raise ValueError(f"not a duration: {value!r}")
+        elif isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str):
+            text = value.strip().lower().replace(" ", "")
+            if not text or _PART.sub("", text):
+                raise ValueError(f"not a duration: {value!r} (write e.g. 30s, 5m, 1h, 1h30m, 7d)")
+            seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(text))
+        else:
+            raise ValueError(f"not a duration: {value!r}")
+        if not seconds > 0:  # NaN too
+            raise ValueError(f"duration must be positive, got {value!r}")
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        # callers (pydantic validators, CLI options, the API) all expect ValueError
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+        raise ValueError(f"duration is too long: {shown}") from None
 
 
 def format_duration(delta: timedelta) -> str:

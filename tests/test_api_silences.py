@@ -66,7 +66,7 @@ async def test_a_silence_mutes_alerts_until_removed(client: httpx.AsyncClient) -
     ("change", "status", "words"),
     [
         ({"monitor": "cancer-drfit"}, 404, "unknown monitor"),
-        ({"duration": "soon"}, 422, "duration: not a duration"),
+        ({"duration": "soon"}, 422, '"loc":["body","duration"],"msg":"not a duration'),
         ({"duration": "0s"}, 422, "duration"),
         ({"reason": ""}, 422, "reason"),
         ({"surprise": 1}, 422, "surprise"),

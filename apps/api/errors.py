@@ -20,9 +20,9 @@ from driftscope.core.serving.log_writer import LoggingUnavailable
 from driftscope.core.serving.service import (
     BatchTooLargeError,
     ModelNotServedError,
-    RequestValidationFailed,
     UnknownModelError,
 )
+from driftscope.core.validation import RequestValidationFailed
 
 log = logging.getLogger("driftscope.api")
 
@@ -159,7 +159,8 @@ async def _validation_failed(_: Request, exc: Exception) -> JSONResponse:
 
 async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    # keep loc/msg/type; the default also echoes the input, which may be large
+    # keep loc/msg/type; the default also echoes the input, which may be large (pydantic
+    # reports a key it cannot encode as U+FFFD, so a loc here is always printable)
     errors = [
         {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
         for e in exc.errors()[:1000]

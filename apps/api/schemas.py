@@ -16,6 +16,12 @@ from driftscope.core.config.yaml_file import MonitorConfig
 from driftscope.core.contracts.report import Report
 from driftscope.core.contracts.store import AlertEvent, AlertState, Silence
 from driftscope.core.monitoring.model_loading import LoadedModel
+from driftscope.core.validation import (
+    MAX_FEATURE_NAME_CHARS,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_REASON_CHARS,
+)
 
 FeatureValue = float | str
 LabelValue = str | float | int | bool
@@ -74,11 +80,33 @@ class RecordIn(_Body):
         ),
     ]
     prediction: LabelValue
-    probabilities: dict[str, float] | None = None
+    # Any for the same reason, and because pydantic would report a key it cannot encode
+    # (a lone surrogate) as U+FFFD, so the 422 would not name the key the client sent
+    probabilities: Annotated[
+        dict[str, Any] | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                    },
+                    {"type": "null"},
+                ],
+                "description": "Probability of each of the model's classes.",
+            }
+        ),
+    ] = None
     label: LabelValue | None = None
-    timestamp: datetime | None = Field(default=None, description="Default: now. Naive = UTC.")
+    timestamp: datetime | None = Field(
+        default=None,
+        description="Default: now. Naive = UTC. From 0001-01-01 to 9999-12-31T23:59:59.999999 UTC.",
+    )
     id: str | None = Field(
-        default=None, min_length=1, max_length=64, description="Default: a new sortable id."
+        default=None,
+        min_length=1,
+        max_length=MAX_ID_CHARS,
+        description="Default: a new sortable id.",
     )
     latency_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
@@ -100,7 +128,7 @@ class RecordsResponse(BaseModel):
 class LabelIn(_Body):
     """The ground truth of one prediction."""
 
-    id: str = Field(min_length=1, max_length=64)
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     label: LabelValue
 
 
@@ -321,14 +349,17 @@ class SilenceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    monitor: str = Field(min_length=1, max_length=200)
+    monitor: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     duration: str = Field(
-        min_length=1, max_length=32, description="How long: 30m, 2h, 1d.", examples=["2h"]
+        min_length=1,
+        max_length=32,
+        description="How long: 30m, 2h, 1d; at most 3650d.",
+        examples=["2h"],
     )
-    reason: str = Field(min_length=1, max_length=1000)
-    feature: str | None = Field(default=None, max_length=500)
-    detector: str | None = Field(default=None, max_length=200)
-    created_by: str | None = Field(default=None, max_length=200)
+    reason: str = Field(min_length=1, max_length=MAX_REASON_CHARS)
+    feature: str | None = Field(default=None, max_length=MAX_FEATURE_NAME_CHARS)
+    detector: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
+    created_by: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
 
 
 class SilenceOut(BaseModel):

@@ -20,8 +20,9 @@ from rich.table import Table
 
 from driftscope.core.alerting.rules import MONITOR_DETECTOR
 from driftscope.core.contracts.notifier import AlertChange, Notification
-from driftscope.core.durations import format_duration, parse_duration
+from driftscope.core.durations import format_duration
 from driftscope.core.plugin_system.manager import unknown_name_message
+from driftscope.core.validation import RequestValidationFailed
 
 if TYPE_CHECKING:
     from driftscope.core.runtime import Runtime
@@ -40,6 +41,16 @@ ConfigOption = Annotated[
 
 console = Console()
 err = Console(stderr=True)
+
+# AlertManager.add_silence names bad values by their API field; the CLI names its options
+_SILENCE_FLAGS = {
+    "monitor": "--monitor",
+    "duration": "--for",
+    "reason": "--reason",
+    "feature": "--feature",
+    "detector": "--detector",
+    "created_by": "--by",
+}
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -134,22 +145,20 @@ def register(app: typer.Typer, get_runtime: GetRuntime) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Mute a monitor's alert changes (optionally one feature or detector)."""
-        try:
-            length = parse_duration(duration)
-        except ValueError as exc:
-            _fail(f"--for: {exc}")
-        if not reason.strip():
-            _fail("--reason must not be empty")
         with runtime_for(config) as runtime:
             _check_monitor(runtime, monitor)
-            silence = runtime.alerts.add_silence(
-                monitor,
-                length,
-                reason,
-                feature=feature,
-                detector=detector,
-                created_by=created_by or os.environ.get("USER"),
-            )
+            try:
+                silence = runtime.alerts.add_silence(
+                    monitor,
+                    duration,
+                    reason,
+                    feature=feature,
+                    detector=detector,
+                    created_by=created_by or os.environ.get("USER"),
+                )
+            except RequestValidationFailed as exc:
+                _fail("; ".join(f"{_SILENCE_FLAGS[p.loc[-1]]}: {p.msg}" for p in exc.problems))
+        length = silence.ends_at - silence.starts_at
         console.print(
             f"silence [bold]{silence.id}[/] mutes {monitor}"
             f"{'/' + detector if detector else ''}{'/' + feature if feature else ''}"
@@ -190,7 +199,10 @@ def register(app: typer.Typer, get_runtime: GetRuntime) -> None:
     ) -> None:
         """Remove a silence before it ends."""
         with runtime_for(config) as runtime:
-            removed = runtime.alerts.remove_silence(silence_id)
+            try:
+                removed = runtime.alerts.remove_silence(silence_id)
+            except RequestValidationFailed as exc:
+                _fail(f"silence id: {exc.problems[0].msg}")
         if not removed:
             _fail(f"no silence with id {silence_id!r} (see driftscope silence list)")
         console.print(f"silence {silence_id} removed")

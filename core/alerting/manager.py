@@ -18,6 +18,17 @@ from typing import Any
 from driftscope.core.alerting.rules import Evaluation, MonitorAlerting, evaluate
 from driftscope.core.contracts.report import Report
 from driftscope.core.contracts.store import AlertEvent, Silence, Store
+from driftscope.core.validation import (
+    MAX_FEATURE_NAME_CHARS,
+    MAX_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_REASON_CHARS,
+    Problem,
+    RequestValidationFailed,
+    duration_field,
+    require_text,
+    text_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +142,7 @@ class AlertManager:
     def add_silence(
         self,
         monitor: str,
-        duration: timedelta,
+        duration: timedelta | str,
         reason: str,
         *,
         feature: str | None = None,
@@ -139,19 +150,43 @@ class AlertManager:
         created_by: str | None = None,
         now: datetime | None = None,
     ) -> Silence:
-        """Mute alert changes of a monitor (optionally one feature/detector) for a while."""
+        """Mute alert changes of a monitor (optionally one feature/detector) for a while.
+
+        ``duration`` is a timedelta or text such as ``"2h"``, positive and at most ten
+        years. Bad values (text no store can hold, a bad duration, an empty reason) raise
+        :class:`RequestValidationFailed` naming each field as the API's body does
+        (``("body", "reason")``); an unknown monitor raises :class:`UnknownMonitorError`.
+        """
+        fields = {
+            "monitor": (monitor, MAX_NAME_CHARS),
+            "reason": (reason, MAX_REASON_CHARS),
+            "feature": (feature, MAX_FEATURE_NAME_CHARS),
+            "detector": (detector, MAX_NAME_CHARS),
+            "created_by": (created_by, MAX_NAME_CHARS),
+        }
+        problems: list[Problem] = []
+        for name, (value, limit) in fields.items():
+            problem = None if value is None else text_problem(value, limit)
+            if problem is not None:
+                problems.append(Problem(("body", name), problem[1], problem[0], field=name))
+        if not reason.strip():
+            problems.append(
+                Problem(("body", "reason"), "a silence needs a reason", "missing", field="reason")
+            )
+        length, problem = duration_field(duration, ("body", "duration"))
+        if problem is not None:
+            problems.append(problem)
+        if problems:
+            raise RequestValidationFailed(problems)
+        assert length is not None
         if self.alerting(monitor) is None:
             raise UnknownMonitorError(f"unknown monitor {monitor!r}")
-        if duration <= timedelta(0):
-            raise ValueError("a silence must last a positive duration")
-        if not reason.strip():
-            raise ValueError("a silence needs a reason")
         start = now or datetime.now(UTC)
         silence = Silence(
             id=uuid.uuid4().hex[:12],
             monitor=monitor,
             starts_at=start,
-            ends_at=start + duration,
+            ends_at=start + length,
             reason=reason.strip(),
             feature=feature,
             detector=detector,
@@ -179,7 +214,9 @@ class AlertManager:
         return sorted(silences, key=lambda s: s.ends_at)
 
     def remove_silence(self, silence_id: str) -> bool:
-        """Delete a silence; False when there is none with that id."""
+        """Delete a silence; False when there is none with that id. An id no store can hold
+        raises :class:`RequestValidationFailed` (at ``("path", "silence_id")``)."""
+        require_text(silence_id, ("path", "silence_id"), MAX_ID_CHARS)
         removed = self.store.delete_silence(silence_id)
         if removed:
             log.info("silence %s removed", silence_id)

@@ -35,6 +35,17 @@ from driftscope.core.contracts.store import (
 from driftscope.core.errors import DriftscopeError
 from driftscope.core.monitoring.model_loading import LoadedModel, class_label
 from driftscope.core.serving.log_writer import LoggingUnavailable, QueueFull
+from driftscope.core.validation import (
+    MAX_ID_CHARS,
+    MAX_LABEL_CHARS,
+    Problem,
+    RequestValidationFailed,
+    as_utc,
+    require_text,
+    shown,
+    text_problem,
+    time_problem,
+)
 
 if TYPE_CHECKING:
     from driftscope.core.serving.log_writer import PredictionLogger
@@ -63,51 +74,6 @@ class BatchTooLargeError(DriftscopeError):
         self.rows = rows
         self.limit = limit
         super().__init__(f"{rows} rows is more than the limit of {limit} rows per request")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One invalid value of a request: where it is (``loc``), which row and field, and why."""
-
-    loc: tuple[str | int, ...]
-    msg: str
-    type: str
-    row: int | None = None
-    field: str | None = None
-
-    def __post_init__(self) -> None:
-        # ("body", "rows", 3, ...) is row 3
-        if self.row is None and len(self.loc) > 2 and isinstance(self.loc[2], int):
-            object.__setattr__(self, "row", self.loc[2])
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "loc": list(self.loc), "msg": self.msg}
-        if self.row is not None:
-            out["row"] = self.row
-        if self.field is not None:
-            out["field"] = self.field
-        return out
-
-
-class RequestValidationFailed(DriftscopeError):
-    """A request's rows do not fit the model's schema; ``problems`` names each one."""
-
-    def __init__(self, problems: list[Problem], total: int | None = None) -> None:
-        self.problems = problems
-        self.total = len(problems) if total is None else total
-        super().__init__(f"{self.total} invalid value(s)")
-
-    def to_list(self) -> list[dict[str, Any]]:
-        out = [p.to_dict() for p in self.problems]
-        if self.total > len(self.problems):
-            out.append(
-                {
-                    "type": "too_many_errors",
-                    "loc": ["body"],
-                    "msg": f"{self.total - len(self.problems)} more problems not shown",
-                }
-            )
-        return out
 
 
 def new_ids(count: int, now_ms: int | None = None) -> list[str]:
@@ -256,7 +222,7 @@ class RowValidator:
             return None
         if not isinstance(value, str):
             return ("string_type", f"expected a string (categorical), got {_type_name(value)}")
-        return None
+        return text_problem(value)
 
     def features(self, row: Mapping[str, Any]) -> dict[str, float | str | None]:
         """A validated row as the record's feature mapping (numbers as float)."""
@@ -350,12 +316,14 @@ class PredictionService:
 
     # -- lookups -------------------------------------------------------------------------------
     def model(self, name: str) -> LoadedModel:
-        """The loaded model called ``name``, or :class:`UnknownModelError`."""
+        """The loaded model called ``name`` (the request path's ``model``), or
+        :class:`UnknownModelError`; a name no store could hold is a
+        :class:`RequestValidationFailed`."""
         model = self.models.get(name)
         if model is None:
-            shown = name if len(name) <= 80 else name[:80] + "…"
+            require_text(name, ("path", "model"))
             raise UnknownModelError(
-                f"unknown model {shown!r}; models: {', '.join(sorted(self.models)) or '(none)'}"
+                f"unknown model {shown(name)}; models: {', '.join(sorted(self.models)) or '(none)'}"
             )
         return model
 
@@ -495,6 +463,9 @@ class PredictionService:
         records: list[PredictionRecord] = []
         for index, row in enumerate(rows):
             where = ("body", "rows", index)
+            record_id = row.get("id")
+            if record_id is not None:
+                _check_id(record_id, (*where, "id"), problems)
             prediction = _label(schema, row.get("prediction"), (*where, "prediction"), problems)
             label = row.get("label")
             if label is not None:
@@ -505,13 +476,17 @@ class PredictionService:
                     schema, classes, probabilities, (*where, "probabilities"), problems
                 )
             timestamp = row.get("timestamp") or now
-            if timestamp.tzinfo is None:
-                timestamp = timestamp.replace(tzinfo=UTC)
+            problem = time_problem(timestamp)
+            if problem is not None:
+                problems.append(
+                    Problem((*where, "timestamp"), problem[1], problem[0], field="timestamp")
+                )
+                timestamp = now
             records.append(
                 PredictionRecord(
-                    id=row.get("id") or next(generated),
+                    id=record_id or next(generated),
                     model=model.name,
-                    timestamp=timestamp.astimezone(UTC),
+                    timestamp=as_utc(timestamp),
                     features=validator.features(row["features"]),
                     prediction=prediction,
                     probabilities=probabilities,
@@ -539,6 +514,7 @@ class PredictionService:
         problems: list[Problem] = []
         cleaned: list[tuple[str, Label]] = []
         for index, (pid, value) in enumerate(labels):
+            _check_id(pid, ("body", "labels", index, "id"), problems)
             where = ("body", "labels", index, "label")
             label = _label(model.schema, value, where, problems)
             cleaned.append((pid, label))
@@ -586,10 +562,14 @@ def _label(schema: ModelSchema, value: Any, loc: tuple[str | int, ...], problems
         if type(value) is bool or not isinstance(value, int | float):
             problems.append(Problem(loc, f"expected a number, got {_type_name(value)}", "number"))
             return None
-        if not math.isfinite(float(value)):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond a double's range
+            number = math.inf
+        if not math.isfinite(number):
             problems.append(Problem(loc, "expected a finite number", "finite_number"))
             return None
-        return float(value)
+        return number
     if value is None or isinstance(value, list | dict):
         problems.append(
             Problem(loc, f"expected a class label, got {_type_name(value)}", "class_label")
@@ -598,7 +578,22 @@ def _label(schema: ModelSchema, value: Any, loc: tuple[str | int, ...], problems
     if isinstance(value, float) and not math.isfinite(value):
         problems.append(Problem(loc, "expected a class label, got a non-finite number", "class"))
         return None
-    return class_label(value)
+    text = class_label(value)
+    problem = text_problem(text, MAX_LABEL_CHARS)
+    if problem is not None:
+        problems.append(Problem(loc, problem[1], problem[0], field=str(loc[-1])))
+        return None
+    return text
+
+
+def _check_id(value: Any, loc: tuple[str | int, ...], problems: list[Problem]) -> None:
+    """A prediction id must be text the store can key on."""
+    if not isinstance(value, str) or not value:
+        problems.append(Problem(loc, "expected a non-empty string id", "string_type", field="id"))
+        return
+    problem = text_problem(value, MAX_ID_CHARS)
+    if problem is not None:
+        problems.append(Problem(loc, problem[1], problem[0], field="id"))
 
 
 def _probabilities(
@@ -617,7 +612,9 @@ def _probabilities(
     out: dict[str, float] = {}
     for key, p in value.items():
         name = class_label(key)
-        if classes and name not in classes:
+        # a class the model does not have has no column in the store (and a model whose
+        # classes are unknown has none at all)
+        if name not in classes:
             problems.append(
                 Problem(
                     (*loc, str(key)),

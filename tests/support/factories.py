@@ -202,3 +202,38 @@ def hostile_skops(
         for item, data in members.items():
             rewritten.writestr(item, data)
     return target
+
+
+def categorical_model(folder: Path) -> tuple[Path, Path]:
+    """Train and save (skops) a small classifier over one numeric feature ``x`` and one
+    categorical feature ``colour``, with its reference CSV; return (model, reference)."""
+    import skops.io as sio
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(7)
+    colours = rng.choice(["red", "green", "blue"], size=300)
+    x = rng.normal(size=300)
+    label = ((x > 0) ^ (colours == "red")).astype(int)
+    frame = pd.DataFrame({"x": x, "colour": colours, "label": label})
+    # fitted on an array (no feature_names_in_), as the service passes rows in schema order
+    pipeline = Pipeline(
+        [
+            (
+                "encode",
+                ColumnTransformer(
+                    [("colour", OneHotEncoder(handle_unknown="ignore"), [1])],
+                    remainder="passthrough",
+                ),
+            ),
+            ("classify", LogisticRegression()),
+        ]
+    )
+    pipeline.fit(frame[["x", "colour"]].to_numpy(dtype=object), label)
+    model_path = folder / "colours.skops"
+    reference_path = folder / "colours_reference.csv"
+    sio.dump(pipeline, model_path)
+    frame.to_csv(reference_path, index=False)
+    return model_path, reference_path

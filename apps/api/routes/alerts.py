@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -16,6 +16,7 @@ from driftscope.apps.api.schemas import (
     AlertsResponse,
     AlertStateName,
 )
+from driftscope.core.validation import MAX_NAME_CHARS, require_text, require_time
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -35,14 +36,17 @@ async def list_alerts(
 )
 async def list_events(
     runtime: RuntimeDep,
-    monitor: Annotated[str | None, Query(max_length=200)] = None,
+    monitor: Annotated[str | None, Query(max_length=MAX_NAME_CHARS)] = None,
     since: Annotated[datetime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AlertEventsResponse:
     """State changes newest first."""
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
+    if monitor is not None:
+        require_text(monitor, ("query", "monitor"))
     events = await asyncio.to_thread(
-        runtime.store.list_alert_events, monitor=monitor, since=since, limit=limit
+        runtime.store.list_alert_events,
+        monitor=monitor,
+        since=require_time(since, ("query", "since")),
+        limit=limit,
     )
     return AlertEventsResponse(events=[AlertEventOut.of(e) for e in events])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -19,6 +19,7 @@ from driftscope.apps.api.schemas import (
 )
 from driftscope.core.config.yaml_file import MonitorConfig
 from driftscope.core.runtime import Runtime
+from driftscope.core.validation import MAX_ID_CHARS, require_text, require_time, shown
 
 router = APIRouter(prefix="/v1", tags=["monitors"])
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
@@ -28,13 +29,8 @@ def _monitor(runtime: Runtime, name: str) -> MonitorConfig:
     try:
         return runtime.config.monitor(name)
     except KeyError:
-        raise HTTPException(404, f"unknown monitor {name[:80]!r}") from None
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+        require_text(name, ("path", "name"))
+        raise HTTPException(404, f"unknown monitor {shown(name)}") from None
 
 
 @router.get(
@@ -79,8 +75,8 @@ async def list_reports(
     reports = await asyncio.to_thread(
         runtime.store.list_reports,
         monitor.name,
-        since=_utc(since),
-        before=_utc(before),
+        since=require_time(since, ("query", "since")),
+        before=require_time(before, ("query", "before")),
         limit=limit,
     )
     return ReportsPage(
@@ -98,6 +94,7 @@ async def list_reports(
 )
 async def get_report(report_id: str, runtime: RuntimeDep) -> ReportOut:
     """Everything needed to draw one report, with per-feature comparison data."""
+    require_text(report_id, ("path", "report_id"), MAX_ID_CHARS)
     report = await asyncio.to_thread(runtime.store.get_report, report_id)
     if report is None:
         raise HTTPException(404, "unknown report")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 
 from driftscope.apps.api.deps import READ, WRITE, ServiceDep
 from driftscope.apps.api.schemas import (
@@ -19,7 +17,7 @@ from driftscope.apps.api.schemas import (
     RecordsResponse,
     StatsResponse,
 )
-from driftscope.core.durations import parse_duration
+from driftscope.core.validation import require_duration
 
 router = APIRouter(prefix="/v1/models", tags=["predictions"])
 
@@ -95,22 +93,5 @@ async def stats(
     ] = "1h",
 ) -> StatsResponse:
     """A model's predictions over the window ending now."""
-    result = await service.stats(model, _window(last))
+    result = await service.stats(model, require_duration(last, ("query", "last")))
     return StatsResponse(**result.to_dict())
-
-
-MAX_WINDOW = timedelta(days=3650)
-
-
-def _window(text: str) -> timedelta:
-    try:
-        window = parse_duration(text)
-    except (ValueError, OverflowError) as exc:
-        raise RequestValidationError(
-            [{"type": "duration", "loc": ("query", "last"), "msg": str(exc)}]
-        ) from None
-    if window > MAX_WINDOW:
-        raise RequestValidationError(
-            [{"type": "duration", "loc": ("query", "last"), "msg": "at most 3650d"}]
-        )
-    return window

@@ -10,13 +10,17 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from driftscope.apps.api.deps import ADMIN, READ, RuntimeDep
 from driftscope.apps.api.schemas import ErrorResponse, SilenceIn, SilenceOut, SilencesResponse
 from driftscope.core.alerting.manager import UnknownMonitorError
-from driftscope.core.durations import parse_duration
+from driftscope.core.validation import shown
 
 router = APIRouter(prefix="/v1/silences", tags=["alerts"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "Unknown monitor or silence."},
-    422: {"model": ErrorResponse, "description": "A bad duration or an empty reason."},
+    422: {
+        "model": ErrorResponse,
+        "description": "A bad duration (at most 3650d), an empty reason, or text no store "
+        "can hold; each with its field.",
+    },
 }
 
 
@@ -31,23 +35,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def add_silence(body: SilenceIn, runtime: RuntimeDep) -> SilenceOut:
     """Mute matching alert changes until the silence ends: they are recorded, not sent."""
     try:
-        duration = parse_duration(body.duration)
-    except ValueError as exc:
-        raise HTTPException(422, f"duration: {exc}") from None
-    try:
         silence = await asyncio.to_thread(
             runtime.alerts.add_silence,
             body.monitor,
-            duration,
+            body.duration,
             body.reason,
             feature=body.feature,
             detector=body.detector,
             created_by=body.created_by,
         )
     except UnknownMonitorError:
-        raise HTTPException(404, f"unknown monitor {body.monitor[:80]!r}") from None
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise HTTPException(404, f"unknown monitor {shown(body.monitor)}") from None
     return SilenceOut.of(silence)
 
 
