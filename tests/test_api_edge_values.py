@@ -23,12 +23,12 @@ import httpx
 import psycopg
 import pytest
 import yaml
+from conftest import _connect_admin, _psycopg_dsn, with_search_path
 
 from driftscope.apps.api.main import create_app
 from driftscope.core.config.environment import Settings
 from support.api_helpers import ServerProcess, api_client, demo_rows, make_demo_config
 from support.factories import categorical_model
-from tests.conftest import _connect_admin, _psycopg_dsn, with_search_path
 
 NUL = "a\x00b"
 SURROGATE = "\ud800"

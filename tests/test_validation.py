@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 import pytest
+from conftest import _psycopg_dsn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +27,6 @@ from driftscope.core.validation import (
     text_problem,
     time_problem,
 )
-from tests.conftest import _psycopg_dsn
 
 
 class Databases:
