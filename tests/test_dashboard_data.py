@@ -1,4 +1,4 @@
-"""Unit tests of the dashboard's data shaping (apps/dashboard/data.py), its Plotly figures
+"""Unit tests of the dashboard's data shaping (apps/dashboard/data/), its Plotly figures
 (apps/dashboard/charts.py) and its API client's error lines (apps/dashboard/client.py)."""
 
 from __future__ import annotations
@@ -10,8 +10,48 @@ from typing import Any
 import httpx
 import pytest
 
-from driftscope.apps.dashboard import charts, data
+from driftscope.apps.dashboard import charts
 from driftscope.apps.dashboard.client import ApiClient, ApiError
+from driftscope.apps.dashboard.data.alerts import (
+    alert_events,
+    alert_rows,
+    alerts_by_monitor,
+    firing_by_feature,
+    state_counts,
+)
+from driftscope.apps.dashboard.data.catalog import model_names, monitor_names, monitors
+from driftscope.apps.dashboard.data.delivery import delivery_status, outbox_messages
+from driftscope.apps.dashboard.data.display import (
+    DEFAULT_TIME_RANGE,
+    TIME_RANGES,
+    format_age,
+    format_duration,
+    format_number,
+    since_for,
+)
+from driftscope.apps.dashboard.data.drift import (
+    DetectorSeries,
+    ResultPoint,
+    Series,
+    detectors_of,
+    drift_series,
+    heatmap,
+    result_points,
+    severity,
+)
+from driftscope.apps.dashboard.data.performance import performance_series
+from driftscope.apps.dashboard.data.reports import (
+    Comparison,
+    comparison,
+    drifted_count_series,
+    monitor_state,
+    report_features,
+    results_for_feature,
+    sample_counts,
+    summarize_report,
+)
+from driftscope.apps.dashboard.data.stats import model_health
+from driftscope.apps.dashboard.data.values import items, latest_report, parse_time, sorted_reports
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -93,19 +133,19 @@ def history() -> list[dict[str, Any]]:
 
 
 def test_parse_time_accepts_iso_text_z_and_naive_values() -> None:
-    assert data.parse_time("2026-03-01T12:00:00Z") == T0
-    assert data.parse_time("2026-03-01T13:00:00+01:00") == T0
-    assert data.parse_time("2026-03-01T12:00:00") == T0  # naive = UTC
-    assert data.parse_time(T0) == T0
-    assert data.parse_time("yesterday") is None
-    assert data.parse_time(None) is None
-    assert data.parse_time(12) is None
+    assert parse_time("2026-03-01T12:00:00Z") == T0
+    assert parse_time("2026-03-01T13:00:00+01:00") == T0
+    assert parse_time("2026-03-01T12:00:00") == T0  # naive = UTC
+    assert parse_time(T0) == T0
+    assert parse_time("yesterday") is None
+    assert parse_time(None) is None
+    assert parse_time(12) is None
 
 
 def test_since_for_and_unknown_range_falls_back_to_default() -> None:
-    assert data.since_for("1h", T0) == T0 - timedelta(hours=1)
-    assert data.since_for("7d", T0) == T0 - timedelta(days=7)
-    assert data.since_for("forever", T0) == T0 - data.TIME_RANGES[data.DEFAULT_TIME_RANGE]
+    assert since_for("1h", T0) == T0 - timedelta(hours=1)
+    assert since_for("7d", T0) == T0 - timedelta(days=7)
+    assert since_for("forever", T0) == T0 - TIME_RANGES[DEFAULT_TIME_RANGE]
 
 
 @pytest.mark.parametrize(
@@ -120,31 +160,31 @@ def test_since_for_and_unknown_range_falls_back_to_default() -> None:
 )
 def test_format_age(seconds: int, long: str, short: str) -> None:
     moment = T0 - timedelta(seconds=seconds)
-    assert data.format_age(moment, T0) == long
-    assert data.format_age(moment, T0, short=True) == short
-    assert data.format_age(None) == "never"
+    assert format_age(moment, T0) == long
+    assert format_age(moment, T0, short=True) == short
+    assert format_age(None) == "never"
 
 
 def test_format_number_and_duration() -> None:
-    assert data.format_number(None) == "-"
-    assert data.format_number(float("nan")) == "-"
-    assert data.format_number(0.25) == "0.250"
-    assert data.format_number(1.5e-9) == "1.50e-09"
-    assert data.format_number(0) == "0.000"
-    assert data.format_duration(60) == "1m"
-    assert data.format_duration(3600) == "1h"
-    assert data.format_duration(172800) == "2d"
-    assert data.format_duration(90) == "90s"
-    assert data.format_duration(None) is None
+    assert format_number(None) == "-"
+    assert format_number(float("nan")) == "-"
+    assert format_number(0.25) == "0.250"
+    assert format_number(1.5e-9) == "1.50e-09"
+    assert format_number(0) == "0.000"
+    assert format_duration(60) == "1m"
+    assert format_duration(3600) == "1h"
+    assert format_duration(172800) == "2d"
+    assert format_duration(90) == "90s"
+    assert format_duration(None) is None
 
 
 def test_items_reads_lists_and_wrapped_lists_and_drops_junk() -> None:
-    assert data.items([{"a": 1}, "x", 3]) == [{"a": 1}]
-    assert data.items({"monitors": [{"name": "m"}]}, "monitors") == [{"name": "m"}]
-    assert data.items({"items": [{"x": 1}]}) == [{"x": 1}]
-    assert data.items({"monitors": "nope"}, "monitors") == []
-    assert data.items(None) == []
-    assert data.items("text") == []
+    assert items([{"a": 1}, "x", 3]) == [{"a": 1}]
+    assert items({"monitors": [{"name": "m"}]}, "monitors") == [{"name": "m"}]
+    assert items({"items": [{"x": 1}]}) == [{"x": 1}]
+    assert items({"monitors": "nope"}, "monitors") == []
+    assert items(None) == []
+    assert items("text") == []
 
 
 # -- results, series and heatmap --------------------------------------------------------------
@@ -152,14 +192,14 @@ def test_items_reads_lists_and_wrapped_lists_and_drops_junk() -> None:
 
 def test_reports_are_ordered_oldest_first_and_undated_ones_skipped(history: list[Any]) -> None:
     undated = {"id": "x", "created_at": "garbage", "results": []}
-    ordered = data.sorted_reports([*history, undated, "not a report"])  # type: ignore[list-item]
+    ordered = sorted_reports([*history, undated, "not a report"])  # type: ignore[list-item]
     assert [r["id"] for r in ordered] == ["r0", "r10", "r20"]
-    assert data.latest_report(history)["id"] == "r20"  # type: ignore[index]
-    assert data.latest_report([]) is None
+    assert latest_report(history)["id"] == "r20"  # type: ignore[index]
+    assert latest_report([]) is None
 
 
 def test_drift_series_per_detector_uses_statistic_or_p_value(history: list[Any]) -> None:
-    series = data.drift_series(history)
+    series = drift_series(history)
     assert list(series) == ["psi", "ks"]
     psi_series = series["psi"]
     assert psi_series.measure == "statistic" and not psi_series.drift_below
@@ -184,7 +224,7 @@ def test_drift_series_prefers_the_adjusted_p_value_and_skips_failures() -> None:
             ],
         )
     ]
-    series = data.drift_series(reports)["ks"]
+    series = drift_series(reports)["ks"]
     assert series.series["a"].values == [0.3]
     assert set(series.series) == {"a"}
 
@@ -208,15 +248,15 @@ def test_drift_series_of_the_prediction_kind() -> None:
             ],
         )
     ]
-    series = data.drift_series(reports, "prediction")
+    series = drift_series(reports, "prediction")
     assert set(series) == {"chi2", "psi"}
     assert series["psi"].series["probability:1"].values == [0.4]
     assert "a" not in series["psi"].series
 
 
 def test_severity_is_one_at_the_threshold_and_agrees_with_the_decision() -> None:
-    def point(value: float, uses_p: bool, drifted: bool, threshold: float) -> data.ResultPoint:
-        return data.ResultPoint(
+    def point(value: float, uses_p: bool, drifted: bool, threshold: float) -> ResultPoint:
+        return ResultPoint(
             T0,
             "r",
             "feature",
@@ -231,23 +271,23 @@ def test_severity_is_one_at_the_threshold_and_agrees_with_the_decision() -> None
             uses_p,
         )
 
-    assert data.severity(point(0.25, False, True, 0.25)) == 1.0
-    assert data.severity(point(0.5, False, True, 0.25)) == 2.0
-    assert data.severity(point(10.0, False, True, 0.25)) == 3.0  # capped
-    assert data.severity(point(0.125, False, False, 0.25)) == 0.5
+    assert severity(point(0.25, False, True, 0.25)) == 1.0
+    assert severity(point(0.5, False, True, 0.25)) == 2.0
+    assert severity(point(10.0, False, True, 0.25)) == 3.0  # capped
+    assert severity(point(0.125, False, False, 0.25)) == 0.5
     # p-values: log p / log alpha
-    assert data.severity(point(0.05, True, True, 0.05)) == pytest.approx(1.0)
-    assert data.severity(point(0.0025, True, True, 0.05)) == pytest.approx(2.0)
-    assert data.severity(point(1.0, True, False, 0.05)) == 0.0
+    assert severity(point(0.05, True, True, 0.05)) == pytest.approx(1.0)
+    assert severity(point(0.0025, True, True, 0.05)) == pytest.approx(2.0)
+    assert severity(point(1.0, True, False, 0.05)) == 0.0
     # a p-value past alpha that was not called drift (a correction, an effect-size floor)
-    assert data.severity(point(0.01, True, False, 0.05)) == 0.99
+    assert severity(point(0.01, True, False, 0.05)) == 0.99
     # a statistic below its threshold that drifted anyway still colours as drift
-    assert data.severity(point(0.1, False, True, 0.25)) == 1.0
-    assert data.severity(point(0.0, True, True, 0.05)) == 3.0
+    assert severity(point(0.1, False, True, 0.25)) == 1.0
+    assert severity(point(0.0, True, True, 0.05)) == 3.0
 
 
 def test_heatmap_matrix_puts_the_most_drifted_feature_first(history: list[Any]) -> None:
-    hm = data.heatmap(history, "psi")
+    hm = heatmap(history, "psi")
     assert hm.detector == "psi"
     assert hm.features == ["a", "b"]
     assert hm.times == [T0 + timedelta(minutes=m) for m in (0, 10, 20)]
@@ -256,7 +296,7 @@ def test_heatmap_matrix_puts_the_most_drifted_feature_first(history: list[Any]) 
     assert hm.z[0][2] == pytest.approx(3.0)
     assert hm.z[1][0] == pytest.approx(0.12)
     assert "DRIFT" in hm.hover[0][2] and "<b>a</b>" in hm.hover[0][2]
-    assert data.detectors_of(history) == ["psi", "ks"]
+    assert detectors_of(history) == ["psi", "ks"]
 
 
 def test_heatmap_leaves_gaps_for_missing_and_failed_cells() -> None:
@@ -265,7 +305,7 @@ def test_heatmap_leaves_gaps_for_missing_and_failed_cells() -> None:
         report(5, [psi("a", 0.1), psi("b", 0.3)]),
         report(10, [result("a", "psi", None, status="failed", error="boom")]),
     ]
-    hm = data.heatmap(reports, "psi")
+    hm = heatmap(reports, "psi")
     assert hm.features == ["b", "a"]
     assert hm.z[0] == [None, pytest.approx(1.2), None]
     assert hm.z[1][2] is None
@@ -295,7 +335,7 @@ def test_summarize_report_counts_features_drift_and_failures() -> None:
             ),
         ],
     )
-    s = data.summarize_report(r)
+    s = summarize_report(r)
     assert s.features == ["a", "b", "c"]
     assert s.drifted_features == ["a"]
     assert s.feature_count == 3
@@ -311,20 +351,20 @@ def test_monitor_state_priorities() -> None:
     failing = report(0, [result("a", "psi", None, status="failed", error="x")], status="failed")
     partly_failing = report(0, [psi("a", 0.5), result("b", "psi", None, status="failed")])
     starved = report(0, [], status="insufficient_data", rows=3)
-    assert data.monitor_state(None) == "no_data"
-    assert data.monitor_state(clean) == "ok"
-    assert data.monitor_state(drifting) == "drifting"
-    assert data.monitor_state(failing) == "failing"
-    assert data.monitor_state(partly_failing) == "failing"
-    assert data.monitor_state(starved) == "no_data"
-    assert data.monitor_state(clean, [{"state": "no_data"}]) == "no_data"
-    assert data.monitor_state(drifting, [{"state": "firing"}]) == "firing"
-    assert data.monitor_state(None, [{"state": "firing"}]) == "firing"
-    assert data.monitor_state(clean, [{"state": "resolved"}, {"state": "ok"}]) == "ok"
+    assert monitor_state(None) == "no_data"
+    assert monitor_state(clean) == "ok"
+    assert monitor_state(drifting) == "drifting"
+    assert monitor_state(failing) == "failing"
+    assert monitor_state(partly_failing) == "failing"
+    assert monitor_state(starved) == "no_data"
+    assert monitor_state(clean, [{"state": "no_data"}]) == "no_data"
+    assert monitor_state(drifting, [{"state": "firing"}]) == "firing"
+    assert monitor_state(None, [{"state": "firing"}]) == "firing"
+    assert monitor_state(clean, [{"state": "resolved"}, {"state": "ok"}]) == "ok"
 
 
 def test_drifted_count_series(history: list[Any]) -> None:
-    assert data.drifted_count_series(history) == [0, 1, 1]
+    assert drifted_count_series(history) == [0, 1, 1]
 
 
 def test_comparison_from_psi_bins_with_inner_edges() -> None:
@@ -343,7 +383,7 @@ def test_comparison_from_psi_bins_with_inner_edges() -> None:
             "severity": "drift",
         },
     )
-    comp = data.comparison(r)
+    comp = comparison(r)
     assert comp is not None and comp.shape == "bins"
     assert comp.x == ["≤ 1", "1 – 2.5", "> 2.5"]
     assert comp.reference == [0.3, 0.4, 0.3]
@@ -366,7 +406,7 @@ def test_comparison_from_category_counts_only() -> None:
             }
         },
     )
-    comp = data.comparison(r)
+    comp = comparison(r)
     assert comp is not None
     assert comp.x == ["red", "blue", "(unseen)"]
     assert comp.reference == [0.5, 0.5, 0.0]
@@ -387,7 +427,7 @@ def test_comparison_from_ks_ecdf_with_the_location_of_d() -> None:
             "statistic_location": 1.0,
         },
     )
-    comp = data.comparison(r)
+    comp = comparison(r)
     assert comp is not None and comp.shape == "ecdf"
     assert comp.x == [0.0, 1.0, 2.0]
     assert comp.location == 1.0
@@ -405,8 +445,8 @@ def test_comparison_from_ks_ecdf_with_the_location_of_d() -> None:
     ],
 )
 def test_comparison_of_missing_or_malformed_details_is_none(details: dict[str, Any]) -> None:
-    assert data.comparison(psi("a", 0.1, details=details)) is None
-    assert data.comparison({"details": None}) is None
+    assert comparison(psi("a", 0.1, details=details)) is None
+    assert comparison({"details": None}) is None
 
 
 def test_sample_counts_and_report_features() -> None:
@@ -428,12 +468,12 @@ def test_sample_counts_and_report_features() -> None:
             result("prediction", "chi2", 1.0, p_value=0.5, threshold=0.05, kind="prediction"),
         ],
     )
-    counts = data.sample_counts(r["results"][0])
+    counts = sample_counts(r["results"][0])
     assert (counts.reference_size, counts.current_size, counts.current_missing) == (500, 180, 20)
     assert counts.reference_missing is None
-    assert data.report_features(r) == ["a", "b"]  # drifted first
-    assert data.report_features(r, "prediction") == ["prediction"]
-    assert [x["detector"] for x in data.results_for_feature(r, "a")] == ["psi", "ks"]
+    assert report_features(r) == ["a", "b"]  # drifted first
+    assert report_features(r, "prediction") == ["prediction"]
+    assert [x["detector"] for x in results_for_feature(r, "a")] == ["psi", "ks"]
 
 
 # -- performance -------------------------------------------------------------------------------
@@ -472,7 +512,7 @@ def test_performance_series_against_reference_and_limit() -> None:
         report(10, [perf(0.94)]),
         report(20, [perf(0.7)]),
     ]
-    (series,) = data.performance_series(reports)
+    (series,) = performance_series(reports)
     assert series.metric == "accuracy"
     assert series.values == [0.94, 0.7]
     assert series.drifted == [False, True]
@@ -487,11 +527,11 @@ def test_performance_series_against_reference_and_limit() -> None:
 
 def test_performance_series_without_details_takes_names_from_one_detailed_report() -> None:
     listed = [report(10, [perf(0.94, details=False)]), report(20, [perf(0.7, details=False)])]
-    (bare,) = data.performance_series(listed)
+    (bare,) = performance_series(listed)
     assert bare.metric == "performance" and bare.reference_value is None
     assert bare.values == [0.94, 0.7] and bare.limit == 0.8075
     detailed = report(20, [perf(0.7)])
-    (filled,) = data.performance_series(listed, detailed)
+    (filled,) = performance_series(listed, detailed)
     assert filled.metric == "accuracy"
     assert filled.reference_value == 0.95
     assert filled.max_drop == 0.15
@@ -507,7 +547,7 @@ def test_performance_series_of_an_error_metric_is_lower_is_better() -> None:
         kind="performance",
         details={"metric": "mae", "reference_value": 1.0, "current_value": 2.0},
     )
-    (series,) = data.performance_series([report(0, [row])])
+    (series,) = performance_series([report(0, [row])])
     assert series.lower_is_better
 
 
@@ -526,7 +566,7 @@ def test_model_health_from_the_stats_endpoint() -> None:
         "latency_p99_ms": 3.0,
         "last_at": T0.isoformat(),
     }
-    h = data.model_health("cancer", stats, timedelta(hours=1))
+    h = model_health("cancer", stats, timedelta(hours=1))
     assert h.count == 600 and h.labelled == 150
     assert h.per_minute == 30.0
     assert h.labelled_share == 0.25
@@ -535,9 +575,9 @@ def test_model_health_from_the_stats_endpoint() -> None:
 
 
 def test_model_health_derives_rate_and_share_and_survives_junk() -> None:
-    h = data.model_health("m", {"count": 120, "labelled": 30}, timedelta(hours=1))
+    h = model_health("m", {"count": 120, "labelled": 30}, timedelta(hours=1))
     assert h.per_minute == 2.0 and h.labelled_share == 0.25
-    empty = data.model_health("m", None, timedelta(hours=1))
+    empty = model_health("m", None, timedelta(hours=1))
     assert empty.count is None and empty.per_minute is None and empty.labelled_share is None
 
 
@@ -562,19 +602,19 @@ ALERTS = {
 
 
 def test_alert_rows_are_sorted_by_urgency_and_named() -> None:
-    rows = data.alert_rows(ALERTS)
+    rows = alert_rows(ALERTS)
     assert [r.state for r in rows] == ["firing", "firing", "firing", "no_data", "pending", "ok"]
     assert rows[0].subject == "a · ks" and rows[0].since == T0 and rows[0].statistic == 0.4
     assert {r.subject for r in rows} >= {"performance", "whole monitor", "b · psi"}
-    counts = data.state_counts(rows)
+    counts = state_counts(rows)
     assert counts == {"ok": 1, "pending": 1, "firing": 3, "resolved": 0, "no_data": 1}
-    grouped = data.alerts_by_monitor(rows)
-    assert data.monitor_state(None, grouped["m"]) == "firing"
+    grouped = alerts_by_monitor(rows)
+    assert monitor_state(None, grouped["m"]) == "firing"
     assert {a["state"] for a in grouped["n"]} == {"no_data", "pending"}
 
 
 def test_firing_by_feature_groups_detectors() -> None:
-    grouped = data.firing_by_feature(data.alert_rows(ALERTS))
+    grouped = firing_by_feature(alert_rows(ALERTS))
     assert grouped == {
         "m": {"a": ["ks", "psi"], "performance": ["performance"]},
         "n": {"no data": ["monitor"]},
@@ -582,7 +622,7 @@ def test_firing_by_feature_groups_detectors() -> None:
 
 
 def test_alert_events_newest_first() -> None:
-    events = data.alert_events(
+    events = alert_events(
         {
             "events": [
                 {
@@ -612,7 +652,7 @@ def test_alert_events_newest_first() -> None:
         ("ok", "firing"),
     ]
     assert events[0].silenced and not events[1].silenced
-    assert data.alert_events([]) == []
+    assert alert_events([]) == []
 
 
 def test_delivery_status_from_readyz() -> None:
@@ -650,15 +690,15 @@ def test_delivery_status_from_readyz() -> None:
             }
         },
     }
-    by_name = {n.name: n for n in data.delivery_status(ready)}
+    by_name = {n.name: n for n in delivery_status(ready)}
     assert by_name["ops"].status == "retrying" and by_name["ops"].sent == 4
     assert by_name["log"].status == "ok"
     assert by_name["hook"].status == "failed" and by_name["hook"].last_error == "HTTP 400"
     assert by_name["gone"].status == "disabled"
     assert by_name["new"].status == "idle"
-    assert data.delivery_status({"ready": True, "checks": {}}) == []
-    assert data.delivery_status(None) == []
-    listed = data.delivery_status({"delivery": {"notifiers": [{"name": "x", "sent": 1}]}})
+    assert delivery_status({"ready": True, "checks": {}}) == []
+    assert delivery_status(None) == []
+    listed = delivery_status({"delivery": {"notifiers": [{"name": "x", "sent": 1}]}})
     assert [(n.name, n.status) for n in listed] == [("x", "ok")]
 
 
@@ -723,12 +763,12 @@ def test_pending_and_given_up_messages_from_readyz() -> None:
             }
         },
     }
-    by_name = {n.name: n for n in data.delivery_status(ready)}
+    by_name = {n.name: n for n in delivery_status(ready)}
     ops = by_name["ops"]
     assert ops.status == "given up" and (ops.retrying, ops.given_up) == (1, 1)
     assert ops.oldest_pending_at == datetime(2024, 6, 1, 12, tzinfo=UTC)
     assert by_name["slow"].status == "retrying"
-    rows = data.outbox_messages(ready)
+    rows = outbox_messages(ready)
     assert [(r.id, r.status) for r in rows] == [
         ("z", "given_up"),
         ("a", "pending"),
@@ -737,8 +777,8 @@ def test_pending_and_given_up_messages_from_readyz() -> None:
     assert rows[1].attempts == 7 and rows[1].changes == ["psi/age: ok → firing"]
     assert rows[1].next_attempt_at == datetime(2024, 6, 1, 12, 40, tzinfo=UTC)
     assert rows[0].changes == [] and rows[2].last_error is None
-    assert data.outbox_messages({"ready": True, "checks": {}}) == []
-    assert data.outbox_messages(None) == []
+    assert outbox_messages({"ready": True, "checks": {}}) == []
+    assert outbox_messages(None) == []
 
 
 def test_monitors_from_the_api_shape() -> None:
@@ -766,7 +806,7 @@ def test_monitors_from_the_api_shape() -> None:
             {"model": "nameless"},
         ]
     }
-    first, second = data.monitors(payload)
+    first, second = monitors(payload)
     assert (first.name, first.model, first.every, first.window) == (
         "cancer-drift",
         "cancer",
@@ -776,8 +816,8 @@ def test_monitors_from_the_api_shape() -> None:
     assert first.schedule == "every 1m" and first.detectors == ["psi", "ks"]
     assert first.latest_at == T0 and first.notify == ["ops"] and first.min_samples == 200
     assert second.schedule == "cron 0 3 * * *" and second.window == "1d"
-    assert data.monitor_names(payload) == ["cancer-drift", "nightly"]
-    assert data.model_names({"models": [{"name": "cancer"}, {}]}) == ["cancer"]
+    assert monitor_names(payload) == ["cancer-drift", "nightly"]
+    assert model_names({"models": [{"name": "cancer"}, {}]}) == ["cancer"]
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -786,7 +826,7 @@ def test_monitors_from_the_api_shape() -> None:
 def test_drift_lines_have_a_series_per_feature_the_threshold_and_drift_markers(
     history: list[Any],
 ) -> None:
-    series = data.drift_series(history)
+    series = drift_series(history)
     fig = charts.drift_lines(series["psi"], ["a", "b"])
     names = [t.name for t in fig.data]
     assert names == ["a", "b", "drifted", "threshold"]
@@ -796,12 +836,12 @@ def test_drift_lines_have_a_series_per_feature_the_threshold_and_drift_markers(
     assert fig.layout.yaxis.type in (None, "linear")
     ks_fig = charts.drift_lines(series["ks"], ["a"])
     assert ks_fig.layout.yaxis.type == "log"
-    tiny = data.DetectorSeries("ks", "p-value", 0.05, {"a": data.Series("a", [T0], [0.0], [True])})
+    tiny = DetectorSeries("ks", "p-value", 0.05, {"a": Series("a", [T0], [0.0], [True])})
     assert list(charts.drift_lines(tiny, ["a"]).data[0].y) == [charts.P_VALUE_FLOOR]
 
 
 def test_heatmap_figure_carries_the_matrix(history: list[Any]) -> None:
-    hm = data.heatmap(history, "psi")
+    hm = heatmap(history, "psi")
     fig = charts.heatmap_figure(hm)
     (trace,) = fig.data
     assert trace.type == "heatmap"
@@ -811,18 +851,18 @@ def test_heatmap_figure_carries_the_matrix(history: list[Any]) -> None:
 
 
 def test_comparison_figures() -> None:
-    bins = data.Comparison("bins", ["x", "y"], [0.5, 0.5], [0.2, 0.8])
+    bins = Comparison("bins", ["x", "y"], [0.5, 0.5], [0.2, 0.8])
     fig = charts.comparison_figure(bins, "f", "psi")
     assert [(t.type, t.name) for t in fig.data] == [("bar", "reference"), ("bar", "current")]
     assert list(fig.data[1].y) == [0.2, 0.8]
-    ecdf = data.Comparison("ecdf", [0.0, 1.0], [0.5, 1.0], [0.1, 1.0], location=0.0)
+    ecdf = Comparison("ecdf", [0.0, 1.0], [0.5, 1.0], [0.1, 1.0], location=0.0)
     fig = charts.comparison_figure(ecdf, "f", "ks")
     assert [t.name for t in fig.data][:2] == ["reference", "current"]
     assert fig.data[2].name.startswith("largest gap (D = 0.400")
 
 
 def test_performance_figure_draws_reference_and_limit() -> None:
-    (series,) = data.performance_series([report(0, [perf(0.9)]), report(5, [perf(0.6)])])
+    (series,) = performance_series([report(0, [perf(0.9)]), report(5, [perf(0.6)])])
     fig = charts.performance_figure(series)
     assert [t.name for t in fig.data] == ["accuracy", "reference", "limit (−15%)"]
     assert list(fig.data[0].y) == [0.9, 0.6]
@@ -831,7 +871,7 @@ def test_performance_figure_draws_reference_and_limit() -> None:
 
 
 def test_alert_timeline_has_a_trace_per_state() -> None:
-    events = data.alert_events(
+    events = alert_events(
         {
             "events": [
                 {
@@ -927,4 +967,4 @@ def test_client_unreachable_api_is_one_line_with_the_url() -> None:
 
 def test_non_finite_numbers_read_as_missing() -> None:
     r = result("a", "psi", math.nan)
-    assert data.result_points([report(0, [r])])[0].statistic is None
+    assert result_points([report(0, [r])])[0].statistic is None

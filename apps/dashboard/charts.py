@@ -13,19 +13,18 @@ from datetime import datetime
 
 import plotly.graph_objects as go
 
-from driftscope.apps.dashboard.data import (
+from driftscope.apps.dashboard.data.alerts import AlertEventRow
+from driftscope.apps.dashboard.data.display import (
     ALERT_STATE_COLORS,
     CURRENT_COLOR,
     DRIFT_COLOR,
     OK_COLOR,
     REFERENCE_COLOR,
-    AlertEventRow,
-    Comparison,
-    DetectorSeries,
-    Heatmap,
-    PerformanceSeries,
     format_number,
 )
+from driftscope.apps.dashboard.data.drift import DetectorSeries, Heatmap
+from driftscope.apps.dashboard.data.performance import PerformanceSeries
+from driftscope.apps.dashboard.data.reports import Comparison
 
 THRESHOLD_COLOR = "#c0392b"
 FONT = {"size": 13}

@@ -11,12 +11,20 @@ from typing import Any, NoReturn
 import streamlit as st
 from pydantic import ValidationError
 
-from driftscope.apps.dashboard import data
 from driftscope.apps.dashboard.client import (
     DEFAULT_CACHE_TTL,
     ApiClient,
     ApiError,
     DashboardSettings,
+)
+from driftscope.apps.dashboard.data.display import (
+    DEFAULT_TIME_RANGE,
+    STATE_BADGE_COLORS,
+    STATE_ICONS,
+    STATE_LABELS,
+    TIME_RANGES,
+    format_age,
+    since_for,
 )
 
 PAGES_DIR = "views"
@@ -123,20 +131,20 @@ def run_monitor(name: str) -> tuple[Any, ApiError | None]:
 
 def time_range() -> str:
     """The chosen time range (``"24h"`` ...)."""
-    value = st.session_state.get("time_range", data.DEFAULT_TIME_RANGE)
-    return value if value in data.TIME_RANGES else data.DEFAULT_TIME_RANGE
+    value = st.session_state.get("time_range", DEFAULT_TIME_RANGE)
+    return value if value in TIME_RANGES else DEFAULT_TIME_RANGE
 
 
 def since() -> str:
     """The start of the chosen range as ISO text, floored to the minute so the cache key
     stays the same between reruns."""
-    start = data.since_for(time_range()).replace(second=0, microsecond=0)
+    start = since_for(time_range()).replace(second=0, microsecond=0)
     return start.isoformat()
 
 
 def span() -> timedelta:
     """The length of the chosen range."""
-    return data.TIME_RANGES[time_range()]
+    return TIME_RANGES[time_range()]
 
 
 def sidebar_controls() -> None:
@@ -144,8 +152,8 @@ def sidebar_controls() -> None:
     with st.sidebar:
         st.selectbox(
             "Time range",
-            list(data.TIME_RANGES),
-            index=list(data.TIME_RANGES).index(data.DEFAULT_TIME_RANGE),
+            list(TIME_RANGES),
+            index=list(TIME_RANGES).index(DEFAULT_TIME_RANGE),
             format_func=lambda key: RANGE_LABELS.get(key, key),
             key="time_range",
         )
@@ -180,9 +188,9 @@ def page(body: Callable[[], None]) -> None:
 def state_badge(state: str) -> None:
     """A coloured badge naming a monitor state."""
     st.badge(
-        data.STATE_LABELS.get(state, state),
-        icon=data.STATE_ICONS.get(state),
-        color=data.STATE_BADGE_COLORS.get(state, "gray"),  # type: ignore[arg-type]
+        STATE_LABELS.get(state, state),
+        icon=STATE_ICONS.get(state),
+        color=STATE_BADGE_COLORS.get(state, "gray"),  # type: ignore[arg-type]
     )
 
 
@@ -190,7 +198,7 @@ def when(moment: datetime | None) -> str:
     """A time as "5 min ago · 14:03 UTC"."""
     if moment is None:
         return "never"
-    return f"{data.format_age(moment)} · {moment:%Y-%m-%d %H:%M} UTC"
+    return f"{format_age(moment)} · {moment:%Y-%m-%d %H:%M} UTC"
 
 
 def page_path(name: str) -> str:

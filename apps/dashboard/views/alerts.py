@@ -5,8 +5,21 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from driftscope.apps.dashboard import charts, data, ui
+from driftscope.apps.dashboard import charts, ui
 from driftscope.apps.dashboard.client import ApiError
+from driftscope.apps.dashboard.data.alerts import (
+    AlertEventRow,
+    AlertRow,
+    alert_events,
+    alert_rows,
+    state_counts,
+)
+from driftscope.apps.dashboard.data.delivery import (
+    NotifierDelivery,
+    OutboxMessageRow,
+    delivery_status,
+    outbox_messages,
+)
 
 EVENT_LIMIT = 1000
 ACTIVE = ("firing", "no_data", "pending")
@@ -27,7 +40,7 @@ STATE_BACKGROUNDS = {
 }
 
 
-def _active(rows: list[data.AlertRow]) -> None:
+def _active(rows: list[AlertRow]) -> None:
     st.subheader("Active now")
     active = [r for r in rows if r.state in ACTIVE]
     if not active:
@@ -61,7 +74,7 @@ def _active(rows: list[data.AlertRow]) -> None:
     )
 
 
-def _history(events: list[data.AlertEventRow]) -> None:
+def _history(events: list[AlertEventRow]) -> None:
     st.subheader("History")
     if not events:
         st.info(
@@ -101,8 +114,8 @@ def _history(events: list[data.AlertEventRow]) -> None:
 
 
 def _delivery(
-    notifiers: list[data.NotifierDelivery],
-    waiting: list[data.OutboxMessageRow],
+    notifiers: list[NotifierDelivery],
+    waiting: list[OutboxMessageRow],
     error: ApiError | None,
 ) -> None:
     st.subheader("Delivery")
@@ -147,7 +160,7 @@ def _delivery(
         _waiting(waiting)
 
 
-def _waiting(rows: list[data.OutboxMessageRow]) -> None:
+def _waiting(rows: list[OutboxMessageRow]) -> None:
     """The messages not delivered yet (pending) or never to be (given up)."""
     st.markdown("**Pending and given-up messages**")
     st.dataframe(
@@ -185,14 +198,14 @@ def _waiting(rows: list[data.OutboxMessageRow]) -> None:
 
 def render() -> None:
     """Draw the Alerts page."""
-    rows = data.alert_rows(ui.get("/v1/alerts"))
-    events = data.alert_events(ui.get("/v1/alerts/events", since=ui.since(), limit=EVENT_LIMIT))
+    rows = alert_rows(ui.get("/v1/alerts"))
+    events = alert_events(ui.get("/v1/alerts/events", since=ui.since(), limit=EVENT_LIMIT))
     ready, ready_error = ui.try_get("/readyz", accept=(503,))
-    notifiers = data.delivery_status(ready)
-    waiting = data.outbox_messages(ready)
+    notifiers = delivery_status(ready)
+    waiting = outbox_messages(ready)
     st.title("Alerts")
     st.caption(f"alert states now · changes in the last {ui.time_range()}")
-    counts = data.state_counts(rows)
+    counts = state_counts(rows)
     cols = st.columns(5)
     cols[0].metric(":red[:material/notifications_active: Firing]", counts["firing"], border=True)
     cols[1].metric(":orange[:material/pending: Pending]", counts["pending"], border=True)

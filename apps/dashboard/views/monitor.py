@@ -8,18 +8,39 @@ from typing import Any
 
 import streamlit as st
 
-from driftscope.apps.dashboard import charts, data, ui
+from driftscope.apps.dashboard import charts, ui
+from driftscope.apps.dashboard.data.alerts import alert_rows, alerts_by_monitor
+from driftscope.apps.dashboard.data.catalog import MonitorInfo, monitors
+from driftscope.apps.dashboard.data.display import (
+    STATE_BADGE_COLORS,
+    STATE_ICONS,
+    STATE_LABELS,
+    format_age,
+    format_number,
+)
+from driftscope.apps.dashboard.data.drift import detectors_of, drift_series, heatmap
+from driftscope.apps.dashboard.data.performance import PerformanceSeries, performance_series
+from driftscope.apps.dashboard.data.reports import (
+    ReportSummary,
+    comparison,
+    monitor_state,
+    report_features,
+    results_for_feature,
+    sample_counts,
+    summarize_report,
+)
+from driftscope.apps.dashboard.data.values import items, latest_report, sorted_reports
 
 REPORT_LIMIT = 500
 DEFAULT_LINES = 5
 
 
-def _header(monitor: data.MonitorInfo, reports: list[Any], alerts: list[Any], more: bool) -> None:
-    latest = data.latest_report(reports)
-    state = data.monitor_state(latest, alerts)
-    color = data.STATE_BADGE_COLORS.get(state, "gray")
-    icon = data.STATE_ICONS.get(state, "")
-    st.markdown(f"# {monitor.name} :{color}-badge[{icon} {data.STATE_LABELS.get(state, state)}]")
+def _header(monitor: MonitorInfo, reports: list[Any], alerts: list[Any], more: bool) -> None:
+    latest = latest_report(reports)
+    state = monitor_state(latest, alerts)
+    color = STATE_BADGE_COLORS.get(state, "gray")
+    icon = STATE_ICONS.get(state, "")
+    st.markdown(f"# {monitor.name} :{color}-badge[{icon} {STATE_LABELS.get(state, state)}]")
     parts = [f"model **{monitor.model}**"]
     if monitor.schedule:
         parts.append(monitor.schedule)
@@ -41,12 +62,12 @@ def _run_now(name: str) -> None:
             st.rerun()
 
 
-def _metrics(latest: Mapping[str, Any], perf: list[data.PerformanceSeries]) -> data.ReportSummary:
-    summary = data.summarize_report(latest)
+def _metrics(latest: Mapping[str, Any], perf: list[PerformanceSeries]) -> ReportSummary:
+    summary = summarize_report(latest)
     cols = st.columns(5)
     cols[0].metric(
         "Last run",
-        data.format_age(summary.created_at, short=True),
+        format_age(summary.created_at, short=True),
         border=True,
         help=f"{summary.created_at:%Y-%m-%d %H:%M:%S} UTC" if summary.created_at else None,
     )
@@ -84,7 +105,7 @@ def _metrics(latest: Mapping[str, Any], perf: list[data.PerformanceSeries]) -> d
     return summary
 
 
-def _status_notes(summary: data.ReportSummary, model: str) -> None:
+def _status_notes(summary: ReportSummary, model: str) -> None:
     if summary.status == "insufficient_data":
         st.warning(
             f"The last window had {summary.rows or 0} rows, too few to check drift. Send more "
@@ -100,7 +121,7 @@ def _status_notes(summary: data.ReportSummary, model: str) -> None:
 
 
 def _heatmap_section(reports: list[Any], name: str) -> None:
-    detectors = data.detectors_of(reports, "feature")
+    detectors = detectors_of(reports, "feature")
     if not detectors:
         return
     st.subheader("Which features drift when")
@@ -114,7 +135,7 @@ def _heatmap_section(reports: list[Any], name: str) -> None:
         )
         or detectors[0]
     )
-    hm = data.heatmap(reports, detector)
+    hm = heatmap(reports, detector)
     if not hm.times:
         st.caption("No results of this detector in the range.")
         return
@@ -126,7 +147,7 @@ def _heatmap_section(reports: list[Any], name: str) -> None:
 
 
 def _lines_section(reports: list[Any], name: str) -> None:
-    series = data.drift_series(reports, "feature")
+    series = drift_series(reports, "feature")
     if not series:
         return
     st.subheader("Drift over time")
@@ -145,10 +166,10 @@ def _lines_section(reports: list[Any], name: str) -> None:
     if not chosen:
         st.caption("Choose features to draw.")
         return
-    items = list(series.values())
-    for start in range(0, len(items), 2):
+    shown = list(series.values())
+    for start in range(0, len(shown), 2):
         cols = st.columns(2)
-        for col, ds in zip(cols, items[start : start + 2], strict=False):
+        for col, ds in zip(cols, shown[start : start + 2], strict=False):
             with col:
                 st.markdown(
                     f"**{ds.detector.upper()}** · {ds.measure}, threshold {ds.threshold:g}"
@@ -163,7 +184,7 @@ def _lines_section(reports: list[Any], name: str) -> None:
 
 
 def _report_label(report: Mapping[str, Any]) -> str:
-    summary = data.summarize_report(report)
+    summary = summarize_report(report)
     when = f"{summary.created_at:%Y-%m-%d %H:%M:%S}" if summary.created_at else summary.id
     if summary.status != "ok":
         return f"{when} · {summary.status.replace('_', ' ')}"
@@ -186,32 +207,32 @@ def _result_panel(result: Mapping[str, Any], feature: str, key: str) -> None:
         if status != "ok":
             st.caption(str(result.get("error") or "No result for this window."))
             return
-        comp = data.comparison(result)
+        comp = comparison(result)
         if comp is not None:
             st.plotly_chart(
                 charts.comparison_figure(comp, feature, detector),
                 key=key,
                 config={"displaylogo": False},
             )
-        counts = data.sample_counts(result)
+        counts = sample_counts(result)
         details = result.get("details") if isinstance(result.get("details"), Mapping) else {}
         p_raw = result.get("p_value")
         p_adj = details.get("p_value_adjusted")
         a, b, c = st.columns(3)
-        a.metric("Statistic", data.format_number(result.get("statistic")))
+        a.metric("Statistic", format_number(result.get("statistic")))
         if p_raw is not None:
             b.metric(
                 "p-value",
-                data.format_number(p_adj if p_adj is not None else p_raw),
+                format_number(p_adj if p_adj is not None else p_raw),
                 help=(
-                    f"raw {data.format_number(p_raw)}, adjusted ({details.get('correction')})"
+                    f"raw {format_number(p_raw)}, adjusted ({details.get('correction')})"
                     if p_adj is not None
                     else None
                 ),
             )
         else:
             b.metric("Severity", str(details.get("severity", "-")))
-        c.metric("Threshold", data.format_number(result.get("threshold")))
+        c.metric("Threshold", format_number(result.get("threshold")))
         dropped = []
         for label, value in (
             ("missing", counts.current_missing),
@@ -229,8 +250,8 @@ def _result_panel(result: Mapping[str, Any], feature: str, key: str) -> None:
 
 def _compare_section(reports: list[Any], name: str) -> Mapping[str, Any] | None:
     """Reference against current for a chosen report and feature; returns the report."""
-    newest_first = list(reversed(data.sorted_reports(reports)))
-    by_id = {str(r.get("id")): r for r in newest_first if data.report_features(r, "feature")}
+    newest_first = list(reversed(sorted_reports(reports)))
+    by_id = {str(r.get("id")): r for r in newest_first if report_features(r, "feature")}
     if not by_id:
         return newest_first[0] if newest_first else None
     st.subheader("Reference against current")
@@ -242,9 +263,9 @@ def _compare_section(reports: list[Any], name: str) -> Mapping[str, Any] | None:
         key=f"cmp_report-{name}",
     )
     report = _detailed(by_id[str(report_id)])
-    features = data.report_features(report, "feature")
+    features = report_features(report, "feature")
     feature = right.selectbox("Feature", features, key=f"cmp_feature-{name}")
-    results = data.results_for_feature(report, str(feature))
+    results = results_for_feature(report, str(feature))
     cols = st.columns(max(len(results), 1))
     for i, (col, result) in enumerate(zip(cols, results, strict=False)):
         with col:
@@ -253,7 +274,7 @@ def _compare_section(reports: list[Any], name: str) -> Mapping[str, Any] | None:
 
 
 def _prediction_section(reports: list[Any], report: Mapping[str, Any] | None) -> None:
-    series = data.drift_series(reports, "prediction")
+    series = drift_series(reports, "prediction")
     if not series:
         return
     st.subheader("The prediction's own drift")
@@ -261,7 +282,7 @@ def _prediction_section(reports: list[Any], report: Mapping[str, Any] | None) ->
         "The distribution of what the model says, against its output on the reference; "
         "the right-hand side shows the report chosen above."
     )
-    outputs = data.report_features(report, "prediction") if report is not None else []
+    outputs = report_features(report, "prediction") if report is not None else []
     chart, compare = st.columns([3, 2]) if outputs else (st.container(), None)
     with chart:
         for ds in series.values():
@@ -278,11 +299,11 @@ def _prediction_section(reports: list[Any], report: Mapping[str, Any] | None) ->
                 if len(outputs) > 1
                 else outputs[0]
             )
-            for i, result in enumerate(data.results_for_feature(report, str(output))):
+            for i, result in enumerate(results_for_feature(report, str(output))):
                 _result_panel(result, str(output), key=f"pred-{i}-{result.get('detector')}")
 
 
-def _performance_section(perf: list[data.PerformanceSeries], model: str) -> None:
+def _performance_section(perf: list[PerformanceSeries], model: str) -> None:
     st.subheader("Model performance")
     feedback = f"`POST /v1/models/{model}/feedback`"
     if not perf:
@@ -312,8 +333,8 @@ def _performance_section(perf: list[data.PerformanceSeries], model: str) -> None
 
 def render() -> None:
     """Draw the Monitor page."""
-    monitors = data.monitors(ui.get("/v1/monitors"))
-    if not monitors:
+    configured = monitors(ui.get("/v1/monitors"))
+    if not configured:
         st.title("Monitor")
         st.info(
             "No monitors configured yet. Add a `monitors:` block to the config the API runs "
@@ -321,22 +342,22 @@ def render() -> None:
             icon=":material/add_chart:",
         )
         return
-    by_name = {m.name: m for m in monitors}
+    by_name = {m.name: m for m in configured}
     pick, run = st.columns([5, 1], vertical_alignment="bottom")
     name = str(pick.selectbox("Monitor", list(by_name), key="monitor", bind="query-params"))
     monitor = by_name[name]
     page = ui.get(
         f"/v1/monitors/{name}/reports", since=ui.since(), limit=REPORT_LIMIT, details=False
     )
-    reports = data.items(page, "reports")
+    reports = items(page, "reports")
     more = isinstance(page, Mapping) and page.get("next_before") is not None
     alert_payload, _ = ui.try_get("/v1/alerts")
-    alerts = data.alerts_by_monitor(data.alert_rows(alert_payload)).get(name, [])
+    alerts = alerts_by_monitor(alert_rows(alert_payload)).get(name, [])
 
     with run:
         _run_now(name)
     _header(monitor, reports, alerts, more)
-    latest = data.latest_report(reports)
+    latest = latest_report(reports)
     if latest is None:
         schedule = monitor.schedule or "on its schedule"
         st.info(
@@ -347,7 +368,7 @@ def render() -> None:
         )
         return
     latest_full = _detailed(latest)
-    perf = data.performance_series(reports, latest_full)
+    perf = performance_series(reports, latest_full)
     summary = _metrics(latest, perf)
     _status_notes(summary, monitor.model)
     _heatmap_section(reports, name)

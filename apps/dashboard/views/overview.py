@@ -7,21 +7,29 @@ from typing import Any
 
 import streamlit as st
 
-from driftscope.apps.dashboard import data, ui
+from driftscope.apps.dashboard import ui
+from driftscope.apps.dashboard.data.alerts import alert_rows, alerts_by_monitor, firing_by_feature
+from driftscope.apps.dashboard.data.catalog import MonitorInfo, model_names, monitors
+from driftscope.apps.dashboard.data.display import STATE_BADGE_COLORS, STATE_ICONS, STATE_LABELS
+from driftscope.apps.dashboard.data.reports import (
+    drifted_count_series,
+    monitor_state,
+    summarize_report,
+)
+from driftscope.apps.dashboard.data.stats import ModelHealth, model_health
+from driftscope.apps.dashboard.data.values import items, latest_report
 
 REPORTS_PER_MONITOR = 200
 
 
-def _monitor_card(
-    monitor: data.MonitorInfo, reports: list[Any], alerts: list[dict[str, Any]]
-) -> None:
+def _monitor_card(monitor: MonitorInfo, reports: list[Any], alerts: list[dict[str, Any]]) -> None:
     name = monitor.name
-    latest = data.latest_report(reports)
-    state = data.monitor_state(latest, alerts)
+    latest = latest_report(reports)
+    state = monitor_state(latest, alerts)
     with st.container(border=True):
-        color = data.STATE_BADGE_COLORS.get(state, "gray")
-        icon = data.STATE_ICONS.get(state, "")
-        st.markdown(f"#### {name} :{color}-badge[{icon} {data.STATE_LABELS.get(state, state)}]")
+        color = STATE_BADGE_COLORS.get(state, "gray")
+        icon = STATE_ICONS.get(state, "")
+        st.markdown(f"#### {name} :{color}-badge[{icon} {STATE_LABELS.get(state, state)}]")
         parts = [f"model **{monitor.model}**"]
         if monitor.schedule:
             parts.append(monitor.schedule)
@@ -35,8 +43,8 @@ def _monitor_card(
             )
             _run_button(name)
             return
-        summary = data.summarize_report(latest)
-        counts = data.drifted_count_series(reports)
+        summary = summarize_report(latest)
+        counts = drifted_count_series(reports)
         left, right = st.columns(2)
         left.metric(
             "Features drifting",
@@ -93,7 +101,7 @@ def _run_button(name: str) -> None:
             st.rerun()
 
 
-def _model_card(health: data.ModelHealth, error: str | None) -> None:
+def _model_card(health: ModelHealth, error: str | None) -> None:
     with st.container(border=True):
         st.markdown(f"#### {health.model}")
         if error:
@@ -139,15 +147,15 @@ def _badge_text(feature: str, detectors: list[str]) -> str:
 
 def render() -> None:
     """Draw the Overview page."""
-    monitors = data.monitors(ui.get("/v1/monitors"))
-    models = data.model_names(ui.get("/v1/models"))
+    configured = monitors(ui.get("/v1/monitors"))
+    models = model_names(ui.get("/v1/models"))
     alert_payload, alert_error = ui.try_get("/v1/alerts")
-    alerts = data.alert_rows(alert_payload) if alert_error is None else []
-    by_monitor = data.alerts_by_monitor(alerts)
+    alerts = alert_rows(alert_payload) if alert_error is None else []
+    by_monitor = alerts_by_monitor(alerts)
 
     st.title("Overview")
-    st.caption(f"{len(monitors)} monitor(s) · {len(models)} model(s) · last {ui.time_range()}")
-    if not monitors:
+    st.caption(f"{len(configured)} monitor(s) · {len(models)} model(s) · last {ui.time_range()}")
+    if not configured:
         st.info(
             "No monitors configured yet. Add a `monitors:` block to the config the API runs "
             "with (see `configs/example.yaml`), check it with `driftscope check CONFIG`, and "
@@ -156,7 +164,7 @@ def render() -> None:
         )
 
     reports = {
-        m.name: data.items(
+        m.name: items(
             ui.get(
                 f"/v1/monitors/{m.name}/reports",
                 since=ui.since(),
@@ -165,32 +173,31 @@ def render() -> None:
             ),
             "reports",
         )
-        for m in monitors
+        for m in configured
     }
     states = {
-        name: data.monitor_state(data.latest_report(rs), by_monitor.get(name, []))
+        name: monitor_state(latest_report(rs), by_monitor.get(name, []))
         for name, rs in reports.items()
     }
     firing = [a for a in alerts if a.state in ("firing", "no_data")]
 
-    if monitors:
+    if configured:
         cols = st.columns(5)
         for col, state in zip(
             cols, ("ok", "drifting", "firing", "failing", "no_data"), strict=True
         ):
             col.metric(
-                f":{data.STATE_BADGE_COLORS[state]}[{data.STATE_ICONS[state]} "
-                f"{data.STATE_LABELS[state]}]",
+                f":{STATE_BADGE_COLORS[state]}[{STATE_ICONS[state]} {STATE_LABELS[state]}]",
                 sum(1 for s in states.values() if s == state),
                 border=True,
-                help=f"Monitors whose state is {data.STATE_LABELS[state].lower()}.",
+                help=f"Monitors whose state is {STATE_LABELS[state].lower()}.",
             )
 
     st.subheader("Alerts firing now")
     if alert_error is not None:
         st.warning(alert_error.message, icon=":material/cloud_off:")
     elif firing:
-        grouped = data.firing_by_feature(firing)
+        grouped = firing_by_feature(firing)
         since: dict[str, datetime] = {}
         for a in firing:  # the oldest change: how long this monitor has been alerting
             if a.since is not None and (a.monitor not in since or a.since < since[a.monitor]):
@@ -217,12 +224,12 @@ def render() -> None:
     else:
         st.success("No alerts firing.", icon=":material/check_circle:")
 
-    if monitors:
+    if configured:
         st.subheader("Monitors")
         per_row = 3
-        for start in range(0, len(monitors), per_row):
+        for start in range(0, len(configured), per_row):
             cols = st.columns(per_row)
-            for col, monitor in zip(cols, monitors[start : start + per_row], strict=False):
+            for col, monitor in zip(cols, configured[start : start + per_row], strict=False):
                 with col:
                     _monitor_card(monitor, reports[monitor.name], by_monitor.get(monitor.name, []))
 
@@ -233,7 +240,7 @@ def render() -> None:
             stats, error = ui.try_get(f"/v1/models/{model}/stats", last=ui.time_range())
             with cols[i % len(cols)]:
                 _model_card(
-                    data.model_health(model, stats, ui.span()),
+                    model_health(model, stats, ui.span()),
                     error.message if error is not None else None,
                 )
 

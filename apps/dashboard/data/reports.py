@@ -1,0 +1,240 @@
+"""One report: its summary (features checked, drifting, failed), the monitor state it gives
+with the monitor's alerts, and per result the reference-against-current comparison and the
+sample counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from typing import Any, Literal
+
+from driftscope.apps.dashboard.data.display import format_edge
+from driftscope.apps.dashboard.data.values import (
+    as_float,
+    as_int,
+    details_of,
+    feature_label,
+    items,
+    parse_time,
+    sorted_reports,
+)
+
+MonitorState = Literal["ok", "drifting", "firing", "failing", "no_data"]
+
+
+@dataclass
+class ReportSummary:
+    """What a monitor's card and the Monitor page header say about one report."""
+
+    id: str
+    created_at: datetime | None
+    status: str
+    drifted: bool
+    rows: int | None
+    labelled_rows: int | None
+    features: list[str]
+    drifted_features: list[str]
+    failed: list[str]
+    prediction_drifted: bool
+    performance_drifted: bool
+
+    @property
+    def feature_count(self) -> int:
+        """How many features were checked."""
+        return len(self.features)
+
+
+def summarize_report(report: Mapping[str, Any]) -> ReportSummary:
+    """Counts of one report: features checked and drifting, failures, window rows."""
+    window = report.get("window") if isinstance(report.get("window"), Mapping) else {}
+    results = items(report.get("results"))
+    features: dict[str, None] = {}
+    drifted: dict[str, None] = {}
+    failed: list[str] = []
+    for row in results:
+        label = feature_label(row)
+        if row.get("kind", "feature") == "feature":
+            features.setdefault(label, None)
+            if row.get("drifted"):
+                drifted.setdefault(label, None)
+        if row.get("status") == "failed":
+            failed.append(f"{row.get('detector', '?')} on {label}: {row.get('error') or 'failed'}")
+    any_drift = report.get("drifted")
+    return ReportSummary(
+        id=str(report.get("id", "")),
+        created_at=parse_time(report.get("created_at")),
+        status=str(report.get("status", "ok")),
+        drifted=bool(any_drift)
+        if any_drift is not None
+        else any(r.get("drifted") for r in results),
+        rows=as_int(window.get("rows")),
+        labelled_rows=as_int(window.get("labelled_rows")),
+        features=list(features),
+        drifted_features=list(drifted),
+        failed=failed,
+        prediction_drifted=any(r.get("drifted") for r in results if r.get("kind") == "prediction"),
+        performance_drifted=any(
+            r.get("drifted") for r in results if r.get("kind") == "performance"
+        ),
+    )
+
+
+def monitor_state(
+    report: Mapping[str, Any] | None, alerts: Iterable[Mapping[str, Any]] = ()
+) -> MonitorState:
+    """A monitor's state at a glance from its latest report and its alert states.
+
+    ``firing`` when one of its alert keys fires; else ``failing`` when the report failed or a
+    detector on it raised; ``no_data`` without a report, with too few rows, or when its alert
+    is in ``no_data``; ``drifting`` when the report found drift; else ``ok``.
+    """
+    alert_states = {str(a.get("state")) for a in alerts}
+    if "firing" in alert_states:
+        return "firing"
+    if report is None:
+        return "no_data"
+    summary = summarize_report(report)
+    if summary.status == "failed" or summary.failed:
+        return "failing"
+    if summary.status == "insufficient_data" or "no_data" in alert_states:
+        return "no_data"
+    if summary.drifted:
+        return "drifting"
+    return "ok"
+
+
+def drifted_count_series(reports: Iterable[Mapping[str, Any]]) -> list[int]:
+    """How many features drifted in each report, oldest first (for a sparkline)."""
+    return [len(summarize_report(r).drifted_features) for r in sorted_reports(reports)]
+
+
+@dataclass
+class Comparison:
+    """Reference against current for one result, ready to draw.
+
+    ``shape`` is ``"bins"`` (``labels`` with both proportions: PSI, chi-square) or
+    ``"ecdf"`` (``x`` with both cumulative shares: KS).
+    """
+
+    shape: Literal["bins", "ecdf"]
+    x: list[Any]
+    reference: list[float]
+    current: list[float]
+    location: float | None = None
+    """For ECDFs: where the two curves are furthest apart (KS's D), when reported."""
+
+    def gap_at_location(self) -> tuple[float, float] | None:
+        """The two ECDF values at ``location`` (the ends of D's segment), or ``None``."""
+        if self.shape != "ecdf" or self.location is None or not self.x:
+            return None
+        index = -1
+        for i, x in enumerate(self.x):
+            if x <= self.location:
+                index = i
+        if index < 0:
+            return (0.0, 0.0)
+        return (self.reference[index], self.current[index])
+
+
+def _numbers(values: Any) -> list[float] | None:
+    if not isinstance(values, list):
+        return None
+    out = [as_float(v) for v in values]
+    if any(v is None for v in out):
+        return None
+    return [float(v) for v in out if v is not None]
+
+
+def _proportions(values: list[float]) -> list[float]:
+    total = sum(values)
+    if total > 1.0 + 1e-6 and total > 0:  # counts, not proportions
+        return [v / total for v in values]
+    return values
+
+
+def _bin_labels(bins: Mapping[str, Any], size: int) -> list[str]:
+    """Short labels of bins: from numeric ``edges`` (three significant digits) when given,
+    else the published ``labels`` (categories), else ``bin 1`` …"""
+    edges = _numbers(bins.get("edges"))
+    if edges is not None and len(edges) == size + 1:
+        return [f"{format_edge(lo)} – {format_edge(hi)}" for lo, hi in pairwise(edges)]
+    if edges is not None and len(edges) == size - 1 and size > 1:  # inner edges, open ends
+        inner = [f"{format_edge(lo)} – {format_edge(hi)}" for lo, hi in pairwise(edges)]
+        return [f"≤ {format_edge(edges[0])}", *inner, f"> {format_edge(edges[-1])}"]
+    labels = bins.get("labels")
+    if isinstance(labels, list) and len(labels) == size:
+        return [str(label) for label in labels]
+    return [f"bin {i + 1}" for i in range(size)]
+
+
+def comparison(result: Mapping[str, Any]) -> Comparison | None:
+    """The reference-against-current data a result's ``details`` carry, or ``None``."""
+    details = details_of(result)
+    bins = details.get("bins")
+    if isinstance(bins, Mapping):
+        reference = _numbers(bins.get("reference"))
+        current = _numbers(bins.get("current"))
+        if reference is None or current is None:
+            ref_counts = _numbers(bins.get("reference_counts"))
+            cur_counts = _numbers(bins.get("current_counts"))
+            reference = reference or ref_counts
+            current = current or cur_counts
+        if reference and current and len(reference) == len(current):
+            return Comparison(
+                "bins",
+                _bin_labels(bins, len(reference)),
+                _proportions(reference),
+                _proportions(current),
+            )
+    ecdf = details.get("ecdf")
+    if isinstance(ecdf, Mapping):
+        x = _numbers(ecdf.get("x"))
+        reference = _numbers(ecdf.get("reference"))
+        current = _numbers(ecdf.get("current"))
+        if x and reference and current and len(x) == len(reference) == len(current):
+            location = as_float(details.get("statistic_location"))
+            return Comparison("ecdf", list(x), reference, current, location)
+    return None
+
+
+@dataclass
+class SampleCounts:
+    """Sample sizes and dropped values of one result (``None`` where not reported)."""
+
+    reference_size: int | None
+    current_size: int | None
+    reference_missing: int | None
+    current_missing: int | None
+    reference_infinite: int | None
+    current_infinite: int | None
+
+
+def sample_counts(result: Mapping[str, Any]) -> SampleCounts:
+    """The sample counts in a result's ``details``."""
+    d = details_of(result)
+    return SampleCounts(
+        reference_size=as_int(d.get("reference_size")),
+        current_size=as_int(d.get("current_size")),
+        reference_missing=as_int(d.get("reference_missing")),
+        current_missing=as_int(d.get("current_missing")),
+        reference_infinite=as_int(d.get("reference_infinite")),
+        current_infinite=as_int(d.get("current_infinite")),
+    )
+
+
+def results_for_feature(report: Mapping[str, Any], feature: str) -> list[Mapping[str, Any]]:
+    """The results of one report on one feature (or ``prediction``...), in report order."""
+    return [r for r in items(report.get("results")) if feature_label(r) == feature]
+
+
+def report_features(report: Mapping[str, Any], kind: str = "feature") -> list[str]:
+    """The features of ``kind`` a report checked: drifted ones first, then in report order."""
+    names: dict[str, bool] = {}
+    for row in items(report.get("results")):
+        if row.get("kind", "feature") != kind:
+            continue
+        label = feature_label(row)
+        names[label] = names.get(label, False) or bool(row.get("drifted"))
+    return sorted(names, key=lambda n: not names[n])

@@ -1,0 +1,97 @@
+"""Reading the API's JSON defensively: the lists in an answer, numbers, times, a result's
+``details`` and the name it is shown under, and reports in time order.
+
+Every reader gives ``None`` or an empty list for a missing or malformed value, never an
+exception: the other modules of this package build on these so that they stay defensive too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+
+def items(payload: Any, *keys: str) -> list[dict[str, Any]]:
+    """The list of objects in an API answer: the answer itself when it is a list, else the
+    first of ``keys`` (or ``"items"``) holding a list. Non-dict entries are dropped."""
+    found: Any = payload
+    if isinstance(payload, Mapping):
+        found = None
+        for key in (*keys, "items", "data", "results"):
+            value = payload.get(key)
+            if isinstance(value, list):
+                found = value
+                break
+    if not isinstance(found, list):
+        return []
+    return [entry for entry in found if isinstance(entry, Mapping)]
+
+
+def as_float(value: Any) -> float | None:
+    """A number as a float; ``None`` for booleans, ``None``, text that is not a number, and NaN
+    (infinities stay: a caller that cannot use them checks)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def as_int(value: Any) -> int | None:
+    """A number as an int (truncated); ``None`` where :func:`as_float` gives ``None`` and for
+    infinities."""
+    number = as_float(value)
+    return None if number is None or math.isinf(number) else int(number)
+
+
+def details_of(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A result's ``details`` mapping; empty when it has none or it is not a mapping."""
+    details = row.get("details")
+    return details if isinstance(details, Mapping) else {}
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 string or datetime as an aware UTC datetime; ``None`` when unparseable."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def feature_label(row: Mapping[str, Any]) -> str:
+    """The name a result is shown under: the feature, ``prediction``, or the metric."""
+    feature = row.get("feature")
+    if isinstance(feature, str) and feature:
+        return feature
+    kind = row.get("kind")
+    if kind == "performance":
+        metric = details_of(row).get("metric")
+        return str(metric) if metric else "performance"
+    return str(kind or "?")
+
+
+def sorted_reports(reports: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Reports with a readable ``created_at``, oldest first."""
+    dated = [(parse_time(r.get("created_at")), r) for r in reports if isinstance(r, Mapping)]
+    return [r for t, r in sorted((p for p in dated if p[0] is not None), key=lambda p: p[0])]
+
+
+def latest_report(reports: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The newest report, or ``None``."""
+    ordered = sorted_reports(reports)
+    return ordered[-1] if ordered else None
