@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftscope.apps.demo.runner import MONITOR, DemoOptions, demo_config, free_port
+from driftscope.apps.demo.options import MONITOR, DemoOptions, demo_config
+from driftscope.apps.demo.processes import free_port
 from driftscope.apps.demo.simulate import (
     ApiClient,
     SimulationError,

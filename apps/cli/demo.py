@@ -89,7 +89,8 @@ def demo(
 
     All on this machine (SQLite, no account, no internet); servers stay up until Ctrl-C.
     """
-    from driftscope.apps.demo.runner import DemoOptions, run_demo
+    from driftscope.apps.demo.options import DemoOptions
+    from driftscope.apps.demo.runner import run_demo
 
     if browser is None:
         browser = _has_desktop() and not once

@@ -21,27 +21,23 @@ API with SIGINT so it flushes its prediction log, and kills whatever is left of 
 group. Child processes get a clean environment: every ``DRIFTSCOPE_*`` variable of the
 caller is dropped so a deployment's settings (a PostgreSQL URL, an API key) cannot leak into
 the demo.
+
+This module is the run itself, in that order; its parts live beside it: the options, names
+and config in :mod:`~driftscope.apps.demo.options`, the ports and server subprocesses in
+:mod:`~driftscope.apps.demo.processes`, reading the store and printing alerts in
+:mod:`~driftscope.apps.demo.watching`, and the summary in :mod:`~driftscope.apps.demo.summary`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
 import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 import webbrowser
-from collections import Counter
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import FrameType
-from typing import IO, Any
 
 import httpx
 from rich.console import Console
@@ -52,8 +48,28 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
+from driftscope.apps.demo.options import (
+    API_LOG,
+    CONFIG_NAME,
+    DASHBOARD_LOG,
+    DB_NAME,
+    DEFAULT_API_PORT,
+    DEFAULT_DASHBOARD_PORT,
+    DEMO_FILES,
+    HOST,
+    MARKER,
+    MODEL,
+    DemoError,
+    DemoOptions,
+    demo_config,
+)
+from driftscope.apps.demo.processes import (
+    ManagedProcess,
+    child_environment,
+    choose_port,
+    free_port,
+)
 from driftscope.apps.demo.simulate import (
     ApiClient,
     SimulationError,
@@ -62,396 +78,8 @@ from driftscope.apps.demo.simulate import (
     TrafficSource,
     TrafficStats,
 )
-from driftscope.core.contracts.store import AlertEvent, Store
-
-HOST = "127.0.0.1"
-DEFAULT_API_PORT = 8000
-DEFAULT_DASHBOARD_PORT = 8501
-MODEL = "cancer"
-MONITOR = "cancer-drift"
-DB_NAME = "driftscope.db"
-CONFIG_NAME = "driftscope.yaml"
-MARKER = ".driftscope-demo"
-SUMMARY_NAME = "summary.json"
-API_LOG = "api.log"
-DASHBOARD_LOG = "dashboard.log"
-# built-in detectors whose threshold is a p-value, not a bound on the statistic
-P_VALUE_DETECTORS = frozenset({"ks", "chi2"})
-# what --replace removes: only files the demo itself writes
-DEMO_FILES = (
-    DB_NAME,
-    f"{DB_NAME}-wal",
-    f"{DB_NAME}-shm",
-    f"{DB_NAME}-journal",
-    "cancer.skops",
-    "cancer_reference.csv",
-    CONFIG_NAME,
-    SUMMARY_NAME,
-    API_LOG,
-    DASHBOARD_LOG,
-)
-
-
-class DemoError(RuntimeError):
-    """The demo cannot go on; ``code`` is the exit code (2: bad input, 1: a failure)."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    """What ``driftscope demo`` was asked to do.
-
-    ``port``/``dashboard_port`` ``None`` means the default port, or a free one when the
-    default is taken; a port given explicitly must be free. ``replace`` starts from a fresh
-    database (and a freshly trained model); otherwise the folder's database is kept.
-    ``every`` is the monitor's schedule in seconds; ``min_samples`` the rows a window needs.
-    """
-
-    folder: Path = Path("driftscope-demo")
-    requests: int = 2000
-    rate: float = 30.0
-    dashboard: bool = True
-    port: int | None = None
-    dashboard_port: int | None = None
-    once: bool = False
-    replace: bool = True
-    every: float = 5.0
-    min_samples: int = 200
-    seed: int = 42
-    startup_timeout: float = 90.0
-    open_browser: bool = False
-
-    @property
-    def drift_after(self) -> int:
-        """Requests sent before drift is injected: the first half."""
-        return self.requests // 2
-
-    @property
-    def burst(self) -> int:
-        """Requests sent at once at the start, so the monitor's first run has enough rows."""
-        return min(self.drift_after, self.min_samples + 50)
-
-    @property
-    def traffic_seconds(self) -> float:
-        """Roughly how long the traffic lasts."""
-        return (self.requests - self.burst) / self.rate if self.rate > 0 else 0.0
-
-
-@dataclass
-class DemoSummary:
-    """What the demo did and found; printed at the end and saved as ``summary.json``."""
-
-    predictions_sent: int = 0
-    predictions_failed: int = 0
-    labels_sent: int = 0
-    drift_injected_after: int | None = None
-    traffic_seconds: float = 0.0
-    reports: int = 0
-    drift_detected: bool = False
-    detected_after_requests: int | None = None
-    detected_after_seconds: float | None = None
-    drifted_features: list[str] = field(default_factory=list)
-    false_alarms: int = 0
-    alerts_fired: int = 0
-    alerts_firing_now: int = 0
-    alerts_resolved: int = 0
-    no_data_alerts: int = 0
-    messages: dict[str, dict[str, int]] = field(default_factory=dict)
-    api_url: str = ""
-    dashboard_url: str | None = None
-    folder: str = ""
-
-    @property
-    def alerts_delivered(self) -> int:
-        """Messages every notifier reported as sent."""
-        return sum(counts.get("sent", 0) for counts in self.messages.values())
-
-    @property
-    def ok(self) -> bool:
-        """Drift was detected in the drifted phase and an alert was recorded: one fired in
-        this run, or (reusing a folder) one from an earlier run is still firing."""
-        return self.drift_detected and (self.alerts_fired > 0 or self.alerts_firing_now > 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (with ``ok`` and ``alerts_delivered``)."""
-        data = asdict(self)
-        data["alerts_delivered"] = self.alerts_delivered
-        data["ok"] = self.ok
-        return data
-
-
-# -- ports and processes -------------------------------------------------------------------
-
-
-def port_is_free(port: int, host: str = HOST) -> bool:
-    """True when nothing listens on ``host:port`` (we can bind it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(host: str = HOST) -> int:
-    """A port the operating system says is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def choose_port(requested: int | None, default: int, what: str) -> tuple[int, str | None]:
-    """The port to use and, when it is not the one expected, a note saying why.
-
-    An explicitly requested port that is taken is an error (exit 2); a taken default is
-    replaced by a free port.
-    """
-    if requested is not None:
-        if not port_is_free(requested):
-            raise DemoError(
-                f"port {requested} for the {what} is already in use; pick another with "
-                f"--port, or leave it out to use a free one",
-                code=2,
-            )
-        return requested, None
-    if port_is_free(default):
-        return default, None
-    port = free_port()
-    return port, f"port {default} is taken, so the {what} uses port {port}"
-
-
-class ManagedProcess:
-    """A server subprocess in its own process group, its output going to a log file.
-
-    Its own group (session) means a terminal's Ctrl-C reaches only the demo, which then
-    stops its children in order; and that stopping kills every process the child started.
-    """
-
-    def __init__(self, name: str, args: list[str], log_path: Path, env: dict[str, str]) -> None:
-        self.name = name
-        self.args = args
-        self.log_path = log_path
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self) -> None:
-        """Start the process."""
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        kwargs: dict[str, Any] = {}
-        if os.name == "nt":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-        else:
-            kwargs["start_new_session"] = True
-        self.process = subprocess.Popen(
-            self.args,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            **kwargs,
-        )
-
-    @property
-    def alive(self) -> bool:
-        """True while the process runs."""
-        return self.process is not None and self.process.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        """The exit code once it ended."""
-        return None if self.process is None else self.process.poll()
-
-    def _signal_group(self, sig: int) -> None:
-        assert self.process is not None
-        if os.name == "nt":
-            if sig == signal.SIGINT:
-                self.process.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
-            else:
-                self.process.kill()
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, sig)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """Ask the process to stop (SIGINT: a graceful shutdown that flushes), wait up to
-        ``timeout`` seconds, then kill its whole process group."""
-        if self.process is not None:
-            if self.process.poll() is None:
-                self._signal_group(signal.SIGINT)
-                try:
-                    self.process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self._signal_group(signal.SIGKILL if os.name != "nt" else signal.SIGTERM)
-                    self.process.wait(5)
-            # whatever the leader started and left behind goes too
-            if os.name != "nt":
-                self._signal_group(signal.SIGKILL)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def log_tail(self, lines: int = 25) -> str:
-        """The last lines of the process's log."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def child_environment(extra: dict[str, str]) -> dict[str, str]:
-    """The caller's environment without ``DRIFTSCOPE_*`` variables, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTSCOPE_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
-
-
-# -- the config ------------------------------------------------------------------------------
-
-
-def window_length(options: DemoOptions) -> str:
-    """A monitor window that covers the whole run and a while of exploring afterwards."""
-    minutes = max(10, math.ceil(3 * (options.traffic_seconds + 30) / 60))
-    return f"{minutes}m"
-
-
-def demo_config(
-    options: DemoOptions, folder: Path, *, dashboard_url: str | None, discord: bool
-) -> str:
-    """The YAML config the demo runs with (paths relative to the folder, the store absolute)."""
-    notify = "[console, discord]" if discord else "[console]"
-    discord_block = (
-        '  - {name: discord, type: discord, webhook_url: "${DISCORD_WEBHOOK_URL}"}\n'
-        if discord
-        else ""
-    )
-    dashboard_block = (
-        f"dashboard:\n  url: {dashboard_url}   # linked from alert messages\n\n"
-        if dashboard_url
-        else ""
-    )
-    every = f"{options.every:g}s"
-    return f"""\
-# Written by `driftscope demo`; rewritten at each run. Try it yourself:
-#   driftscope check {folder / CONFIG_NAME}
-#   driftscope run {MONITOR} -c {folder / CONFIG_NAME}
-models:
-  - name: {MODEL}
-    path: cancer.skops                 # a skops file: loaded safely, no pickle
-    reference: cancer_reference.csv    # held-out training-time rows with their label
-    target: label
-
-monitors:
-  - name: {MONITOR}
-    model: {MODEL}
-    every: {every}                         # fast, for the demo; 1m-1h in production
-    window: {{last: {window_length(options)}, min_samples: {options.min_samples}}}
-    correction: bonferroni
-    detectors:
-      - {{type: psi, threshold: 0.25}}
-      - {{type: ks, p_value: 0.05, min_statistic: 0.1}}
-      - {{type: chi2, p_value: 0.05}}
-      - {{type: performance, metric: accuracy, max_drop: 0.15, min_samples: 50}}
-    notify: {notify}
-    alert: {{for_runs: 1, resolve_runs: 2, repeat_every: 1h}}
-
-notifiers:
-  - {{name: console, type: log}}         # alerts in {API_LOG}; no setup needed
-{discord_block}
-{dashboard_block}store:
-  type: sql
-  url: sqlite:///{(folder / DB_NAME).as_posix()}
-"""
-
-
-# -- reading what the monitor found ------------------------------------------------------------
-
-
-class StoreWatcher:
-    """Reads the demo's store (reports, alert history, outbox) while the API writes it."""
-
-    def __init__(self, config_path: Path, since: datetime) -> None:
-        from driftscope.core.config.yaml_file import load_config
-        from driftscope.core.plugin_system.manager import create_plugin_manager
-
-        plugins = create_plugin_manager()
-        config = load_config(config_path, plugins)
-        settings = config.store_settings
-        self.store: Store = plugins.get("store", settings.type)(settings)
-        self.store.open()
-        self.since = since
-        self._seen: set[int] = set()
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        """Close the store connection."""
-        self.store.close()
-
-    def new_events(self) -> list[AlertEvent]:
-        """Alert changes recorded since the last call (oldest first)."""
-        with self._lock:
-            events = self.store.list_alert_events(monitor=MONITOR, since=self.since, limit=1000)
-            fresh = [e for e in events if e.id is not None and e.id not in self._seen]
-            self._seen.update(e.id for e in fresh if e.id is not None)
-        return sorted(fresh, key=lambda e: (e.at, e.id or 0))
-
-    def events(self) -> list[AlertEvent]:
-        """Every alert change of this run, oldest first."""
-        with self._lock:
-            events = self.store.list_alert_events(monitor=MONITOR, since=self.since, limit=10_000)
-        return sorted(events, key=lambda e: (e.at, e.id or 0))
-
-    def reports(self) -> list[Any]:
-        """Every report of this run, oldest first."""
-        with self._lock:
-            reports = self.store.list_reports(MONITOR, since=self.since, limit=10_000)
-        return sorted(reports, key=lambda r: r.created_at)
-
-    def firing_keys(self) -> int:
-        """How many of the monitor's alert keys are firing now."""
-        with self._lock:
-            states = self.store.get_alert_states(MONITOR)
-        return sum(1 for state in states.values() if state.state == "firing")
-
-    def message_counts(self) -> dict[str, dict[str, int]]:
-        """Outbox messages of this run by notifier and status (sent, pending, failed...)."""
-        with self._lock:
-            messages = self.store.list_messages(limit=10_000)
-        counts: dict[str, Counter[str]] = {}
-        for message in messages:
-            if message.created_at >= self.since and message.monitor == MONITOR:
-                counts.setdefault(message.notifier, Counter())[message.status] += 1
-        return {name: dict(c) for name, c in sorted(counts.items())}
-
-
-def describe_event(event: AlertEvent) -> str:
-    """One line for an alert change."""
-    if event.detector == "monitor":
-        rows = "?" if event.statistic is None else f"{event.statistic:.0f}"
-        need = "?" if event.threshold is None else f"{event.threshold:.0f}"
-        what = f"window has {rows} rows (needs {need})"
-    else:
-        stat = "n/a" if event.statistic is None else f"{event.statistic:.3g}"
-        limit = "n/a" if event.threshold is None else f"{event.threshold:.3g}"
-        if event.detector == "performance":
-            what = f"the model's measured quality: {stat} (floor {limit})"
-        elif event.detector in P_VALUE_DETECTORS:
-            what = f"{event.detector} on {event.feature}: statistic {stat} (p-value < {limit})"
-        else:
-            what = f"{event.detector} on {event.feature}: {stat} (threshold {limit})"
-    colour = {"firing": "bold red", "no_data": "yellow", "resolved": "green"}.get(
-        event.to_state, "dim"
-    )
-    muted = " [dim](silenced)[/]" if event.silenced else ""
-    return f"[{colour}]{event.to_state:>8}[/] {what}{muted}"
-
-
-# -- the demo --------------------------------------------------------------------------------
+from driftscope.apps.demo.summary import DemoSummary, print_summary, summarise
+from driftscope.apps.demo.watching import AlertPrinter, StoreWatcher
 
 
 class _Stop(Exception):
@@ -473,8 +101,7 @@ class DemoRunner:
         self.dashboard_url: str | None = None
         self.started_at = datetime.now(UTC)
         self.stats: TrafficStats | None = None
-        self._printer_stop = threading.Event()
-        self._printer: threading.Thread | None = None
+        self.printer: AlertPrinter | None = None
 
     # -- the whole run ---------------------------------------------------------------------
     def run(self) -> int:
@@ -488,7 +115,7 @@ class DemoRunner:
             self.prepare()
             self.start_servers()
             summary = self.drive()
-            self.print_summary(summary)
+            print_summary(self.console, summary, replace=self.options.replace, folder=self.folder)
             code = 0 if summary.ok else 1
             if not self.options.once:
                 self.keep_serving()
@@ -691,7 +318,9 @@ class DemoRunner:
             "shifted and scaled, 35% of labels changed)",
             highlight=False,
         )
-        self._start_alert_printer()
+        assert self.watcher is not None
+        self.printer = AlertPrinter(self.watcher, self.console, lambda: self.stats)
+        self.printer.start()
         progress = Progress(
             TextColumn("[bold]{task.fields[phase]:<15}"),
             BarColumn(),
@@ -718,7 +347,13 @@ class DemoRunner:
 
             self.stats = generator.run(on_progress)
         self.wait_for_detection()
-        return self.summarise()
+        return summarise(
+            self.stats,
+            self.watcher,
+            api_url=self.api_url,
+            dashboard_url=self.dashboard_url,
+            folder=self.folder,
+        )
 
     def _check_api(self) -> None:
         if self.api is not None and not self.api.alive:
@@ -737,7 +372,8 @@ class DemoRunner:
                 if self._verdict_complete():
                     break
                 time.sleep(0.5)
-        self._flush_alert_printer()
+        if self.printer is not None:
+            self.printer.print_new()
 
     def _verdict_complete(self) -> bool:
         assert self.watcher is not None and self.stats is not None
@@ -748,154 +384,6 @@ class DemoRunner:
         fired = self.watcher.firing_keys() > 0
         pending = any(counts.get("pending", 0) for counts in self.watcher.message_counts().values())
         return detected and fired and not pending
-
-    # -- alerts as they fire ---------------------------------------------------------------------
-    def _start_alert_printer(self) -> None:
-        def loop() -> None:
-            while not self._printer_stop.wait(0.5):
-                self._print_new_alerts()
-
-        self._printer = threading.Thread(target=loop, name="demo-alerts", daemon=True)
-        self._printer.start()
-
-    def _flush_alert_printer(self) -> None:
-        self._print_new_alerts()
-
-    def _print_new_alerts(self) -> None:
-        if self.watcher is None:
-            return
-        try:
-            events = self.watcher.new_events()
-        except Exception as exc:  # the store is busy or gone: try again at the next poll
-            self.console.log(f"[dim]could not read alerts: {exc}[/]")
-            return
-        by_report: dict[str | None, list[AlertEvent]] = {}
-        for event in events:
-            by_report.setdefault(event.report_id, []).append(event)
-        for group in by_report.values():
-            at = group[0].at.astimezone().strftime("%H:%M:%S")
-            states = Counter(e.to_state for e in group)
-            head = ", ".join(f"{n} {s}" for s, n in states.items())
-            self.console.print(
-                f"[bold]alert[/] {at} {MONITOR}: {head}{self._when(group[0].at)}",
-                highlight=False,
-            )
-            for event in group[:12]:
-                self.console.print(f"  {describe_event(event)}", highlight=False)
-            if len(group) > 12:
-                self.console.print(f"  … and {len(group) - 12} more", highlight=False)
-
-    def _when(self, moment: datetime) -> str:
-        """`` (after N predictions, M of them drifted)`` for an alert printed at ``moment``."""
-        stats = self.stats
-        if stats is None:
-            return ""
-        answered = stats.answered_before(moment)
-        drifted = answered - stats.drift_start if stats.drift_start is not None else 0
-        if drifted > 0:
-            return f" (after {answered} predictions, {drifted} of them drifted)"
-        return f" (after {answered} predictions)"
-
-    # -- 4. summary --------------------------------------------------------------------------------
-    def summarise(self) -> DemoSummary:
-        """Gather the summary from the traffic stats and the store."""
-        assert self.watcher is not None and self.stats is not None
-        stats = self.stats
-        summary = DemoSummary(
-            predictions_sent=stats.sent,
-            predictions_failed=stats.failed,
-            labels_sent=stats.labels_sent,
-            drift_injected_after=stats.drift_start,
-            traffic_seconds=round(stats.elapsed, 1),
-            api_url=self.api_url,
-            dashboard_url=self.dashboard_url,
-            folder=str(self.folder),
-        )
-        reports = self.watcher.reports()
-        events = self.watcher.events()
-        summary.reports = len(reports)
-        drift_start = stats.drift_started_at
-        if drift_start is not None:
-            summary.false_alarms = sum(
-                1 for r in reports if r.drifted and r.created_at < drift_start
-            )
-            detected = [r for r in reports if r.drifted and r.created_at >= drift_start]
-            if detected:
-                first = detected[0]
-                summary.drift_detected = True
-                summary.detected_after_seconds = round(
-                    (first.created_at - drift_start).total_seconds(), 1
-                )
-                summary.detected_after_requests = stats.answered_before(first.created_at) - (
-                    stats.drift_start or 0
-                )
-                summary.drifted_features = sorted(
-                    {r.feature or r.kind for r in first.results if r.drifted}
-                )
-        drift_events = [e for e in events if e.detector != "monitor"]
-        summary.alerts_fired = sum(1 for e in drift_events if e.to_state == "firing")
-        summary.alerts_resolved = sum(1 for e in drift_events if e.to_state == "resolved")
-        summary.alerts_firing_now = self.watcher.firing_keys()
-        summary.no_data_alerts = sum(
-            1 for e in events if e.detector == "monitor" and e.to_state == "no_data"
-        )
-        summary.messages = self.watcher.message_counts()
-        (self.folder / SUMMARY_NAME).write_text(
-            json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8"
-        )
-        return summary
-
-    def print_summary(self, summary: DemoSummary) -> None:
-        """Print the summary table and the verdict."""
-        table = Table(title="driftscope demo summary", show_header=False, title_justify="left")
-        table.add_column(style="bold")
-        table.add_column()
-        table.add_row(
-            "predictions sent",
-            f"{summary.predictions_sent} in {summary.traffic_seconds:g}s"
-            + (f" ({summary.predictions_failed} failed)" if summary.predictions_failed else ""),
-        )
-        table.add_row("labels sent", str(summary.labels_sent))
-        table.add_row("drift injected after", f"{summary.drift_injected_after} predictions")
-        table.add_row("monitor runs", str(summary.reports))
-        if summary.drift_detected:
-            table.add_row(
-                "drift first detected",
-                f"{summary.detected_after_requests} predictions and "
-                f"{summary.detected_after_seconds:g}s after it started",
-            )
-            table.add_row("drifting", ", ".join(summary.drifted_features))
-        else:
-            table.add_row("drift first detected", "[red]not detected[/]")
-        if summary.false_alarms:
-            why = (
-                " (rows of an earlier run are still in the window: --replace starts afresh)"
-                if not self.options.replace
-                else ""
-            )
-            table.add_row("runs flagging drift before it began", f"{summary.false_alarms}{why}")
-        table.add_row(
-            "alerts fired",
-            f"{summary.alerts_fired} (resolved {summary.alerts_resolved}, "
-            f"no-data {summary.no_data_alerts}); {summary.alerts_firing_now} firing now",
-        )
-        delivered = (
-            "; ".join(
-                f"{name}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-                for name, counts in summary.messages.items()
-            )
-            or "no messages"
-        )
-        table.add_row("alert messages", delivered)
-        self.console.print(table)
-        if summary.ok:
-            self.console.print("[bold green]drift detected and alerted[/]")
-        else:
-            self.console.print(
-                "[bold red]the demo did not see drift detected and alerted[/] "
-                f"(see {self.folder / API_LOG})",
-                highlight=False,
-            )
 
     def keep_serving(self) -> None:
         """Keep the servers up for exploring until Ctrl-C; alerts keep being printed."""
@@ -920,9 +408,8 @@ class DemoRunner:
     # -- stopping ----------------------------------------------------------------------------------
     def shutdown(self) -> None:
         """Stop the alert printer, the dashboard, then the API (flushing), close the store."""
-        self._printer_stop.set()
-        if self._printer is not None:
-            self._printer.join(timeout=5)
+        if self.printer is not None:
+            self.printer.stop()
         for process in reversed(self.processes):
             if process.alive:
                 self.console.print(f"stopping the {process.name}…", highlight=False)

@@ -1,0 +1,167 @@
+"""What a demo run did and found: the summary gathered from the traffic and the store, saved as
+``summary.json`` and printed as a table with the verdict at the end of ``driftscope demo``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from driftscope.apps.demo.options import API_LOG, SUMMARY_NAME
+from driftscope.apps.demo.simulate import TrafficStats
+from driftscope.apps.demo.watching import StoreWatcher
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did and found; printed at the end and saved as ``summary.json``."""
+
+    predictions_sent: int = 0
+    predictions_failed: int = 0
+    labels_sent: int = 0
+    drift_injected_after: int | None = None
+    traffic_seconds: float = 0.0
+    reports: int = 0
+    drift_detected: bool = False
+    detected_after_requests: int | None = None
+    detected_after_seconds: float | None = None
+    drifted_features: list[str] = field(default_factory=list)
+    false_alarms: int = 0
+    alerts_fired: int = 0
+    alerts_firing_now: int = 0
+    alerts_resolved: int = 0
+    no_data_alerts: int = 0
+    messages: dict[str, dict[str, int]] = field(default_factory=dict)
+    api_url: str = ""
+    dashboard_url: str | None = None
+    folder: str = ""
+
+    @property
+    def alerts_delivered(self) -> int:
+        """Messages every notifier reported as sent."""
+        return sum(counts.get("sent", 0) for counts in self.messages.values())
+
+    @property
+    def ok(self) -> bool:
+        """Drift was detected in the drifted phase and an alert was recorded: one fired in
+        this run, or (reusing a folder) one from an earlier run is still firing."""
+        return self.drift_detected and (self.alerts_fired > 0 or self.alerts_firing_now > 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (with ``ok`` and ``alerts_delivered``)."""
+        data = asdict(self)
+        data["alerts_delivered"] = self.alerts_delivered
+        data["ok"] = self.ok
+        return data
+
+
+def summarise(
+    stats: TrafficStats,
+    watcher: StoreWatcher,
+    *,
+    api_url: str,
+    dashboard_url: str | None,
+    folder: Path,
+) -> DemoSummary:
+    """Gather the summary from the traffic stats and the store, and save it as
+    ``summary.json`` in ``folder``."""
+    summary = DemoSummary(
+        predictions_sent=stats.sent,
+        predictions_failed=stats.failed,
+        labels_sent=stats.labels_sent,
+        drift_injected_after=stats.drift_start,
+        traffic_seconds=round(stats.elapsed, 1),
+        api_url=api_url,
+        dashboard_url=dashboard_url,
+        folder=str(folder),
+    )
+    reports = watcher.reports()
+    events = watcher.events()
+    summary.reports = len(reports)
+    drift_start = stats.drift_started_at
+    if drift_start is not None:
+        summary.false_alarms = sum(1 for r in reports if r.drifted and r.created_at < drift_start)
+        detected = [r for r in reports if r.drifted and r.created_at >= drift_start]
+        if detected:
+            first = detected[0]
+            summary.drift_detected = True
+            summary.detected_after_seconds = round(
+                (first.created_at - drift_start).total_seconds(), 1
+            )
+            summary.detected_after_requests = stats.answered_before(first.created_at) - (
+                stats.drift_start or 0
+            )
+            summary.drifted_features = sorted(
+                {r.feature or r.kind for r in first.results if r.drifted}
+            )
+    drift_events = [e for e in events if e.detector != "monitor"]
+    summary.alerts_fired = sum(1 for e in drift_events if e.to_state == "firing")
+    summary.alerts_resolved = sum(1 for e in drift_events if e.to_state == "resolved")
+    summary.alerts_firing_now = watcher.firing_keys()
+    summary.no_data_alerts = sum(
+        1 for e in events if e.detector == "monitor" and e.to_state == "no_data"
+    )
+    summary.messages = watcher.message_counts()
+    (folder / SUMMARY_NAME).write_text(
+        json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8"
+    )
+    return summary
+
+
+def print_summary(console: Console, summary: DemoSummary, *, replace: bool, folder: Path) -> None:
+    """Print the summary table and the verdict; ``replace`` says whether the run started
+    afresh, and ``folder`` is where its logs are."""
+    table = Table(title="driftscope demo summary", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row(
+        "predictions sent",
+        f"{summary.predictions_sent} in {summary.traffic_seconds:g}s"
+        + (f" ({summary.predictions_failed} failed)" if summary.predictions_failed else ""),
+    )
+    table.add_row("labels sent", str(summary.labels_sent))
+    table.add_row("drift injected after", f"{summary.drift_injected_after} predictions")
+    table.add_row("monitor runs", str(summary.reports))
+    if summary.drift_detected:
+        table.add_row(
+            "drift first detected",
+            f"{summary.detected_after_requests} predictions and "
+            f"{summary.detected_after_seconds:g}s after it started",
+        )
+        table.add_row("drifting", ", ".join(summary.drifted_features))
+    else:
+        table.add_row("drift first detected", "[red]not detected[/]")
+    if summary.false_alarms:
+        why = (
+            " (rows of an earlier run are still in the window: --replace starts afresh)"
+            if not replace
+            else ""
+        )
+        table.add_row("runs flagging drift before it began", f"{summary.false_alarms}{why}")
+    table.add_row(
+        "alerts fired",
+        f"{summary.alerts_fired} (resolved {summary.alerts_resolved}, "
+        f"no-data {summary.no_data_alerts}); {summary.alerts_firing_now} firing now",
+    )
+    delivered = (
+        "; ".join(
+            f"{name}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            for name, counts in summary.messages.items()
+        )
+        or "no messages"
+    )
+    table.add_row("alert messages", delivered)
+    console.print(table)
+    if summary.ok:
+        console.print("[bold green]drift detected and alerted[/]")
+    else:
+        console.print(
+            "[bold red]the demo did not see drift detected and alerted[/] "
+            f"(see {folder / API_LOG})",
+            highlight=False,
+        )
