@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,12 +20,12 @@ from driftscope.core.alerting.manager import AlertManager
 from driftscope.core.alerting.rules import MonitorAlerting
 from driftscope.core.alerting.wiring import monitor_alerting
 from driftscope.core.contracts.notifier import Notifier
-from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
 from driftscope.core.contracts.store import Store, StoreSettings
 from driftscope.plugins.notifiers.discord import DiscordNotifier, DiscordSettings
 from driftscope.plugins.notifiers.log import LogNotifier, LogSettings
 from driftscope.plugins.stores.sql import SQLStore
 from support.discord_standin import WEBHOOK_TOKEN, DiscordStandIn, server_error, unknown_webhook
+from support.reports import report
 
 
 @dataclass
@@ -88,16 +87,7 @@ def test_alerts_shows_firing_history_and_delivery(
     app, runtime = app_and_runtime
     assert "no alerts firing" in invoke(app, "alerts").output
     now = datetime.now(UTC)
-    runtime.alerts.handle_report(
-        Report(
-            id=uuid.uuid4().hex,
-            monitor="credit",
-            model="m",
-            created_at=now,
-            window=WindowInfo(now - timedelta(hours=1), now, 500, 0),
-            results=[ResultRow("feature", "age", "psi", 0.4, None, 0.25, True)],
-        )
-    )
+    runtime.alerts.handle_report(report({"age": True}, model="m", at=now))
     result = invoke(app, "alerts")
     assert result.exit_code == 0, result.output
     assert "credit/psi/age" in result.output and "firing" in result.output
@@ -125,17 +115,7 @@ def test_alerts_lists_retrying_and_given_up_messages(
         )
         runtime.delivery = DeliveryWorker(runtime.store, runtime.notifiers, settings)
         manager = AlertManager(runtime.store, None, {"credit": MonitorAlerting(notify=("ops",))})
-        manager.handle_report(
-            Report(
-                id=uuid.uuid4().hex,
-                monitor="credit",
-                model="m",
-                created_at=t0,
-                window=WindowInfo(t0 - timedelta(hours=1), t0, 500, 0),
-                results=[ResultRow("feature", "age", "psi", 0.4, None, 0.25, True)],
-            ),
-            now=t0,
-        )
+        manager.handle_report(report({"age": True}, model="m", at=t0), now=t0)
         runtime.delivery.run_once(now=t0)
         (message,) = runtime.store.list_messages(status="pending")
         out = invoke(app, "alerts").output

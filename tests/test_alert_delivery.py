@@ -23,7 +23,6 @@ from driftscope.core.alerting.delivery import DeliveryWorker, config_hash, merge
 from driftscope.core.alerting.manager import AlertManager
 from driftscope.core.alerting.rules import MonitorAlerting
 from driftscope.core.contracts.notifier import AlertChange, Notification
-from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
 from driftscope.core.contracts.store import OutboxMessage, Store, StoreSettings
 from driftscope.core.plugin_system.manager import PluginManager
 from driftscope.plugins.notifiers.discord import DiscordNotifier, DiscordSettings
@@ -39,8 +38,8 @@ from support.discord_standin import (
     server_error,
     unknown_webhook,
 )
+from support.reports import T0, report
 
-T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 FAST = DeliverySettings(
     backoff_initial=timedelta(milliseconds=50),
     backoff_max=timedelta(milliseconds=200),
@@ -61,20 +60,6 @@ def _fresh_buckets() -> Iterator[None]:
 def discord() -> Iterator[DiscordStandIn]:
     with DiscordStandIn() as standin:
         yield standin
-
-
-def report(monitor: str, drifted: dict[str, bool], at: datetime = T0) -> Report:
-    return Report(
-        id=uuid.uuid4().hex,
-        monitor=monitor,
-        model="credit-model",
-        created_at=at,
-        window=WindowInfo(start=at - timedelta(hours=1), end=at, rows=500, labelled_rows=0),
-        results=[
-            ResultRow("feature", name, "psi", 0.4 if flag else 0.01, None, 0.25, flag)
-            for name, flag in drifted.items()
-        ],
-    )
 
 
 def discord_notifier(url: str, **extra: Any) -> DiscordNotifier:
@@ -143,28 +128,28 @@ def test_grouping_cooldown_and_a_resolution_held_for_the_next_message(
     worker = DeliveryWorker(store, {"ops": notifier}, FAST)
     features = {f"feature_{i}": True for i in range(40)}
 
-    manager.handle_report(report("credit", features, T0), now=T0)
+    manager.handle_report(report(features, at=T0), now=T0)
     assert worker.run_once(now=T0) == 1
     assert len(discord.accepted) == 1  # 40 drifting features, one message
     assert len(discord.accepted[0].body["embeds"][0]["fields"]) == 25
 
     # still drifting 5 minutes later: no repeat inside repeat_every
     at = T0 + timedelta(minutes=5)
-    assert manager.handle_report(report("credit", features, at), now=at) == []
+    assert manager.handle_report(report(features, at=at), now=at) == []
     assert worker.run_once(now=T0 + timedelta(minutes=5)) == 0
     assert len(discord.requests) == 1
 
     # everything recovers inside the notifier's 30m cooldown: held, not lost
     calm = dict.fromkeys(features, False)
     at = T0 + timedelta(minutes=10)
-    events = manager.handle_report(report("credit", calm, at), now=at)
+    events = manager.handle_report(report(calm, at=at), now=at)
     assert {e.to_state for e in events} == {"resolved"} and len(events) == 40
     assert worker.run_once(now=at) == 0
     held = messages(store, "pending")
     assert len(held) == 1 and held[0].next_attempt_at == T0 + timedelta(minutes=30)
     # feature_0 drifts again, also inside the cooldown
     at = T0 + timedelta(minutes=20)
-    manager.handle_report(report("credit", calm | {"feature_0": True}, at), now=at)
+    manager.handle_report(report(calm | {"feature_0": True}, at=at), now=at)
     assert worker.run_once(now=at) == 0
     assert len(discord.requests) == 1
 
@@ -192,7 +177,7 @@ def test_a_429_is_honoured_before_retrying(
     discord.script(rate_limited(0.3))
     notifier = discord_notifier(discord.url)
     worker = DeliveryWorker(store, {"ops": notifier}, FAST)
-    manager_for(store, "credit").handle_report(report("credit", {"age": True}))
+    manager_for(store, "credit").handle_report(report({"age": True}))
     worker.start()
     try:
         wait_for(lambda: len(discord.accepted) == 1)
@@ -211,7 +196,7 @@ def test_a_500_then_success_delivers_once(store: Store, discord: DiscordStandIn)
     discord.script(server_error())
     notifier = discord_notifier(discord.url)
     worker = DeliveryWorker(store, {"ops": notifier}, FAST)
-    manager_for(store, "credit").handle_report(report("credit", {"age": True}))
+    manager_for(store, "credit").handle_report(report({"age": True}))
     worker.start()
     try:
         wait_for(lambda: messages(store, "sent") != [])
@@ -248,7 +233,7 @@ def test_a_receiver_down_for_long_is_retried_until_give_up_after(
     discord.script(*[server_error() for _ in range(500)])
     worker = DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, settings)
     manager = manager_for(store, "credit", "other")
-    manager.handle_report(report("credit", {"age": True}, T0), now=T0)
+    manager.handle_report(report({"age": True}, at=T0), now=T0)
     worker.run_once(now=T0)
     ran = drive(worker, store, T0 + timedelta(seconds=65))
     # waits after each failure: 1 s and 2 s (the fast attempts), then the 60 s cap, each
@@ -260,7 +245,7 @@ def test_a_receiver_down_for_long_is_retried_until_give_up_after(
     assert all(timedelta(seconds=30) <= s <= timedelta(minutes=1) for s in steps[2:])
 
     late = T0 + timedelta(seconds=70)  # the issue's message that failed after one attempt
-    manager.handle_report(report("other", {"age": True}, late), now=late)
+    manager.handle_report(report({"age": True}, monitor="other", at=late), now=late)
     drive(worker, store, T0 + timedelta(minutes=59))
     assert len(discord.requests) > 50  # still trying after an hour's worth of minutes
     assert {m.status for m in messages(store)} == {"pending"}
@@ -298,7 +283,7 @@ def test_without_a_cooldown_messages_are_sent_one_by_one_in_order(
     manager = manager_for(store, "credit")
     script = [(T0, True), (T0 + timedelta(minutes=1), False), (T0 + timedelta(minutes=2), True)]
     for at, drifted in script:
-        manager.handle_report(report("credit", {"age": drifted}, at), now=at)
+        manager.handle_report(report({"age": drifted}, at=at), now=at)
     # all three waited through the same outage: still three messages, never merged
     drive(worker, store, T0 + timedelta(hours=1))
     assert [r.status for r in discord.requests] == [500, 500, 500, 200, 200, 200]
@@ -321,14 +306,14 @@ def test_a_newer_message_never_overtakes_a_waiting_older_one_after_a_restart(
     first.open()
     manager = manager_for(first, "credit")
     discord.script(server_error())
-    manager.handle_report(report("credit", {"age": True}, T0), now=T0)
+    manager.handle_report(report({"age": True}, at=T0), now=T0)
     first_worker = DeliveryWorker(first, {"ops": discord_notifier(discord.url)}, FAST)
     first_worker.run_once(now=T0)
     assert first_worker.stop()  # hands the delivery lease back
     (waiting,) = messages(first, "pending")
     assert waiting.next_attempt_at is not None and waiting.next_attempt_at > T0
     later = T0 + timedelta(milliseconds=1)
-    manager.handle_report(report("credit", {"age": False}, later), now=later)
+    manager.handle_report(report({"age": False}, at=later), now=later)
     first.close()
 
     # a new process: no memory of the wait, and the resolution is due before the firing
@@ -350,7 +335,7 @@ def test_a_404_disables_the_notifier_until_its_config_changes(
     notifier = discord_notifier(discord.url)
     worker = DeliveryWorker(store, {"ops": notifier}, FAST)
     manager = manager_for(store, "credit", "other")
-    manager.handle_report(report("credit", {"age": True}))
+    manager.handle_report(report({"age": True}))
     worker.run_once()
     (message,) = messages(store)
     assert message.status == "failed" and "Unknown Webhook" in (message.last_error or "")
@@ -363,7 +348,7 @@ def test_a_404_disables_the_notifier_until_its_config_changes(
     assert health.degraded and health.notifiers["ops"].disabled
     assert any("disabled" in p for p in health.problems)
     # later messages fail at once, without calling the deleted webhook again
-    manager.handle_report(report("other", {"age": True}))
+    manager.handle_report(report({"age": True}, monitor="other"))
     worker.run_once()
     assert len(discord.requests) == 1
     assert all(m.status == "failed" for m in messages(store))
@@ -373,7 +358,7 @@ def test_a_404_disables_the_notifier_until_its_config_changes(
     assert worker.stop()
     changed = discord_notifier(discord.url, username="driftscope")
     worker2 = DeliveryWorker(store, {"ops": changed}, FAST)
-    manager.handle_report(report("other", {"income": True}))
+    manager.handle_report(report({"income": True}, monitor="other"))
     assert worker2.run_once() == 1
     assert not store.get_notifier_status("ops").disabled  # type: ignore[union-attr]
     secret_free([repr(health.to_dict())], [WEBHOOK_TOKEN])
@@ -384,7 +369,7 @@ def test_a_404_disables_the_notifier_until_its_config_changes(
 def test_a_block_backs_off_for_minutes(store: Store, discord: DiscordStandIn) -> None:
     discord.script(blocked())
     worker = DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, FAST)
-    manager_for(store, "credit").handle_report(report("credit", {"age": True}), now=T0)
+    manager_for(store, "credit").handle_report(report({"age": True}), now=T0)
     worker.run_once(now=T0)
     worker.run_once(now=T0 + timedelta(minutes=5))
     assert len(discord.requests) == 1
@@ -403,7 +388,7 @@ def test_a_restart_resumes_pending_messages_and_sends_each_once(
     monitors = ("a", "b", "c")
     manager = manager_for(first_store, *monitors)
     for monitor in monitors:
-        manager.handle_report(report(monitor, {"age": True}))
+        manager.handle_report(report({"age": True}, monitor=monitor))
     # the first send is slow: the worker is stopped while it is in flight
     discord.script(Reply(0, delay=0.4))
     worker = DeliveryWorker(first_store, {"ops": discord_notifier(discord.url)}, FAST)
@@ -430,7 +415,7 @@ def test_a_silence_added_after_enqueueing_mutes_the_message(
     store: Store, discord: DiscordStandIn
 ) -> None:
     manager = manager_for(store, "credit")
-    manager.handle_report(report("credit", {"age": True}))
+    manager.handle_report(report({"age": True}))
     silence = manager.add_silence("credit", timedelta(hours=2), "known issue", feature="age")
     assert [s.id for s in manager.list_silences()] == [silence.id]
     worker = DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, FAST)
@@ -442,7 +427,7 @@ def test_a_silence_added_after_enqueueing_mutes_the_message(
 
 
 def test_messages_of_an_unconfigured_notifier_fail_with_the_reason(store: Store) -> None:
-    manager_for(store, "credit").handle_report(report("credit", {"age": True}))
+    manager_for(store, "credit").handle_report(report({"age": True}))
     worker = DeliveryWorker(store, {}, FAST)
     worker.run_once()
     (message,) = messages(store)
@@ -451,7 +436,7 @@ def test_messages_of_an_unconfigured_notifier_fail_with_the_reason(store: Store)
 
 
 def test_only_one_worker_delivers_per_database(store: Store, discord: DiscordStandIn) -> None:
-    manager_for(store, "credit").handle_report(report("credit", {"age": True}))
+    manager_for(store, "credit").handle_report(report({"age": True}))
     first = DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, FAST)
     second = DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, FAST)
     assert store.acquire_lease("driftscope:outbox-delivery", first.owner, 30)
@@ -464,7 +449,7 @@ def test_log_notifier_writes_alerts_to_the_log(
 ) -> None:
     caplog.set_level(logging.INFO)
     notifier = LogNotifier(LogSettings(name="ops"))
-    manager_for(store, "credit").handle_report(report("credit", {"age": True}))
+    manager_for(store, "credit").handle_report(report({"age": True}))
     assert DeliveryWorker(store, {"ops": notifier}, FAST).run_once() == 1
     lines = [r.getMessage() for r in caplog.records if r.name == "driftscope.alerts"]
     assert any("ALERT credit firing" in line for line in lines)
@@ -494,7 +479,7 @@ def test_a_raising_observer_is_logged_with_its_name_and_never_propagates(
     plugins.register(good, "good-observer")
     plugins.register(_Broken(), "broken-observer")
     manager = manager_for(store, "credit", hook=plugins.hook)
-    events = manager.handle_report(report("credit", {"age": True, "income": True}))
+    events = manager.handle_report(report({"age": True, "income": True}))
     assert len(events) == 2 and good.seen == ["firing", "firing"]
     assert manager.observer_errors == {"broken-observer": 2}
     assert any("broken-observer" in r.getMessage() for r in caplog.records)
@@ -508,7 +493,7 @@ def test_the_webhook_url_is_in_no_log_line_or_stored_error(
     discord.script(server_error(), rate_limited(0.05), unknown_webhook())
     notifier = discord_notifier(discord.url)
     worker = DeliveryWorker(store, {"ops": notifier}, FAST)
-    manager_for(store, "credit").handle_report(report("credit", {"age": True}))
+    manager_for(store, "credit").handle_report(report({"age": True}))
     for _ in range(20):
         worker.run_once()
         if messages(store, "failed"):

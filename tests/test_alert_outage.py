@@ -20,10 +20,9 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -34,9 +33,9 @@ from pydantic import SecretStr
 
 from driftscope.core.alerting.manager import AlertManager
 from driftscope.core.alerting.rules import MonitorAlerting
-from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
 from driftscope.core.contracts.store import OutboxMessage, StoreSettings
 from driftscope.plugins.stores.sql import SQLStore
+from support.reports import report
 
 pytestmark = [pytest.mark.slow]
 
@@ -159,20 +158,6 @@ def poll(condition: Callable[[], bool], what: str, log: Path) -> None:
         time.sleep(0.05)
 
 
-def report(drifting: dict[str, bool], at: datetime) -> Report:
-    return Report(
-        id=uuid.uuid4().hex,
-        monitor="credit",
-        model="credit",
-        created_at=at,
-        window=WindowInfo(start=at - timedelta(hours=1), end=at, rows=500, labelled_rows=0),
-        results=[
-            ResultRow("feature", name, "psi", 0.4 if flag else 0.01, None, 0.25, flag)
-            for name, flag in drifting.items()
-        ],
-    )
-
-
 @pytest.mark.parametrize("cooldown", [None, "1s"], ids=["no-cooldown", "cooldown"])
 def test_every_transition_arrives_once_in_order_and_true_across_an_outage_and_a_kill(
     tmp_path: Path, receiver: Receiver, cooldown: str | None
@@ -189,7 +174,7 @@ def test_every_transition_arrives_once_in_order_and_true_across_an_outage_and_a_
     def change(feature: str, drifted: bool) -> None:
         at = datetime.now(UTC)
         drifting[feature] = drifted
-        events = manager.handle_report(report(drifting, at), now=at)
+        events = manager.handle_report(report(drifting, at=at), now=at)
         assert [(e.feature, e.to_state) for e in events] == [
             (feature, "firing" if drifted else "resolved")
         ]

@@ -2,50 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from driftscope.core.alerting.config import AlertRuleSettings
 from driftscope.core.alerting.rules import MONITOR_DETECTOR, Evaluation, MonitorAlerting, evaluate
 from driftscope.core.contracts.notifier import Notification
-from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
+from driftscope.core.contracts.report import Report, ResultRow
 from driftscope.core.contracts.store import AlertState, Silence
-
-T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-MONITOR = "credit"
-
-
-def report(
-    drifted: dict[str, bool],
-    *,
-    at: datetime = T0,
-    status: str = "ok",
-    rows: int = 500,
-    row_status: dict[str, str] | None = None,
-    detector: str = "psi",
-) -> Report:
-    results = [
-        ResultRow(
-            kind="feature",
-            feature=name,
-            detector=detector,
-            statistic=0.4 if flag else 0.02,
-            p_value=None,
-            threshold=0.25,
-            drifted=flag,
-            status=(row_status or {}).get(name, "ok"),  # type: ignore[arg-type]
-        )
-        for name, flag in drifted.items()
-    ]
-    return Report(
-        id=uuid.uuid4().hex,
-        monitor=MONITOR,
-        model="credit-model",
-        created_at=at,
-        window=WindowInfo(start=at - timedelta(hours=1), end=at, rows=rows, labelled_rows=0),
-        results=results,
-        status=status,  # type: ignore[arg-type]
-    )
+from support.reports import MONITOR, T0, report
 
 
 class Rules:

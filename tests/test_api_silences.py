@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,8 +11,8 @@ import pytest
 
 from driftscope.apps.api.main import create_app
 from driftscope.core.config.environment import Settings
-from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
 from support.api_helpers import api_client, make_demo_config
+from support.reports import report
 
 pytestmark = pytest.mark.anyio
 
@@ -25,14 +24,6 @@ async def client(
     config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
     async with api_client(create_app(Settings(config=config, scheduler=False))) as c:
         yield c
-
-
-def drifted_report() -> Report:
-    now = datetime.now(UTC)
-    row = ResultRow("feature", "mean radius", "psi", 0.9, None, 0.25, True)
-    return Report(
-        uuid.uuid4().hex, "cancer-drift", "cancer", now, WindowInfo(now, now, 500, 0), [row]
-    )
 
 
 async def test_a_silence_mutes_alerts_until_removed(client: httpx.AsyncClient) -> None:
@@ -52,7 +43,10 @@ async def test_a_silence_mutes_alerts_until_removed(client: httpx.AsyncClient) -
     assert [s["id"] for s in listed] == [silence["id"]]
 
     runtime = client._transport.app.state.api.runtime  # type: ignore[attr-defined]
-    runtime.alerts.handle_report(drifted_report())
+    drifted = report(
+        {"mean radius": True}, monitor="cancer-drift", model="cancer", at=datetime.now(UTC)
+    )
+    runtime.alerts.handle_report(drifted)
     (event,) = (await client.get("/v1/alerts/events")).json()["events"]
     assert event["to_state"] == "firing" and event["silenced"] is True
     assert runtime.store.list_messages(status="pending") == []

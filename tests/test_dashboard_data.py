@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,70 +53,41 @@ from driftscope.apps.dashboard.data.reports import (
 )
 from driftscope.apps.dashboard.data.stats import model_health
 from driftscope.apps.dashboard.data.values import items, latest_report, parse_time, sorted_reports
+from driftscope.core.contracts.detector import ResultStatus
+from driftscope.core.contracts.report import ReportStatus, ResultRow
+from support.reports import report, result
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def result(
-    feature: str | None,
-    detector: str,
-    statistic: float | None,
-    *,
-    p_value: float | None = None,
-    threshold: float = 0.25,
-    drifted: bool = False,
-    kind: str = "feature",
-    status: str = "ok",
-    error: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "feature": feature,
-        "detector": detector,
-        "statistic": statistic,
-        "p_value": p_value,
-        "threshold": threshold,
-        "drifted": drifted,
-        "status": status,
-        "error": error,
-        "details": details or {},
-    }
-
-
-def report(
+def published(
     minutes: int,
-    results: list[dict[str, Any]],
+    results: list[ResultRow],
     *,
-    status: str = "ok",
+    status: ReportStatus = "ok",
     rows: int = 200,
     labelled: int = 50,
     id: str | None = None,
 ) -> dict[str, Any]:
-    created = T0 + timedelta(minutes=minutes)
-    return {
-        "id": id or f"r{minutes}",
-        "monitor": "m",
-        "model": "cancer",
-        "created_at": created.isoformat(),
-        "window": {
-            "start": (created - timedelta(hours=1)).isoformat(),
-            "end": created.isoformat(),
-            "rows": rows,
-            "labelled_rows": labelled,
-        },
-        "drifted": any(r["drifted"] for r in results),
-        "status": status,
-        "duration_ms": 3.0,
-        "results": results,
-    }
+    """A report made ``minutes`` after T0, in the JSON shape the API publishes it in."""
+    return report(
+        results=results,
+        monitor="m",
+        model="cancer",
+        at=T0 + timedelta(minutes=minutes),
+        id=id or f"r{minutes}",
+        status=status,
+        rows=rows,
+        labelled_rows=labelled,
+        duration_ms=3.0,
+    ).to_dict()
 
 
-def psi(feature: str, value: float, **kw: Any) -> dict[str, Any]:
+def psi(feature: str, value: float, **kw: Any) -> ResultRow:
     return result(feature, "psi", value, threshold=0.25, drifted=value >= 0.25, **kw)
 
 
-def ks(feature: str, d: float, p: float, **kw: Any) -> dict[str, Any]:
+def ks(feature: str, d: float, p: float, **kw: Any) -> ResultRow:
     return result(feature, "ks", d, p_value=p, threshold=0.05, drifted=p < 0.05, **kw)
 
 
@@ -123,9 +95,9 @@ def ks(feature: str, d: float, p: float, **kw: Any) -> dict[str, Any]:
 def history() -> list[dict[str, Any]]:
     """Three runs, newest first as the API lists them: ``a`` drifts from the second run."""
     return [
-        report(20, [psi("a", 0.9), psi("b", 0.05), ks("a", 0.5, 1e-9), ks("b", 0.05, 0.6)]),
-        report(10, [psi("a", 0.4), psi("b", 0.02), ks("a", 0.3, 0.001), ks("b", 0.04, 0.7)]),
-        report(0, [psi("a", 0.01), psi("b", 0.03), ks("a", 0.02, 0.9), ks("b", 0.03, 0.8)]),
+        published(20, [psi("a", 0.9), psi("b", 0.05), ks("a", 0.5, 1e-9), ks("b", 0.05, 0.6)]),
+        published(10, [psi("a", 0.4), psi("b", 0.02), ks("a", 0.3, 0.001), ks("b", 0.04, 0.7)]),
+        published(0, [psi("a", 0.01), psi("b", 0.03), ks("a", 0.02, 0.9), ks("b", 0.03, 0.8)]),
     ]
 
 
@@ -215,7 +187,7 @@ def test_drift_series_per_detector_uses_statistic_or_p_value(history: list[Any])
 
 def test_drift_series_prefers_the_adjusted_p_value_and_skips_failures() -> None:
     reports = [
-        report(
+        published(
             0,
             [
                 ks("a", 0.2, 0.01, details={"p_value_adjusted": 0.3}),
@@ -231,7 +203,7 @@ def test_drift_series_prefers_the_adjusted_p_value_and_skips_failures() -> None:
 
 def test_drift_series_of_the_prediction_kind() -> None:
     reports = [
-        report(
+        published(
             0,
             [
                 psi("a", 0.1),
@@ -301,9 +273,9 @@ def test_heatmap_matrix_puts_the_most_drifted_feature_first(history: list[Any]) 
 
 def test_heatmap_leaves_gaps_for_missing_and_failed_cells() -> None:
     reports = [
-        report(0, [psi("a", 0.1)]),
-        report(5, [psi("a", 0.1), psi("b", 0.3)]),
-        report(10, [result("a", "psi", None, status="failed", error="boom")]),
+        published(0, [psi("a", 0.1)]),
+        published(5, [psi("a", 0.1), psi("b", 0.3)]),
+        published(10, [result("a", "psi", None, status="failed", error="boom")]),
     ]
     hm = heatmap(reports, "psi")
     assert hm.features == ["b", "a"]
@@ -316,7 +288,7 @@ def test_heatmap_leaves_gaps_for_missing_and_failed_cells() -> None:
 
 
 def test_summarize_report_counts_features_drift_and_failures() -> None:
-    r = report(
+    r = published(
         0,
         [
             psi("a", 0.5),
@@ -346,11 +318,11 @@ def test_summarize_report_counts_features_drift_and_failures() -> None:
 
 
 def test_monitor_state_priorities() -> None:
-    clean = report(0, [psi("a", 0.1)])
-    drifting = report(0, [psi("a", 0.5)])
-    failing = report(0, [result("a", "psi", None, status="failed", error="x")], status="failed")
-    partly_failing = report(0, [psi("a", 0.5), result("b", "psi", None, status="failed")])
-    starved = report(0, [], status="insufficient_data", rows=3)
+    clean = published(0, [psi("a", 0.1)])
+    drifting = published(0, [psi("a", 0.5)])
+    failing = published(0, [result("a", "psi", None, status="failed", error="x")], status="failed")
+    partly_failing = published(0, [psi("a", 0.5), result("b", "psi", None, status="failed")])
+    starved = published(0, [], status="insufficient_data", rows=3)
     assert monitor_state(None) == "no_data"
     assert monitor_state(clean) == "ok"
     assert monitor_state(drifting) == "drifting"
@@ -383,7 +355,7 @@ def test_comparison_from_psi_bins_with_inner_edges() -> None:
             "severity": "drift",
         },
     )
-    comp = comparison(r)
+    comp = comparison(asdict(r))
     assert comp is not None and comp.shape == "bins"
     assert comp.x == ["≤ 1", "1 – 2.5", "> 2.5"]
     assert comp.reference == [0.3, 0.4, 0.3]
@@ -406,7 +378,7 @@ def test_comparison_from_category_counts_only() -> None:
             }
         },
     )
-    comp = comparison(r)
+    comp = comparison(asdict(r))
     assert comp is not None
     assert comp.x == ["red", "blue", "(unseen)"]
     assert comp.reference == [0.5, 0.5, 0.0]
@@ -427,7 +399,7 @@ def test_comparison_from_ks_ecdf_with_the_location_of_d() -> None:
             "statistic_location": 1.0,
         },
     )
-    comp = comparison(r)
+    comp = comparison(asdict(r))
     assert comp is not None and comp.shape == "ecdf"
     assert comp.x == [0.0, 1.0, 2.0]
     assert comp.location == 1.0
@@ -445,12 +417,12 @@ def test_comparison_from_ks_ecdf_with_the_location_of_d() -> None:
     ],
 )
 def test_comparison_of_missing_or_malformed_details_is_none(details: dict[str, Any]) -> None:
-    assert comparison(psi("a", 0.1, details=details)) is None
+    assert comparison(asdict(psi("a", 0.1, details=details))) is None
     assert comparison({"details": None}) is None
 
 
 def test_sample_counts_and_report_features() -> None:
-    r = report(
+    r = published(
         0,
         [
             psi(
@@ -480,8 +452,8 @@ def test_sample_counts_and_report_features() -> None:
 
 
 def perf(
-    value: float | None, *, status: str = "ok", details: bool = True, **kw: Any
-) -> dict[str, Any]:
+    value: float | None, *, status: ResultStatus = "ok", details: bool = True, **kw: Any
+) -> ResultRow:
     d = (
         {
             "metric": "accuracy",
@@ -508,9 +480,9 @@ def perf(
 
 def test_performance_series_against_reference_and_limit() -> None:
     reports = [
-        report(0, [perf(None, status="insufficient_data", error="not enough labels: 3 of 10")]),
-        report(10, [perf(0.94)]),
-        report(20, [perf(0.7)]),
+        published(0, [perf(None, status="insufficient_data", error="not enough labels: 3 of 10")]),
+        published(10, [perf(0.94)]),
+        published(20, [perf(0.7)]),
     ]
     (series,) = performance_series(reports)
     assert series.metric == "accuracy"
@@ -526,11 +498,11 @@ def test_performance_series_against_reference_and_limit() -> None:
 
 
 def test_performance_series_without_details_takes_names_from_one_detailed_report() -> None:
-    listed = [report(10, [perf(0.94, details=False)]), report(20, [perf(0.7, details=False)])]
+    listed = [published(10, [perf(0.94, details=False)]), published(20, [perf(0.7, details=False)])]
     (bare,) = performance_series(listed)
     assert bare.metric == "performance" and bare.reference_value is None
     assert bare.values == [0.94, 0.7] and bare.limit == 0.8075
-    detailed = report(20, [perf(0.7)])
+    detailed = published(20, [perf(0.7)])
     (filled,) = performance_series(listed, detailed)
     assert filled.metric == "accuracy"
     assert filled.reference_value == 0.95
@@ -547,7 +519,7 @@ def test_performance_series_of_an_error_metric_is_lower_is_better() -> None:
         kind="performance",
         details={"metric": "mae", "reference_value": 1.0, "current_value": 2.0},
     )
-    (series,) = performance_series([report(0, [row])])
+    (series,) = performance_series([published(0, [row])])
     assert series.lower_is_better
 
 
@@ -621,28 +593,25 @@ def test_firing_by_feature_groups_detectors() -> None:
     }
 
 
+def event(from_state: str, to_state: str, minutes: int = 0, **extra: Any) -> dict[str, Any]:
+    """An alert change of ``m``'s ``psi`` on ``a``, ``minutes`` after T0, as the API lists it."""
+    return {
+        "monitor": "m",
+        "detector": "psi",
+        "feature": "a",
+        "from_state": from_state,
+        "to_state": to_state,
+        "at": (T0 + timedelta(minutes=minutes)).isoformat(),
+        **extra,
+    }
+
+
 def test_alert_events_newest_first() -> None:
     events = alert_events(
         {
             "events": [
-                {
-                    "monitor": "m",
-                    "detector": "psi",
-                    "feature": "a",
-                    "from_state": "ok",
-                    "to_state": "firing",
-                    "at": T0.isoformat(),
-                    "statistic": 0.4,
-                },
-                {
-                    "monitor": "m",
-                    "detector": "psi",
-                    "feature": "a",
-                    "from_state": "firing",
-                    "to_state": "resolved",
-                    "at": (T0 + timedelta(minutes=5)).isoformat(),
-                    "silenced": True,
-                },
+                event("ok", "firing", statistic=0.4),
+                event("firing", "resolved", 5, silenced=True),
                 {"monitor": "m", "at": "not a time"},
             ]
         }
@@ -862,7 +831,7 @@ def test_comparison_figures() -> None:
 
 
 def test_performance_figure_draws_reference_and_limit() -> None:
-    (series,) = performance_series([report(0, [perf(0.9)]), report(5, [perf(0.6)])])
+    (series,) = performance_series([published(0, [perf(0.9)]), published(5, [perf(0.6)])])
     fig = charts.performance_figure(series)
     assert [t.name for t in fig.data] == ["accuracy", "reference", "limit (−15%)"]
     assert list(fig.data[0].y) == [0.9, 0.6]
@@ -871,28 +840,7 @@ def test_performance_figure_draws_reference_and_limit() -> None:
 
 
 def test_alert_timeline_has_a_trace_per_state() -> None:
-    events = alert_events(
-        {
-            "events": [
-                {
-                    "monitor": "m",
-                    "detector": "psi",
-                    "feature": "a",
-                    "from_state": "ok",
-                    "to_state": "firing",
-                    "at": T0.isoformat(),
-                },
-                {
-                    "monitor": "m",
-                    "detector": "psi",
-                    "feature": "a",
-                    "from_state": "firing",
-                    "to_state": "resolved",
-                    "at": (T0 + timedelta(minutes=1)).isoformat(),
-                },
-            ]
-        }
-    )
+    events = alert_events({"events": [event("ok", "firing"), event("firing", "resolved", 1)]})
     fig = charts.alert_timeline(events)
     assert [t.name for t in fig.data] == ["firing", "resolved"]
     assert list(fig.data[0].y) == ["m · a · psi"]
@@ -967,4 +915,4 @@ def test_client_unreachable_api_is_one_line_with_the_url() -> None:
 
 def test_non_finite_numbers_read_as_missing() -> None:
     r = result("a", "psi", math.nan)
-    assert result_points([report(0, [r])])[0].statistic is None
+    assert result_points([published(0, [r])])[0].statistic is None

@@ -9,12 +9,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from driftscope import FeatureSpec, ModelSchema, PredictionRecord, Report, WindowInfo
+from driftscope import FeatureSpec, ModelSchema, PredictionRecord
 from driftscope.apps.cli.prune import register
 from driftscope.core.config.yaml_file import RetentionConfig
 from driftscope.core.monitoring.retention import prune_older_than
 from driftscope.core.monitoring.scheduler import MonitorScheduler
 from support.factories import write_config
+from support.reports import report
 
 NOW = datetime.now(UTC)
 
@@ -34,8 +35,7 @@ def _fill(store, *, old: int = 25, new: int = 7) -> None:
     ]
     store.write_predictions(records)
     for created in (NOW - timedelta(days=40), NOW):
-        window = WindowInfo(created - timedelta(hours=1), created, 0, 0)
-        store.save_report(Report(uuid.uuid4().hex, "m", "tiny", created, window, []))
+        store.save_report(report(monitor="m", model="tiny", at=created, rows=0))
 
 
 def _rows(store) -> int:

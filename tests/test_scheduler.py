@@ -8,10 +8,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from driftscope.core.config.yaml_file import MonitorConfig
-from driftscope.core.contracts.report import Report, WindowInfo
+from driftscope.core.contracts.report import Report
 from driftscope.core.contracts.store import StoreSettings
 from driftscope.core.monitoring.scheduler import MonitorScheduler, lease_ttl
 from driftscope.core.plugin_system.manager import create_plugin_manager
+from support.reports import report
 
 
 def _monitor(**values) -> MonitorConfig:
@@ -42,7 +43,7 @@ def test_two_schedulers_on_one_database_run_each_tick_once(sqlite_url):
             with lock:
                 runs.append((owner, time.monotonic()))
             now = datetime.now(UTC)
-            return Report("r", name, "x", now, WindowInfo(now, now, 0, 0), [])
+            return report(id="r", monitor=name, model="x", at=now, rows=0)
 
         return run
 
@@ -83,7 +84,7 @@ def test_a_slow_run_never_overlaps_itself(sqlite_url):
             active -= 1
             done += 1
         now = datetime.now(UTC)
-        return Report("r", name, "x", now, WindowInfo(now, now, 0, 0), [])
+        return report(id="r", monitor=name, model="x", at=now, rows=0)
 
     store = _store(sqlite_url)
     scheduler = MonitorScheduler([_monitor(every="0.5s")], store, slow)

@@ -23,14 +23,13 @@ from driftscope import (
     OutboxMessage,
     PredictionRecord,
     Report,
-    ResultRow,
     Silence,
     StoreError,
     StoreSettings,
-    WindowInfo,
 )
 from driftscope.core.plugin_system.manager import PluginManager
 from driftscope.plugins.stores.sql import SCHEMA_VERSION, T_VERSION, SQLStore
+from support.reports import report, result
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SCHEMA = ModelSchema(
@@ -78,27 +77,26 @@ def window(store: SQLStore, model: str = "iris", **kw):
     return store.read_window(model, T0 - timedelta(days=1), T0 + timedelta(days=1), **kw)
 
 
-def make_report(i: int, *, monitor: str = "iris-drift", at: datetime | None = None) -> Report:
-    created = at or T0 + timedelta(minutes=i)
-    return Report(
+def numbered_report(i: int, *, monitor: str = "iris-drift", at: datetime | None = None) -> Report:
+    """Report ``r{i}`` of ``monitor``, made ``i`` minutes after T0 unless ``at`` says when; its
+    one drifted result carries a numpy integer in its details, as detectors' results may."""
+    return report(
         id=f"r{i}",
         monitor=monitor,
         model="iris",
-        created_at=created,
-        window=WindowInfo(created - timedelta(hours=1), created, rows=100, labelled_rows=10),
+        at=at or T0 + timedelta(minutes=i),
+        rows=100,
+        labelled_rows=10,
+        duration_ms=12.5,
         results=[
-            ResultRow(
-                kind="feature",
-                feature="petal width",
-                detector="psi",
-                statistic=0.3 + i,
-                p_value=None,
-                threshold=0.25,
+            result(
+                "petal width",
+                "psi",
+                0.3 + i,
                 drifted=True,
                 details={"edges": [0.0, 1.0], "n": np.int64(3)},
             )
         ],
-        duration_ms=12.5,
     )
 
 
@@ -310,7 +308,7 @@ def test_another_instance_sees_new_features_without_restarting(store):
 def test_data_survives_reopening_by_another_instance(store):
     store.register_model(SCHEMA)
     store.write_predictions([record(i) for i in range(3)])
-    store.save_report(make_report(1))
+    store.save_report(numbered_report(1))
     url = url_of(store)
     store.close()
     again = open_store(url)
@@ -346,12 +344,12 @@ def test_concurrent_writers_from_threads(store):
 # -- reports ---------------------------------------------------------------------------------------
 def test_reports_save_get_and_list_newest_first(store):
     for i in range(5):
-        store.save_report(make_report(i))
-    store.save_report(make_report(9, monitor="other"))
+        store.save_report(numbered_report(i))
+    store.save_report(numbered_report(9, monitor="other"))
     got = store.get_report("r2")
-    assert got is not None and got.to_dict() == make_report(2).to_dict() | {
+    assert got is not None and got.to_dict() == numbered_report(2).to_dict() | {
         "results": [
-            make_report(2).to_dict()["results"][0] | {"details": {"edges": [0.0, 1.0], "n": 3}}
+            numbered_report(2).to_dict()["results"][0] | {"details": {"edges": [0.0, 1.0], "n": 3}}
         ]
     }
     assert got.created_at.tzinfo is not None and got.drifted
@@ -361,7 +359,7 @@ def test_reports_save_get_and_list_newest_first(store):
         "iris-drift", since=T0 + timedelta(minutes=1), before=T0 + timedelta(minutes=4), limit=2
     )
     assert [r.id for r in listed] == ["r3", "r2"]
-    store.save_report(make_report(2))  # saving again replaces
+    store.save_report(numbered_report(2))  # saving again replaces
     assert len(store.list_reports("iris-drift")) == 5
 
 
@@ -513,8 +511,8 @@ def test_prune_deletes_old_rows_in_batches_and_dry_run_only_counts(store):
     store.register_model(REGRESSION)
     store.write_predictions([record(i, at=T0 - timedelta(days=10, seconds=i)) for i in range(25)])
     store.write_predictions([record(100 + i) for i in range(5)])
-    store.save_report(make_report(1, at=T0 - timedelta(days=10)))
-    store.save_report(make_report(2, at=T0))
+    store.save_report(numbered_report(1, at=T0 - timedelta(days=10)))
+    store.save_report(numbered_report(2, at=T0))
     old = T0 - timedelta(days=10)
     store.commit_alert_changes(
         [state("colour")],
