@@ -151,7 +151,7 @@ def build_body(notification: Notification) -> dict[str, Any]:
     }
 
 
-class WebhookNotifier(Notifier):
+class WebhookNotifier(Notifier[WebhookSettings]):
     """POSTs alerts as JSON to any URL, optionally signed with HMAC-SHA256."""
 
     Settings = WebhookSettings
