@@ -36,6 +36,11 @@ class UnknownPluginError(PluginError):
     """A configuration names a detector, store or notifier that no plugin registered."""
 
 
+class PluginContractError(PluginError):
+    """A registered detector, store or notifier class does not meet its contract (it misses
+    a method the engine calls, or declares something inconsistent)."""
+
+
 class StoreError(DriftscopeError):
     """The store could not read or write."""
 

@@ -25,7 +25,7 @@ from driftscope.core.contracts.detector import DetectorSettings, FeatureKind, Ta
 from driftscope.core.contracts.notifier import NotifierSettings
 from driftscope.core.contracts.store import StoreSettings
 from driftscope.core.durations import Duration
-from driftscope.core.errors import ConfigError, UnknownPluginError
+from driftscope.core.errors import ConfigError, PluginContractError, UnknownPluginError
 from driftscope.core.monitoring.correction import Correction
 from driftscope.core.plugin_system.manager import PluginManager
 
@@ -275,7 +275,7 @@ def _validate_component(
         return None
     try:
         component = plugins.get(kind, type_name)  # type: ignore[arg-type]
-    except UnknownPluginError as exc:
+    except (UnknownPluginError, PluginContractError) as exc:
         problems.append((f"{where}.type", str(exc)))
         return None
     try:
