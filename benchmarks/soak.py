@@ -426,6 +426,16 @@ def print_sites(found: dict[str, Any], elapsed: float) -> None:
     print(flush=True)
 
 
+def server_problems(log: Path) -> list[str]:
+    """The server log's lines that report an error or a failure (why a request got a 5xx)."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    markers = ("error:", "failed", "Traceback", "ERROR")
+    return [line for line in text.splitlines() if any(m in line for m in markers)]
+
+
 def verdict(samples: list[tuple[float, float]], minutes: float) -> tuple[str, bool]:
     """Max/min of the RSS samples over the steady part of the run, against the target."""
     span = min(STEADY_SECONDS, minutes * 60 * 2 / 3)
@@ -528,6 +538,11 @@ def main() -> None:
         f"server exit code {code}; python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
         f"load average before {load_before:.1f}, after {os.getloadavg()[0]:.1f}"
     )
+    problems = server_problems(work / "server.log")
+    if problems:
+        print(f"server log, lines that report errors ({len(problems)}; the last 10):")
+        for line in problems[-10:]:
+            print(f"  {line[:300]}")
     if args.keep:
         print(f"kept {work}")
     else:

@@ -684,7 +684,7 @@ def test_sqlite_memory_stays_bounded_over_batches_of_every_size(sqlite_url):
         store.close()
     assert written == sum(sizes) and rows == 1 + sum(sizes)
     assert last == float(sum(sizes) + 29)  # the last row of the last batch, intact
-    # before the fix: ~40 MB (128 cached statements of 73-200 rows); after: a few MB of
+    # before the fix: 63 MiB (128 cached statements of 73-200 rows); after: a few MiB of
     # page cache and at most nine small statements per connection
     assert grown < 16 * 2**20, f"SQLite grew by {grown / 2**20:.1f} MiB"
 
