@@ -128,6 +128,21 @@ _COPY_MIN_ROWS = 5_000  # PostgreSQL windows at least this big are read through 
 #: A sample of n rows first keeps each row with probability SAMPLE_MARGIN * n / total (at
 #: least enough for 6 standard deviations above n), then sorts only those by random().
 SAMPLE_MARGIN = 1.3
+#: The largest multi-row INSERT on SQLite, in rows (a power of two; see insert_chunks).
+INSERT_CHUNK_ROWS = 256
+
+
+def insert_chunks(rows: int, most: int = INSERT_CHUNK_ROWS) -> list[int]:
+    """Split ``rows`` into INSERT sizes drawn from a fixed set: the largest power of two
+    up to ``most``, then the binary digits of what is left (700 → 256, 256, 128, 32, 16,
+    8, 4). sqlite3 keeps the last 128 statement texts of each connection prepared, about
+    2 KB per row of a wide table: one text per batch size grew a serving process by
+    hundreds of MB (issue 10); these at most nine shapes keep it to a few hundred KB."""
+    cap = 1 << (max(1, most).bit_length() - 1)
+    chunks = [cap] * (rows // cap)
+    rest = rows % cap
+    chunks += [bit for bit in (1 << i for i in range(cap.bit_length() - 1, -1, -1)) if rest & bit]
+    return chunks
 
 
 def prefilter_probability(n: int, total: int) -> float:
@@ -789,17 +804,20 @@ class SQLStore(Store):
         sqlite3's executemany releases and retakes the GIL around every row; in a serving
         process whose event loop holds the GIL, each retake waits for a switch interval, so a
         batch of a few dozen rows took milliseconds of convoy. One statement per chunk (up to
-        the connection's parameter ``limit``) hands the GIL over once per chunk.
+        the connection's parameter ``limit``) hands the GIL over once per chunk. Chunk sizes
+        come from :func:`insert_chunks`, so the statements sqlite3 caches stay few and small.
         """
         per_row = f"({', '.join(['?'] * len(columns))})"
-        chunk = max(1, limit // len(columns))
+        most = min(INSERT_CHUNK_ROWS, max(1, limit // len(columns)))
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
         written = 0
-        for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
+        start = 0
+        for size in insert_chunks(len(rows), most):
+            part = rows[start : start + size]
+            start += size
             params = [value for row in part for value in row]
             cursor.execute(
-                head + ", ".join([per_row] * len(part)) + " ON CONFLICT (id) DO NOTHING", params
+                head + ", ".join([per_row] * size) + " ON CONFLICT (id) DO NOTHING", params
             )
             written += max(cursor.rowcount, 0)
         return written
