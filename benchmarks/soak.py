@@ -116,7 +116,7 @@ def sqlite_memory_bytes() -> int | None:
 
 
 def traced_app() -> Any:
-    """The API app (``apps.api.main:create_app``) with two debug routes when the opt-in
+    """The API app (``driftscope.apps.api.main:create_app``) with two debug routes when the opt-in
     ``DRIFTSCOPE_SOAK_TRACEMALLOC=N`` is set (unset: the plain app).
 
     * ``GET /_soak/memory``: SQLite's own memory and, while tracing, Python's traced memory;
@@ -126,7 +126,7 @@ def traced_app() -> Any:
     """
     from fastapi import Query
 
-    from apps.api.main import create_app
+    from driftscope.apps.api.main import create_app
 
     app = create_app()
     setting = os.environ.get(TRACE_ENV)
@@ -308,7 +308,7 @@ def demo_config(work: Path) -> Path:
     """``configs/demo.yaml`` with its model, reference and store pointed into ``work``."""
     import yaml
 
-    from core.demo.model import train_demo_model
+    from driftscope.apps.demo.model import train_demo_model
 
     demo = train_demo_model(work)
     document = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text(encoding="utf-8"))
@@ -322,7 +322,7 @@ def demo_config(work: Path) -> Path:
 
 
 def start_server(config: Path, log: Path, frames: int) -> tuple[subprocess.Popen[bytes], str]:
-    from tests.api_helpers import free_port
+    from support.api_helpers import free_port
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTSCOPE_")}
@@ -466,8 +466,8 @@ def main() -> None:
         parser.error("--minutes, --rate, --monitor-every and --interval must be positive")
     frames = 0 if args.no_tracemalloc else max(1, args.frames)
 
-    from core.demo.model import TARGET
-    from tests.factories import demo_model
+    from driftscope.apps.demo.model import TARGET
+    from support.factories import demo_model
 
     work = Path(tempfile.mkdtemp(prefix="driftscope-soak-"))
     config = demo_config(work)
