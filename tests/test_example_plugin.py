@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,27 @@ def _env() -> dict[str, str]:
     return env
 
 
+def see_this_environment(python: Path) -> None:
+    """Let the venv of ``python`` import what this test's environment has (driftscope,
+    setuptools with wheel, pytest), after its own packages.
+
+    ``--system-site-packages`` alone shows the *base* interpreter's packages: when the tests
+    themselves run in a virtualenv (as in CI) driftscope is not among them. A ``.pth`` line
+    that calls ``site.addsitedir`` adds this environment's site folders, their own ``.pth``
+    files (the editable install's) included.
+    """
+    child = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    paths = sysconfig.get_paths()
+    ours = list(dict.fromkeys([paths["purelib"], paths["platlib"]]))
+    line = "import site; " + "; ".join(f"site.addsitedir({p!r})" for p in ours)
+    (Path(child) / "_driftscope_test_parent.pth").write_text(line + "\n", encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtual environment with the example plugin installed, driftscope visible."""
@@ -47,6 +69,7 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     python = folder / ("Scripts" if os.name == "nt" else "bin") / "python"
+    see_this_environment(python)
     # build from a copy, so setuptools' build/ and egg-info stay out of the repository
     source = tmp_path_factory.mktemp("example") / EXAMPLE.name
     shutil.copytree(
@@ -166,3 +189,28 @@ def test_check_and_run_from_yaml_use_the_plugin(venv_python, tmp_path):
     firing = {c["feature"] for c in message["changes"] if c["to_state"] == "firing"}
     assert firing >= DRIFTING
     assert {c["detector"] for c in message["changes"]} == {"mean-shift"}
+
+
+def test_the_plugins_own_tests_pass_where_it_is_installed(venv_python, tmp_path):
+    # the tests and their pytest settings only, not src/: they must import the installed copy
+    shutil.copytree(EXAMPLE / "tests", tmp_path / "tests")
+    shutil.copy(EXAMPLE / "pyproject.toml", tmp_path / "pyproject.toml")
+    result = subprocess.run(
+        [str(venv_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", "."],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_env(),
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 passed" in result.stdout
+    where = subprocess.run(
+        [str(venv_python), "-c", "import driftscope_example_plugin as p; print(p.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_env(),
+        check=True,
+    )
+    assert "site-packages" in where.stdout
