@@ -445,15 +445,17 @@ def _decide_consistent(
 
 
 def _settings_model(
-    detector_cls: type[Any], settings: Mapping[str, Any] | BaseModel | None
-) -> BaseModel:
+    detector_cls: type[Any], settings: Mapping[str, Any] | DetectorSettings | None
+) -> DetectorSettings:
     model = getattr(detector_cls, "Settings", None)
     if not (isinstance(model, type) and issubclass(model, DetectorSettings)):
         raise AssertionError(
             f"{detector_cls.__name__}.Settings must be a subclass of driftscope.DetectorSettings"
         )
-    if isinstance(settings, BaseModel):
+    if isinstance(settings, DetectorSettings):
         return settings
+    if isinstance(settings, BaseModel):
+        raise TypeError(f"settings must be a dict or a DetectorSettings, got {type(settings)!r}")
     data = {"type": _default_type(detector_cls), **dict(settings or {})}
     try:
         return model.model_validate(data)
@@ -616,7 +618,7 @@ def _check_counts(
 
 def check_detector(
     detector_cls: type[Detector] | type[PerformanceDetector],
-    settings: Mapping[str, Any] | BaseModel | None = None,
+    settings: Mapping[str, Any] | DetectorSettings | None = None,
     *,
     kinds: Iterable[str] | None = None,
     seed: int = 0,
@@ -676,7 +678,7 @@ def check_detector(
     if performance:
         declared: tuple[str, ...] = TASKS
     else:
-        applies = getattr(detector_cls, "applies_to", frozenset())
+        applies: frozenset[str] = getattr(detector_cls, "applies_to", frozenset())
         unknown = sorted(set(applies) - set(FEATURE_KINDS))
         if unknown or not applies:
             problems.add(
@@ -718,7 +720,7 @@ def check_detector(
     if not performance and getattr(detector_cls, "scores_counts", False):
         detector = detector_cls(model)
         for case, profile, expected in scored:
-            if case.kind in ("numeric", "categorical"):
+            if isinstance(detector, Detector) and case.kind in FEATURE_KINDS:
                 _check_counts(detector, case, profile, expected, problems)
         report.passed.append("score_counts equals score on the same values")
     elif not performance:
@@ -839,7 +841,7 @@ class LocalReceiver:
                     self.wfile.write(data)
 
             def _read_chunked(self) -> bytes:
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                     if size == 0:
@@ -1130,7 +1132,7 @@ def _expectation(
         if result.permanent or result.disable:
             problems.add(where, "a rate limit is never permanent")
         after = result.retry_after
-        if not (_finite_number(after) and 6.0 <= float(after) <= 8.0):
+        if not (after is not None and _finite_number(after) and 6.0 <= float(after) <= 8.0):
             problems.add(
                 where,
                 f"the receiver asked to retry after 7 s, the result says retry_after={after!r}",
