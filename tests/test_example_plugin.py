@@ -163,3 +163,28 @@ def test_check_and_run_from_yaml_use_the_plugin(plugin_path, tmp_path):
     firing = {c["feature"] for c in message["changes"] if c["to_state"] == "firing"}
     assert firing >= DRIFTING
     assert {c["detector"] for c in message["changes"]} == {"mean-shift"}
+
+
+def test_the_plugins_own_tests_pass_where_it_is_installed(plugin_path, tmp_path):
+    # the tests and their pytest settings only, not src/: they must import the installed copy
+    shutil.copytree(EXAMPLE / "tests", tmp_path / "tests")
+    shutil.copy(EXAMPLE / "pyproject.toml", tmp_path / "pyproject.toml")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", "."],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**_env(), "PYTHONPATH": str(plugin_path)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 passed" in result.stdout
+    where = subprocess.run(
+        [sys.executable, "-c", "import driftscope_example_plugin as p; print(p.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**_env(), "PYTHONPATH": str(plugin_path)},
+        check=True,
+    )
+    assert where.stdout.strip().startswith(str(plugin_path)), where.stdout
