@@ -182,7 +182,7 @@ def scheduler(config: ConfigOption = None) -> None:
 
 
 def _register_commands() -> None:
-    from core import cli_dashboard, cli_demo, cli_prune, cli_serve
+    from core import cli_dashboard, cli_deadletter, cli_demo, cli_prune, cli_serve
     from core.alerts import cli as alerts_cli
 
     alerts_cli.register(app, lambda path: get_runtime(path, load_models=False))
@@ -190,6 +190,7 @@ def _register_commands() -> None:
     cli_dashboard.register(app)
     cli_demo.register(app)
     cli_prune.register(app)
+    cli_deadletter.register(app)
 
 
 _register_commands()
