@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from core.config import ApiConfig
@@ -46,6 +47,7 @@ from core.errors import DriftscopeError, StoreError
 from core.store import DeadLetter, PredictionRecord, Store, ascii_text
 
 T = TypeVar("T")
+now = partial(datetime.now, UTC)
 LoggingMode = Literal["async", "sync", "durable"]
 
 log = logging.getLogger(__name__)
@@ -206,6 +208,7 @@ class PredictionLogger:
         self._loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="driftscope-log-writer")
         self._task = asyncio.create_task(self._run(), name="driftscope-log-writer")
+        self._task.add_done_callback(self._writer_stopped)
         await self._count_dead_letters()
 
     async def close(self, timeout: float = 30.0) -> None:
@@ -216,11 +219,27 @@ class PredictionLogger:
         self._close_deadline = loop.time() + timeout
         self._data.set()
         self._batch_ready.set()
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
             await self._task
+        left = len(self._buffer) + self._in_flight
+        if left:  # only when the writer died: it writes everything queued before it ends
+            self.dropped += left
+            log.error("prediction log: %d queued rows were never written", left)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         log.info("prediction log closed: %d rows written, %d dropped", self.written, self.dropped)
+
+    def _writer_stopped(self, task: asyncio.Task[None]) -> None:
+        # a writer that died of a bug must not leave durable requests waiting for ever
+        if not task.cancelled() and task.exception() is not None:
+            log.error("prediction log writer stopped", exc_info=task.exception())
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.future.done():
+                waiter.future.set_exception(
+                    LoggingUnavailable("the prediction log writer stopped", 1.0)
+                )
+                waiter.future.exception()
 
     # -- accepting records ---------------------------------------------------------------------
     async def submit(self, records: Sequence[PredictionRecord]) -> None:
@@ -371,6 +390,7 @@ class PredictionLogger:
         outcome = _Outcome()
         loop = asyncio.get_running_loop()
         attempt = 0
+        refused: list[DeadLetter] = []
         parts = [batch]  # a stack, so the parts are written in their original order
         while parts:
             part = parts.pop()
@@ -405,60 +425,62 @@ class PredictionLogger:
                     parts.append(part[middle:])
                     parts.append(part[:middle])
                     continue
-                if not await self._dead_letter(part[0], exc, outcome):
-                    # keeping it failed transiently: try the record again after a pause
-                    delay = min(self.backoff_initial * 2**attempt, self.backoff_max)
-                    attempt += 1
-                    if not retry:
-                        outcome.failed = True
-                        return outcome
-                    parts.append(part)
-                    await asyncio.sleep(delay)
+                refused.append(DeadLetter.of(part[0], f"{type(exc).__name__}: {exc}", now()))
+                outcome.refused[part[0].id] = refused[-1].reason
                 continue
             attempt = 0
             if self._failing:
                 log.info("prediction log: the store accepts writes again")
             self._failing = False
             self.written += len(part)
+        if refused:
+            await self._keep(refused, outcome, retry=retry)
         self.batches += 1
         return outcome
 
-    async def _dead_letter(
-        self, record: PredictionRecord, exc: BaseException, outcome: _Outcome
-    ) -> bool:
-        """Keep a record the store refused; False when keeping it failed transiently."""
-        reason = f"{type(exc).__name__}: {exc}"
-        letter = DeadLetter.of(record, reason, datetime.now(UTC))
-        try:
-            await self._call(self.store.add_dead_letters, [letter])
-        except Exception as keep_exc:
-            if is_transient(keep_exc):
-                self._record_failure(keep_exc)
-                return False
-            self.dropped += 1
-            outcome.kept = False
-            outcome.refused[record.id] = letter.reason
-            log.error(
-                "prediction log: the store refused prediction %s of model %s (%s) and cannot "
-                "keep it as a dead letter (%s); the record is dropped",
-                letter.record_id,
-                letter.model,
-                letter.reason,
-                ascii_text(keep_exc, 500),
-            )
-            return True
-        self.dead_lettered += 1
-        self.last_dead_letter = letter.reason
-        outcome.refused[record.id] = letter.reason
+    async def _keep(self, letters: list[DeadLetter], outcome: _Outcome, *, retry: bool) -> None:
+        """Keep the refused records of a batch as dead letters, in one transaction; retry a
+        transient failure like a write (until the close deadline)."""
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            try:
+                await self._call(self.store.add_dead_letters, letters)
+                break
+            except Exception as exc:
+                transient = is_transient(exc)
+                if transient:
+                    self._record_failure(exc)
+                past_deadline = self._closing and loop.time() >= self._close_deadline
+                if transient and retry and not past_deadline:
+                    delay = min(self.backoff_initial * 2**attempt, self.backoff_max)
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                    continue
+                self.dropped += len(letters)
+                outcome.kept = False
+                log.error(
+                    "prediction log: the store refused %d record(s) (first: prediction %s of "
+                    "model %s, %s) and could not keep them as dead letters (%s); they are "
+                    "dropped",
+                    len(letters),
+                    letters[0].record_id,
+                    letters[0].model,
+                    letters[0].reason,
+                    ascii_text(exc, 500),
+                )
+                return
+        self.dead_lettered += len(letters)
+        self.last_dead_letter = letters[-1].reason
         log.warning(
-            "prediction log: the store refused prediction %s of model %s; kept as a dead "
-            "letter: %s",
-            letter.record_id,
-            letter.model,
-            letter.reason,
+            "prediction log: the store refused %d record(s), kept as dead letters (first: "
+            "prediction %s of model %s: %s)",
+            len(letters),
+            letters[0].record_id,
+            letters[0].model,
+            letters[0].reason,
         )
         await self._count_dead_letters()
-        return True
 
     async def _count_dead_letters(self) -> None:
         try:

@@ -271,6 +271,26 @@ async def test_sync_mode_writes_the_good_records_and_names_the_refused_one() -> 
     assert [letter.record().id for letter in store.letters] == ["id1"]
 
 
+async def test_durable_requests_fail_rather_than_hang_when_the_writer_stops() -> None:
+    store = RecordingStore()
+    store.gate.clear()
+    logger = PredictionLogger(store, mode="durable")  # type: ignore[arg-type]
+    await logger.start()
+    first = asyncio.create_task(logger.submit(_records(1)))
+    await _until(lambda: logger._in_flight == 1)
+    second = asyncio.create_task(logger.submit(_records(1, start=1)))
+    await _until(lambda: len(logger._buffer) == 1)
+    assert logger._task is not None
+    logger._task.cancel()
+    with pytest.raises(LoggingUnavailable, match="writer stopped"):
+        await asyncio.wait_for(second, 5)
+    with pytest.raises(LoggingUnavailable, match="writer stopped"):
+        await asyncio.wait_for(first, 5)
+    store.gate.set()
+    await logger.close()
+    assert logger.dropped == 2  # counted, never silently lost
+
+
 async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     """Poll ``condition`` on the event loop until it holds (fail after ``timeout``)."""
     async with asyncio.timeout(timeout):
