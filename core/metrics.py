@@ -243,6 +243,11 @@ class _DynamicCollector(Collector):
                 "driftscope_log_write_errors", "Failed store write attempts.", logger.write_errors
             )
             yield _counter(
+                "driftscope_log_batches",
+                "Batches (transactions) written; rows written / batches is the group size.",
+                logger.batches,
+            )
+            yield _counter(
                 "driftscope_log_rows_dead_lettered",
                 "Rows the store refused (not an outage), kept as dead letters by this process.",
                 logger.dead_lettered,
