@@ -19,9 +19,9 @@ reason (``driftscope deadletter list|replay|drop``).
 ``api.logging`` picks when a request is answered:
 
 * ``async``: once its records are queued (a crash loses what is still queued);
-* ``durable``: once the batch holding its records has committed (group commit: the writer
-  starts a batch as soon as the previous one is done, so concurrent requests share one
-  transaction). A record that was dead-lettered instead makes the request fail with
+* ``durable``: once the batch holding its records has committed (group commit: concurrent
+  requests share one transaction; see :meth:`PredictionLogger._batch_full` for when a batch
+  starts). A record that was dead-lettered instead makes the request fail with
   :class:`RecordsRefused`;
 * ``sync``: each request writes its own records before it is answered.
 
@@ -167,6 +167,8 @@ class PredictionLogger:
         self._batch_ready = asyncio.Event()
         self._changed = asyncio.Condition()
         self._waiters: deque[_Waiter] = deque()
+        self._buffer_requests = 0  # requests with rows in the buffer
+        self._last_group = 1  # requests in the last batch taken (durable group commit)
 
     @classmethod
     def from_config(cls, store: Store, api: ApiConfig) -> PredictionLogger:
@@ -284,9 +286,10 @@ class PredictionLogger:
             self._first_at = time.monotonic()
             self._data.set()
         self._buffer.extend(records)
+        self._buffer_requests += 1
         self.queued += rows
         self._accepted_seq += rows
-        if len(self._buffer) >= self.flush_rows:
+        if self._batch_full():
             self._batch_ready.set()
         if not wait:
             return
@@ -337,15 +340,15 @@ class PredictionLogger:
                 self._data.clear()
                 await self._data.wait()
                 continue
-            # durable requests wait for their commit, so the writer starts at once; rows
-            # arriving meanwhile form the next batch (group commit)
-            if len(self._buffer) < self.flush_rows and not self._closing and self.mode != "durable":
+            if not self._closing and not self._batch_full():
                 delay = self._first_at + self.flush_interval - time.monotonic()
                 if delay > 0:
                     self._batch_ready.clear()
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(delay):
                             await self._batch_ready.wait()
+            self._last_group = self._buffer_requests
+            self._buffer_requests = 0
             batch, self._buffer = self._buffer, []
             self._in_flight = len(batch)
             outcome = await self._write(batch, retry=True)
@@ -354,6 +357,19 @@ class PredictionLogger:
             self._resolve_waiters(outcome)
             async with self._changed:
                 self._changed.notify_all()
+
+    def _batch_full(self) -> bool:
+        """Whether to write the buffer now rather than wait for more rows.
+
+        ``async``: at ``flush_rows``. ``durable`` (requests are waiting for this commit):
+        adaptive group commit, after PostgreSQL's ``commit_delay``/``commit_siblings``: once
+        as many requests are buffered as the previous batch held, so a single client never
+        waits, and concurrent clients, which come back together, share one transaction;
+        the flush interval bounds the wait when fewer come back.
+        """
+        if len(self._buffer) >= self.flush_rows:
+            return True
+        return self.mode == "durable" and self._buffer_requests >= self._last_group
 
     def _resolve_waiters(self, outcome: _Outcome) -> None:
         while self._waiters and self._waiters[0].end <= self._done_seq:

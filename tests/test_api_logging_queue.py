@@ -243,6 +243,28 @@ async def test_durable_answers_after_the_commit_and_groups_concurrent_requests()
     await logger.close()
 
 
+async def test_durable_waits_for_as_many_requests_as_the_last_batch_held() -> None:
+    store = RecordingStore()
+    store.gate.clear()
+    logger = PredictionLogger(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
+    await logger.start()
+    first = asyncio.create_task(logger.submit(_records(1)))
+    await _until(lambda: logger._in_flight == 1)
+    group = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(1, 17)]
+    await _until(lambda: len(logger._buffer) == 16)
+    store.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *group), 5)
+    # the last batch held 16 requests: 15 wait (on the loop, no thread involved) for a 16th
+    group = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(20, 35)]
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert len(logger._buffer) == 15 and logger._in_flight == 0 and store.batches == [1, 16]
+    group.append(asyncio.create_task(logger.submit(_records(1, start=35))))
+    await asyncio.wait_for(asyncio.gather(*group), 5)
+    assert store.batches == [1, 16, 16]
+    await logger.close()
+
+
 async def test_durable_fails_only_the_request_whose_record_was_refused() -> None:
     store = PickyStore({"id3"})
     store.gate.clear()
