@@ -106,6 +106,8 @@ def _poison(store: SQLStore) -> dict[int, dict[str, object]]:
         rows[3] = {"prediction": "y\x00es"}
         rows[640] = {"features": {"x": 2.0, "colour": "\x00"}}
         rows[641] = {"id": "r\x00641"}
+        # past the B-tree's row limit (about 2.7 kB) even after compression
+        rows[900] = {"id": "".join(uuid.uuid4().hex for _ in range(250))}
     return rows
 
 
