@@ -122,7 +122,7 @@ class ApiConfig(_Strict):
     """How the HTTP API accepts and logs predictions."""
 
     logging: Literal["async", "durable", "sync"] = Field(
-        default="async",
+        default="durable",
         description=(
             "async: answer once queued; durable: answer once the batch holding the request's "
             "rows has committed (group commit); sync: each request writes its own rows."

@@ -339,7 +339,13 @@ async def test_full_queue_answers_503_with_retry_after_and_drops_nothing(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
     config = _config(
-        tmp_path, sqlite_url, demo_dir, queue_size=100, flush_rows=1, enqueue_timeout="200ms"
+        tmp_path,
+        sqlite_url,
+        demo_dir,
+        logging="async",  # answered before the write, so the queue can fill
+        queue_size=100,
+        flush_rows=1,
+        enqueue_timeout="200ms",
     )
     runtime = Runtime.from_path(config, Settings(scheduler=False))
     release = threading.Event()
@@ -376,7 +382,8 @@ async def test_full_queue_answers_503_with_retry_after_and_drops_nothing(
 async def test_store_errors_are_retried_and_surfaced(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
-    config = _config(tmp_path, sqlite_url, demo_dir, flush_interval="5ms")
+    # async: the request is answered while the store still fails
+    config = _config(tmp_path, sqlite_url, demo_dir, logging="async", flush_interval="5ms")
     runtime = Runtime.from_path(config, Settings(scheduler=False))
     failing = threading.Event()
     failing.set()
