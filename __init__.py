@@ -87,6 +87,7 @@ __all__ = [
     "BinCounts",
     "CategoryCounts",
     "ConfigError",
+    "DeadLetter",
     "DeliveryResult",
     "Detector",
     "DetectorRecord",

@@ -17,6 +17,7 @@ import driftscope.plugins.stores.sql as sql_plugin
 from driftscope import (
     AlertEvent,
     AlertState,
+    DeadLetter,
     FeatureSpec,
     ModelSchema,
     NotifierStatus,
@@ -543,6 +544,92 @@ def test_prune_deletes_old_rows_in_batches_and_dry_run_only_counts(store):
     assert sorted(m.id for m in store.list_messages()) == ["m3", "m5"]
     assert store.get_alert_states("iris-drift")  # states are never pruned
     assert store.prune(cutoff).predictions == 0
+
+
+# -- dead letters ----------------------------------------------------------------------------------
+def _poison(record_id: str) -> PredictionRecord:
+    return PredictionRecord(
+        id=record_id,
+        model="iris",
+        timestamp=T0,
+        features={"sepal length (cm)": math.nan, "petal width": None, "colour": "r\ud800d"},
+        prediction="set\x00osa",
+        probabilities={"setosa": 0.25, "versicolor": 0.75},
+        latency_ms=1.5,
+        label=None,
+    )
+
+
+def test_dead_letters_keep_a_refused_record_exactly(store):
+    store.register_model(SCHEMA)
+    poison = _poison("bad\x00id")
+    with pytest.raises(StoreError) as refused:
+        store.write_predictions([poison])
+    assert refused.value.transient is False
+    letters = [DeadLetter.of(poison, str(refused.value), T0)]
+    letters += [DeadLetter.of(_poison(f"p{i}"), "reason", T0) for i in range(4)]
+    letters[-1].model = "other"
+    store.add_dead_letters(letters)
+    assert store.count_dead_letters() == 5
+    kept = store.list_dead_letters(limit=10)
+    assert [letter.record_id for letter in kept] == ["bad\\u0000id", "p0", "p1", "p2", "p3"]
+    first = kept[0].record()
+    assert (first.id, first.prediction, first.features["colour"]) == (
+        "bad\x00id",
+        "set\x00osa",
+        "r\ud800d",
+    )
+    assert math.isnan(first.features["sepal length (cm)"]) and first.timestamp == T0
+    assert first.probabilities == {"setosa": 0.25, "versicolor": 0.75}
+    assert "cannot" in kept[0].reason and kept[0].reason.isascii()
+    page = store.list_dead_letters(after_id=kept[1].id, limit=2)
+    assert [letter.record_id for letter in page] == ["p1", "p2"]
+    assert [letter.record_id for letter in store.list_dead_letters(model="other")] == ["p3"]
+    kept[1].reason, kept[1].attempts = "refused again", 2
+    store.update_dead_letter(kept[1])
+    again = store.list_dead_letters(ids=[kept[1].id])[0]
+    assert (again.reason, again.attempts) == ("refused again", 2)
+    assert store.delete_dead_letters([kept[0].id, kept[1].id, 10**9]) == 2
+    assert store.count_dead_letters() == 3
+
+
+def test_write_errors_say_whether_a_retry_can_help(store):
+    store.register_model(SCHEMA)
+    good = _poison("ok")
+    good.prediction, good.features = "setosa", {"colour": "red"}
+    surrogate = _poison("s")
+    surrogate.prediction = "\ud800"
+    unknown = _poison("u")
+    unknown.model = "nobody"
+    for record in (surrogate, unknown):
+        with pytest.raises(StoreError) as refused:
+            store.write_predictions([good, record])
+        assert refused.value.transient is False, refused.value
+    assert store.count_predictions("iris", T0, T0 + timedelta(1)) == (0, 0)
+    closed = SQLStore(StoreSettings(url=SecretStr(url_of(store))))
+    with pytest.raises(StoreError) as not_open:
+        closed.write_predictions([good])
+    assert not_open.value.transient is True
+
+
+def test_a_version_1_database_gets_the_dead_letter_table(store):
+    store.register_model(SCHEMA)
+    record = _poison("kept")
+    record.prediction, record.features = "setosa", {"colour": "red"}
+    store.write_predictions([record])
+    with store._tx("back to version 1", write=True) as conn:
+        conn.exec_driver_sql("DROP TABLE dead_letters")
+        conn.execute(update(T_VERSION).values(version=1))
+    store.close()
+    upgraded = SQLStore(StoreSettings(url=SecretStr(url_of(store))))
+    upgraded.open()
+    try:
+        assert upgraded.schema_version() == SCHEMA_VERSION == 2
+        upgraded.add_dead_letters([DeadLetter.of(_poison("p"), "why", T0)])
+        assert upgraded.count_dead_letters() == 1
+        assert upgraded.count_predictions("iris", T0, T0 + timedelta(1)) == (1, 0)
+    finally:
+        upgraded.close()
 
 
 # -- schema version, errors and secrets ------------------------------------------------------------

@@ -133,8 +133,12 @@ class MonitorConfig(_Strict):
 class ApiConfig(_Strict):
     """How the HTTP API accepts and logs predictions."""
 
-    logging: Literal["async", "sync"] = Field(
-        default="async", description="async: respond before the write; sync: after it."
+    logging: Literal["async", "durable", "sync"] = Field(
+        default="durable",
+        description=(
+            "async: answer once queued; durable: answer once the batch holding the request's "
+            "rows has committed (group commit); sync: each request writes its own rows."
+        ),
     )
     max_batch_rows: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
