@@ -7,15 +7,15 @@ Built-in plugins import only these names, exactly as an outside plugin would.
 
 from driftscope.core.contracts.details import MAX_CHART_BINS, cap_bins
 from driftscope.core.contracts.detector import (
+    UNSEEN,
     Detector,
     DetectorResult,
     DetectorSettings,
-    FeatureKind,
     FeatureSample,
     LabelledSample,
     PerformanceDetector,
-    ResultStatus,
-    Task,
+    PValueDetector,
+    PValueSettings,
 )
 from driftscope.core.contracts.notifier import (
     AlertChange,
@@ -30,8 +30,6 @@ from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
 from driftscope.core.contracts.store import (
     AlertEvent,
     AlertState,
-    BinCounts,
-    CategoryCounts,
     FeatureSpec,
     Label,
     LabelUpdate,
@@ -45,6 +43,13 @@ from driftscope.core.contracts.store import (
     Store,
     StoreSettings,
     WindowData,
+)
+from driftscope.core.contracts.types import (
+    BinCounts,
+    CategoryCounts,
+    FeatureKind,
+    ResultStatus,
+    Task,
     count_bins,
     count_categories,
 )
@@ -75,12 +80,14 @@ __all__ = [
     "MAX_CHART_BINS",
     "MAX_ID_CHARS",
     "MAX_LABEL_CHARS",
+    "UNSEEN",
     "AlertChange",
     "AlertEvent",
     "AlertState",
     "BinCounts",
     "CategoryCounts",
     "ConfigError",
+    "DeadLetter",
     "DeliveryResult",
     "Detector",
     "DetectorRecord",
@@ -102,6 +109,8 @@ __all__ = [
     "NotifierSettings",
     "NotifierStatus",
     "OutboxMessage",
+    "PValueDetector",
+    "PValueSettings",
     "PerformanceDetector",
     "PluginConflictError",
     "PluginError",

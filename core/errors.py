@@ -36,8 +36,24 @@ class UnknownPluginError(PluginError):
     """A configuration names a detector, store or notifier that no plugin registered."""
 
 
+class PluginContractError(PluginError):
+    """A registered detector, store or notifier class does not meet its contract (it misses
+    a method the engine calls, or declares something inconsistent)."""
+
+
 class StoreError(DriftscopeError):
-    """The store could not read or write."""
+    """The store could not read or write.
+
+    ``transient`` says whether trying the same call again may succeed: ``True`` for a lost
+    connection, a locked database or a server shutting down; ``False`` when the data itself
+    cannot be stored (a value a column cannot hold, an unknown model); ``None`` when the store
+    did not classify it, which the prediction log treats as transient, so an unclassified
+    outage is retried rather than dead-lettered.
+    """
+
+    def __init__(self, message: str, *, transient: bool | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class ModelLoadError(DriftscopeError):

@@ -1,17 +1,23 @@
-"""The prediction log writer on its own: batching, back-pressure, retries, shutdown."""
+"""The prediction log writer on its own: batching, back-pressure, retries, shutdown, splitting
+around refused records (dead letters) and durable group commit."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
 
-from driftscope.core.contracts.store import PredictionRecord
+from driftscope.core.contracts.store import DeadLetter, PredictionRecord
 from driftscope.core.errors import StoreError
-from driftscope.core.serving.log_writer import LoggingUnavailable, PredictionLogger, QueueFull
+from driftscope.core.serving.log_writer import (
+    LoggingUnavailable,
+    PredictionLogger,
+    QueueFull,
+    RecordsRefused,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -143,3 +149,177 @@ async def test_sync_mode_writes_before_returning_and_raises_on_failure() -> None
     with pytest.raises(LoggingUnavailable):
         await logger.submit(_records(1, start=2))
     assert not logger.healthy and logger.written == 2
+
+
+class PickyStore(RecordingStore):
+    """A store that refuses, as bad data, every batch holding an id in ``poison``; keeps
+    dead letters in a list (or refuses them too when ``keeps_letters`` is false); and fails
+    transiently ``outages`` times before any write."""
+
+    def __init__(self, poison: set[str], *, keeps_letters: bool = True, outages: int = 0):
+        super().__init__()
+        self.poison = poison
+        self.keeps_letters = keeps_letters
+        self.outages = outages
+        self.calls = 0
+        self.letters: list[DeadLetter] = []
+
+    def write_predictions(self, records: Sequence[PredictionRecord]) -> int:
+        self.gate.wait(10)
+        self.calls += 1
+        if self.outages:
+            self.outages -= 1
+            raise StoreError("database is locked", transient=True)
+        bad = [r.id for r in records if r.id in self.poison]
+        if bad:
+            raise StoreError(f"text fields cannot contain NUL ({bad[0]})", transient=False)
+        return super().write_predictions(records)
+
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        if not self.keeps_letters:
+            raise StoreError("this store keeps no dead letters", transient=False)
+        self.letters.extend(letters)
+
+    def count_dead_letters(self) -> int:
+        return len(self.letters)
+
+
+async def test_a_refused_record_is_dead_lettered_and_the_rest_written_in_order() -> None:
+    poison = {"id7", "id8", "id500", "id999"}
+    store = PickyStore(poison)
+    logger = PredictionLogger(store, flush_rows=5000, flush_interval=60)  # type: ignore[arg-type]
+    await logger.start()
+    await logger.enqueue(_records(1000))
+    await asyncio.wait_for(logger.flush(), 5)
+    expected = [f"id{i}" for i in range(1000) if f"id{i}" not in poison]
+    assert store.ids == expected
+    assert sorted(letter.record().id for letter in store.letters) == sorted(poison)
+    assert all("cannot contain NUL" in letter.reason for letter in store.letters)
+    assert (logger.written, logger.dead_lettered, logger.dropped) == (996, 4, 0)
+    assert logger.healthy and logger.dead_letters_stored == 4
+    # logging goes on
+    await logger.enqueue(_records(3, start=2000))
+    await asyncio.wait_for(logger.flush(), 5)
+    assert store.ids[-3:] == ["id2000", "id2001", "id2002"]
+    await logger.close()
+
+
+async def test_transient_failures_are_retried_whole_never_split() -> None:
+    store = PickyStore(set(), outages=3)
+    logger = PredictionLogger(  # type: ignore[arg-type]
+        store, flush_rows=100, flush_interval=60, backoff_initial=0.001, backoff_max=0.002
+    )
+    await logger.start()
+    await logger.enqueue(_records(100))
+    await asyncio.wait_for(logger.flush(), 5)
+    assert store.batches == [100] and store.calls == 4 and not store.letters
+    assert logger.write_errors == 3 and logger.dead_lettered == 0
+    await logger.close()
+
+
+async def test_a_store_without_dead_letters_drops_the_refused_record_loudly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = PickyStore({"id1"}, keeps_letters=False)
+    logger = PredictionLogger(store, flush_rows=3, flush_interval=60)  # type: ignore[arg-type]
+    await logger.start()
+    await logger.enqueue(_records(3))
+    await asyncio.wait_for(logger.flush(), 5)
+    assert store.ids == ["id0", "id2"] and logger.dropped == 1
+    assert "prediction id1 of model m" in caplog.text and "dropped" in caplog.text
+    await logger.close()
+
+
+async def test_durable_answers_after_the_commit_and_groups_concurrent_requests() -> None:
+    store = RecordingStore()
+    store.gate.clear()
+    logger = PredictionLogger(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
+    await logger.start()
+    first = asyncio.create_task(logger.submit(_records(1)))
+    await _until(lambda: logger._in_flight == 1)
+    others = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(1, 17)]
+    await _until(lambda: len(logger._buffer) == 16)
+    assert not first.done() and not any(t.done() for t in others)
+    assert store.ids == []  # nothing answered before its commit
+    store.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *others), 5)
+    # the flush interval (60 s) was not waited for; 16 requests shared one transaction
+    assert store.batches == [1, 16]
+    await logger.close()
+
+
+async def test_durable_waits_for_as_many_requests_as_the_last_batch_held() -> None:
+    store = RecordingStore()
+    store.gate.clear()
+    logger = PredictionLogger(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
+    await logger.start()
+    first = asyncio.create_task(logger.submit(_records(1)))
+    await _until(lambda: logger._in_flight == 1)
+    group = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(1, 17)]
+    await _until(lambda: len(logger._buffer) == 16)
+    store.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *group), 5)
+    # the last batch held 16 requests: 15 wait (on the loop, no thread involved) for a 16th
+    group = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(20, 35)]
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert len(logger._buffer) == 15 and logger._in_flight == 0 and store.batches == [1, 16]
+    group.append(asyncio.create_task(logger.submit(_records(1, start=35))))
+    await asyncio.wait_for(asyncio.gather(*group), 5)
+    assert store.batches == [1, 16, 16]
+    await logger.close()
+
+
+async def test_durable_fails_only_the_request_whose_record_was_refused() -> None:
+    store = PickyStore({"id3"})
+    store.gate.clear()
+    logger = PredictionLogger(store, mode="durable")  # type: ignore[arg-type]
+    await logger.start()
+    blocker = asyncio.create_task(logger.submit(_records(1, start=100)))
+    await _until(lambda: logger._in_flight == 1)
+    tasks = [asyncio.create_task(logger.submit(_records(2, start=2 * i))) for i in range(3)]
+    await _until(lambda: len(logger._buffer) == 6)
+    store.gate.set()
+    results = await asyncio.wait_for(asyncio.gather(blocker, *tasks, return_exceptions=True), 5)
+    assert results[0] is None and results[1] is None and results[3] is None
+    refused = results[2]
+    assert isinstance(refused, RecordsRefused) and list(refused.refused) == ["id3"]
+    assert "kept as dead letters" in str(refused)
+    assert sorted(store.ids) == sorted(["id100", "id0", "id1", "id2", "id4", "id5"])
+    await logger.close()
+
+
+async def test_sync_mode_writes_the_good_records_and_names_the_refused_one() -> None:
+    store = PickyStore({"id1"})
+    logger = PredictionLogger(store, mode="sync")  # type: ignore[arg-type]
+    with pytest.raises(RecordsRefused) as refused:
+        await logger.submit(_records(3))
+    assert list(refused.value.refused) == ["id1"] and store.ids == ["id0", "id2"]
+    assert [letter.record().id for letter in store.letters] == ["id1"]
+
+
+async def test_durable_requests_fail_rather_than_hang_when_the_writer_stops() -> None:
+    store = RecordingStore()
+    store.gate.clear()
+    logger = PredictionLogger(store, mode="durable")  # type: ignore[arg-type]
+    await logger.start()
+    first = asyncio.create_task(logger.submit(_records(1)))
+    await _until(lambda: logger._in_flight == 1)
+    second = asyncio.create_task(logger.submit(_records(1, start=1)))
+    await _until(lambda: len(logger._buffer) == 1)
+    assert logger._task is not None
+    logger._task.cancel()
+    with pytest.raises(LoggingUnavailable, match="writer stopped"):
+        await asyncio.wait_for(second, 5)
+    with pytest.raises(LoggingUnavailable, match="writer stopped"):
+        await asyncio.wait_for(first, 5)
+    store.gate.set()
+    await logger.close()
+    assert logger.dropped == 2  # counted, never silently lost
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``condition`` on the event loop until it holds (fail after ``timeout``)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.001)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -338,7 +339,13 @@ async def test_full_queue_answers_503_with_retry_after_and_drops_nothing(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
     config = _config(
-        tmp_path, sqlite_url, demo_dir, queue_size=100, flush_rows=1, enqueue_timeout="200ms"
+        tmp_path,
+        sqlite_url,
+        demo_dir,
+        logging="async",  # answered before the write, so the queue can fill
+        queue_size=100,
+        flush_rows=1,
+        enqueue_timeout="200ms",
     )
     runtime = Runtime.from_path(config, Settings(scheduler=False))
     release = threading.Event()
@@ -375,7 +382,8 @@ async def test_full_queue_answers_503_with_retry_after_and_drops_nothing(
 async def test_store_errors_are_retried_and_surfaced(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
-    config = _config(tmp_path, sqlite_url, demo_dir, flush_interval="5ms")
+    # async: the request is answered while the store still fails
+    config = _config(tmp_path, sqlite_url, demo_dir, logging="async", flush_interval="5ms")
     runtime = Runtime.from_path(config, Settings(scheduler=False))
     failing = threading.Event()
     failing.set()
@@ -458,3 +466,49 @@ async def test_records_refuse_booleans_and_strings_for_numeric_features(
     found = {(p["row"], p["field"]) for p in response.json()["detail"]}
     assert found == {(0, "mean radius"), (1, "mean area")}
     assert await _logged(client) == (0, 0)
+
+
+@pytest.mark.parametrize("mode", ["durable", "async"])
+async def test_a_row_the_database_refuses_is_dead_lettered_and_logging_goes_on(
+    tmp_path: Path, sqlite_url: str, demo_dir: Path, mode: str
+) -> None:
+    """A row the edge lets through but the database refuses (here a trigger refuses it, as a
+    constraint the API cannot know would): the others are stored, the row becomes a dead
+    letter, /readyz warns, /metrics counts it, and a durable request gets a 422 naming it."""
+    config = _config(tmp_path, sqlite_url, demo_dir, logging=mode)
+    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+        database = sqlite_url.removeprefix("sqlite:///")
+        with sqlite3.connect(database) as conn:
+            (table,) = conn.execute("SELECT table_name FROM models WHERE name='cancer'").fetchone()
+            conn.execute(
+                f"CREATE TRIGGER refuse_slow BEFORE INSERT ON {table} "
+                "WHEN NEW.latency_ms > 1000000 BEGIN SELECT RAISE(ABORT, 'too slow to be true'); "
+                "END"
+            )
+        rows = demo_rows(demo_dir, 3)
+        body = {
+            "rows": [
+                {"features": rows[0], "prediction": 1, "id": "a"},
+                {"features": rows[1], "prediction": 1, "id": "b", "latency_ms": 2e6},
+                {"features": rows[2], "prediction": 0, "id": "c"},
+            ]
+        }
+        response = await client.post("/v1/models/cancer/records", json=body)
+        if mode == "durable":
+            assert response.status_code == 422, response.text
+            [problem] = response.json()["detail"]
+            assert problem["loc"] == ["body", "rows", 1] and problem["type"] == "store_refused"
+            assert "too slow to be true" in problem["msg"] and "dead letter" in problem["msg"]
+        else:
+            assert response.status_code == 200, response.text
+        assert await _logged(client) == (2, 0)
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert any("1 prediction record(s)" in w for w in ready.json()["warnings"])
+        metrics = (await client.get("/metrics")).text
+        assert "driftscope_log_rows_dead_lettered_total 1.0" in metrics
+        assert "driftscope_log_dead_letters 1.0" in metrics
+        # logging goes on
+        more = {"rows": [{"features": rows[0], "prediction": 1, "id": "d"}]}
+        assert (await client.post("/v1/models/cancer/records", json=more)).status_code == 200
+        assert await _logged(client) == (3, 0)

@@ -78,11 +78,11 @@ async def _load(url: str, rows: list[dict[str, float]], server: ServerProcess) -
 def test_sigterm_under_load_keeps_every_answered_row(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
-    # a long flush interval keeps rows in the queue when SIGTERM arrives
+    # async with a long flush interval keeps rows in the queue when SIGTERM arrives
     config = make_demo_config(
         tmp_path,
         sqlite_url,
-        api={"flush_interval": "500ms", "flush_rows": 100_000},
+        api={"logging": "async", "flush_interval": "500ms", "flush_rows": 100_000},
         model_folder=demo_dir,
     )
     server = ServerProcess(

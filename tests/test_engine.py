@@ -92,6 +92,7 @@ class CountingDetector(Detector):
 
     thread_safe = False  # it counts in a class attribute
     fits = 0
+    threshold = 1e9
 
     def fit(self, reference: FeatureSample) -> float:
         type(self).fits += 1

@@ -38,15 +38,10 @@ def _env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A virtual environment with the example plugin installed, driftscope visible."""
-    folder = tmp_path_factory.mktemp("venv")
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", str(folder)],
-        check=True,
-        capture_output=True,
-    )
-    python = folder / ("Scripts" if os.name == "nt" else "bin") / "python"
+def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the example plugin installed as its own distribution (its dist-info and
+    entry points), put on PYTHONPATH beside this environment's driftscope."""
+    target = tmp_path_factory.mktemp("site")
     # build from a copy, so setuptools' build/ and egg-info stay out of the repository
     source = tmp_path_factory.mktemp("example") / EXAMPLE.name
     shutil.copytree(
@@ -54,12 +49,14 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     install = subprocess.run(
         [
-            str(python),
+            sys.executable,
             "-m",
             "pip",
             "install",
             "--no-deps",
             "--no-build-isolation",
+            "--target",
+            str(target),
             "--disable-pip-version-check",
             "--no-input",
             str(source),
@@ -71,19 +68,19 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert install.returncode == 0, (
         "pip could not install the example plugin (building it with --no-build-isolation "
-        "needs setuptools with wheel, from the test extra):\n" + install.stdout + install.stderr
+        "needs setuptools>=70.1, from the test extra):\n" + install.stdout + install.stderr
     )
-    return python
+    return target
 
 
-def driftscope(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the driftscope CLI with the venv's Python."""
+def driftscope(plugin_path: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the driftscope CLI with the example plugin installed beside it."""
     return subprocess.run(
-        [str(python), "-P", "-m", "driftscope", *args],
+        [sys.executable, "-P", "-m", "driftscope", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=_env(),
+        env={**_env(), "PYTHONPATH": str(plugin_path)},
         timeout=120,
     )
 
@@ -120,8 +117,8 @@ def plugin_config(tmp_path: Path, store_url: str) -> Path:
     return path
 
 
-def test_plugins_lists_the_installed_package(venv_python, tmp_path):
-    result = driftscope(venv_python, "plugins", cwd=tmp_path)
+def test_plugins_lists_the_installed_package(plugin_path, tmp_path):
+    result = driftscope(plugin_path, "plugins", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "example-detectors" in out and "example-notifiers" in out
@@ -130,7 +127,7 @@ def test_plugins_lists_the_installed_package(venv_python, tmp_path):
     assert "failed to load" not in out
 
 
-def test_check_and_run_from_yaml_use_the_plugin(venv_python, tmp_path):
+def test_check_and_run_from_yaml_use_the_plugin(plugin_path, tmp_path):
     store_url = f"sqlite:///{tmp_path / 'driftscope.db'}"
     # drifted traffic in the store, logged through a runtime of the built-ins
     runtime = Runtime(
@@ -148,12 +145,12 @@ def test_check_and_run_from_yaml_use_the_plugin(venv_python, tmp_path):
         unknown.value.problems
     )
 
-    checked = driftscope(venv_python, "check", str(config), cwd=tmp_path)
+    checked = driftscope(plugin_path, "check", str(config), cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "monitor cancer-mean-shift" in checked.stdout
     assert "notifier audit: jsonl-file" in checked.stdout
 
-    run = driftscope(venv_python, "run", "cancer-mean-shift", "-c", str(config), cwd=tmp_path)
+    run = driftscope(plugin_path, "run", "cancer-mean-shift", "-c", str(config), cwd=tmp_path)
     assert run.returncode == 1, run.stdout + run.stderr  # 1: drift found
     assert "mean-shift" in run.stdout and "DRIFT" in run.stdout
     drifted_line = next(line for line in run.stdout.splitlines() if "drift found:" in line)
@@ -166,3 +163,28 @@ def test_check_and_run_from_yaml_use_the_plugin(venv_python, tmp_path):
     firing = {c["feature"] for c in message["changes"] if c["to_state"] == "firing"}
     assert firing >= DRIFTING
     assert {c["detector"] for c in message["changes"]} == {"mean-shift"}
+
+
+def test_the_plugins_own_tests_pass_where_it_is_installed(plugin_path, tmp_path):
+    # the tests and their pytest settings only, not src/: they must import the installed copy
+    shutil.copytree(EXAMPLE / "tests", tmp_path / "tests")
+    shutil.copy(EXAMPLE / "pyproject.toml", tmp_path / "pyproject.toml")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", "."],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**_env(), "PYTHONPATH": str(plugin_path)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 passed" in result.stdout
+    where = subprocess.run(
+        [sys.executable, "-c", "import driftscope_example_plugin as p; print(p.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**_env(), "PYTHONPATH": str(plugin_path)},
+        check=True,
+    )
+    assert where.stdout.strip().startswith(str(plugin_path)), where.stdout

@@ -103,6 +103,7 @@ class BinnedDetector(Detector):
 
     applies_to: ClassVar[frozenset[FeatureKind]] = frozenset({"numeric", "categorical"})
     scores_counts: ClassVar[bool] = True
+    threshold = 1e12
 
     def fit(self, reference: FeatureSample) -> Any:
         if reference.kind == "categorical":

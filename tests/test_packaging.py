@@ -60,4 +60,5 @@ def test_the_wheel_has_one_top_level_package(tmp_path: Path) -> None:
     assert "driftscope/plugins/detectors/ks.py" in names
     assert "driftscope/apps/dashboard/app.py" in names
     assert "driftscope/py.typed" in names
+    assert "driftscope/testing.py" in names  # public: plugin authors import it
     assert not [n for n in names if n.startswith(("driftscope/tests/", "driftscope/benchmarks/"))]

@@ -32,10 +32,14 @@ class MeanShiftSettings(DetectorSettings):
     threshold: float = 0.5
 
 
-class MeanShiftDetector(Detector):
+class MeanShiftDetector(Detector[MeanShiftSettings, tuple[float, float]]):
     """Drift when the mean moves by more than ``threshold`` reference standard deviations."""
 
     Settings = MeanShiftSettings
+
+    @property
+    def threshold(self) -> float:
+        return self.settings.threshold
 
     def fit(self, reference: FeatureSample) -> tuple[float, float]:
         return float(reference.values.mean()), float(reference.values.std() or 1.0)
@@ -155,6 +159,7 @@ def test_entry_point_plugins_are_found_and_broken_ones_skipped(tmp_path, monkeyp
 
         class ZeroDetector(Detector):
             '''Never drifts.'''
+            threshold = 1.0
             def fit(self, reference):
                 return None
             def score(self, profile, current):

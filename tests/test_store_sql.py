@@ -17,6 +17,7 @@ import driftscope.plugins.stores.sql as sql_plugin
 from driftscope import (
     AlertEvent,
     AlertState,
+    DeadLetter,
     FeatureSpec,
     ModelSchema,
     NotifierStatus,
@@ -543,6 +544,92 @@ def test_prune_deletes_old_rows_in_batches_and_dry_run_only_counts(store):
     assert store.prune(cutoff).predictions == 0
 
 
+# -- dead letters ----------------------------------------------------------------------------------
+def _poison(record_id: str) -> PredictionRecord:
+    return PredictionRecord(
+        id=record_id,
+        model="iris",
+        timestamp=T0,
+        features={"sepal length (cm)": math.nan, "petal width": None, "colour": "r\ud800d"},
+        prediction="set\x00osa",
+        probabilities={"setosa": 0.25, "versicolor": 0.75},
+        latency_ms=1.5,
+        label=None,
+    )
+
+
+def test_dead_letters_keep_a_refused_record_exactly(store):
+    store.register_model(SCHEMA)
+    poison = _poison("bad\x00id")
+    with pytest.raises(StoreError) as refused:
+        store.write_predictions([poison])
+    assert refused.value.transient is False
+    letters = [DeadLetter.of(poison, str(refused.value), T0)]
+    letters += [DeadLetter.of(_poison(f"p{i}"), "reason", T0) for i in range(4)]
+    letters[-1].model = "other"
+    store.add_dead_letters(letters)
+    assert store.count_dead_letters() == 5
+    kept = store.list_dead_letters(limit=10)
+    assert [letter.record_id for letter in kept] == ["bad\\u0000id", "p0", "p1", "p2", "p3"]
+    first = kept[0].record()
+    assert (first.id, first.prediction, first.features["colour"]) == (
+        "bad\x00id",
+        "set\x00osa",
+        "r\ud800d",
+    )
+    assert math.isnan(first.features["sepal length (cm)"]) and first.timestamp == T0
+    assert first.probabilities == {"setosa": 0.25, "versicolor": 0.75}
+    assert "cannot" in kept[0].reason and kept[0].reason.isascii()
+    page = store.list_dead_letters(after_id=kept[1].id, limit=2)
+    assert [letter.record_id for letter in page] == ["p1", "p2"]
+    assert [letter.record_id for letter in store.list_dead_letters(model="other")] == ["p3"]
+    kept[1].reason, kept[1].attempts = "refused again", 2
+    store.update_dead_letter(kept[1])
+    again = store.list_dead_letters(ids=[kept[1].id])[0]
+    assert (again.reason, again.attempts) == ("refused again", 2)
+    assert store.delete_dead_letters([kept[0].id, kept[1].id, 10**9]) == 2
+    assert store.count_dead_letters() == 3
+
+
+def test_write_errors_say_whether_a_retry_can_help(store):
+    store.register_model(SCHEMA)
+    good = _poison("ok")
+    good.prediction, good.features = "setosa", {"colour": "red"}
+    surrogate = _poison("s")
+    surrogate.prediction = "\ud800"
+    unknown = _poison("u")
+    unknown.model = "nobody"
+    for record in (surrogate, unknown):
+        with pytest.raises(StoreError) as refused:
+            store.write_predictions([good, record])
+        assert refused.value.transient is False, refused.value
+    assert store.count_predictions("iris", T0, T0 + timedelta(1)) == (0, 0)
+    closed = SQLStore(StoreSettings(url=SecretStr(url_of(store))))
+    with pytest.raises(StoreError) as not_open:
+        closed.write_predictions([good])
+    assert not_open.value.transient is True
+
+
+def test_a_version_1_database_gets_the_dead_letter_table(store):
+    store.register_model(SCHEMA)
+    record = _poison("kept")
+    record.prediction, record.features = "setosa", {"colour": "red"}
+    store.write_predictions([record])
+    with store._tx("back to version 1", write=True) as conn:
+        conn.exec_driver_sql("DROP TABLE dead_letters")
+        conn.execute(update(T_VERSION).values(version=1))
+    store.close()
+    upgraded = SQLStore(StoreSettings(url=SecretStr(url_of(store))))
+    upgraded.open()
+    try:
+        assert upgraded.schema_version() == SCHEMA_VERSION == 2
+        upgraded.add_dead_letters([DeadLetter.of(_poison("p"), "why", T0)])
+        assert upgraded.count_dead_letters() == 1
+        assert upgraded.count_predictions("iris", T0, T0 + timedelta(1)) == (1, 0)
+    finally:
+        upgraded.close()
+
+
 # -- schema version, errors and secrets ------------------------------------------------------------
 def test_a_newer_schema_version_is_refused(store):
     with store._tx("test", write=True) as conn:
@@ -630,3 +717,72 @@ def test_prefilter_probability_keeps_enough_rows() -> None:
     assert p(100_000, 10_000_000) == pytest.approx(0.013)
     assert p(10, 1_000_000) * 1_000_000 >= 10 + 6 * math.sqrt(10)
     assert p(900, 1000) == 1.0 and p(5, 0) == 1.0
+
+
+def _sqlite_memory_used() -> int:
+    """Bytes SQLite's own allocator holds in this process (``sqlite3_memory_used``): prepared
+    statements and page caches, which neither tracemalloc nor Python's counters see."""
+    import _sqlite3
+    import ctypes
+
+    used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+    used.restype = ctypes.c_int64
+    return int(used())
+
+
+def test_sqlite_memory_stays_bounded_over_batches_of_every_size(sqlite_url):
+    """Issue 10: every batch size was its own INSERT text, and sqlite3 keeps the last 128
+    texts of each connection prepared (about 2 KB per row of 38 columns), so batches of
+    varying size under mixed load grew a server by hundreds of MB. A bounded set of
+    statement shapes keeps SQLite's memory flat, whatever the batch sizes."""
+    wide = ModelSchema(
+        "wide", tuple(FeatureSpec(f"x{i}") for i in range(30)), "classification", ("a", "b")
+    )
+    probabilities = {"a": 0.25, "b": 0.75}
+
+    def batch(first: int, size: int) -> list[PredictionRecord]:
+        return [
+            PredictionRecord(
+                f"w{first + i}",
+                "wide",
+                T0 + timedelta(milliseconds=first + i),
+                {f"x{j}": float(first + i + j) for j in range(30)},
+                "b",
+                probabilities,
+            )
+            for i in range(size)
+        ]
+
+    store = open_store(sqlite_url)
+    try:
+        store.register_model(wide)
+        assert store.write_predictions(batch(0, 1)) == 1  # connection, schema, page cache
+        before = _sqlite_memory_used()
+        sizes = range(1, 201)
+        written, first = 0, 1
+        for size in sizes:
+            written += store.write_predictions(batch(first, size))
+            first += size
+        grown = _sqlite_memory_used() - before
+        rows, _ = store.count_predictions("wide", T0 - timedelta(days=1), T0 + timedelta(days=1))
+        last = window(store, "wide").columns["x29"][-1]
+    finally:
+        store.close()
+    assert written == sum(sizes) and rows == 1 + sum(sizes)
+    assert last == float(sum(sizes) + 29)  # the last row of the last batch, intact
+    # before the fix: 63 MiB (128 cached statements of 73-200 rows); after: a few MiB of
+    # page cache and at most nine small statements per connection
+    assert grown < 16 * 2**20, f"SQLite grew by {grown / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("most", [1, 3, 256, 300])
+def test_insert_chunks_cover_every_row_with_a_few_fixed_sizes(most: int) -> None:
+    cap = max(p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256) if p <= most)
+    shapes: set[int] = set()
+    for rows in range(0, 3_000):
+        chunks = sql_plugin.insert_chunks(rows, most)
+        assert sum(chunks) == rows
+        assert all(c <= cap and c & (c - 1) == 0 for c in chunks)  # powers of two up to cap
+        assert len(chunks) <= rows // cap + cap.bit_length()
+        shapes.update(chunks)
+    assert shapes == {p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256) if p <= cap}

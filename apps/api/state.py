@@ -277,8 +277,24 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
                 "written": logger.written,
                 "dropped": logger.dropped,
                 "write_errors": logger.write_errors,
+                "dead_lettered": logger.dead_lettered,
             },
         }
+        try:
+            kept = await asyncio.to_thread(runtime.store.count_dead_letters)
+            logger.dead_letters_stored = kept
+        except Exception as exc:  # the store check above already reports an outage
+            log.debug("could not count dead letters: %s", exc)
+            kept = logger.dead_letters_stored
+        if kept:
+            last = f" (last reason: {logger.last_dead_letter})" if logger.last_dead_letter else ""
+            warnings.append(
+                redact(
+                    f"{kept} prediction record(s) the store refused are kept as dead letters"
+                    f"{last}; see `driftscope deadletter list`",
+                    secrets,
+                )
+            )
 
     if delivery is not None and has_health:
         if isinstance(health, TimeoutError):

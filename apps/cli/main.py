@@ -216,13 +216,14 @@ def scheduler(config: ConfigOption = None) -> None:
 
 
 def _register_commands() -> None:
-    from driftscope.apps.cli import alerts, dashboard, demo, prune, serve
+    from driftscope.apps.cli import alerts, dashboard, deadletter, demo, prune, serve
 
     alerts.register(app, lambda path: get_runtime(path, load_models=False))
     serve.register(app)
     dashboard.register(app)
     demo.register(app)
     prune.register(app)
+    deadletter.register(app)
 
 
 _register_commands()

@@ -91,8 +91,8 @@ def secret_values(settings: BaseModel) -> list[str]:
         if isinstance(value, SecretStr):
             found.append(value.get_secret_value())
         elif isinstance(value, BaseModel):
-            for name in type(value).model_fields:
-                walk(getattr(value, name))
+            for _field, item in value:  # a model iterates over its (field, value) pairs
+                walk(item)
         elif isinstance(value, Mapping):
             for v in value.values():
                 walk(v)

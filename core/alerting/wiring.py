@@ -7,16 +7,37 @@ unless the config already defines a notifier of that name.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from driftscope.core.alerting.delivery import DeliveryWorker
 from driftscope.core.alerting.manager import AlertManager
 from driftscope.core.alerting.rules import MonitorAlerting
-
-if TYPE_CHECKING:
-    from driftscope.core.runtime import Runtime
+from driftscope.core.config.yaml_file import DriftscopeConfig
+from driftscope.core.contracts.notifier import Notifier
+from driftscope.core.contracts.store import Store
+from driftscope.core.plugin_system.manager import PluginManager
 
 DEFAULT_NOTIFIER = "log"
+
+
+class AlertingHost(Protocol):
+    """What alerting is built from: a :class:`~driftscope.core.runtime.Runtime` is one.
+
+    Named by its parts rather than by ``Runtime`` so that ``runtime`` (the composition root)
+    imports this module and this module never imports it back.
+    """
+
+    @property
+    def config(self) -> DriftscopeConfig: ...
+
+    @property
+    def plugins(self) -> PluginManager: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def notifiers(self) -> dict[str, Notifier[Any]]: ...
 
 
 def monitor_alerting(
@@ -37,7 +58,7 @@ def monitor_alerting(
     }
 
 
-def build_alerting(runtime: Runtime) -> tuple[AlertManager, DeliveryWorker]:
+def build_alerting(runtime: AlertingHost) -> tuple[AlertManager, DeliveryWorker]:
     """An :class:`AlertManager` and a (not yet started) :class:`DeliveryWorker`.
 
     Adds the default ``log`` notifier to ``runtime.notifiers`` when a monitor needs it.

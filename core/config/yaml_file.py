@@ -25,7 +25,7 @@ from driftscope.core.contracts.detector import DetectorSettings, FeatureKind, Ta
 from driftscope.core.contracts.notifier import NotifierSettings
 from driftscope.core.contracts.store import StoreSettings
 from driftscope.core.durations import Duration
-from driftscope.core.errors import ConfigError, UnknownPluginError
+from driftscope.core.errors import ConfigError, PluginContractError, UnknownPluginError
 from driftscope.core.monitoring.correction import Correction
 from driftscope.core.plugin_system.manager import PluginManager
 
@@ -133,8 +133,12 @@ class MonitorConfig(_Strict):
 class ApiConfig(_Strict):
     """How the HTTP API accepts and logs predictions."""
 
-    logging: Literal["async", "sync"] = Field(
-        default="async", description="async: respond before the write; sync: after it."
+    logging: Literal["async", "durable", "sync"] = Field(
+        default="durable",
+        description=(
+            "async: answer once queued; durable: answer once the batch holding the request's "
+            "rows has committed (group commit); sync: each request writes its own rows."
+        ),
     )
     max_batch_rows: int = Field(default=10_000, ge=1)
     max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
@@ -275,7 +279,7 @@ def _validate_component(
         return None
     try:
         component = plugins.get(kind, type_name)  # type: ignore[arg-type]
-    except UnknownPluginError as exc:
+    except (UnknownPluginError, PluginContractError) as exc:
         problems.append((f"{where}.type", str(exc)))
         return None
     try:

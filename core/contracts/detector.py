@@ -9,23 +9,33 @@ The engine, not the detector, cleans the data: it counts and removes missing val
 ``None``) and infinities, reports those counts in ``details``, and never calls ``score`` on an
 empty sample. A detector therefore receives only finite numbers (numeric features) or
 non-missing category labels as strings (categorical features).
+
+A detector class declares everything else the engine needs (its settings model, the feature
+kinds it scores, its threshold, whether it decides on a p-value, whether it can score from
+counts): see :class:`Detector`. The engine reads nothing from a detector's settings but
+``features`` and ``prediction``, which every :class:`DetectorSettings` has.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:
-    from driftscope.core.contracts.store import BinCounts, CategoryCounts
+from driftscope.core.contracts.types import (
+    BinCounts,
+    CategoryCounts,
+    FeatureKind,
+    ResultStatus,
+    Task,
+)
 
-FeatureKind = Literal["numeric", "categorical"]
-ResultStatus = Literal["ok", "failed", "insufficient_data"]
-Task = Literal["classification", "regression"]
+#: The label of the bin that collects categories absent from the reference (PSI, chi2).
+UNSEEN = "<unseen>"
 
 
 class DetectorSettings(BaseModel):
@@ -43,6 +53,29 @@ class DetectorSettings(BaseModel):
         default=None, description="Only these features (default: every feature it applies to)."
     )
     prediction: bool = Field(default=True, description="Also check the model's prediction.")
+
+
+class PValueSettings(DetectorSettings):
+    """Settings of a detector that decides on a p-value: its significance level ``p_value``.
+
+    KS and chi-square extend this; an outside p-value detector should too, so that every
+    p-value detector reads its level from the same, equally validated, field.
+    """
+
+    p_value: float = Field(
+        default=0.05,
+        gt=0.0,
+        lt=1.0,
+        description=(
+            "Significance level: a feature drifts when its p-value, after the monitor's "
+            "multiple-testing correction, is below this."
+        ),
+    )
+
+
+SettingsT = TypeVar("SettingsT", bound=DetectorSettings)
+PValueSettingsT = TypeVar("PValueSettingsT", bound=PValueSettings)
+ProfileT = TypeVar("ProfileT")
 
 
 @dataclass(frozen=True)
@@ -96,19 +129,36 @@ class DetectorResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class Detector(ABC):
-    """Base class of a feature drift detector.
+class Detector(ABC, Generic[SettingsT, ProfileT]):
+    """Base class of a feature drift detector, generic in its settings and profile types.
 
-    Subclasses set ``Settings`` to their pydantic settings model (a subclass of
-    :class:`DetectorSettings`), ``applies_to`` to the feature kinds they can score, and
-    ``uses_p_value`` when their decision is a p-value below ``settings.p_value``; the engine
-    then applies the monitor's multiple-testing correction and calls :meth:`decide` again.
+    ``class PSIDetector(Detector[PSISettings, PSIProfile])`` types ``self.settings`` as
+    ``PSISettings`` and ties :meth:`fit`'s return type to what :meth:`score` receives, so a
+    type checker holds a plugin to the contract. A subclass declares everything the engine
+    needs; the engine reads nothing else (no guessing at its settings' field names):
 
-    A detector whose statistic needs only counts (PSI over fixed bins, chi-square over
-    categories) may also set ``scores_counts`` and implement :meth:`bin_edges` and
-    :meth:`score_counts`: when a window is larger than the monitor's ``window.max_rows``,
-    the engine then has the store count the whole window in the database (no rows reach
-    Python) instead of scoring the uniform sample that KS gets.
+    * ``Settings``: its pydantic settings model (a subclass of :class:`DetectorSettings`),
+      which validates the detector's YAML block;
+    * ``applies_to``: the feature kinds it scores;
+    * :attr:`threshold`: the number its decided value is compared with, read from its
+      settings. The engine puts it on results the detector did not make (a failure, too few
+      values), so every result of the detector shows the same threshold;
+    * ``uses_p_value``: whether the value it decides on is a p-value. Such a detector
+      produces one per feature; the engine then applies the monitor's multiple-testing
+      correction and decides again through :meth:`decide` with the adjusted p-value.
+      :class:`PValueDetector` declares this, and the threshold, from :class:`PValueSettings`;
+    * :meth:`decide`: whether a value means drift. By default a statistic at or above the
+      threshold, or a p-value below it; override to add conditions (KS's effect-size floor);
+    * ``scores_counts``: whether it can score from counts the store computed over a whole
+      window (PSI over fixed bins, chi-square over categories). Such a detector implements
+      :meth:`score_counts`, and :meth:`bin_edges` when it scores numeric features: when a
+      window is larger than the monitor's ``window.max_rows``, the engine then has the store
+      count the whole window in the database (no rows reach Python) instead of scoring the
+      uniform sample that KS gets;
+    * ``thread_safe``: whether its ``fit``/``score`` may run concurrently (the default).
+
+    :meth:`contract_problems` lists what a subclass misses; the plugin manager refuses such a
+    detector when a config names it.
     """
 
     Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
@@ -119,61 +169,144 @@ class Detector(ABC):
     thread_safe: ClassVar[bool] = True
     scores_counts: ClassVar[bool] = False
 
-    def __init__(self, settings: DetectorSettings) -> None:
-        self.settings = settings
+    def __init__(self, settings: SettingsT) -> None:
+        self.settings: SettingsT = settings
 
     @property
     def name(self) -> str:
         return self.settings.type
 
+    @property
     @abstractmethod
-    def fit(self, reference: FeatureSample) -> Any:
+    def threshold(self) -> float:
+        """The number this detector's value is compared with (from its settings)."""
+
+    @abstractmethod
+    def fit(self, reference: FeatureSample) -> ProfileT:
         """Compute the reference profile of one feature; called once per reference file."""
 
     @abstractmethod
-    def score(self, profile: Any, current: FeatureSample) -> DetectorResult:
+    def score(self, profile: ProfileT, current: FeatureSample) -> DetectorResult:
         """Compare a current sample with a profile made by :meth:`fit`."""
 
-    def decide(self, result: DetectorResult, p_value: float) -> bool:
-        """Decide drift from a (possibly corrected) p-value; p-value detectors override."""
-        return result.drifted
+    def decide(self, result: DetectorResult, value: float) -> bool:
+        """Whether ``value`` means drift: with ``uses_p_value`` a (possibly corrected) p-value
+        below :attr:`threshold`, otherwise a statistic at or above it. ``result`` is the rest
+        of what :meth:`score` found, for detectors whose decision needs more."""
+        if self.uses_p_value:
+            return bool(value < self.threshold)
+        return bool(value >= self.threshold)
 
-    def bin_edges(self, profile: Any) -> np.ndarray:
+    def bin_edges(self, profile: ProfileT) -> np.ndarray:
         """Numeric features, with ``scores_counts``: the inner edges of the right-closed bins
         whose window counts :meth:`score_counts` needs (see
-        :class:`~driftscope.core.contracts.store.BinCounts`)."""
+        :class:`~driftscope.core.contracts.types.BinCounts`)."""
         raise NotImplementedError(f"detector {self.name!r} does not score from counts")
 
-    def score_counts(self, profile: Any, counts: BinCounts | CategoryCounts) -> DetectorResult:
+    def score_counts(self, profile: ProfileT, counts: BinCounts | CategoryCounts) -> DetectorResult:
         """With ``scores_counts``: compare a window summarised by the store with a profile.
 
-        ``counts`` is a :class:`~driftscope.core.contracts.store.BinCounts` over :meth:`bin_edges`
-        for a numeric feature, a :class:`~driftscope.core.contracts.store.CategoryCounts` for a
-        categorical one. Missing and infinite values are already excluded (the engine reports them).
+        ``counts`` is a :class:`~driftscope.core.contracts.types.BinCounts` over
+        :meth:`bin_edges` for a numeric feature, a
+        :class:`~driftscope.core.contracts.types.CategoryCounts` for a categorical one.
+        Missing and infinite values are already excluded (the engine reports them).
         """
         raise NotImplementedError(f"detector {self.name!r} does not score from counts")
 
+    @classmethod
+    def contract_problems(cls) -> list[str]:
+        """What this class misses of the detector contract, one sentence each (none: complete)."""
+        problems = _common_problems(cls, cls.Settings)
+        kinds = cls.applies_to
+        if not (isinstance(kinds, AbstractSet) and kinds and kinds <= {"numeric", "categorical"}):
+            problems.append(
+                f"applies_to must be a non-empty set of 'numeric' and 'categorical', got {kinds!r}"
+            )
+        elif cls.scores_counts:
+            if cls.score_counts is Detector.score_counts:
+                problems.append("sets scores_counts but does not implement score_counts")
+            if "numeric" in kinds and cls.bin_edges is Detector.bin_edges:
+                problems.append(
+                    "sets scores_counts for numeric features but does not implement bin_edges"
+                )
+        return problems
 
-class PerformanceDetector(ABC):
-    """Base class of a detector that compares the model's measured quality with the reference.
+
+class PValueDetector(Detector[PValueSettingsT, ProfileT]):
+    """Base class of a detector that decides on a p-value (KS, chi-square).
+
+    It declares ``uses_p_value`` and reads its threshold from :class:`PValueSettings`'
+    ``p_value``: a feature drifts when its p-value, after the monitor's multiple-testing
+    correction, is below that level. Subclasses extend :class:`PValueSettings` for their own
+    settings, and may override :meth:`decide` to add conditions (calling it first).
+    """
+
+    Settings: ClassVar[type[DetectorSettings]] = PValueSettings
+    uses_p_value: ClassVar[bool] = True
+
+    @property
+    def threshold(self) -> float:
+        """The significance level, ``settings.p_value``."""
+        return self.settings.p_value
+
+    @classmethod
+    def contract_problems(cls) -> list[str]:
+        """The detector contract's problems, and a settings model without ``p_value``."""
+        problems = super().contract_problems()
+        if isinstance(cls.Settings, type) and not issubclass(cls.Settings, PValueSettings):
+            problems.append(
+                "a PValueDetector's Settings must be a subclass of driftscope.PValueSettings, "
+                f"got {cls.Settings.__qualname__}"
+            )
+        return problems
+
+
+class PerformanceDetector(ABC, Generic[SettingsT, ProfileT]):
+    """Base class of a detector that compares the model's measured quality with the reference,
+    generic in its settings and profile types like :class:`Detector`.
 
     It sees only labelled rows. ``fit`` gets the labelled reference (with the model's
-    predictions on it), ``score`` the labelled rows of the window.
+    predictions on it), ``score`` the labelled rows of the window. Its own results carry the
+    limit the metric was compared with; :attr:`threshold` is what the engine puts on a result
+    it makes when the detector raised (the setting that bounds the decision, e.g. the largest
+    tolerated drop).
     """
 
     Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
 
-    def __init__(self, settings: DetectorSettings) -> None:
-        self.settings = settings
+    def __init__(self, settings: SettingsT) -> None:
+        self.settings: SettingsT = settings
 
     @property
     def name(self) -> str:
         return self.settings.type
 
+    @property
     @abstractmethod
-    def fit(self, reference: LabelledSample) -> Any:
+    def threshold(self) -> float:
+        """The threshold of a result this detector could not make (from its settings)."""
+
+    @abstractmethod
+    def fit(self, reference: LabelledSample) -> ProfileT:
         """Compute the reference value of the metric; called once per reference file."""
 
     @abstractmethod
-    def score(self, profile: Any, current: LabelledSample) -> DetectorResult:
+    def score(self, profile: ProfileT, current: LabelledSample) -> DetectorResult:
         """Compute the metric on the window and decide whether it dropped too far."""
+
+    @classmethod
+    def contract_problems(cls) -> list[str]:
+        """What this class misses of the contract, one sentence each (none: complete)."""
+        return _common_problems(cls, cls.Settings)
+
+
+def _common_problems(cls: type, settings: object) -> list[str]:
+    """The settings model and the abstract members every detector class must get right."""
+    problems: list[str] = []
+    if not (isinstance(settings, type) and issubclass(settings, DetectorSettings)):
+        problems.append(
+            f"Settings must be a subclass of driftscope.DetectorSettings, got {settings!r}"
+        )
+    missing: frozenset[str] = cls.__abstractmethods__  # type: ignore[attr-defined]
+    problems.extend(f"does not implement {name}" for name in sorted(missing))
+    return problems

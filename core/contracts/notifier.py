@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +34,9 @@ class NotifierSettings(BaseModel):
     cooldown: Duration | None = Field(
         default=None, description="Send to this channel at most once per cooldown."
     )
+
+
+NotifierSettingsT = TypeVar("NotifierSettingsT", bound=NotifierSettings)
 
 
 @dataclass
@@ -146,13 +149,17 @@ class DeliveryResult:
     blocked: bool = False
 
 
-class Notifier(ABC):
-    """Base class of a notifier plugin."""
+class Notifier(ABC, Generic[NotifierSettingsT]):
+    """Base class of a notifier plugin, generic in its settings type.
+
+    ``class DiscordNotifier(Notifier[DiscordSettings])`` sets ``Settings = DiscordSettings``
+    (which validates the YAML block) and gets ``self.settings`` typed as ``DiscordSettings``.
+    """
 
     Settings: ClassVar[type[NotifierSettings]] = NotifierSettings
 
-    def __init__(self, settings: NotifierSettings) -> None:
-        self.settings = settings
+    def __init__(self, settings: NotifierSettingsT) -> None:
+        self.settings: NotifierSettingsT = settings
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.settings.name!r})"
@@ -165,8 +172,20 @@ class Notifier(ABC):
     def send(self, notification: Notification) -> DeliveryResult:
         """Deliver one notification; never raise for an HTTP error, return a result."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most notifiers hold nothing
+    def close(self) -> None:  # optional hook: most notifiers hold nothing
         """Release connections; called when the process stops."""
+
+    @classmethod
+    def contract_problems(cls) -> list[str]:
+        """What this class misses of the notifier contract, one sentence each (none: complete)."""
+        problems: list[str] = []
+        if not (isinstance(cls.Settings, type) and issubclass(cls.Settings, NotifierSettings)):
+            problems.append(
+                f"Settings must be a subclass of driftscope.NotifierSettings, got {cls.Settings!r}"
+            )
+        missing: frozenset[str] = cls.__abstractmethods__  # type: ignore[attr-defined]
+        problems.extend(f"does not implement {name}" for name in sorted(missing))
+        return problems
 
 
 REDACTED = "***"

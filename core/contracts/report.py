@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from driftscope.core.contracts.detector import ResultStatus
+from driftscope.core.contracts.types import ResultStatus
 
 ResultKind = Literal["feature", "prediction", "performance"]
 ReportStatus = Literal["ok", "insufficient_data", "failed"]

@@ -9,9 +9,11 @@ thread-safe: the API calls them from a writer thread, the scheduler from its own
 
 from __future__ import annotations
 
+import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -20,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from driftscope.core.contracts.detector import FeatureKind, Task
 from driftscope.core.contracts.report import Report
+from driftscope.core.errors import StoreError
 
 Label = str | float | int | bool
 AlertStateName = Literal["ok", "pending", "firing", "resolved", "no_data"]
@@ -218,6 +221,88 @@ class PruneResult:
     alert_events: int = 0
     outbox: int = 0
     details: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class DeadLetter:
+    """A prediction record the store refused for a reason other than an outage.
+
+    ``payload`` is the whole record as JSON text with every non-ASCII character escaped, so
+    it fits any text column even when the record holds what broke it (a NUL, a lone
+    surrogate). ``record_id`` and ``model`` are the same escaped text, cut to 200 characters,
+    for listing; :func:`record_from_payload` gives the record back exactly.
+    """
+
+    record_id: str
+    model: str
+    reason: str
+    payload: str
+    created_at: datetime
+    attempts: int = 1
+    id: int | None = None
+
+    @classmethod
+    def of(cls, record: PredictionRecord, reason: str, at: datetime) -> DeadLetter:
+        """The dead letter of ``record`` refused for ``reason`` at ``at``."""
+        return cls(
+            record_id=ascii_text(record.id, 200),
+            model=ascii_text(record.model, 200),
+            reason=ascii_text(reason, 1000),
+            payload=record_to_payload(record),
+            created_at=at,
+        )
+
+    def record(self) -> PredictionRecord:
+        """The refused record, exactly as it was."""
+        return record_from_payload(self.payload)
+
+
+def ascii_text(value: object, limit: int) -> str:
+    """``value`` as printable ASCII (JSON escapes for the rest), cut to ``limit`` characters:
+    safe for any database text column, log line or terminal."""
+    text = json.dumps(str(value), ensure_ascii=True)[1:-1]
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"$float": repr(value)}
+    if isinstance(value, Mapping):
+        return {"$map": [[_json_value(k), _json_value(v)] for k, v in value.items()]}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return {"$repr": repr(value)}
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "$datetime" in value:
+            return datetime.fromisoformat(value["$datetime"])
+        if "$float" in value:
+            return float(value["$float"])
+        if "$map" in value:
+            return {_from_json(k): _from_json(v) for k, v in value["$map"]}
+        if "$repr" in value:
+            return value["$repr"]
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
+
+
+def record_to_payload(record: PredictionRecord) -> str:
+    """A record as ASCII JSON that keeps every value exactly (NaN, surrogates, NUL, times)."""
+    body = {f.name: _json_value(getattr(record, f.name)) for f in fields(record)}
+    return json.dumps(body, ensure_ascii=True, allow_nan=False)
+
+
+def record_from_payload(payload: str) -> PredictionRecord:
+    """The record :func:`record_to_payload` wrote."""
+    body = {k: _from_json(v) for k, v in json.loads(payload).items()}
+    return PredictionRecord(**body)
 
 
 @dataclass(frozen=True)
@@ -476,6 +561,37 @@ class Store(ABC):
     @abstractmethod
     def set_notifier_status(self, status: NotifierStatus) -> None:
         """Save a notifier's status."""
+
+    # -- dead letters ------------------------------------------------------------------------
+    # Not abstract, so stores written before dead letters existed still load; the prediction
+    # log then counts a refused record as dropped (logged with its id and reason) instead.
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Keep records the store refused, with the reason, in one transaction."""
+        raise StoreError(f"{type(self).__name__} does not keep dead letters", transient=False)
+
+    def list_dead_letters(
+        self,
+        *,
+        model: str | None = None,
+        ids: Sequence[int] | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[DeadLetter]:
+        """Dead letters in id order (oldest first), optionally of one model, with given ids,
+        or with ids above ``after_id`` (to page through them)."""
+        raise StoreError(f"{type(self).__name__} does not keep dead letters", transient=False)
+
+    def count_dead_letters(self) -> int:
+        """How many dead letters are kept (0 for a store that keeps none)."""
+        return 0
+
+    def delete_dead_letters(self, ids: Sequence[int]) -> int:
+        """Remove dead letters by id; returns how many there were."""
+        raise StoreError(f"{type(self).__name__} does not keep dead letters", transient=False)
+
+    def update_dead_letter(self, letter: DeadLetter) -> None:
+        """Save a dead letter's new reason and attempt count (after a failed replay)."""
+        raise StoreError(f"{type(self).__name__} does not keep dead letters", transient=False)
 
     # -- retention ---------------------------------------------------------------------------
     @abstractmethod

@@ -8,6 +8,8 @@ the model's prediction, correct p-values across features, and build one report.
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import time
 import uuid
 from collections.abc import Callable
@@ -29,13 +31,17 @@ from driftscope.core.contracts.detector import (
     PerformanceDetector,
 )
 from driftscope.core.contracts.report import Report, ResultKind, ResultRow, WindowInfo
-from driftscope.core.contracts.store import BinCounts, CategoryCounts, Store, WindowData
+from driftscope.core.contracts.store import Store, WindowData
+from driftscope.core.contracts.types import BinCounts, CategoryCounts
+from driftscope.core.errors import PluginError
 from driftscope.core.monitoring.correction import adjust_p_values
 from driftscope.core.monitoring.model_loading import LoadedModel
 from driftscope.core.monitoring.profiles import ProfileCache
 from driftscope.core.plugin_system.manager import PluginManager
 
 log = logging.getLogger(__name__)
+
+AnyDetector = Detector[Any, Any] | PerformanceDetector[Any, Any]
 
 # below this many window rows, handing features to threads costs more than it saves
 PARALLEL_MIN_ROWS = 20_000
@@ -89,15 +95,37 @@ class MonitorEngine:
         self.clock = clock
         self.threads = config.threads
         self._pool: ThreadPoolExecutor | None = None
-        self._detectors: dict[str, list[Detector | PerformanceDetector]] = {}
+        self._detectors: dict[str, list[AnyDetector]] = {}
 
-    def detectors(self, monitor: MonitorConfig) -> list[Detector | PerformanceDetector]:
-        """The detector instances of a monitor, built once from its validated settings."""
+    def detectors(self, monitor: MonitorConfig) -> list[AnyDetector]:
+        """The detector instances of a monitor, built once from its validated settings.
+
+        Each one's declared threshold is read here, once: a detector whose threshold is not
+        a finite number raises :class:`PluginError` naming it, instead of failing later.
+        """
         if monitor.name not in self._detectors:
-            self._detectors[monitor.name] = [
-                self.plugins.get("detector", s.type)(s) for s in monitor.detector_settings
-            ]
+            built = [self.plugins.get("detector", s.type)(s) for s in monitor.detector_settings]
+            for detector in built:
+                self._check_threshold(detector)
+            self._detectors[monitor.name] = built
         return self._detectors[monitor.name]
+
+    def _check_threshold(self, detector: AnyDetector) -> None:
+        plugin = self.plugins.plugin_of("detector", detector.name)
+        try:
+            value = detector.threshold
+            valid = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            valid = valid and math.isfinite(value)
+        except Exception as exc:
+            raise PluginError(
+                f"detector {detector.name!r} (plugin {plugin!r}): reading its threshold "
+                f"raised {type(exc).__name__}: {exc}"
+            ) from exc
+        if not valid:
+            raise PluginError(
+                f"detector {detector.name!r} (plugin {plugin!r}): its threshold must be a "
+                f"finite number, got {type(value).__name__}"
+            )
 
     def run(self, monitor_name: str, *, now: datetime | None = None) -> Report:
         """Run one monitor now, save its report, and fire ``driftscope_report_ready``."""
@@ -213,10 +241,10 @@ class MonitorEngine:
                     )
                 )
             parallel = detector.thread_safe and data.rows >= PARALLEL_MIN_ROWS
-            rows = self._run_all(rows, parallel=parallel)
+            found = self._run_all(rows, parallel=parallel)
             if detector.uses_p_value:
-                self._correct(detector, monitor, rows)
-            results.extend(rows)
+                self._correct(detector, monitor, found)
+            results.extend(found)
         return results
 
     def _run_all(self, tasks: list[Callable[[], ResultRow]], *, parallel: bool) -> list[ResultRow]:
@@ -250,7 +278,7 @@ class MonitorEngine:
             "current_missing": cur_counts["missing"],
             "current_infinite": cur_counts["infinite"],
         }
-        threshold = _threshold(detector)
+        threshold = float(detector.threshold)
         if len(cur_values) == 0 or len(ref_values) == 0:
             which = "current window" if len(cur_values) == 0 else "reference"
             sizes = {"reference_size": len(ref_values), "current_size": len(cur_values)}
@@ -277,7 +305,7 @@ class MonitorEngine:
         """Score a feature of a sampled (too large) window from counts the store computed over
         the WHOLE window in the database (see :meth:`_count_in_store`), for detectors that
         need only counts (PSI, chi2). A failed count fails this result with its error."""
-        threshold = _threshold(detector)
+        threshold = float(detector.threshold)
         counts: dict[str, Any] = {
             "reference_missing": ref_counts["missing"],
             "reference_infinite": ref_counts["infinite"],
@@ -377,17 +405,16 @@ class MonitorEngine:
     def _performance(
         self, detector: PerformanceDetector, model: LoadedModel, data: WindowData
     ) -> ResultRow:
-        threshold = float(getattr(detector.settings, "max_drop", 0.0))
+        threshold = float(detector.threshold)
         try:
             ref = model.reference
-            if ref.labels is None:
+            labels = ref.labels
+            if labels is None:
                 raise ValueError(f"model {model.name!r} has no target column in its reference data")
             key = (ref.digest, detector.settings.model_dump_json(), "performance")
             profile = self.cache.get_or_fit(
                 key,
-                lambda: detector.fit(
-                    _labelled(model, ref.labels, ref.predictions, ref.probabilities)
-                ),
+                lambda: detector.fit(_labelled(model, labels, ref.predictions, ref.probabilities)),
             )
             result = detector.score(
                 profile, _labelled(model, data.labels, data.prediction, data.probabilities)
@@ -398,7 +425,7 @@ class MonitorEngine:
 
     def _failure(
         self,
-        detector: Any,
+        detector: AnyDetector,
         kind: ResultKind,
         feature: str | None,
         threshold: float,
@@ -433,7 +460,8 @@ class MonitorEngine:
         tested = [r for r in rows if r.status == "ok" and r.p_value is not None]
         if not tested:
             return
-        adjusted = adjust_p_values([r.p_value for r in tested], monitor.correction)
+        p_values = [r.p_value for r in tested if r.p_value is not None]
+        adjusted = adjust_p_values(p_values, monitor.correction)
         for row, p_adj in zip(tested, adjusted, strict=True):
             row.details["p_value_adjusted"] = float(p_adj)
             row.details["correction"] = monitor.correction
@@ -461,12 +489,6 @@ def _applies(detector: Detector, column: Column) -> bool:
 def _counts(detector: Detector, column: Column) -> bool:
     """Whether this column is scored from store counts when its window is sampled."""
     return detector.scores_counts and column.result_kind == "feature"
-
-
-def _threshold(detector: Detector) -> float:
-    """The number a feature result is compared with, for results the detector did not make."""
-    settings = detector.settings
-    return float(getattr(settings, "threshold", getattr(settings, "p_value", 0.0)))
 
 
 def _insufficient(

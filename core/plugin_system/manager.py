@@ -20,7 +20,15 @@ from typing import Any, Literal
 
 import pluggy
 
-from driftscope.core.errors import PluginConflictError, PluginError, UnknownPluginError
+from driftscope.core.contracts.detector import Detector, PerformanceDetector
+from driftscope.core.contracts.notifier import Notifier
+from driftscope.core.contracts.store import Store
+from driftscope.core.errors import (
+    PluginConflictError,
+    PluginContractError,
+    PluginError,
+    UnknownPluginError,
+)
 from driftscope.core.plugin_system import hookspecs
 from driftscope.core.plugin_system.records import DetectorRecord, NotifierRecord, StoreRecord
 
@@ -42,6 +50,11 @@ _HOOKS: dict[ComponentKind, tuple[str, type]] = {
     "detector": ("driftscope_detectors", DetectorRecord),
     "store": ("driftscope_stores", StoreRecord),
     "notifier": ("driftscope_notifiers", NotifierRecord),
+}
+_BASES: dict[ComponentKind, tuple[type, ...]] = {
+    "detector": (Detector, PerformanceDetector),
+    "store": (Store,),
+    "notifier": (Notifier,),
 }
 
 
@@ -172,12 +185,22 @@ class PluginManager:
         return sorted(self.registry(kind))
 
     def get(self, kind: ComponentKind, name: str) -> Any:
-        """The class registered under ``name`` for a kind, or :class:`UnknownPluginError`."""
+        """The class registered under ``name`` for a kind: :class:`UnknownPluginError` when
+        none is, :class:`PluginContractError` when it does not meet its kind's contract."""
         key = str(name).strip().lower()
         entries = self.registry(kind)
-        if key in entries:
-            return entries[key][0].component
-        raise UnknownPluginError(unknown_name_message(kind, name, list(entries)))
+        if key not in entries:
+            raise UnknownPluginError(unknown_name_message(kind, name, list(entries)))
+        record, plugin = entries[key]
+        component = record.component
+        problems = contract_problems(kind, component)
+        if problems:
+            where = component.__qualname__ if isinstance(component, type) else repr(component)
+            raise PluginContractError(
+                f"{kind} {key!r} ({where}, from plugin {plugin!r}) does not meet the {kind} "
+                f"contract: " + "; ".join(problems)
+            )
+        return component
 
     def plugin_infos(self) -> list[PluginInfo]:
         """Every loaded plugin with its source and the components it registers."""
@@ -188,6 +211,18 @@ class PluginManager:
             for plugin_name, record in self._records(kind):
                 infos[plugin_name].components.setdefault(kind, []).append(record.name)
         return [*infos.values(), *self._broken]
+
+
+def contract_problems(kind: ComponentKind, component: object) -> list[str]:
+    """What a registered class misses of its kind's contract, one sentence each."""
+    bases: tuple[type, ...] = _BASES[kind]
+    if not (isinstance(component, type) and issubclass(component, bases)):
+        names = " or ".join(f"driftscope.{base.__name__}" for base in bases)
+        return [f"it is not a subclass of {names}"]
+    if issubclass(component, Detector | PerformanceDetector | Notifier):
+        return component.contract_problems()
+    missing: frozenset[str] = component.__abstractmethods__  # type: ignore[attr-defined]
+    return [f"does not implement {name}" for name in sorted(missing)]
 
 
 def unknown_name_message(kind: str, name: str, available: Iterable[str]) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from driftscope.core.contracts.detector import Detector
+    from driftscope.core.contracts.detector import Detector, PerformanceDetector
     from driftscope.core.contracts.notifier import Notifier
     from driftscope.core.contracts.store import Store
 
@@ -41,14 +41,14 @@ class DetectorRecord:
     """A detector a plugin provides: ``DetectorRecord("psi", PSIDetector)``."""
 
     name: str
-    detector: type[Detector]
+    detector: type[Detector[Any, Any]] | type[PerformanceDetector[Any, Any]]
     description: str = ""
 
     def __post_init__(self) -> None:
         _normalise(self)
 
     @property
-    def component(self) -> type[Detector]:
+    def component(self) -> type[Detector[Any, Any]] | type[PerformanceDetector[Any, Any]]:
         return self.detector
 
 
@@ -73,12 +73,12 @@ class NotifierRecord:
     """A notifier a plugin provides: ``NotifierRecord("discord", DiscordNotifier)``."""
 
     name: str
-    notifier: type[Notifier]
+    notifier: type[Notifier[Any]]
     description: str = ""
 
     def __post_init__(self) -> None:
         _normalise(self)
 
     @property
-    def component(self) -> type[Notifier]:
+    def component(self) -> type[Notifier[Any]]:
         return self.notifier

@@ -5,11 +5,25 @@ Requests never wait for the database. They append records to a buffer bounded in
 ``api.flush_rows`` or when its oldest record is ``api.flush_interval`` old, and writes it
 with ``Store.write_predictions`` on a dedicated thread. When the buffer is full a request
 waits up to ``api.enqueue_timeout`` for room and then gets :class:`QueueFull` (the API
-answers 503 with Retry-After): a record is never dropped silently. A failed write is retried
-with exponential backoff until it succeeds; meanwhile ``healthy`` is false and ``last_error``
-says why, for /readyz and /metrics. ``close()`` writes everything still queued.
+answers 503 with Retry-After): a record is never dropped silently. ``close()`` writes
+everything still queued.
 
-With ``api.logging: sync`` a request's records are written before it is answered instead.
+A failed write is classified (:func:`is_transient`). A transient failure (the connection was
+lost, the database is locked) is retried with exponential backoff until it succeeds;
+meanwhile ``healthy`` is false and ``last_error`` says why, for /readyz and /metrics. Any
+other failure means some record of the batch cannot be stored, and retrying it would stop
+logging for good: the batch is split in halves until each refused record stands alone, the
+rest is written, and each refused record goes to the store's dead-letter table with the
+reason (``driftscope deadletter list|replay|drop``).
+
+``api.logging`` picks when a request is answered:
+
+* ``async``: once its records are queued (a crash loses what is still queued);
+* ``durable``: once the batch holding its records has committed (group commit: concurrent
+  requests share one transaction; see :meth:`PredictionLogger._batch_full` for when a batch
+  starts). A record that was dead-lettered instead makes the request fail with
+  :class:`RecordsRefused`;
+* ``sync``: each request writes its own records before it is answered.
 
 All coroutines must run on one event loop (the API's); the store runs on worker threads.
 """
@@ -20,13 +34,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Literal, TypeVar
 
 from driftscope.core.config.yaml_file import ApiConfig
-from driftscope.core.contracts.store import PredictionRecord, Store
-from driftscope.core.errors import DriftscopeError
+from driftscope.core.contracts.store import DeadLetter, PredictionRecord, Store, ascii_text
+from driftscope.core.errors import DriftscopeError, StoreError
+
+T = TypeVar("T")
+now = partial(datetime.now, UTC)
+LoggingMode = Literal["async", "sync", "durable"]
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +65,67 @@ class QueueFull(LoggingUnavailable):
     """The log queue stayed full for ``enqueue_timeout``."""
 
 
+class RecordsRefused(DriftscopeError):
+    """The store refused some records for a reason other than an outage (``durable`` and
+    ``sync`` modes). The other records are stored; each refused one is kept as a dead letter
+    (unless ``kept`` is false: the store keeps none). ``refused`` maps record ids to reasons."""
+
+    def __init__(self, refused: dict[str, str], *, kept: bool = True) -> None:
+        self.refused = refused
+        self.kept = kept
+        first = next(iter(refused.values()), "")
+        super().__init__(
+            f"the store refused {len(refused)} record(s)"
+            + (", kept as dead letters" if kept else "")
+            + f": {first}"
+        )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed write may succeed if tried again. A store says so on its
+    :class:`StoreError` (``transient``); an unclassified ``StoreError`` and connection and
+    time-out errors count as transient, so an outage is never mistaken for bad data; any
+    other exception is about the data (a value the driver cannot encode, say)."""
+    if isinstance(exc, StoreError):
+        return exc.transient is not False
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+@dataclass
+class _Waiter:
+    """A ``durable`` request waiting for the batch holding rows up to ``end`` to commit."""
+
+    end: int
+    future: asyncio.Future[None]
+    ids: list[str]
+
+
+@dataclass
+class _Outcome:
+    """What became of one batch: records refused (id -> reason), and whether the batch
+    was given up at shutdown or failed in ``sync`` mode."""
+
+    refused: dict[str, str] = field(default_factory=dict)
+    kept: bool = True
+    failed: bool = False
+
+
 class PredictionLogger:
     """Bounded, batching writer of prediction records (see the module docstring).
 
     Counters (rows): ``queued`` accepted, ``written`` committed to the store, ``dropped``
-    given up at shutdown because the store never came back (stays 0 otherwise),
-    ``rejected`` refused with :class:`QueueFull`; ``depth`` rows accepted but not yet
-    written; ``write_errors`` failed write attempts.
+    given up at shutdown because the store never came back, or refused by a store that keeps
+    no dead letters (stays 0 otherwise), ``rejected`` refused with :class:`QueueFull`,
+    ``dead_lettered`` refused by the store and kept as dead letters; ``depth`` rows accepted
+    but not yet written; ``write_errors`` failed write attempts. ``dead_letters_stored`` is
+    the store's dead-letter count as last read (at start and after each dead letter).
     """
 
     def __init__(
         self,
         store: Store,
         *,
-        mode: Literal["async", "sync"] = "async",
+        mode: LoggingMode = "async",
         queue_size: int = 100_000,
         flush_rows: int = 2_000,
         flush_interval: float = 0.02,
@@ -78,6 +147,9 @@ class PredictionLogger:
         self.rejected = 0
         self.write_errors = 0
         self.batches = 0
+        self.dead_lettered = 0
+        self.dead_letters_stored = 0
+        self.last_dead_letter: str | None = None
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self._failing = False
@@ -94,6 +166,9 @@ class PredictionLogger:
         self._data = asyncio.Event()
         self._batch_ready = asyncio.Event()
         self._changed = asyncio.Condition()
+        self._waiters: deque[_Waiter] = deque()
+        self._buffer_requests = 0  # requests with rows in the buffer
+        self._last_group = 1  # requests in the last batch taken (durable group commit)
 
     @classmethod
     def from_config(cls, store: Store, api: ApiConfig) -> PredictionLogger:
@@ -119,7 +194,7 @@ class PredictionLogger:
 
     @property
     def healthy(self) -> bool:
-        """False while writes fail, or when the writer is not running in async mode."""
+        """False while writes fail, or when the writer is not running (async, durable)."""
         if self._failing:
             return False
         return self.mode == "sync" or self.running
@@ -135,6 +210,8 @@ class PredictionLogger:
         self._loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="driftscope-log-writer")
         self._task = asyncio.create_task(self._run(), name="driftscope-log-writer")
+        self._task.add_done_callback(self._writer_stopped)
+        await self._count_dead_letters()
 
     async def close(self, timeout: float = 30.0) -> None:
         """Write everything queued, then stop. Records still unwritten after ``timeout``
@@ -144,17 +221,36 @@ class PredictionLogger:
         self._close_deadline = loop.time() + timeout
         self._data.set()
         self._batch_ready.set()
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
             await self._task
+        left = len(self._buffer) + self._in_flight
+        if left:  # only when the writer died: it writes everything queued before it ends
+            self.dropped += left
+            log.error("prediction log: %d queued rows were never written", left)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         log.info("prediction log closed: %d rows written, %d dropped", self.written, self.dropped)
 
+    def _writer_stopped(self, task: asyncio.Task[None]) -> None:
+        # a writer that died of a bug must not leave durable requests waiting for ever
+        if not task.cancelled() and task.exception() is not None:
+            log.error("prediction log writer stopped", exc_info=task.exception())
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.future.done():
+                waiter.future.set_exception(
+                    LoggingUnavailable("the prediction log writer stopped", 1.0)
+                )
+                waiter.future.exception()
+
     # -- accepting records ---------------------------------------------------------------------
     async def submit(self, records: Sequence[PredictionRecord]) -> None:
-        """Log records: queue them (async mode) or write them now (sync mode)."""
+        """Log records: queue them (``async``), queue them and wait for their batch to commit
+        (``durable``), or write them now (``sync``)."""
         if self.mode == "sync":
             await self.write_now(records)
+        elif self.mode == "durable":
+            await self.enqueue(records, wait=True)
         else:
             await self.enqueue(records)
 
@@ -162,8 +258,13 @@ class PredictionLogger:
         # an empty queue takes any batch, so a batch larger than the bound is never refused
         return self.depth == 0 or self.depth + rows <= self.queue_size
 
-    async def enqueue(self, records: Sequence[PredictionRecord]) -> None:
-        """Queue records; wait up to ``enqueue_timeout`` for room, else :class:`QueueFull`."""
+    async def enqueue(self, records: Sequence[PredictionRecord], *, wait: bool = False) -> None:
+        """Queue records; wait up to ``enqueue_timeout`` for room, else :class:`QueueFull`.
+
+        With ``wait``, return only once the batch holding them has committed; raise
+        :class:`RecordsRefused` when some were dead-lettered instead, and
+        :class:`LoggingUnavailable` when they were given up at shutdown.
+        """
         if not records:
             return
         if self._closing or not self.running:
@@ -185,27 +286,34 @@ class PredictionLogger:
             self._first_at = time.monotonic()
             self._data.set()
         self._buffer.extend(records)
+        self._buffer_requests += 1
         self.queued += rows
         self._accepted_seq += rows
-        if len(self._buffer) >= self.flush_rows:
+        if self._batch_full():
             self._batch_ready.set()
+        if not wait:
+            return
+        assert self._loop is not None
+        waiter = _Waiter(self._accepted_seq, self._loop.create_future(), [r.id for r in records])
+        self._waiters.append(waiter)
+        # the record is in the batch whatever happens to the request now: a client that hangs
+        # up does not cancel its write, and the future is awaited through a shield
+        await asyncio.shield(waiter.future)
 
     async def write_now(self, records: Sequence[PredictionRecord]) -> None:
-        """Write records before returning (``logging: sync``); a failure raises
-        :class:`LoggingUnavailable` and nothing of the batch is stored."""
+        """Write records before returning (``logging: sync``). A transient failure raises
+        :class:`LoggingUnavailable` and nothing of the batch is stored; records the store
+        refuses are dead-lettered, the rest written, and :class:`RecordsRefused` raised."""
         if not records:
             return
-        try:
-            await asyncio.to_thread(self.store.write_predictions, records)
-        except Exception as exc:
-            self._record_failure(exc)
+        self.queued += len(records)
+        outcome = await self._write(list(records), retry=False)
+        if outcome.failed:
             raise LoggingUnavailable(
                 "the prediction could not be logged: the store is unavailable", 1.0
-            ) from exc
-        self._failing = False
-        self.queued += len(records)
-        self.written += len(records)
-        self.batches += 1
+            )
+        if outcome.refused:
+            raise RecordsRefused(outcome.refused, kept=outcome.kept)
 
     async def flush(self, timeout: float | None = None) -> None:
         """Wait until every record accepted so far is written (:class:`LoggingUnavailable`
@@ -232,56 +340,211 @@ class PredictionLogger:
                 self._data.clear()
                 await self._data.wait()
                 continue
-            if len(self._buffer) < self.flush_rows and not self._closing:
+            if not self._closing and not self._batch_full():
                 delay = self._first_at + self.flush_interval - time.monotonic()
                 if delay > 0:
                     self._batch_ready.clear()
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(delay):
                             await self._batch_ready.wait()
+            self._last_group = self._buffer_requests
+            self._buffer_requests = 0
             batch, self._buffer = self._buffer, []
             self._in_flight = len(batch)
-            await self._write(batch)
+            outcome = await self._write(batch, retry=True)
             self._in_flight = 0
             self._done_seq += len(batch)
+            self._resolve_waiters(outcome)
             async with self._changed:
                 self._changed.notify_all()
 
-    async def _write(self, batch: list[PredictionRecord]) -> None:
-        assert self._loop is not None
-        attempt = 0
-        while True:
-            try:
-                await self._loop.run_in_executor(
-                    self._executor, self.store.write_predictions, batch
-                )
-            except Exception as exc:
-                self._record_failure(exc)
-                if self._closing and self._loop.time() >= self._close_deadline:
-                    self.dropped += len(batch)
-                    log.error(
-                        "prediction log: gave up on %d rows at shutdown, the store is still "
-                        "failing: %s",
-                        len(batch),
-                        self.last_error,
-                    )
-                    return
-                delay = min(self.backoff_initial * 2**attempt, self.backoff_max)
-                if self._closing:
-                    delay = min(delay, max(self._close_deadline - self._loop.time(), 0.0))
-                attempt += 1
-                await asyncio.sleep(delay)
+    def _batch_full(self) -> bool:
+        """Whether to write the buffer now rather than wait for more rows.
+
+        ``async``: at ``flush_rows``. ``durable`` (requests are waiting for this commit):
+        adaptive group commit, after PostgreSQL's ``commit_delay``/``commit_siblings``: once
+        as many requests are buffered as the previous batch held, so a single client never
+        waits, and concurrent clients, which come back together, share one transaction;
+        the flush interval bounds the wait when fewer come back.
+        """
+        if len(self._buffer) >= self.flush_rows:
+            return True
+        return self.mode == "durable" and self._buffer_requests >= self._last_group
+
+    def _resolve_waiters(self, outcome: _Outcome) -> None:
+        while self._waiters and self._waiters[0].end <= self._done_seq:
+            waiter = self._waiters.popleft()
+            if waiter.future.done():
                 continue
+            refused = {i: outcome.refused[i] for i in waiter.ids if i in outcome.refused}
+            if outcome.failed:
+                waiter.future.set_exception(
+                    LoggingUnavailable(
+                        "the prediction could not be logged before shutdown: the store is "
+                        "unavailable",
+                        1.0,
+                    )
+                )
+            elif refused:
+                waiter.future.set_exception(RecordsRefused(refused, kept=outcome.kept))
+            else:
+                waiter.future.set_result(None)
+            # nobody may be awaiting a future whose request was cancelled: mark it seen
+            if waiter.future.done() and not waiter.future.cancelled():
+                waiter.future.exception()
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        # sync requests write in parallel, each on its own thread; the queue has one writer
+        if self.mode != "sync" and self._loop is not None and self._executor is not None:
+            return await self._loop.run_in_executor(self._executor, fn, *args)
+        return await asyncio.to_thread(fn, *args)
+
+    async def _write(self, batch: list[PredictionRecord], *, retry: bool) -> _Outcome:
+        """Write a batch; split it around records the store refuses (see the module
+        docstring). With ``retry``, transient failures are retried with backoff until they
+        pass (or the close deadline); without it the first one fails the whole batch."""
+        outcome = _Outcome()
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        refused: list[DeadLetter] = []
+        parts = [batch]  # a stack, so the parts are written in their original order
+        while parts:
+            part = parts.pop()
+            try:
+                await self._call(self.store.write_predictions, part)
+            except Exception as exc:
+                if is_transient(exc):
+                    self._record_failure(exc)
+                    if not retry:
+                        outcome.failed = True
+                        return outcome
+                    if self._closing and loop.time() >= self._close_deadline:
+                        lost = len(part) + sum(len(p) for p in parts)
+                        self.dropped += lost
+                        log.error(
+                            "prediction log: gave up on %d rows at shutdown, the store is "
+                            "still failing: %s",
+                            lost,
+                            self.last_error,
+                        )
+                        outcome.failed = True
+                        return outcome
+                    delay = min(self.backoff_initial * 2**attempt, self.backoff_max)
+                    if self._closing:
+                        delay = min(delay, max(self._close_deadline - loop.time(), 0.0))
+                    attempt += 1
+                    parts.append(part)
+                    await asyncio.sleep(delay)
+                    continue
+                if len(part) > 1:
+                    middle = len(part) // 2
+                    parts.append(part[middle:])
+                    parts.append(part[:middle])
+                    continue
+                refused.append(DeadLetter.of(part[0], f"{type(exc).__name__}: {exc}", now()))
+                outcome.refused[part[0].id] = refused[-1].reason
+                continue
+            attempt = 0
             if self._failing:
                 log.info("prediction log: the store accepts writes again")
             self._failing = False
-            self.written += len(batch)
-            self.batches += 1
-            return
+            self.written += len(part)
+        if refused:
+            await self._keep(refused, outcome, retry=retry)
+        self.batches += 1
+        return outcome
+
+    async def _keep(self, letters: list[DeadLetter], outcome: _Outcome, *, retry: bool) -> None:
+        """Keep the refused records of a batch as dead letters, in one transaction; retry a
+        transient failure like a write (until the close deadline)."""
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            try:
+                await self._call(self.store.add_dead_letters, letters)
+                break
+            except Exception as exc:
+                transient = is_transient(exc)
+                if transient:
+                    self._record_failure(exc)
+                past_deadline = self._closing and loop.time() >= self._close_deadline
+                if transient and retry and not past_deadline:
+                    delay = min(self.backoff_initial * 2**attempt, self.backoff_max)
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                    continue
+                self.dropped += len(letters)
+                outcome.kept = False
+                log.error(
+                    "prediction log: the store refused %d record(s) (first: prediction %s of "
+                    "model %s, %s) and could not keep them as dead letters (%s); they are "
+                    "dropped",
+                    len(letters),
+                    letters[0].record_id,
+                    letters[0].model,
+                    letters[0].reason,
+                    ascii_text(exc, 500),
+                )
+                return
+        self.dead_lettered += len(letters)
+        self.last_dead_letter = letters[-1].reason
+        log.warning(
+            "prediction log: the store refused %d record(s), kept as dead letters (first: "
+            "prediction %s of model %s: %s)",
+            len(letters),
+            letters[0].record_id,
+            letters[0].model,
+            letters[0].reason,
+        )
+        await self._count_dead_letters()
+
+    async def _count_dead_letters(self) -> None:
+        try:
+            self.dead_letters_stored = await self._call(self.store.count_dead_letters)
+        except Exception as exc:  # only a gauge: a failed count must not stop logging
+            log.debug("prediction log: could not count dead letters: %s", exc)
 
     def _record_failure(self, exc: BaseException) -> None:
         self.write_errors += 1
         self._failing = True
-        self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        self.last_error = ascii_text(f"{type(exc).__name__}: {exc}", 500)
         self.last_error_at = time.time()
         log.warning("prediction log: writing to the store failed: %s", self.last_error)
+
+
+@dataclass
+class ReplayResult:
+    """What ``replay_dead_letters`` did: ids written (and removed), ids refused again (kept,
+    with the new reason and one more attempt), and the outage that stopped it, if any."""
+
+    written: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+    stopped: str | None = None
+
+
+def replay_dead_letters(store: Store, letters: Sequence[DeadLetter]) -> ReplayResult:
+    """Write dead letters' records again, one at a time; remove each one that is stored.
+
+    A record refused again stays, with the new reason; an outage stops the replay (what was
+    replayed so far stays done). Writing and removing are two transactions: a crash between
+    them leaves the dead letter, and replaying it again is harmless because the store skips
+    a record whose id it already holds.
+    """
+    result = ReplayResult()
+    for letter in letters:
+        assert letter.id is not None
+        try:
+            store.write_predictions([letter.record()])
+        except Exception as exc:
+            reason = ascii_text(f"{type(exc).__name__}: {exc}", 1000)
+            if is_transient(exc):
+                result.stopped = reason
+                return result
+            letter.reason = reason
+            letter.attempts += 1
+            store.update_dead_letter(letter)
+            result.refused[letter.id] = reason
+            continue
+        store.delete_dead_letters([letter.id])
+        result.written.append(letter.id)
+    return result

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ErrorReason = Literal["validation", "too_large", "queue_full", "log_failed", "model_error"]
+ErrorReason = Literal[
+    "validation", "too_large", "queue_full", "log_failed", "store_refused", "model_error"
+]
 MAX_DRIFT_SERIES = 10_000
 # single-row scoring of a small model takes around a millisecond; batches take longer
 LATENCY_BUCKETS = (
@@ -239,6 +241,21 @@ class _DynamicCollector(Collector):
             )
             yield _counter(
                 "driftscope_log_write_errors", "Failed store write attempts.", logger.write_errors
+            )
+            yield _counter(
+                "driftscope_log_batches",
+                "Batches (transactions) written; rows written / batches is the group size.",
+                logger.batches,
+            )
+            yield _counter(
+                "driftscope_log_rows_dead_lettered",
+                "Rows the store refused (not an outage), kept as dead letters by this process.",
+                logger.dead_lettered,
+            )
+            yield _gauge(
+                "driftscope_log_dead_letters",
+                "Dead letters kept in the store (all processes), as last counted.",
+                logger.dead_letters_stored,
             )
             yield _gauge(
                 "driftscope_log_healthy",

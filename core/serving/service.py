@@ -34,7 +34,7 @@ from driftscope.core.contracts.store import (
 )
 from driftscope.core.errors import DriftscopeError
 from driftscope.core.monitoring.model_loading import LoadedModel, class_label
-from driftscope.core.serving.log_writer import LoggingUnavailable, QueueFull
+from driftscope.core.serving.log_writer import LoggingUnavailable, QueueFull, RecordsRefused
 from driftscope.core.validation import (
     MAX_ID_CHARS,
     MAX_LABEL_CHARS,
@@ -354,12 +354,16 @@ class PredictionService:
                 self.metrics.prediction_error(model.name, kind)
             raise
         if self.logger is not None:
-            await self._submit(model.name, result.records)
+            await self._submit(model.name, result.records, loc)
         if self.metrics is not None:
             self.metrics.predicted(model.name, len(result.ids), time.perf_counter() - started)
         return result
 
-    async def _submit(self, model: str, records: list[PredictionRecord]) -> None:
+    async def _submit(
+        self, model: str, records: list[PredictionRecord], loc: tuple[str | int, ...]
+    ) -> None:
+        """Hand records to the logger. Records the store refused (``durable`` and ``sync``
+        modes; the rest of the request is stored) become a 422 naming each row."""
         assert self.logger is not None
         try:
             await self.logger.submit(records)
@@ -368,6 +372,22 @@ class PredictionService:
                 reason = "queue_full" if isinstance(exc, QueueFull) else "log_failed"
                 self.metrics.prediction_error(model, reason)
             raise
+        except RecordsRefused as exc:
+            if self.metrics is not None:
+                self.metrics.prediction_error(model, "store_refused")
+            single = loc[-1] == "features"
+            kept = " (kept as a dead letter)" if exc.kept else ""
+            problems = [
+                Problem(
+                    loc if single else (*loc, index),
+                    f"the store cannot hold this row: {exc.refused[record.id]}{kept}",
+                    "store_refused",
+                    row=index,
+                )
+                for index, record in enumerate(records)
+                if record.id in exc.refused
+            ]
+            raise RequestValidationFailed(problems[:MAX_PROBLEMS], len(problems)) from None
 
     @staticmethod
     def _parse_predict_body(body: bytes) -> tuple[list[Any], tuple[str | int, ...]]:
@@ -497,7 +517,7 @@ class PredictionService:
         if problems:
             raise RequestValidationFailed(problems[:MAX_PROBLEMS], len(problems))
         if self.logger is not None:
-            await self._submit(model.name, records)
+            await self._submit(model.name, records, ("body", "rows"))
         if self.metrics is not None:
             self.metrics.recorded(model.name, len(records))
         return [r.id for r in records]

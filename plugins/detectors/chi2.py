@@ -27,41 +27,30 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field
 from scipy import stats
 
 from driftscope import (
     MAX_CHART_BINS,
+    UNSEEN,
     BinCounts,
     CategoryCounts,
-    Detector,
     DetectorRecord,
     DetectorResult,
     DetectorSettings,
     FeatureKind,
     FeatureSample,
+    PValueDetector,
+    PValueSettings,
     cap_bins,
     hookimpl,
 )
 
-#: The label of the column that collects categories absent from the reference.
-UNSEEN = "<unseen>"
 #: How many unseen category names ``details`` lists (most frequent first).
 MAX_UNSEEN_LISTED = 10
 
 
-class Chi2Settings(DetectorSettings):
-    """Settings of the ``chi2`` detector."""
-
-    p_value: float = Field(
-        default=0.05,
-        gt=0.0,
-        lt=1.0,
-        description=(
-            "Significance level: a feature drifts when its p-value, after the monitor's "
-            "multiple-testing correction, is below this."
-        ),
-    )
+class Chi2Settings(PValueSettings):
+    """Settings of the ``chi2`` detector: the significance level ``p_value``."""
 
 
 @dataclass(frozen=True)
@@ -87,14 +76,12 @@ class Chi2Test:
     kept: np.ndarray  # boolean mask of the columns that entered the test
 
 
-class Chi2Detector(Detector):
+class Chi2Detector(PValueDetector[Chi2Settings, Chi2Profile]):
     """Chi-square test of homogeneity of a window's categories against the reference."""
 
     Settings: ClassVar[type[DetectorSettings]] = Chi2Settings
     applies_to: ClassVar[frozenset[FeatureKind]] = frozenset({"categorical"})
-    uses_p_value: ClassVar[bool] = True
     scores_counts: ClassVar[bool] = True
-    settings: Chi2Settings
 
     def fit(self, reference: FeatureSample) -> Chi2Profile:
         """Count the reference categories."""
@@ -144,7 +131,7 @@ class Chi2Detector(Detector):
         result = DetectorResult(
             statistic=test.statistic,
             p_value=test.p_value,
-            threshold=self.settings.p_value,
+            threshold=self.threshold,
             drifted=False,
             details={
                 "bins": cap_bins(
@@ -169,10 +156,6 @@ class Chi2Detector(Detector):
         )
         result.drifted = self.decide(result, test.p_value)
         return result
-
-    def decide(self, result: DetectorResult, p_value: float) -> bool:
-        """Drift when the (corrected) p-value is below ``p_value``."""
-        return bool(p_value < self.settings.p_value)
 
 
 def homogeneity_test(ref_counts: np.ndarray, cur_counts: np.ndarray) -> Chi2Test:

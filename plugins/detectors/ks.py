@@ -43,12 +43,13 @@ from pydantic import Field
 from scipy import special, stats
 
 from driftscope import (
-    Detector,
     DetectorRecord,
     DetectorResult,
     DetectorSettings,
     FeatureKind,
     FeatureSample,
+    PValueDetector,
+    PValueSettings,
     hookimpl,
 )
 
@@ -64,18 +65,10 @@ FAST_MIN_N = 1_000
 _CHUNK = 1 << 20
 
 
-class KSSettings(DetectorSettings):
-    """Settings of the ``ks`` detector."""
+class KSSettings(PValueSettings):
+    """Settings of the ``ks`` detector: the significance level ``p_value`` and an optional
+    effect-size floor."""
 
-    p_value: float = Field(
-        default=0.05,
-        gt=0.0,
-        lt=1.0,
-        description=(
-            "Significance level: a feature drifts when its p-value, after the monitor's "
-            "multiple-testing correction, is below this."
-        ),
-    )
     min_statistic: float | None = Field(
         default=None,
         gt=0.0,
@@ -110,13 +103,11 @@ class KSStatistic:
     sign: int
 
 
-class KSDetector(Detector):
+class KSDetector(PValueDetector[KSSettings, KSProfile]):
     """Two-sample Kolmogorov–Smirnov test, as scipy.stats.ks_2samp, on a cached sorted reference."""
 
     Settings: ClassVar[type[DetectorSettings]] = KSSettings
     applies_to: ClassVar[frozenset[FeatureKind]] = frozenset({"numeric"})
-    uses_p_value: ClassVar[bool] = True
-    settings: KSSettings
 
     def fit(self, reference: FeatureSample) -> KSProfile:
         """Sort the reference once and pick the quantiles the ECDF chart is sampled at."""
@@ -140,7 +131,7 @@ class KSDetector(Detector):
         result = DetectorResult(
             statistic=statistic,
             p_value=p_value,
-            threshold=self.settings.p_value,
+            threshold=self.threshold,
             drifted=False,
             details={
                 "ecdf": _ecdf_chart(profile, cur, found.location),
@@ -155,13 +146,14 @@ class KSDetector(Detector):
         result.drifted = self.decide(result, p_value)
         return result
 
-    def decide(self, result: DetectorResult, p_value: float) -> bool:
-        """Drift when the (corrected) p-value is below alpha and D reaches ``min_statistic``."""
+    def decide(self, result: DetectorResult, value: float) -> bool:
+        """Drift when the (corrected) p-value ``value`` is below alpha and D reaches
+        ``min_statistic``."""
         if result.statistic is None:
             return False
         floor = self.settings.min_statistic
         large_enough = floor is None or result.statistic >= floor
-        return bool(p_value < self.settings.p_value and large_enough)
+        return super().decide(result, value) and large_enough
 
 
 # -- the statistic ---------------------------------------------------------------------------

@@ -93,11 +93,17 @@ class MetricUnavailable(Exception):
         self.status = status
 
 
-class PerformanceDropDetector(PerformanceDetector):
+class PerformanceDropDetector(PerformanceDetector[PerformanceSettings, PerformanceProfile]):
     """Flags a relative drop of the model's measured metric against its reference value."""
 
     Settings: ClassVar[type[DetectorSettings]] = PerformanceSettings
-    settings: PerformanceSettings
+
+    @property
+    def threshold(self) -> float:
+        """The largest tolerated relative degradation, ``settings.max_drop``: the threshold of
+        a result the engine records when scoring raised. A scored result carries the metric
+        limit it was compared with (:meth:`acceptable_limit`)."""
+        return self.settings.max_drop
 
     @property
     def lower_is_better(self) -> bool:

@@ -35,6 +35,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from driftscope import (
+    UNSEEN,
     BinCounts,
     CategoryCounts,
     Detector,
@@ -47,8 +48,6 @@ from driftscope import (
     hookimpl,
 )
 
-#: The label of the bin that collects categories absent from the reference.
-UNSEEN = "<unseen>"
 #: How many unseen category names ``details`` lists (most frequent first).
 MAX_UNSEEN_LISTED = 10
 
@@ -149,14 +148,18 @@ class CategoricalPSIProfile:
 PSIProfile = NumericPSIProfile | CategoricalPSIProfile
 
 
-class PSIDetector(Detector):
+class PSIDetector(Detector[PSISettings, PSIProfile]):
     """Population Stability Index over bins fixed on the reference (quantiles by default)."""
 
     Settings: ClassVar[type[DetectorSettings]] = PSISettings
     applies_to: ClassVar[frozenset[FeatureKind]] = frozenset({"numeric", "categorical"})
     uses_p_value: ClassVar[bool] = False
     scores_counts: ClassVar[bool] = True
-    settings: PSISettings
+
+    @property
+    def threshold(self) -> float:
+        """PSI at or above which a feature has drifted, ``settings.threshold``."""
+        return self.settings.threshold
 
     def fit(self, reference: FeatureSample) -> PSIProfile:
         """Fix the bins on the reference and count it into them."""
@@ -255,7 +258,7 @@ class PSIDetector(Detector):
         return DetectorResult(
             statistic=value,
             p_value=None,
-            threshold=self.settings.threshold,
+            threshold=self.threshold,
             drifted=severity == "drift",
             details={
                 "severity": severity,
@@ -275,7 +278,7 @@ class PSIDetector(Detector):
 
     def severity(self, value: float) -> Severity:
         """``drift`` at or above ``threshold``, ``warn`` at or above ``warn``, else ``ok``."""
-        if value >= self.settings.threshold:
+        if value >= self.threshold:
             return "drift"
         if value >= self.settings.warn:
             return "warn"

@@ -160,7 +160,7 @@ def _bucket(webhook_id: str) -> _Bucket:
         return _buckets.setdefault(webhook_id, _Bucket())
 
 
-class DiscordNotifier(Notifier):
+class DiscordNotifier(Notifier[DiscordSettings]):
     """Posts alerts to a Discord channel through a webhook."""
 
     Settings = DiscordSettings

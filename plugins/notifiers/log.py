@@ -40,7 +40,7 @@ class LogSettings(NotifierSettings):
     )
 
 
-class LogNotifier(Notifier):
+class LogNotifier(Notifier[LogSettings]):
     """Writes alerts to the application log."""
 
     Settings = LogSettings

@@ -151,7 +151,23 @@ def build_body(notification: Notification) -> dict[str, Any]:
     }
 
 
-class WebhookNotifier(Notifier):
+#: Path segments and query values this long are tokens, secret on their own.
+TOKEN_MIN = 16
+
+
+def url_secrets(url: httpx.URL) -> list[str]:
+    """The parts of a webhook URL a receiver may echo back in an error ("cannot POST
+    /hooks/<token>"): its path and query, raw and decoded, and every token-length segment
+    or query value. The host alone is not a secret; errors may name it."""
+    found = {url.raw_path.decode("ascii"), url.path}
+    if url.query:
+        found.add(url.query.decode("ascii"))
+    segments = [*url.path.split("/"), *url.params.values()]
+    found.update(s for s in segments if len(s) >= TOKEN_MIN)
+    return [s for s in found if len(s) > 1]
+
+
+class WebhookNotifier(Notifier[WebhookSettings]):
     """POSTs alerts as JSON to any URL, optionally signed with HMAC-SHA256."""
 
     Settings = WebhookSettings
@@ -161,7 +177,7 @@ class WebhookNotifier(Notifier):
         self.settings: WebhookSettings = settings
         raw = settings.url.get_secret_value()
         self._url = httpx.URL(raw.strip())
-        self._secrets = [raw, raw.strip(), str(self._url)]
+        self._secrets = [raw, raw.strip(), str(self._url), *url_secrets(self._url)]
         self._secrets += [v.get_secret_value() for v in settings.headers.values()]
         if settings.secret is not None:
             self._secrets.append(settings.secret.get_secret_value())

@@ -36,6 +36,10 @@ UTC).
 ``reports``
     ``id``, ``monitor``, ``model``, ``created_at``, ``drifted``, ``status`` and ``body``
     (the report's ``to_dict()`` as JSON text).
+``dead_letters`` (since version 2)
+    prediction records the database refused for a reason other than an outage:
+    ``id``, ``record_id``, ``model``, ``reason``, ``payload`` (the record as ASCII JSON, see
+    :class:`core.DeadLetter`), ``created_at``, ``attempts``.
 ``alert_states``, ``alert_events``, ``outbox``, ``silences``, ``notifier_status``, ``leases``
     one row per :class:`core.AlertState` (key ``monitor, detector, feature``),
     :class:`core.AlertEvent`, :class:`core.OutboxMessage` (payload as JSON text),
@@ -54,7 +58,7 @@ import logging
 import math
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -77,6 +81,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     or_,
     select,
     text,
@@ -85,7 +90,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import registry
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, SQLModel
@@ -95,6 +101,7 @@ from driftscope import (
     AlertState,
     BinCounts,
     CategoryCounts,
+    DeadLetter,
     FeatureSpec,
     Label,
     LabelUpdate,
@@ -116,7 +123,7 @@ from driftscope import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version of the physical layout this code writes and understands."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -128,6 +135,21 @@ _COPY_MIN_ROWS = 5_000  # PostgreSQL windows at least this big are read through 
 #: A sample of n rows first keeps each row with probability SAMPLE_MARGIN * n / total (at
 #: least enough for 6 standard deviations above n), then sorts only those by random().
 SAMPLE_MARGIN = 1.3
+#: The largest multi-row INSERT on SQLite, in rows (a power of two; see insert_chunks).
+INSERT_CHUNK_ROWS = 256
+
+
+def insert_chunks(rows: int, most: int = INSERT_CHUNK_ROWS) -> list[int]:
+    """Split ``rows`` into INSERT sizes drawn from a fixed set: the largest power of two
+    up to ``most``, then the binary digits of what is left (700 → 256, 256, 128, 32, 16,
+    8, 4). sqlite3 keeps the last 128 statement texts of each connection prepared, about
+    2 KB per row of a wide table: one text per batch size grew a serving process by
+    hundreds of MB (issue 10); these at most nine shapes keep it to a few hundred KB."""
+    cap = 1 << (max(1, most).bit_length() - 1)
+    chunks = [cap] * (rows // cap)
+    rest = rows % cap
+    chunks += [bit for bit in (1 << i for i in range(cap.bit_length() - 1, -1, -1)) if rest & bit]
+    return chunks
 
 
 def prefilter_probability(n: int, total: int) -> float:
@@ -355,6 +377,19 @@ class LeaseRow(_StoreTable, table=True):
     expires_at: datetime = Field(sa_type=UTCMicros)
 
 
+class DeadLetterRow(_StoreTable, table=True):
+    """A prediction record the database refused, kept with the reason (schema version 2)."""
+
+    __tablename__ = "dead_letters"
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(sa_type=Text)
+    model: str = Field(sa_type=Text, index=True)
+    reason: str = Field(sa_type=Text)
+    payload: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCMicros, index=True)
+    attempts: int = 1
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -369,6 +404,35 @@ T_OUTBOX = _table(OutboxRow)
 T_SILENCES = _table(SilenceRow)
 T_NOTIFIERS = _table(NotifierStatusRow)
 T_LEASES = _table(LeaseRow)
+T_DEAD = _table(DeadLetterRow)
+
+# PostgreSQL error classes worth retrying: connection exceptions, transaction rollbacks
+# (serialisation, deadlock), insufficient resources, operator intervention (admin shutdown,
+# terminated backend), system errors, and a lock not available.
+_PG_TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
+_PG_TRANSIENT_STATES = ("55P03",)
+# sqlite3.OperationalError covers both outages (locked, I/O) and mistakes (no such table);
+# only the former are retried.
+_SQLITE_TRANSIENT_WORDS = ("locked", "busy", "disk i/o", "unable to open", "readonly", "full")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error may go away on retry (an outage), as opposed to one the data
+    itself causes, which would fail again forever."""
+    if isinstance(exc, DisconnectionError | PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, psycopg.Error):
+        state = orig.sqlstate
+        if state is None:  # raised by the client: a lost or closed connection, or bad data
+            return isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
+        return state[:2] in _PG_TRANSIENT_CLASSES or state in _PG_TRANSIENT_STATES
+    if isinstance(orig, sqlite3.OperationalError):
+        message = str(orig).lower()
+        return any(word in message for word in _SQLITE_TRANSIENT_WORDS)
+    return isinstance(orig, ConnectionError | TimeoutError)
 
 
 # -- per-model layout ------------------------------------------------------------------------------
@@ -450,13 +514,16 @@ class SQLStore(Store):
     def _error(self, what: str, exc: BaseException) -> StoreError:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         first = detail[0] if detail else type(exc).__name__
-        return StoreError(self._scrub(f"{what} failed ({self.dialect}): {first[:500]}"))
+        return StoreError(
+            self._scrub(f"{what} failed ({self.dialect}): {first[:500]}"),
+            transient=is_transient(exc),
+        )
 
     # -- engine and transactions -------------------------------------------------------------------
     def _require_engine(self) -> Engine:
         engine = self._engine
         if engine is None:
-            raise StoreError("the store is not open; call open() first")
+            raise StoreError("the store is not open; call open() first", transient=True)
         return engine
 
     def _make_engine(self) -> Engine:
@@ -518,6 +585,12 @@ class SQLStore(Store):
             raise
         except (SQLAlchemyError, sqlite3.Error, psycopg.Error) as exc:
             raise self._error(what, exc) from None
+        except (UnicodeError, OverflowError) as exc:
+            # a value the driver cannot encode (a lone surrogate, an integer past 64 bits)
+            raise StoreError(
+                self._scrub(f"{what} failed: a value cannot be stored: {exc}"[:600]),
+                transient=False,
+            ) from None
 
     def _ph(self) -> str:
         return "?" if self.dialect == "sqlite" else "%s"
@@ -562,7 +635,10 @@ class SQLStore(Store):
                 conn.execute(
                     T_VERSION.insert().values(id=1, version=SCHEMA_VERSION, updated_at=now)
                 )
-            elif found.version < SCHEMA_VERSION:  # future migrations go here, step by step
+            elif found.version < SCHEMA_VERSION:
+                for version in range(found.version + 1, SCHEMA_VERSION + 1):
+                    _MIGRATIONS[version](conn)
+                    log.info("store schema migrated to version %d", version)
                 conn.execute(
                     update(T_VERSION)
                     .where(T_VERSION.c.id == 1)
@@ -616,7 +692,7 @@ class SQLStore(Store):
         if layout is None:
             layout = self._load_layout(conn, model)
         if layout is None:
-            raise StoreError(f"model {model!r} is not registered in the store")
+            raise StoreError(f"model {model!r} is not registered in the store", transient=False)
         return layout
 
     def _column_type(self, kind: str) -> str:
@@ -789,17 +865,20 @@ class SQLStore(Store):
         sqlite3's executemany releases and retakes the GIL around every row; in a serving
         process whose event loop holds the GIL, each retake waits for a switch interval, so a
         batch of a few dozen rows took milliseconds of convoy. One statement per chunk (up to
-        the connection's parameter ``limit``) hands the GIL over once per chunk.
+        the connection's parameter ``limit``) hands the GIL over once per chunk. Chunk sizes
+        come from :func:`insert_chunks`, so the statements sqlite3 caches stay few and small.
         """
         per_row = f"({', '.join(['?'] * len(columns))})"
-        chunk = max(1, limit // len(columns))
+        most = min(INSERT_CHUNK_ROWS, max(1, limit // len(columns)))
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
         written = 0
-        for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
+        start = 0
+        for size in insert_chunks(len(rows), most):
+            part = rows[start : start + size]
+            start += size
             params = [value for row in part for value in row]
             cursor.execute(
-                head + ", ".join([per_row] * len(part)) + " ON CONFLICT (id) DO NOTHING", params
+                head + ", ".join([per_row] * size) + " ON CONFLICT (id) DO NOTHING", params
             )
             written += max(cursor.rowcount, 0)
         return written
@@ -857,7 +936,8 @@ class SQLStore(Store):
             except (TypeError, ValueError) as exc:
                 raise StoreError(
                     f"prediction {rec.id!r} of model {layout.name!r} has a value that does "
-                    f"not fit its column: {exc}"
+                    f"not fit its column: {exc}",
+                    transient=False,
                 ) from None
         return columns, rows
 
@@ -870,7 +950,8 @@ class SQLStore(Store):
         raise StoreError(
             f"prediction {record_id!r} names unknown {what}(s) "
             f"{sorted(map(str, names))} of model {layout.name!r}; register the model again "
-            f"with its new {what}s first"
+            f"with its new {what}s first",
+            transient=False,
         )
 
     def attach_labels(self, model: str, labels: Sequence[tuple[str, Label]]) -> LabelUpdate:
@@ -1555,6 +1636,58 @@ class SQLStore(Store):
         with self._tx("saving a notifier status", write=True) as conn:
             conn.execute(self._upsert(T_NOTIFIERS, values), values)
 
+    # -- dead letters ------------------------------------------------------------------------------
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Keep refused records with their reasons, in one transaction."""
+        if not letters:
+            return
+        rows = [_letter_values(letter) for letter in letters]
+        with self._tx("keeping dead letters", write=True) as conn:
+            conn.execute(T_DEAD.insert(), rows)
+
+    def list_dead_letters(
+        self,
+        *,
+        model: str | None = None,
+        ids: Sequence[int] | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[DeadLetter]:
+        """Dead letters in id order, optionally of one model, with the given ids, or after
+        ``after_id``."""
+        query = select(T_DEAD).order_by(T_DEAD.c.id).limit(limit)
+        if after_id is not None:
+            query = query.where(T_DEAD.c.id > after_id)
+        if model is not None:
+            query = query.where(T_DEAD.c.model == model)
+        if ids is not None:
+            query = query.where(T_DEAD.c.id.in_(list(ids)))
+        with self._tx("listing dead letters") as conn:
+            rows = conn.execute(query).all()
+        return [DeadLetter(**row._asdict()) for row in rows]
+
+    def count_dead_letters(self) -> int:
+        """How many dead letters are kept."""
+        with self._tx("counting dead letters") as conn:
+            return int(conn.execute(select(func.count()).select_from(T_DEAD)).scalar_one())
+
+    def delete_dead_letters(self, ids: Sequence[int]) -> int:
+        """Remove dead letters by id; returns how many were removed."""
+        if not ids:
+            return 0
+        with self._tx("deleting dead letters", write=True) as conn:
+            result = conn.execute(delete(T_DEAD).where(T_DEAD.c.id.in_(list(ids))))
+        return int(result.rowcount)
+
+    def update_dead_letter(self, letter: DeadLetter) -> None:
+        """Save a dead letter's reason and attempt count."""
+        with self._tx("updating a dead letter", write=True) as conn:
+            conn.execute(
+                update(T_DEAD)
+                .where(T_DEAD.c.id == letter.id)
+                .values(reason=letter.reason, attempts=letter.attempts)
+            )
+
     # -- retention ---------------------------------------------------------------------------------
     def prune(
         self, older_than: datetime, *, dry_run: bool = False, batch_size: int = 10_000
@@ -1642,6 +1775,24 @@ class _NoLock:
 
 
 _NO_LOCK = _NoLock()
+
+
+def _add_dead_letters(conn: Connection) -> None:
+    """Version 2: the ``dead_letters`` table."""
+    T_DEAD.create(conn, checkfirst=True)
+    for index in T_DEAD.indexes:
+        index.create(conn, checkfirst=True)
+
+
+#: Each step upgrades a database from the version before it; ``open()`` runs them in order.
+_MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _add_dead_letters}
+
+
+def _letter_values(letter: DeadLetter) -> dict[str, Any]:
+    values = asdict(letter)
+    if values["id"] is None:
+        del values["id"]
+    return values
 
 
 def _inner_edges(edges: Sequence[float] | np.ndarray) -> np.ndarray:

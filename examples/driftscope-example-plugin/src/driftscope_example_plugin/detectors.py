@@ -8,6 +8,11 @@ feature whatever its unit:
 ``fit`` runs once per reference file (driftscope caches the profile); ``score`` runs on
 every window. driftscope has already removed missing and infinite values, and never calls
 ``score`` on an empty sample.
+
+The class declares what driftscope needs besides: its ``Settings`` model, the feature kinds
+it ``applies_to``, and its ``threshold`` (read from its settings; driftscope shows it on every
+result, also on one it records when ``score`` raised). ``Detector[MeanShiftSettings,
+MeanProfile]`` lets a type checker hold ``fit``, ``score`` and ``self.settings`` to those types.
 """
 
 from __future__ import annotations
@@ -45,11 +50,16 @@ class MeanProfile:
     count: int
 
 
-class MeanShiftDetector(Detector):
+class MeanShiftDetector(Detector[MeanShiftSettings, MeanProfile]):
     """Drift when the mean moves by more than ``threshold`` reference standard deviations."""
 
     Settings = MeanShiftSettings
     applies_to = frozenset({"numeric"})
+
+    @property
+    def threshold(self) -> float:
+        """The shift, in reference standard deviations, beyond which the feature drifted."""
+        return self.settings.threshold
 
     def fit(self, reference: FeatureSample) -> MeanProfile:
         values = reference.values
@@ -59,7 +69,7 @@ class MeanShiftDetector(Detector):
     def score(self, profile: MeanProfile, current: FeatureSample) -> DetectorResult:
         mean = float(np.mean(current.values))
         shift = abs(mean - profile.mean) / profile.std
-        threshold = self.settings.threshold
+        threshold = self.threshold
         return DetectorResult(
             statistic=shift,
             p_value=None,

@@ -32,14 +32,13 @@ class JsonlFileSettings(NotifierSettings):
     path: Path = Field(description="File to append to (created with its folder if missing).")
 
 
-class JsonlFileNotifier(Notifier):
+class JsonlFileNotifier(Notifier[JsonlFileSettings]):
     """Appends each notification as one JSON object per line."""
 
     Settings = JsonlFileSettings
 
     def __init__(self, settings: JsonlFileSettings) -> None:
         super().__init__(settings)
-        self.settings: JsonlFileSettings = settings
         self._lock = threading.Lock()
 
     def send(self, notification: Notification) -> DeliveryResult:

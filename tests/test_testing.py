@@ -1,0 +1,733 @@
+"""driftscope.testing: the contract checks pass every built-in plugin and reject broken ones.
+
+Each broken plugin below differs from a correct one (``GoodDetector``, ``GoodNotifier``,
+which pass) in one deliberate flaw, and the test asserts that the check names that flaw.
+So every check is shown able to fail, for the reason it claims.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import httpx
+import numpy as np
+import pytest
+from pydantic import ConfigDict, Field, SecretStr, field_validator
+
+from driftscope import (
+    BinCounts,
+    CategoryCounts,
+    DeliveryResult,
+    Detector,
+    DetectorResult,
+    DetectorSettings,
+    FeatureSample,
+    LabelledSample,
+    Notification,
+    Notifier,
+    NotifierSettings,
+    PerformanceDetector,
+    protect_secrets,
+)
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.testing import (
+    CheckReport,
+    LocalReceiver,
+    check_detector,
+    check_notifier,
+    json_problems,
+    sample_notification,
+    secret_forms,
+)
+
+# -- every built-in ---------------------------------------------------------------------------
+DETECTOR_SETTINGS: dict[str, list[dict[str, Any]]] = {
+    "ks": [{}, {"min_statistic": 0.1, "p_value": 0.01}],
+    "psi": [{}, {"binning": "uniform", "bins": 20}],
+    "chi2": [{}],
+    "performance": [{"metric": m} for m in ("accuracy", "f1", "roc_auc", "mae", "rmse")],
+}
+
+
+def _builtin(kind: str, name: str) -> Any:
+    return create_plugin_manager(entry_points=False).get(kind, name)
+
+
+def test_every_builtin_detector_has_settings_to_check() -> None:
+    names = set(create_plugin_manager(entry_points=False).names("detector"))
+    assert names == set(DETECTOR_SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [(name, s) for name, variants in DETECTOR_SETTINGS.items() for s in variants],
+    ids=lambda v: v if isinstance(v, str) else json.dumps(v, sort_keys=True),
+)
+def test_builtin_detectors_keep_the_contract(name: str, settings: dict[str, Any]) -> None:
+    detector_cls = _builtin("detector", name)
+    report = check_detector(detector_cls, {"type": name, **settings})
+    assert isinstance(report, CheckReport)
+    assert any(p.startswith("thread safety") for p in report.passed)
+    if getattr(detector_cls, "scores_counts", False):
+        assert "score_counts equals score on the same values" in report.passed
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _discord(url: str, token: str, webhook_id: str) -> dict[str, Any]:
+    return {"webhook_url": f"{url}/api/webhooks/{webhook_id}/{token}"}
+
+
+def _webhook(url: str, token: str, _webhook_id: str) -> dict[str, Any]:
+    return {
+        "url": f"{url}/hooks/{token}?key={token[:24]}",
+        "secret": "hmac-" + token[::-1],
+        "headers": {"Authorization": f"Bearer {token[5:40]}"},
+    }
+
+
+NOTIFIER_SETTINGS: dict[str, Callable[[str, str, str], Mapping[str, Any]] | None] = {
+    "log": None,  # writes to the log: checked through send(), no receiver
+    "discord": _discord,
+    "webhook": _webhook,
+}
+
+
+def test_every_builtin_notifier_has_settings_to_check() -> None:
+    names = set(create_plugin_manager(entry_points=False).names("notifier"))
+    assert names == set(NOTIFIER_SETTINGS)
+
+
+@pytest.mark.parametrize("name", sorted(NOTIFIER_SETTINGS))
+def test_builtin_notifiers_keep_the_contract(name: str) -> None:
+    factory = NOTIFIER_SETTINGS[name]
+    notifier_cls = _builtin("notifier", name)
+    if factory is None:
+        report = check_notifier(notifier_cls, {"type": name})
+        assert report.skipped  # no receiver: says so
+        return
+    token = _token()
+    # a fresh webhook id: Discord's rate-limit state is shared per webhook in the process
+    webhook_id = str(10**17 + secrets.randbelow(9 * 10**17))
+    report = check_notifier(notifier_cls, lambda url: factory(url, token, webhook_id))
+    assert any(p.startswith("HTTP answers") for p in report.passed)
+
+
+def test_the_webhook_notifier_redacts_a_path_the_receiver_echoes() -> None:
+    # the leak check_notifier found: a receiver repeating "/hooks/<token>" in its error
+    token = _token()
+    notifier_cls = _builtin("notifier", "webhook")
+    with LocalReceiver() as receiver:
+        receiver.respond(404, lambda request: {"message": f"no route {request.path}"})
+        settings = notifier_cls.Settings(name="w", url=f"{receiver.url}/hooks/{token}")
+        notifier = notifier_cls(settings)
+        try:
+            result = notifier.send(sample_notification())
+        finally:
+            notifier.close()
+    assert result.disable and result.error is not None
+    assert token not in result.error and "/hooks/" not in result.error
+    assert "no route ***" in result.error
+
+
+# -- a correct detector, and detectors broken on purpose --------------------------------------
+class GoodSettings(DetectorSettings):
+    """Settings of the reference detector."""
+
+    threshold: float = Field(default=0.5, gt=0)
+
+
+class GoodDetector(Detector):
+    """Mean shift in reference standard deviations, careful with constants."""
+
+    Settings = GoodSettings
+    applies_to = frozenset({"numeric"})
+
+    def fit(self, reference: FeatureSample) -> tuple[float, float]:
+        std = float(np.std(reference.values))
+        return float(np.mean(reference.values)), std if std > 0 else 1.0
+
+    def shift(self, profile: tuple[float, float], values: np.ndarray) -> float:
+        mean, std = profile
+        return abs(float(np.mean(values)) - mean) / std
+
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        shift = self.shift(profile, current.values)
+        threshold = self.settings.threshold
+        return DetectorResult(
+            shift,
+            None,
+            threshold,
+            shift > threshold,
+            details={"current_mean": float(np.mean(current.values)), "rows": len(current.values)},
+        )
+
+
+class GoodPValueDetector(GoodDetector):
+    """A z-test on the mean: p-value from the standard normal."""
+
+    uses_p_value = True
+
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        shift = self.shift(profile, current.values)
+        p_value = math.erfc(shift * math.sqrt(len(current.values)) / math.sqrt(2))
+        result = DetectorResult(shift, p_value, 0.05, False, details={})
+        result.drifted = self.decide(result, p_value)
+        return result
+
+    def decide(self, result: DetectorResult, p_value: float) -> bool:
+        return p_value < 0.05
+
+
+class NaNOnConstantReference(GoodDetector):
+    def fit(self, reference: FeatureSample) -> tuple[float, float]:
+        return float(np.mean(reference.values)), float(np.std(reference.values))
+
+    def shift(self, profile: tuple[float, float], values: np.ndarray) -> float:
+        mean, std = profile
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.abs(np.mean(values) - mean) / np.float64(std))
+
+
+class NumpyIntegerInDetails(GoodDetector):
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        result = super().score(profile, current)
+        result.details["rows"] = np.int64(len(current.values))
+        return result
+
+
+class NaNInDetails(GoodDetector):
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        result = super().score(profile, current)
+        values = current.values
+        result.details["spread"] = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+        return result
+
+
+class PValueAboveOne(GoodPValueDetector):
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        result = super().score(profile, current)
+        result.p_value = 1.0 + result.statistic  # a statistic passed off as a p-value
+        return result
+
+
+class PValueMissing(GoodPValueDetector):
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        result = super().score(profile, current)
+        result.p_value = None
+        return result
+
+
+class DecideAlwaysDrifts(GoodPValueDetector):
+    def decide(self, result: DetectorResult, p_value: float) -> bool:
+        return True
+
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        result = super().score(profile, current)
+        result.drifted = bool(result.p_value < 0.05)
+        return result
+
+
+class Unseeded(GoodDetector):
+    def shift(self, profile: tuple[float, float], values: np.ndarray) -> float:
+        jitter = np.random.default_rng().normal(0.0, 1e-9)  # no seed: a new value each call
+        return super().shift(profile, values) + abs(jitter)
+
+
+class StateOnSelf(GoodDetector):
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        self._current = current  # shared by every thread scoring with this instance
+        total = 0
+        for i in range(200):  # some Python work: another thread runs in between
+            total += i
+        return super().score(profile, self._current)
+
+
+class SortsInPlace(GoodDetector):
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        current.values.sort()  # the engine shares this array
+        return super().score(profile, current)
+
+
+class RaisesOnConstantReference(GoodDetector):
+    def fit(self, reference: FeatureSample) -> tuple[float, float]:
+        std = float(np.std(reference.values))
+        if std == 0:
+            raise ZeroDivisionError("the reference has no spread")
+        return float(np.mean(reference.values)), std
+
+
+class ReturnsADict(GoodDetector):
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> Any:
+        return {"statistic": self.shift(profile, current.values), "drifted": False}
+
+
+class LooseSettings(DetectorSettings):
+    """A float without a constraint: NaN gets through."""
+
+    threshold: float = 0.5
+
+
+class AcceptsNaNThreshold(GoodDetector):
+    Settings = LooseSettings
+
+
+class TypoTolerantSettings(GoodSettings):
+    """``extra="allow"``: a misspelled key is silently ignored."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class AcceptsUnknownKeys(GoodDetector):
+    Settings = TypoTolerantSettings
+
+
+class DriftsOnIdentical(GoodDetector):
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        result = super().score(profile, current)
+        result.drifted = result.statistic >= 0.0  # >= instead of >: a shift of 0 drifts
+        return result
+
+
+class SilentInsufficient(GoodDetector):
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        if len(current.values) < 2:
+            return DetectorResult(None, None, self.settings.threshold, False, "insufficient_data")
+        return super().score(profile, current)
+
+
+class DriftedWhileFailed(GoodDetector):
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        result = super().score(profile, current)
+        if len(current.values) < 2:
+            result.status, result.error, result.drifted = "failed", "one value", True
+        return result
+
+
+class NeverOk(GoodDetector):
+    def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
+        return DetectorResult(None, None, 0.5, False, "insufficient_data", "always short")
+
+
+class CountsDisagree(GoodDetector):
+    scores_counts = True
+
+    def bin_edges(self, profile: tuple[float, float]) -> np.ndarray:
+        mean, std = profile
+        return np.array([mean - std, mean, mean + std])
+
+    def score_counts(
+        self, profile: tuple[float, float], counts: BinCounts | CategoryCounts
+    ) -> DetectorResult:
+        # the centre of each bin stands in for its values: not what score() computes
+        mean, std = profile
+        centres = np.array([mean - 1.5 * std, mean - 0.5 * std, mean + 0.5 * std, mean + 1.5 * std])
+        weights = np.asarray(counts.counts, dtype=np.float64)  # type: ignore[union-attr]
+        estimate = float(np.dot(centres, weights) / weights.sum())
+        shift = abs(estimate - mean) / std
+        return DetectorResult(shift, None, self.settings.threshold, shift > self.settings.threshold)
+
+
+BROKEN_DETECTORS: list[tuple[type[Detector], str]] = [
+    (NaNOnConstantReference, "'constant reference': statistic inf is not a finite number"),
+    (NumpyIntegerInDetails, "details['rows'] is a numpy.int64, not a JSON value"),
+    (NaNInDetails, "'single-value window': details['spread'] is nan"),
+    (PValueAboveOne, "is outside [0, 1]"),
+    (PValueMissing, "uses_p_value is set, yet an 'ok' result has no p_value"),
+    (DecideAlwaysDrifts, "decide(result, p_value=1.0) says drifted"),
+    (Unseeded, "scoring the same inputs twice gave different results"),
+    (StateOnSelf, "thread safety: scoring from 8 threads at once gave a different result"),
+    (SortsInPlace, "changed its input arrays"),
+    (
+        RaisesOnConstantReference,
+        "'constant reference': fit() raised ZeroDivisionError: the reference has no spread",
+    ),
+    (ReturnsADict, "returned dict, not a DetectorResult"),
+    (AcceptsNaNThreshold, "accepts threshold=NaN"),
+    (AcceptsUnknownKeys, "accepts an unknown key"),
+    (DriftsOnIdentical, "a window equal to the reference is flagged as drifted"),
+    (SilentInsufficient, "status 'insufficient_data' without an error saying why"),
+    (DriftedWhileFailed, "status 'failed' but drifted is true"),
+    (NeverOk, "'same distribution': ordinary data scored 'insufficient_data'"),
+    (CountsDisagree, "score_counts(): differs from score() on the same values"),
+]
+
+
+@pytest.mark.parametrize("detector_cls", [GoodDetector, GoodPValueDetector])
+def test_a_correct_detector_passes(detector_cls: type[Detector]) -> None:
+    report = check_detector(detector_cls)
+    assert report.subject == detector_cls.__name__
+    assert "score_counts: the detector does not set scores_counts" in report.skipped
+
+
+@pytest.mark.parametrize(
+    ("detector_cls", "complaint"), BROKEN_DETECTORS, ids=[c.__name__ for c, _ in BROKEN_DETECTORS]
+)
+def test_check_detector_names_what_broke(detector_cls: type[Detector], complaint: str) -> None:
+    with pytest.raises(AssertionError) as raised:
+        check_detector(detector_cls)
+    message = str(raised.value)
+    assert message.startswith(f"{detector_cls.__name__} breaks the detector contract:")
+    assert complaint in message
+
+
+def test_a_detector_that_is_not_thread_safe_may_say_so() -> None:
+    class DeclaredUnsafe(StateOnSelf):
+        thread_safe = False
+
+    report = check_detector(DeclaredUnsafe)
+    assert "thread safety: the detector sets thread_safe = False" in report.skipped
+
+
+class Accuracy(PerformanceDetector):
+    """Accuracy against the reference's, for classifiers only."""
+
+    Settings = GoodSettings
+
+    def fit(self, reference: LabelledSample) -> float | None:
+        if reference.task != "classification":
+            return None
+        return float(np.mean(reference.y_true == reference.y_pred))
+
+    def score(self, profile: float | None, current: LabelledSample) -> DetectorResult:
+        if profile is None:
+            return DetectorResult(None, None, 0.0, False, "failed", "accuracy needs a classifier")
+        value = float(np.mean(current.y_true == current.y_pred))
+        limit = profile * (1 - self.settings.threshold)
+        return DetectorResult(value, None, limit, value < limit, details={"reference": profile})
+
+
+class ErrorRatio(Accuracy):
+    """For regressors too: current MAE over the reference's (0/0 when both are perfect)."""
+
+    def fit(self, reference: LabelledSample) -> float | None:
+        if reference.task == "classification":
+            return super().fit(reference)
+        return float(np.mean(np.abs(reference.y_true - reference.y_pred)))
+
+    def score(self, profile: float | None, current: LabelledSample) -> DetectorResult:
+        if current.task == "classification":
+            return super().score(profile, current)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = float(np.mean(np.abs(current.y_true - current.y_pred)) / np.float64(profile))
+        return DetectorResult(ratio, None, 1.5, ratio > 1.5)
+
+
+def test_a_performance_detector_may_decline_a_task_with_a_reason() -> None:
+    report = check_detector(Accuracy)
+    assert "regression: result fields, JSON details, determinism, inputs unchanged" in report.passed
+
+
+def test_a_performance_detector_must_not_return_nan() -> None:
+    with pytest.raises(AssertionError) as raised:
+        check_detector(ErrorRatio, kinds=["regression"])
+    assert "regression case 'perfect reference': statistic inf is not a finite number" in str(
+        raised.value
+    )
+
+
+def test_a_check_of_kinds_the_detector_does_not_declare_is_refused() -> None:
+    with pytest.raises(ValueError, match="categorical"):
+        check_detector(GoodDetector, kinds=["categorical"])
+    with pytest.raises(ValueError, match="do not validate"):
+        check_detector(GoodDetector, {"threshold": -1})
+
+
+def test_json_problems_name_the_place() -> None:
+    assert json_problems({"a": [1, 2.5, "x", None, True, {"b": (1, 2)}]}) == []
+    assert json_problems({"a": [1, float("inf")]}) == [
+        "details['a'][1] is inf (JSON has no NaN or inf)"
+    ]
+    assert json_problems({1: "x"}) == [
+        "details has the key 1 of type int (JSON keys are str: it would come back changed)"
+    ]
+    assert json_problems(np.zeros(2), "d") == ["d is a numpy.ndarray, not a JSON value"]
+
+
+# -- a correct notifier, and notifiers broken on purpose ---------------------------------------
+class GoodNotifierSettings(NotifierSettings):
+    """Settings of the reference notifier."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    type: Literal["good"] = "good"
+    url: SecretStr
+
+
+class GoodNotifier(Notifier):
+    """POSTs the notification as JSON and maps the answer onto the DeliveryResult contract."""
+
+    Settings = GoodNotifierSettings
+
+    def __init__(self, settings: GoodNotifierSettings) -> None:
+        super().__init__(settings)
+        self.url = settings.url.get_secret_value()
+        protect_secrets([self.url])  # httpx logs every request's URL at INFO
+        self.client = httpx.Client(timeout=10)
+
+    def post(self, notification: Notification) -> httpx.Response:
+        return self.client.post(self.url, json=notification.to_dict())
+
+    def send(self, notification: Notification) -> DeliveryResult:
+        try:
+            response = self.post(notification)
+        except httpx.HTTPError as exc:
+            return DeliveryResult(False, error=f"could not connect: {type(exc).__name__}")
+        return self.result(response)
+
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        status = response.status_code
+        error = f"HTTP {status}"
+        if 200 <= status < 300:
+            return DeliveryResult(True, status_code=status)
+        if status == 429:
+            after = response.headers.get("retry-after")
+            if after is None:
+                return DeliveryResult(False, blocked=True, status_code=status, error=error)
+            return DeliveryResult(False, retry_after=float(after), status_code=status, error=error)
+        if status in (401, 403, 404):
+            return DeliveryResult(
+                False, permanent=True, disable=True, status_code=status, error=error
+            )
+        if 400 <= status < 500:
+            return DeliveryResult(False, permanent=True, status_code=status, error=error)
+        return DeliveryResult(False, status_code=status, error=error)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class RaisesOnHTTPErrors(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        response.raise_for_status()
+        return super().result(response)
+
+
+class CopiesTheErrorBody(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        result = super().result(response)
+        if result.delivered:
+            return result
+        return DeliveryResult(
+            False,
+            status_code=result.status_code,
+            error=response.text,
+            permanent=result.permanent,
+            disable=result.disable,
+            retry_after=result.retry_after,
+            blocked=result.blocked,
+        )
+
+
+class LogsTheURL(GoodNotifier):
+    def post(self, notification: Notification) -> httpx.Response:
+        logging.getLogger("broken.notifier").debug("posting to %s", self.url)
+        return super().post(notification)
+
+
+class ForgetsProtectSecrets(GoodNotifier):
+    def __init__(self, settings: GoodNotifierSettings) -> None:
+        Notifier.__init__(self, settings)
+        self.url = settings.url.get_secret_value()  # httpx will log it at INFO
+        self.client = httpx.Client(timeout=10)
+
+
+class ShowsTheURLInItsRepr(GoodNotifier):
+    def __repr__(self) -> str:
+        return f"ShowsTheURLInItsRepr(url={self.url!r})"
+
+
+class DeliveredWhatever(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        return DeliveryResult(True, status_code=response.status_code)
+
+
+class NeverDisables(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        result = super().result(response)
+        if result.disable:
+            return DeliveryResult(
+                False, permanent=True, status_code=result.status_code, error="gone"
+            )
+        return result
+
+
+class GivesUpOnServerErrors(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        if response.status_code >= 500:
+            return DeliveryResult(
+                False, permanent=True, status_code=response.status_code, error="5xx"
+            )
+        return super().result(response)
+
+
+class IgnoresRetryAfter(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        if response.status_code == 429:
+            return DeliveryResult(False, blocked=True, status_code=429, error="429")
+        return super().result(response)
+
+
+class NeverSends(GoodNotifier):
+    def send(self, notification: Notification) -> DeliveryResult:
+        return DeliveryResult(True)
+
+
+class FailsSilently(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        result = super().result(response)
+        if response.status_code >= 500:
+            return DeliveryResult(False, status_code=response.status_code)
+        return result
+
+
+class ReturnsTrue(GoodNotifier):
+    def send(self, notification: Notification) -> Any:
+        super().send(notification)
+        return True
+
+
+class EchoingSettings(NotifierSettings):
+    """Rejects a non-HTTP URL, and prints the rejected value in the error."""
+
+    type: Literal["good"] = "good"
+    url: SecretStr
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("http"):
+            raise ValueError("url must be http(s)")
+        return value
+
+
+class EchoesRejectedSecrets(GoodNotifier):
+    Settings = EchoingSettings
+
+
+BROKEN_NOTIFIERS: list[tuple[type[Notifier], str]] = [
+    (
+        RaisesOnHTTPErrors,
+        "send() raised HTTPStatusError",
+    ),
+    (
+        CopiesTheErrorBody,
+        "receiver answers 404 echoing the request: a secret shows in the DeliveryResult",
+    ),
+    (LogsTheURL, "log line(s) written during the check show a secret"),
+    (ForgetsProtectSecrets, "show a secret, e.g. 'httpx INFO HTTP Request: POST ***"),
+    (ShowsTheURLInItsRepr, "a secret shows in the notifier's or its settings' repr"),
+    (
+        DeliveredWhatever,
+        "receiver answers 500 echoing the request: the receiver answered 500, yet delivered is "
+        "true",
+    ),
+    (NeverDisables, "a 404 means the endpoint refuses us: disable and permanent must be set"),
+    (GivesUpOnServerErrors, "a server error is temporary: it must be retried, not permanent"),
+    (IgnoresRetryAfter, "the receiver asked to retry after 7 s, the result says retry_after=None"),
+    (NeverSends, "receiver answers 200 with an id: no request reached the receiver"),
+    (FailsSilently, "not delivered and no error saying why"),
+    (ReturnsTrue, "send() returned bool, not a DeliveryResult"),
+    (EchoesRejectedSecrets, "a rejected url is repeated in the validation error"),
+]
+
+
+def _good_settings(token: str) -> Callable[[str], dict[str, Any]]:
+    return lambda url: {"url": f"{url}/notify/{token}"}
+
+
+def test_a_correct_notifier_passes() -> None:
+    report = check_notifier(GoodNotifier, _good_settings(_token()))
+    assert any(p.startswith("HTTP answers") for p in report.passed)
+    assert report.skipped == []
+
+
+@pytest.mark.parametrize(
+    ("notifier_cls", "complaint"), BROKEN_NOTIFIERS, ids=[c.__name__ for c, _ in BROKEN_NOTIFIERS]
+)
+def test_check_notifier_names_what_broke(notifier_cls: type[Notifier], complaint: str) -> None:
+    token = _token()
+    with pytest.raises(AssertionError) as raised:
+        check_notifier(notifier_cls, _good_settings(token))
+    message = str(raised.value)
+    assert message.startswith(f"{notifier_cls.__name__} breaks the notifier contract:")
+    assert complaint in message
+    assert token not in message  # the check's own message is redacted too
+
+
+class TokenSettings(NotifierSettings):
+    """A notifier without HTTP that still holds a secret."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+    type: Literal["file-token"] = "file-token"
+    token: SecretStr
+
+
+class LogsItsToken(Notifier):
+    """Direct mode: the secret leaks through the log, not HTTP."""
+
+    Settings = TokenSettings
+
+    def send(self, notification: Notification) -> DeliveryResult:
+        token = self.settings.token.get_secret_value()  # type: ignore[attr-defined]
+        logging.getLogger("broken.notifier").warning("sent with token %s", token)
+        return DeliveryResult(True)
+
+
+def test_check_notifier_without_a_receiver_checks_send_and_logs() -> None:
+    token = _token()
+    with pytest.raises(AssertionError, match="log line"):
+        check_notifier(LogsItsToken, {"token": token})
+
+    class Quiet(LogsItsToken):
+        def send(self, notification: Notification) -> DeliveryResult:
+            return DeliveryResult(True)
+
+    assert check_notifier(Quiet, {"token": token}).skipped
+
+
+def test_secret_forms_cover_a_url_token_but_not_its_host() -> None:
+    token = "T" * 30
+    forms = secret_forms([f"https://hooks.example.com/api/webhooks/123456789012345678/{token}?x=1"])
+    assert token in forms and "/api/webhooks/123456789012345678/" + token + "?x=1" in forms
+    assert not any(
+        f in ("hooks.example.com", "123456789012345678", "api", "webhooks") for f in forms
+    )
+
+
+def test_the_local_receiver_records_requests_and_answers_as_told() -> None:
+    with LocalReceiver() as receiver:
+        receiver.respond(202, {"ok": True}, {"X-Test": "1"})
+        answer = httpx.post(receiver.url + "/a?b=c", json={"n": 1}, timeout=10)
+        chunks = httpx.post(receiver.url + "/chunked", content=iter([b"ab", b"cd"]), timeout=10)
+        (first, second) = receiver.wait_for(2)
+    assert answer.status_code == 202 and answer.json() == {"ok": True}
+    assert answer.headers["x-test"] == "1" and chunks.status_code == 202
+    assert (first.method, first.path, first.json()) == ("POST", "/a?b=c", {"n": 1})
+    assert second.body == b"abcd"
+
+
+def test_sample_notification_round_trips() -> None:
+    notification = sample_notification(test=True)
+    assert Notification.from_dict(notification.to_dict()) == notification
+    assert notification.state == "firing" and notification.test
+
+
+def test_checks_leave_the_thread_switch_interval_and_root_logger_as_they_were() -> None:
+    import sys
+
+    interval, level = sys.getswitchinterval(), logging.getLogger().level
+    handlers = list(logging.getLogger().handlers)
+    check_detector(GoodDetector, rounds=1)
+    check_notifier(GoodNotifier, _good_settings(_token()))
+    assert sys.getswitchinterval() == interval
+    assert logging.getLogger().level == level and logging.getLogger().handlers == handlers
+    assert threading.active_count() < 50
