@@ -40,7 +40,6 @@ from driftscope import (
     NotifierRecord,
     Report,
     StoreRecord,
-    WindowInfo,
     hookimpl,
 )
 from driftscope.apps.api.main import create_app
@@ -52,6 +51,7 @@ from driftscope.core.runtime import Runtime
 from driftscope.plugins.stores.sql import SQLStore
 from support.api_helpers import api_client
 from support.factories import demo_model, log_traffic, write_config
+from support.reports import report
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "plugins.md"
@@ -124,7 +124,7 @@ def test_each_hook_example_runs_and_registers(hook: str) -> None:
         return
     now = datetime.now(UTC)
     arguments: dict[str, Any] = {
-        "report": Report("r1", "m", "model", now, WindowInfo(now, now, 10, 0), []),
+        "report": report(id="r1", monitor="m", model="model", at=now, rows=10),
         "event": AlertEvent("m", "psi", "x", "ok", "firing", now, 0.4, 0.25),
         "app": FastAPI(),
         "settings": Settings(),
