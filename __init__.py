@@ -30,6 +30,7 @@ from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
 from driftscope.core.contracts.store import (
     AlertEvent,
     AlertState,
+    DeadLetter,
     FeatureSpec,
     Label,
     LabelUpdate,

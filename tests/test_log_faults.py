@@ -32,14 +32,7 @@ import pandas as pd
 import psycopg
 import pytest
 from pydantic import SecretStr
-from typer.testing import CliRunner
-
-from driftscope import FeatureSpec, ModelSchema, PredictionRecord, StoreSettings
-from driftscope.apps.cli.main import app as cli_app
-from driftscope.core.serving.log_writer import PredictionLogger
-from driftscope.plugins.stores.sql import SQLStore
-from support.factories import demo_model, write_config
-from tests.test_scale_out import (
+from test_scale_out import (
     _free_port,
     _libpq,
     _serve,
@@ -47,6 +40,13 @@ from tests.test_scale_out import (
     _with_app_name,
     terminate,
 )
+from typer.testing import CliRunner
+
+from driftscope import FeatureSpec, ModelSchema, PredictionRecord, StoreSettings
+from driftscope.apps.cli.main import app as cli_app
+from driftscope.core.serving.log_writer import PredictionLogger
+from driftscope.plugins.stores.sql import SQLStore
+from support.factories import demo_model, write_config
 
 SCHEMA = ModelSchema(
     name="m",

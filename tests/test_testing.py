@@ -151,6 +151,10 @@ class GoodDetector(Detector):
     Settings = GoodSettings
     applies_to = frozenset({"numeric"})
 
+    @property
+    def threshold(self) -> float:
+        return self.settings.threshold
+
     def fit(self, reference: FeatureSample) -> tuple[float, float]:
         std = float(np.std(reference.values))
         return float(np.mean(reference.values)), std if std > 0 else 1.0
@@ -175,6 +179,10 @@ class GoodPValueDetector(GoodDetector):
     """A z-test on the mean: p-value from the standard normal."""
 
     uses_p_value = True
+
+    @property
+    def threshold(self) -> float:
+        return 0.05
 
     def score(self, profile: tuple[float, float], current: FeatureSample) -> DetectorResult:
         shift = self.shift(profile, current.values)
@@ -391,6 +399,10 @@ class Accuracy(PerformanceDetector):
     """Accuracy against the reference's, for classifiers only."""
 
     Settings = GoodSettings
+
+    @property
+    def threshold(self) -> float:
+        return self.settings.threshold
 
     def fit(self, reference: LabelledSample) -> float | None:
         if reference.task != "classification":
