@@ -9,6 +9,9 @@
   ``DRIFTSCOPE_REQUIRE_POSTGRES=1``, as in CI).
 * ``store`` — parametrised over ``sqlite`` and ``postgres`` (the latter marked
   ``postgres``): an opened :class:`driftscope.plugins.stores.sql.SQLStore`, closed after the test.
+* ``discord`` — a running :class:`support.discord_standin.DiscordStandIn`.
+
+Every test starts and ends with the Discord notifier's rate-limit buckets empty.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from support.discord_standin import DiscordStandIn
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -124,3 +131,24 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("demo")
     demo_model(folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _fresh_discord_rate_limits() -> Iterator[None]:
+    """Empty the Discord notifier's rate-limit buckets around each test: they live for the
+    process, keyed by webhook id, and every Discord stand-in has the same id, so one test's
+    429 would otherwise hold back the next test's posts."""
+    from driftscope.plugins.notifiers import discord as discord_plugin
+
+    discord_plugin._buckets.clear()
+    yield
+    discord_plugin._buckets.clear()
+
+
+@pytest.fixture
+def discord() -> Iterator[DiscordStandIn]:
+    """A strict local stand-in for Discord's webhook endpoint on 127.0.0.1."""
+    from support.discord_standin import DiscordStandIn
+
+    with DiscordStandIn() as standin:
+        yield standin

@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-import driftscope.plugins.notifiers.discord as discord_module
 from driftscope import Notifier, hookimpl
 from driftscope.core.alerting.config import AlertRuleSettings, DeliverySettings
 from driftscope.core.alerting.delivery import DeliveryWorker, config_hash, merge_notifications
@@ -25,7 +24,6 @@ from driftscope.core.alerting.rules import MonitorAlerting
 from driftscope.core.contracts.notifier import AlertChange, Notification
 from driftscope.core.contracts.store import OutboxMessage, Store, StoreSettings
 from driftscope.core.plugin_system.manager import PluginManager
-from driftscope.plugins.notifiers.discord import DiscordNotifier, DiscordSettings
 from driftscope.plugins.notifiers.log import LogNotifier, LogSettings
 from driftscope.plugins.stores.sql import SQLStore
 from support.discord_standin import (
@@ -33,6 +31,7 @@ from support.discord_standin import (
     DiscordStandIn,
     Reply,
     blocked,
+    discord_notifier,
     rate_limited,
     secret_free,
     server_error,
@@ -47,24 +46,6 @@ FAST = DeliverySettings(
     fast_attempts=2,
     give_up_after=timedelta(minutes=10),
 )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_buckets() -> Iterator[None]:
-    discord_module._buckets.clear()
-    yield
-    discord_module._buckets.clear()
-
-
-@pytest.fixture
-def discord() -> Iterator[DiscordStandIn]:
-    with DiscordStandIn() as standin:
-        yield standin
-
-
-def discord_notifier(url: str, **extra: Any) -> DiscordNotifier:
-    settings = {"name": "ops", "type": "discord", "webhook_url": SecretStr(url)} | extra
-    return DiscordNotifier(DiscordSettings(**settings))
 
 
 def manager_for(store: Store, *monitors: str, hook: Any = None, **rules: Any) -> AlertManager:

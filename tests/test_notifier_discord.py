@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
-import driftscope.plugins.notifiers.discord as discord_module
 from driftscope.core.contracts.notifier import AlertChange, Notification
 from driftscope.plugins.notifiers.discord import (
     COLOURS,
-    DiscordNotifier,
     DiscordSettings,
     WebhookURL,
     build_payload,
@@ -27,6 +24,7 @@ from support.discord_standin import (
     Reply,
     accepted,
     blocked,
+    discord_notifier,
     rate_limited,
     secret_free,
     server_error,
@@ -35,25 +33,6 @@ from support.discord_standin import (
 )
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_buckets() -> Iterator[None]:
-    discord_module._buckets.clear()
-    yield
-    discord_module._buckets.clear()
-
-
-@pytest.fixture
-def discord() -> Iterator[DiscordStandIn]:
-    with DiscordStandIn() as standin:
-        yield standin
-
-
-def notifier_for(url: str, **extra: object) -> DiscordNotifier:
-    return DiscordNotifier(
-        DiscordSettings(**{"name": "ops", "type": "discord", "webhook_url": SecretStr(url)} | extra)
-    )
 
 
 def notification(
@@ -103,7 +82,7 @@ def test_a_bad_url_is_rejected_without_echoing_it(bad: str) -> None:
 
 
 def test_firing_message_is_saved_with_wait_and_its_id_kept(discord: DiscordStandIn) -> None:
-    notifier = notifier_for(discord.url)
+    notifier = discord_notifier(discord.url)
     result = notifier.send(notification(dashboard="https://dash.example/d"))
     assert result.delivered and result.status_code == 200
     request = discord.requests[-1]
@@ -206,7 +185,7 @@ def test_200_drifting_features_with_long_names_fit_discords_limits(
         for i in range(200)
     ]
     assert all(len(c.feature) >= 300 for c in changes)
-    notifier = notifier_for(discord.url)
+    notifier = discord_notifier(discord.url)
     result = notifier.send(notification(changes, dashboard="https://dash.example/"))
     assert result.delivered, result.error
     request = discord.requests[-1]
@@ -224,7 +203,7 @@ def test_rate_limit_headers_make_the_next_send_wait(discord: DiscordStandIn) -> 
     discord.script(
         accepted(**{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "0.3"}), accepted()
     )
-    notifier = notifier_for(discord.url)
+    notifier = discord_notifier(discord.url)
     assert notifier.send(notification()).delivered
     assert notifier.send(notification()).delivered
     gap = discord.requests[1].at - discord.requests[0].at
@@ -234,7 +213,7 @@ def test_rate_limit_headers_make_the_next_send_wait(discord: DiscordStandIn) -> 
 
 def test_a_second_notifier_on_the_same_webhook_shares_the_bucket(discord: DiscordStandIn) -> None:
     discord.script(accepted(**{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "5"}))
-    first, second = notifier_for(discord.url), notifier_for(discord.url, name="other")
+    first, second = discord_notifier(discord.url), discord_notifier(discord.url, name="other")
     assert first.send(notification()).delivered
     waiting = second.send(notification())
     assert not waiting.delivered and waiting.retry_after is not None and waiting.retry_after > 4
@@ -258,7 +237,7 @@ def test_responses_map_to_delivery_results(
     discord: DiscordStandIn, reply: Reply, expected: dict[str, object]
 ) -> None:
     discord.script(reply)
-    result = notifier_for(discord.url).send(notification())
+    result = discord_notifier(discord.url).send(notification())
     assert not result.delivered
     for name, value in expected.items():
         assert getattr(result, name) == value, (name, result)
@@ -269,14 +248,16 @@ def test_the_webhook_url_appears_in_no_log_error_or_repr(
     discord: DiscordStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    notifier = notifier_for(discord.url)
+    notifier = discord_notifier(discord.url)
     discord.script(unknown_webhook())
     results = [notifier.send(notification()), notifier.send(notification())]
     # a closed port: httpx's connection error text must be scrubbed as well
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    gone = notifier_for(f"http://127.0.0.1:{closed_port}/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}")
+    gone = discord_notifier(
+        f"http://127.0.0.1:{closed_port}/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}"
+    )
     results.append(gone.send(notification()))
     assert not results[-1].delivered and results[-1].error
     assert any("HTTP Request" in r.getMessage() for r in caplog.records)  # httpx did log
@@ -291,7 +272,7 @@ def test_httpx_request_error_text_is_scrubbed() -> None:
     transport = httpx.MockTransport(
         lambda request: (_ for _ in ()).throw(httpx.ConnectError(f"boom {request.url}"))
     )
-    notifier = notifier_for(f"https://discord.com/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}")
+    notifier = discord_notifier(f"https://discord.com/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}")
     notifier._client = httpx.Client(transport=transport)
     result = notifier.send(notification())
     assert not result.delivered and "boom" in (result.error or "")

@@ -14,6 +14,9 @@ Use it as a context manager::
     with DiscordStandIn() as discord:
         discord.script(rate_limited(0.3), accepted())
         ... post to discord.url ...
+
+or as the ``discord`` fixture (tests/conftest.py), with :func:`discord_notifier` for the real
+notifier pointed at it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from pydantic import SecretStr
+
+from driftscope.plugins.notifiers.discord import DiscordNotifier, DiscordSettings
 
 WEBHOOK_ID = "112233445566778899"
 WEBHOOK_TOKEN = "Zx9_-kQ2.vN4mP7rT1yW3uE5iO8aS0dF6gH2jK4lL6zX8cV0bN1mQ3wE5rT7yU9iOp"
@@ -278,3 +285,10 @@ class DiscordStandIn:
         handler.end_headers()
         if payload:
             handler.wfile.write(payload)
+
+
+def discord_notifier(url: str, **extra: Any) -> DiscordNotifier:
+    """The real Discord notifier ``ops`` posting to ``url``; ``extra`` sets more of its
+    settings (``cooldown``, ``username`` ...)."""
+    settings = {"name": "ops", "type": "discord", "webhook_url": SecretStr(url)} | extra
+    return DiscordNotifier(DiscordSettings(**settings))
