@@ -13,17 +13,13 @@ the server process delivers from; the expected list is this test's own script of
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +31,7 @@ from driftscope.core.alerting.manager import AlertManager
 from driftscope.core.alerting.rules import MonitorAlerting
 from driftscope.core.contracts.store import OutboxMessage, StoreSettings
 from driftscope.plugins.stores.sql import SQLStore
+from support.receiver import Reply, WebhookReceiver
 from support.reports import report
 
 pytestmark = [pytest.mark.slow]
@@ -45,69 +42,15 @@ FAST_ATTEMPTS = 2
 DEADLINE = 60.0  # seconds any one condition may take on a loaded CI machine
 
 
-@dataclass
-class Request:
-    status: int
-    body: dict[str, Any]
-    idempotency_key: str
-
-
-class Receiver:
-    """A webhook on 127.0.0.1 that answers 500 while ``down`` and 200 after; it records
-    every request and lets a test wait for the n-th one."""
-
-    def __init__(self) -> None:
-        self.down = True
-        self.requests: list[Request] = []
-        self._changed = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver._changed:
-                    status = 500 if receiver.down else 200
-                    receiver.requests.append(
-                        Request(status, json.loads(raw), self.headers["Idempotency-Key"])
-                    )
-                    receiver._changed.notify_all()
-                body = b'{"message": "down for maintenance"}' if status == 500 else b"{}"
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/driftscope"
-
-    def wait_for_requests(self, count: int) -> None:
-        with self._changed:
-            if not self._changed.wait_for(lambda: len(self.requests) >= count, DEADLINE):
-                raise AssertionError(f"{len(self.requests)} requests, expected {count}")
-
-    def come_back(self) -> None:
-        with self._changed:
-            self.down = False
+DOWN: Reply = (500, {"Content-Type": "application/json"}, b'{"message": "down for maintenance"}')
+BACK: Reply = (200, {"Content-Type": "application/json"}, b"{}")
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+def receiver() -> Iterator[WebhookReceiver]:
+    """A webhook that answers 500 until the test sets its default reply to BACK."""
+    with WebhookReceiver(default=DOWN) as r:
+        yield r
 
 
 def write_config(folder: Path, store_url: str, hook_url: str, cooldown: str | None) -> Path:
@@ -160,7 +103,7 @@ def poll(condition: Callable[[], bool], what: str, log: Path) -> None:
 
 @pytest.mark.parametrize("cooldown", [None, "1s"], ids=["no-cooldown", "cooldown"])
 def test_every_transition_arrives_once_in_order_and_true_across_an_outage_and_a_kill(
-    tmp_path: Path, receiver: Receiver, cooldown: str | None
+    tmp_path: Path, receiver: WebhookReceiver, cooldown: str | None
 ) -> None:
     store_url = f"sqlite:///{tmp_path / 'driftscope.db'}"
     config = write_config(tmp_path, store_url, receiver.url, cooldown)
@@ -189,7 +132,7 @@ def test_every_transition_arrives_once_in_order_and_true_across_an_outage_and_a_
         for feature in FEATURES:  # seven firings while the receiver answers 500
             change(feature, True)
         # the server retries past its fast attempts onto the capped backoff
-        receiver.wait_for_requests(FAST_ATTEMPTS + 3)
+        receiver.wait_for_requests(FAST_ATTEMPTS + 3, DEADLINE)
         assert {r.status for r in receiver.requests} == {500}
     finally:
         first.send_signal(signal.SIGKILL)
@@ -201,11 +144,11 @@ def test_every_transition_arrives_once_in_order_and_true_across_an_outage_and_a_
     second = start_server(config, log)
     try:
         # the new process takes over once the dead one's lease lapses, still against a 500
-        receiver.wait_for_requests(tried_before_kill + 2)
+        receiver.wait_for_requests(tried_before_kill + 2, DEADLINE)
         for feature in FEATURES[4:]:
             change(feature, False)
         assert {r.status for r in receiver.requests} == {500}
-        receiver.come_back()
+        receiver.default = BACK
         poll(
             lambda: not messages("pending") and len(messages("sent")) == len(expected),
             "every message sent",

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,53 +22,16 @@ from driftscope.plugins.notifiers.webhook import (
     verify_signature,
 )
 from support.discord_standin import secret_free
+from support.receiver import Reply, WebhookReceiver
 
 SECRET_PATH = "/hooks/T000/B000/s3cr3t-path-token-xyz"
 HMAC_KEY = "hmac-key-that-must-stay-private"
 
 
-class Receiver:
-    """A tiny receiver on 127.0.0.1 that records raw requests and plays scripted replies."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.replies: deque[tuple[int, dict[str, str], bytes]] = deque()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.requests.append((dict(self.headers), raw))
-                status, headers, body = (
-                    receiver.replies.popleft() if receiver.replies else (200, {}, b'{"id": "r-1"}')
-                )
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{SECRET_PATH}"
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(SECRET_PATH) as r:
+        yield r
 
 
 def notifier_for(url: str, **extra: Any) -> WebhookNotifier:
@@ -94,12 +54,13 @@ def notification() -> Notification:
 
 
 def test_body_follows_the_documented_schema_and_the_signature_verifies(
-    receiver: Receiver,
+    receiver: WebhookReceiver,
 ) -> None:
     notifier = notifier_for(receiver.url, secret=SecretStr(HMAC_KEY))
     result = notifier.send(notification())
     assert result.delivered and result.external_id == "r-1"
-    headers, raw = receiver.requests[0]
+    (received,) = receiver.requests
+    headers, raw = received.headers, received.raw
     body = json.loads(raw)
     assert body["schema"] == SCHEMA and body["state"] == "firing"
     assert body["counts"] == {"firing": 1, "resolved": 1}
@@ -117,7 +78,7 @@ def test_body_follows_the_documented_schema_and_the_signature_verifies(
 
 
 def test_a_merged_message_lists_every_change_in_order_and_counts_each_key_once(
-    receiver: Receiver,
+    receiver: WebhookReceiver,
 ) -> None:
     t1 = datetime(2024, 6, 1, 12, tzinfo=UTC)
     t2 = t1 + timedelta(minutes=5)
@@ -132,7 +93,7 @@ def test_a_merged_message_lists_every_change_in_order_and_counts_each_key_once(
     )
     notifier = notifier_for(receiver.url)
     assert notifier.send(merged).delivered
-    body = json.loads(receiver.requests[0][1])
+    body = receiver.requests[0].body
     assert body["state"] == "resolved" and body["counts"] == {"resolved": 1}
     assert [(c["from_state"], c["to_state"], c["at"]) for c in body["changes"]] == [
         ("ok", "firing", "2024-06-01T12:00:00+00:00"),
@@ -141,12 +102,12 @@ def test_a_merged_message_lists_every_change_in_order_and_counts_each_key_once(
     notifier.close()
 
 
-def test_retries_of_one_notification_share_an_idempotency_key(receiver: Receiver) -> None:
+def test_retries_of_one_notification_share_an_idempotency_key(receiver: WebhookReceiver) -> None:
     notifier = notifier_for(receiver.url)
     notifier.send(notification())
     notifier.send(notification())
-    keys = {h["Idempotency-Key"] for h, _ in receiver.requests}
-    assert len(keys) == 1 and SIGNATURE_HEADER not in receiver.requests[0][0]
+    keys = {r.idempotency_key for r in receiver.requests}
+    assert len(keys) == 1 and SIGNATURE_HEADER not in receiver.requests[0].headers
 
 
 @pytest.mark.parametrize(
@@ -162,9 +123,9 @@ def test_retries_of_one_notification_share_an_idempotency_key(receiver: Receiver
     ],
 )
 def test_responses_map_to_delivery_results(
-    receiver: Receiver, reply: tuple[int, dict[str, str], bytes], expected: dict[str, Any]
+    receiver: WebhookReceiver, reply: Reply, expected: dict[str, Any]
 ) -> None:
-    receiver.replies.append(reply)
+    receiver.script(reply)
     result = notifier_for(receiver.url).send(notification())
     assert not result.delivered and result.status_code == reply[0]
     for name, value in expected.items():
@@ -172,10 +133,10 @@ def test_responses_map_to_delivery_results(
 
 
 def test_secrets_appear_in_no_log_error_or_repr(
-    receiver: Receiver, caplog: pytest.LogCaptureFixture
+    receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    receiver.replies.append((500, {}, b""))
+    receiver.script((500, {}, b""))
     notifier = notifier_for(
         receiver.url,
         secret=SecretStr(HMAC_KEY),
