@@ -25,8 +25,9 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 
-from driftscope.apps.demo.options import MONITOR, DemoOptions, demo_config
+from driftscope.apps.demo.options import CONFIG_NAME, MONITOR, DemoOptions, demo_config
 from driftscope.apps.demo.processes import free_port
 from driftscope.apps.demo.simulate import (
     ApiClient,
@@ -35,6 +36,9 @@ from driftscope.apps.demo.simulate import (
     TrafficPlan,
     TrafficSource,
 )
+from driftscope.apps.demo.watching import AlertPrinter, StoreWatcher
+from driftscope.core.alerting.manager import AlertManager
+from driftscope.core.alerting.rules import MonitorAlerting
 from driftscope.core.config.yaml_file import load_config
 from driftscope.core.plugin_system.manager import create_plugin_manager
 from support.project_folder import shadowing_packages
@@ -382,3 +386,49 @@ def test_the_demo_config_is_valid_and_covers_the_run(tmp_path):
 
 
 WEBHOOK_FOR_TESTS = "https://discord.com/api/webhooks/123456789012345678/" + "a" * 68
+
+
+def test_the_alert_printer_prints_each_change_once_grouped_by_its_report(tmp_path):
+    from support.factories import demo_model
+    from support.reports import report
+
+    demo_model(tmp_path)
+    config = tmp_path / CONFIG_NAME
+    config.write_text(
+        demo_config(DemoOptions(folder=tmp_path), tmp_path, dashboard_url=None, discord=False)
+    )
+    start = datetime.now(UTC)
+    watcher = StoreWatcher(config, start - timedelta(minutes=1))
+    console = Console(record=True, width=200)
+    printer = AlertPrinter(watcher, console, lambda: None, interval=0.05)
+    alerts = AlertManager(watcher.store, None, {MONITOR: MonitorAlerting(notify=("console",))})
+    features = [f"f{i:02d}" for i in range(14)]
+    try:
+        # one run finds all fourteen features drifting: one group, twelve lines and the rest counted
+        alerts.handle_report(
+            report(dict.fromkeys(features, True), monitor=MONITOR, at=start), now=start
+        )
+        printer.print_new()
+        first = console.export_text()
+        assert re.search(rf"^alert \d\d:\d\d:\d\d {MONITOR}: 14 firing$", first, re.M), first
+        shown = re.findall(r"^\s+firing psi on (f\d\d): 0\.4 \(threshold 0\.25\)$", first, re.M)
+        assert shown == features[:12]
+        assert "  … and 2 more" in first
+        printer.print_new()  # nothing new: nothing printed
+        assert console.export_text() == ""
+
+        # the polling thread prints the next run's change by itself
+        printer.start()
+        later = start + timedelta(minutes=1)
+        drifting = dict.fromkeys(features, True) | {"f03": False}
+        alerts.handle_report(report(drifting, monitor=MONITOR, at=later), now=later)
+        deadline = time.monotonic() + 30
+        printed = ""
+        while "resolved" not in printed and time.monotonic() < deadline:
+            printed += console.export_text()
+            time.sleep(0.05)
+        assert re.search(rf"^alert \d\d:\d\d:\d\d {MONITOR}: 1 resolved$", printed, re.M), printed
+        assert re.search(r"^\s+resolved psi on f03: 0\.01 \(threshold 0\.25\)$", printed, re.M)
+    finally:
+        printer.stop()
+        watcher.close()
