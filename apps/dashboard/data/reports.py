@@ -48,7 +48,8 @@ class ReportSummary:
 
 def summarize_report(report: Mapping[str, Any]) -> ReportSummary:
     """Counts of one report: features checked and drifting, failures, window rows."""
-    window = report.get("window") if isinstance(report.get("window"), Mapping) else {}
+    given = report.get("window")
+    window: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
     results = items(report.get("results"))
     features: dict[str, None] = {}
     drifted: dict[str, None] = {}

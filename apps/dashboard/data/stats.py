@@ -32,7 +32,8 @@ def model_health(model: str, stats: Mapping[str, Any] | None, span: timedelta) -
     ``rate_per_second``), else from the count over the range.
     """
     stats = stats if isinstance(stats, Mapping) else {}
-    latency = stats.get("latency_ms") if isinstance(stats.get("latency_ms"), Mapping) else {}
+    given = stats.get("latency_ms")
+    latency: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
     count = as_int(stats.get("count", stats.get("predictions")))
     labelled = as_int(stats.get("labelled", stats.get("labelled_count")))
     per_minute = as_float(stats.get("rate_per_minute"))

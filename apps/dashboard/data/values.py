@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 
-def items(payload: Any, *keys: str) -> list[dict[str, Any]]:
+def items(payload: Any, *keys: str) -> list[Mapping[str, Any]]:
     """The list of objects in an API answer: the answer itself when it is a list, else the
     first of ``keys`` (or ``"items"``) holding a list. Non-dict entries are dropped."""
     found: Any = payload
@@ -87,8 +87,12 @@ def feature_label(row: Mapping[str, Any]) -> str:
 
 def sorted_reports(reports: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Reports with a readable ``created_at``, oldest first."""
-    dated = [(parse_time(r.get("created_at")), r) for r in reports if isinstance(r, Mapping)]
-    return [r for t, r in sorted((p for p in dated if p[0] is not None), key=lambda p: p[0])]
+    dated: list[tuple[datetime, Mapping[str, Any]]] = []
+    for r in reports:
+        moment = parse_time(r.get("created_at")) if isinstance(r, Mapping) else None
+        if moment is not None:
+            dated.append((moment, r))
+    return [r for _, r in sorted(dated, key=lambda p: p[0])]
 
 
 def latest_report(reports: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
