@@ -48,7 +48,7 @@ from driftscope.core.validation import (
 )
 
 if TYPE_CHECKING:
-    from driftscope.core.serving.log_writer import PredictionLogger
+    from driftscope.core.serving.log_writer import PredictionLogWriter
     from driftscope.core.serving.metrics import ApiMetrics
 
 # batches up to this many rows are scored on the event loop: a thread hop costs more than
@@ -300,7 +300,7 @@ class PredictionService:
         self,
         models: Mapping[str, LoadedModel],
         api: ApiConfig,
-        logger: PredictionLogger | None,
+        logger: PredictionLogWriter | None,
         metrics: ApiMetrics | None = None,
         *,
         store_stats: Callable[[str, datetime, datetime], PredictionStats] | None = None,
