@@ -18,7 +18,10 @@ from driftscope.core.contracts.detector import (
     Task,
 )
 from driftscope.core.contracts.notifier import (
+    GONE_STATUSES,
+    MAX_RETRY_AFTER,
     AlertChange,
+    DeliveryOutcome,
     DeliveryResult,
     Notification,
     Notifier,
@@ -71,16 +74,19 @@ from driftscope.core.validation import (
 
 __all__ = [
     "EARLIEST",
+    "GONE_STATUSES",
     "LATEST",
     "MAX_CHART_BINS",
     "MAX_ID_CHARS",
     "MAX_LABEL_CHARS",
+    "MAX_RETRY_AFTER",
     "AlertChange",
     "AlertEvent",
     "AlertState",
     "BinCounts",
     "CategoryCounts",
     "ConfigError",
+    "DeliveryOutcome",
     "DeliveryResult",
     "Detector",
     "DetectorRecord",
