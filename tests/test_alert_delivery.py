@@ -20,7 +20,7 @@ import driftscope.plugins.notifiers.discord as discord_module
 from driftscope import Notifier, NotifierSettings, hookimpl
 from driftscope.core.alerting.config import AlertRuleSettings, DeliverySettings
 from driftscope.core.alerting.delivery import DeliveryWorker, config_hash, merge_notifications
-from driftscope.core.alerting.manager import AlertManager
+from driftscope.core.alerting.manager import AlertManager, EventSink
 from driftscope.core.alerting.rules import MonitorAlerting
 from driftscope.core.contracts.notifier import (
     AlertChange,
@@ -87,9 +87,11 @@ def discord_notifier(url: str, **extra: Any) -> DiscordNotifier:
     return DiscordNotifier(DiscordSettings(**settings))
 
 
-def manager_for(store: Store, *monitors: str, hook: Any = None, **rules: Any) -> AlertManager:
+def manager_for(
+    store: Store, *monitors: str, notify: EventSink | None = None, **rules: Any
+) -> AlertManager:
     alerting = MonitorAlerting(rules=AlertRuleSettings(**rules), notify=("ops",), min_samples=100)
-    return AlertManager(store, hook, {m: alerting for m in monitors})
+    return AlertManager(store, notify, {m: alerting for m in monitors})
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -567,10 +569,11 @@ def test_a_raising_observer_is_logged_with_its_name_and_never_propagates(
     good = _Observers()
     plugins.register(good, "good-observer")
     plugins.register(_Broken(), "broken-observer")
-    manager = manager_for(store, "credit", hook=plugins.hook)
+    manager = manager_for(store, "credit", notify=plugins.notify)
     events = manager.handle_report(report("credit", {"age": True, "income": True}))
     assert len(events) == 2 and good.seen == ["firing", "firing"]
-    assert manager.observer_errors == {"broken-observer": 2}
+    # counted where report observers are counted, the counter /metrics exports
+    assert plugins.errors == {("broken-observer", "driftscope_alert_changed"): 2}
     assert any("broken-observer" in r.getMessage() for r in caplog.records)
     assert len(store.list_alert_events(monitor="credit")) == 2
 

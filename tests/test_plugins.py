@@ -136,6 +136,40 @@ def test_a_raising_observer_is_logged_and_others_still_run(caplog):
     assert "plugin broken failed" in caplog.text
 
 
+def test_observers_run_in_pluggys_order_and_wrappers_are_not_called_as_observers():
+    order = []
+
+    class First:
+        @hookimpl(tryfirst=True)
+        def driftscope_report_ready(self, report):
+            order.append("tryfirst")
+
+    class Early:
+        @hookimpl
+        def driftscope_report_ready(self, report):
+            order.append("early")
+
+    class Late:
+        @hookimpl
+        def driftscope_report_ready(self, report):
+            order.append("late")
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def driftscope_report_ready(self, report):
+            order.append("wrapper")
+            return (yield)
+
+    manager = create_plugin_manager(entry_points=False)
+    for name, plugin in [("early", Early()), ("first", First()), ("late", Late())]:
+        manager.register(plugin, name)
+    manager.register(Wrapper(), "wrapper")
+    manager.notify("driftscope_report_ready", report="r")
+    # pluggy calls tryfirst first, then the most recently registered: what pm.hook would do
+    assert order == ["tryfirst", "late", "early"]
+    assert not manager.errors
+
+
 def _fake_distribution(root: Path, name: str, module: str, body: str) -> None:
     (root / f"{module}.py").write_text(textwrap.dedent(body))
     info = root / f"{name}-1.2.3.dist-info"

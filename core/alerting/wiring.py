@@ -56,7 +56,7 @@ def build_alerting(runtime: Runtime) -> tuple[AlertManager, DeliveryWorker]:
     worker = DeliveryWorker(runtime.store, runtime.notifiers, config.delivery)
     manager = AlertManager(
         runtime.store,
-        runtime.plugins.hook,
+        runtime.plugins.notify,
         monitor_alerting(config, default_notify),
         on_enqueued=worker.wake,
     )

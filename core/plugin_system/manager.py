@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import logging
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -64,7 +65,9 @@ class PluginManager:
         self._sources: dict[str, str] = {}
         self._broken: list[PluginInfo] = []
         self._registry: dict[ComponentKind, dict[str, tuple[Any, str]]] | None = None
+        #: failures of plugin code by (plugin, where): exported on /metrics
         self.errors: Counter[tuple[str, str]] = Counter()
+        self._errors_lock = threading.Lock()
 
     # -- loading -------------------------------------------------------------------------
     def load_defaults(self) -> None:
@@ -115,19 +118,28 @@ class PluginManager:
         """pluggy's hook caller, for firing event hooks."""
         return self.pm.hook
 
-    def notify(self, hook_name: str, **kwargs: Any) -> None:
+    def notify(self, hook_name: str, /, **kwargs: Any) -> None:
         """Call every implementation of an event hook, each on its own: an observer that
-        raises is logged with its plugin's name and counted, and the others still run."""
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+        raises is logged with its plugin's name and counted (``errors``, on /metrics), and
+        the others still run.
+
+        Every event hook (report ready, alert changed, app started) goes through here.
+        Implementations run in pluggy's order (``tryfirst`` first, then the most recently
+        registered); wrappers are skipped, since an observer has no result to wrap.
+        """
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception:
-                self.errors[(impl.plugin_name, hook_name)] += 1
+                self.record_error(impl.plugin_name, hook_name)
                 log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
 
     def record_error(self, plugin_name: str, where: str) -> None:
         """Count a failure of a plugin's component (shown on /metrics)."""
-        self.errors[(plugin_name, where)] += 1
+        with self._errors_lock:  # observers and detectors fail on several threads at once
+            self.errors[(plugin_name, where)] += 1
 
     def plugin_of(self, kind: ComponentKind, name: str) -> str:
         """The name of the plugin that registered a component."""
