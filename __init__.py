@@ -62,7 +62,12 @@ from driftscope.core.errors import (
     UnknownPluginError,
 )
 from driftscope.core.plugin_system.hookspecs import hookimpl, hookspec
-from driftscope.core.plugin_system.records import DetectorRecord, NotifierRecord, StoreRecord
+from driftscope.core.plugin_system.records import (
+    ComponentRecord,
+    DetectorRecord,
+    NotifierRecord,
+    StoreRecord,
+)
 from driftscope.core.validation import (
     EARLIEST,
     LATEST,
@@ -85,6 +90,7 @@ __all__ = [
     "AlertState",
     "BinCounts",
     "CategoryCounts",
+    "ComponentRecord",
     "ConfigError",
     "DeliveryOutcome",
     "DeliveryResult",

@@ -17,13 +17,21 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import pluggy
 
+from driftscope.core.contracts.detector import Detector, PerformanceDetector
+from driftscope.core.contracts.notifier import Notifier
+from driftscope.core.contracts.store import Store
 from driftscope.core.errors import PluginConflictError, PluginError, UnknownPluginError
 from driftscope.core.plugin_system import hookspecs
-from driftscope.core.plugin_system.records import DetectorRecord, NotifierRecord, StoreRecord
+from driftscope.core.plugin_system.records import (
+    ComponentRecord,
+    DetectorRecord,
+    NotifierRecord,
+    StoreRecord,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +47,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 )
 
 ComponentKind = Literal["detector", "store", "notifier"]
-_HOOKS: dict[ComponentKind, tuple[str, type]] = {
+#: Any registered component class, when the kind is not known statically.
+AnyComponent = type[Detector] | type[PerformanceDetector] | type[Store] | type[Notifier]
+_HOOKS: dict[ComponentKind, tuple[str, type[ComponentRecord[Any]]]] = {
     "detector": ("driftscope_detectors", DetectorRecord),
     "store": ("driftscope_stores", StoreRecord),
     "notifier": ("driftscope_notifiers", NotifierRecord),
@@ -64,7 +74,8 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self._sources: dict[str, str] = {}
         self._broken: list[PluginInfo] = []
-        self._registry: dict[ComponentKind, dict[str, tuple[Any, str]]] | None = None
+        self._registry: dict[ComponentKind, dict[str, tuple[ComponentRecord[Any], str]]] | None
+        self._registry = None
         #: failures of plugin code by (plugin, where): exported on /metrics
         self.errors: Counter[tuple[str, str]] = Counter()
         self._errors_lock = threading.Lock()
@@ -146,10 +157,16 @@ class PluginManager:
         return self.registry(kind)[str(name).strip().lower()][1]
 
     # -- registries ----------------------------------------------------------------------
-    def _records(self, kind: ComponentKind) -> Iterable[tuple[str, Any]]:
+    def _records(self, kind: ComponentKind) -> Iterable[tuple[str, ComponentRecord[Any]]]:
         hook_name, record_type = _HOOKS[kind]
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-            produced = impl.function() or ()
+            try:
+                produced = list(impl.function() or ())
+            except Exception as exc:  # e.g. a record naming a class of the wrong kind
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r}: {hook_name}() failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             for record in produced:
                 if not isinstance(record, record_type):
                     raise PluginError(
@@ -158,10 +175,10 @@ class PluginManager:
                     )
                 yield impl.plugin_name, record
 
-    def _build_registry(self) -> dict[ComponentKind, dict[str, tuple[Any, str]]]:
-        registry: dict[ComponentKind, dict[str, tuple[Any, str]]] = {}
+    def _build_registry(self) -> dict[ComponentKind, dict[str, tuple[ComponentRecord[Any], str]]]:
+        registry: dict[ComponentKind, dict[str, tuple[ComponentRecord[Any], str]]] = {}
         for kind in _HOOKS:
-            names: dict[str, tuple[Any, str]] = {}
+            names: dict[str, tuple[ComponentRecord[Any], str]] = {}
             for plugin_name, record in self._records(kind):
                 if record.name in names:
                     other = names[record.name][1]
@@ -173,6 +190,14 @@ class PluginManager:
             registry[kind] = names
         return registry
 
+    @overload
+    def registry(self, kind: Literal["detector"]) -> dict[str, tuple[DetectorRecord, str]]: ...
+    @overload
+    def registry(self, kind: Literal["store"]) -> dict[str, tuple[StoreRecord, str]]: ...
+    @overload
+    def registry(self, kind: Literal["notifier"]) -> dict[str, tuple[NotifierRecord, str]]: ...
+    @overload
+    def registry(self, kind: ComponentKind) -> dict[str, tuple[ComponentRecord[Any], str]]: ...
     def registry(self, kind: ComponentKind) -> dict[str, tuple[Any, str]]:
         """Map each registered name of a kind to ``(record, plugin name)``."""
         if self._registry is None:
@@ -183,8 +208,23 @@ class PluginManager:
         """Sorted names of every registered component of a kind."""
         return sorted(self.registry(kind))
 
+    @overload
+    def get(
+        self, kind: Literal["detector"], name: str
+    ) -> type[Detector] | type[PerformanceDetector]: ...
+    @overload
+    def get(self, kind: Literal["store"], name: str) -> type[Store]: ...
+    @overload
+    def get(self, kind: Literal["notifier"], name: str) -> type[Notifier]: ...
+    @overload
+    def get(self, kind: ComponentKind, name: str) -> AnyComponent: ...
     def get(self, kind: ComponentKind, name: str) -> Any:
-        """The class registered under ``name`` for a kind, or :class:`UnknownPluginError`."""
+        """The class registered under ``name`` for a kind, or :class:`UnknownPluginError`.
+
+        Typed per kind: ``get("store", ...)`` is a ``type[Store]``, ``get("detector", ...)``
+        a ``type[Detector] | type[PerformanceDetector]``, ``get("notifier", ...)`` a
+        ``type[Notifier]``.
+        """
         key = str(name).strip().lower()
         entries = self.registry(kind)
         if key in entries:
