@@ -136,7 +136,7 @@ def test_a_raising_observer_is_logged_and_others_still_run(caplog):
     assert "plugin broken failed" in caplog.text
 
 
-def test_observers_run_in_pluggys_order_and_wrappers_are_not_called_as_observers():
+def test_observers_run_in_pluggys_order_and_a_wrapper_changes_nothing():
     order = []
 
     class First:

@@ -136,11 +136,10 @@ class PluginManager:
 
         Every event hook (report ready, alert changed, app started) goes through here.
         Implementations run in pluggy's order (``tryfirst`` first, then the most recently
-        registered); wrappers are skipped, since an observer has no result to wrap.
+        registered). A wrapper's body never runs: calling its generator function only
+        makes a generator, and an observer has no result to wrap.
         """
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            if impl.hookwrapper or impl.wrapper:
-                continue
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception:
