@@ -61,7 +61,7 @@ class Runtime:
         }
         self.alerts: AlertManager
         self.delivery: DeliveryWorker
-        self.alerts, self.delivery = build_alerting(self)
+        self.alerts, self.delivery = build_alerting(config, plugins, self.store, self.notifiers)
 
     @classmethod
     def from_path(

@@ -429,6 +429,48 @@ async def test_app_started_hook_fires_with_app_and_settings(
         runtime.close()
 
 
+async def test_a_failing_alert_observer_is_counted_on_metrics(
+    tmp_path: Path, sqlite_url: str, demo_dir: Path
+) -> None:
+    from driftscope import hookimpl
+    from driftscope.core.runtime import Runtime
+
+    seen: list[str] = []
+
+    class Broken:
+        @hookimpl
+        def driftscope_alert_changed(self, event: AlertEvent) -> None:
+            raise RuntimeError("observer bug")
+
+    class Watching:
+        @hookimpl
+        def driftscope_alert_changed(self, event: AlertEvent) -> None:
+            seen.append(event.to_state)
+
+    config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
+    settings = DeploymentSettings(scheduler=False)
+    runtime = Runtime.from_path(config, settings)
+    runtime.plugins.register(Broken(), "broken-alert-observer")
+    runtime.plugins.register(Watching(), "watching-observer")
+    try:
+        async with api_client(create_app(settings, runtime)) as client:
+            # no traffic yet: the window is below min_samples, so the monitor goes no_data
+            assert (await client.post("/v1/monitors/cancer-drift/run")).status_code == 200
+            assert seen == ["no_data"]
+            families = {
+                f.name: f
+                for f in text_string_to_metric_families((await client.get("/metrics")).text)
+            }
+        samples = {
+            (s.labels["plugin"], s.labels["where"]): s.value
+            for s in families["driftscope_plugin_errors"].samples
+            if s.name == "driftscope_plugin_errors_total"
+        }
+        assert samples == {("broken-alert-observer", "driftscope_alert_changed"): 1.0}
+    finally:
+        runtime.close()
+
+
 LOCKER = """
 import sqlite3, sys
 conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
