@@ -56,7 +56,7 @@ class Runtime:
                 self.models[model.name] = model
         self.profile_cache = ProfileCache(config.profile_cache_size)
         self.engine = MonitorEngine(config, plugins, self.store, self.models, self.profile_cache)
-        self.notifiers: dict[str, Notifier] = {
+        self.notifiers: dict[str, Notifier[Any]] = {
             s.name: plugins.get("notifier", s.type)(s) for s in config.notifier_settings
         }
         self.alerts: AlertManager

@@ -250,10 +250,9 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
         zip(probes, await asyncio.gather(*probes.values(), return_exceptions=True), strict=True)
     )
     ping = answers["store"]
-    health = answers.get("delivery")
     if isinstance(ping, BaseException):
-        detail = "timed out" if isinstance(ping, TimeoutError) else redact(str(ping), secrets)
-        checks["store"] = {"ok": False, "detail": f"the store is not reachable: {detail}"}
+        why = "timed out" if isinstance(ping, TimeoutError) else redact(str(ping), secrets)
+        checks["store"] = {"ok": False, "detail": f"the store is not reachable: {why}"}
     else:
         checks["store"] = {"ok": True}
 
@@ -304,6 +303,7 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
             )
 
     if delivery is not None and has_health:
+        health = answers["delivery"]
         if isinstance(health, TimeoutError):
             # whether the worker runs is known without the store; its outbox is not
             running = bool(getattr(delivery, "running", False))

@@ -157,7 +157,7 @@ def register(app: typer.Typer, get_runtime: GetRuntime) -> None:
                     created_by=created_by or os.environ.get("USER"),
                 )
             except RequestValidationFailed as exc:
-                _fail("; ".join(f"{_SILENCE_FLAGS[p.loc[-1]]}: {p.msg}" for p in exc.problems))
+                _fail("; ".join(f"{_SILENCE_FLAGS[str(p.loc[-1])]}: {p.msg}" for p in exc.problems))
         length = silence.ends_at - silence.starts_at
         console.print(
             f"silence [bold]{silence.id}[/] mutes {monitor}"

@@ -80,8 +80,8 @@ def check_files(config: DriftscopeConfig) -> tuple[list[tuple[str, str]], list[s
     for i, model in enumerate(config.models):
         missing = [p for p in (model.path, model.reference) if p is not None and not p.exists()]
         if missing:
-            names = ", ".join(str(p.resolve()) for p in missing)
-            warnings.append(f"models[{i}]: {names} not found yet; not checked")
+            paths = ", ".join(str(p.resolve()) for p in missing)
+            warnings.append(f"models[{i}]: {paths} not found yet; not checked")
             continue
         try:
             schemas[model.name] = load_model(model).schema

@@ -30,7 +30,12 @@ STATE_LABELS: dict[str, str] = {
 }
 """How each monitor state is named on the pages."""
 
-STATE_BADGE_COLORS: dict[str, str] = {
+BadgeColor = Literal[
+    "red", "orange", "yellow", "blue", "green", "violet", "gray", "grey", "primary"
+]
+"""The colours ``st.badge`` takes."""
+
+STATE_BADGE_COLORS: dict[str, BadgeColor] = {
     "ok": "green",
     "drifting": "orange",
     "firing": "red",
@@ -135,7 +140,7 @@ def format_number(value: float | None, digits: int = 3) -> str:
 # -- small helpers ---------------------------------------------------------------------------
 
 
-def items(payload: Any, *keys: str) -> list[dict[str, Any]]:
+def items(payload: Any, *keys: str) -> list[Mapping[str, Any]]:
     """The list of objects in an API answer: the answer itself when it is a list, else the
     first of ``keys`` (or ``"items"``) holding a list. Non-dict entries are dropped."""
     found: Any = payload
@@ -166,15 +171,23 @@ def _int(value: Any) -> int | None:
     return None if number is None or math.isinf(number) else int(number)
 
 
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when the API answered a mapping there, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _details(row: Mapping[str, Any]) -> Mapping[str, Any]:
-    details = row.get("details")
-    return details if isinstance(details, Mapping) else {}
+    return as_mapping(row.get("details"))
 
 
 def sorted_reports(reports: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Reports with a readable ``created_at``, oldest first."""
-    dated = [(parse_time(r.get("created_at")), r) for r in reports if isinstance(r, Mapping)]
-    return [r for t, r in sorted((p for p in dated if p[0] is not None), key=lambda p: p[0])]
+    dated: list[tuple[datetime, Mapping[str, Any]]] = []
+    for report in reports:
+        moment = parse_time(report.get("created_at")) if isinstance(report, Mapping) else None
+        if moment is not None:
+            dated.append((moment, report))
+    return [report for _, report in sorted(dated, key=lambda p: p[0])]
 
 
 def latest_report(reports: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -433,7 +446,7 @@ class ReportSummary:
 
 def summarize_report(report: Mapping[str, Any]) -> ReportSummary:
     """Counts of one report: features checked and drifting, failures, window rows."""
-    window = report.get("window") if isinstance(report.get("window"), Mapping) else {}
+    window = as_mapping(report.get("window"))
     results = items(report.get("results"))
     features: dict[str, None] = {}
     drifted: dict[str, None] = {}
@@ -712,9 +725,9 @@ def performance_series(
             entry.labelled_rows.append(_int(details.get("labelled_rows")))
     if detailed is not None:
         for row in items(detailed.get("results")):
-            entry = out.get(str(row.get("detector", "performance")))
-            if row.get("kind") == "performance" and entry is not None:
-                _absorb_details(entry, _details(row), fill_only=True)
+            series = out.get(str(row.get("detector", "performance")))
+            if row.get("kind") == "performance" and series is not None:
+                _absorb_details(series, _details(row), fill_only=True)
     return list(out.values())
 
 
@@ -755,13 +768,14 @@ def model_health(model: str, stats: Mapping[str, Any] | None, span: timedelta) -
     The rate comes from the answer when it has one (``rate_per_minute`` or
     ``rate_per_second``), else from the count over the range.
     """
-    stats = stats if isinstance(stats, Mapping) else {}
-    latency = stats.get("latency_ms") if isinstance(stats.get("latency_ms"), Mapping) else {}
+    stats = as_mapping(stats)
+    latency = as_mapping(stats.get("latency_ms"))
     count = _int(stats.get("count", stats.get("predictions")))
     labelled = _int(stats.get("labelled", stats.get("labelled_count")))
     per_minute = _float(stats.get("rate_per_minute"))
-    if per_minute is None and _float(stats.get("rate_per_second")) is not None:
-        per_minute = _float(stats.get("rate_per_second")) * 60  # type: ignore[operator]
+    per_second = _float(stats.get("rate_per_second"))
+    if per_minute is None and per_second is not None:
+        per_minute = per_second * 60
     if per_minute is None and count is not None and span.total_seconds() > 0:
         per_minute = count / (span.total_seconds() / 60)
     share = _float(stats.get("labelled_share"))

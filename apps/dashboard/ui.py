@@ -182,7 +182,7 @@ def state_badge(state: str) -> None:
     st.badge(
         data.STATE_LABELS.get(state, state),
         icon=data.STATE_ICONS.get(state),
-        color=data.STATE_BADGE_COLORS.get(state, "gray"),  # type: ignore[arg-type]
+        color=data.STATE_BADGE_COLORS.get(state, "gray"),
     )
 
 

@@ -314,7 +314,7 @@ class DeliveryWorker:
     def __init__(
         self,
         store: Store,
-        notifiers: Mapping[str, Notifier],
+        notifiers: Mapping[str, Notifier[Any]],
         settings: DeliverySettings | None = None,
         *,
         owner: str | None = None,
@@ -547,7 +547,7 @@ class DeliveryWorker:
 
     def _send_one_by_one(
         self,
-        notifier: Notifier,
+        notifier: Notifier[Any],
         queue: list[OutboxMessage],
         fixed_now: datetime | None,
         silences: Sequence[Silence],
@@ -567,7 +567,7 @@ class DeliveryWorker:
 
     def _deliver(
         self,
-        notifier: Notifier,
+        notifier: Notifier[Any],
         group: list[OutboxMessage],
         fixed_now: datetime | None,
         silences: Sequence[Silence],
@@ -746,7 +746,7 @@ class DeliveryWorker:
         than half the step, so the backoff still grows)."""
         cap = self.settings.backoff_max.total_seconds()
         if attempts <= self.settings.fast_attempts:
-            step = min(cap, self.settings.backoff_initial.total_seconds() * 2 ** (attempts - 1))
+            step = min(cap, self.settings.backoff_initial.total_seconds() * 2.0 ** (attempts - 1))
         else:
             step = cap
         return step / 2 + self._rng.random() * step / 2
@@ -773,7 +773,7 @@ class DeliveryWorker:
                 message.attempts += 1
             self.store.update_message(message)
 
-    def _disabled_reason(self, notifier: Notifier, now: datetime) -> str | None:
+    def _disabled_reason(self, notifier: Notifier[Any], now: datetime) -> str | None:
         status = self.store.get_notifier_status(notifier.name)
         if status is None or not status.disabled:
             return None

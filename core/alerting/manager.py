@@ -159,9 +159,9 @@ class AlertManager:
             problems.append(
                 Problem(("body", "reason"), "a silence needs a reason", "missing", field="reason")
             )
-        length, problem = duration_field(duration, ("body", "duration"))
-        if problem is not None:
-            problems.append(problem)
+        length, duration_problem = duration_field(duration, ("body", "duration"))
+        if duration_problem is not None:
+            problems.append(duration_problem)
         if problems:
             raise RequestValidationFailed(problems)
         assert length is not None

@@ -12,7 +12,7 @@ a cycle (``.importlinter`` forbids it).
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from driftscope.core.alerting.delivery import DeliveryWorker
 from driftscope.core.alerting.manager import AlertManager
@@ -48,7 +48,7 @@ def build_alerting(
     config: DriftscopeConfig,
     plugins: PluginManager,
     store: Store,
-    notifiers: MutableMapping[str, Notifier],
+    notifiers: MutableMapping[str, Notifier[Any]],
 ) -> tuple[AlertManager, DeliveryWorker]:
     """An :class:`AlertManager` and a (not yet started) :class:`DeliveryWorker`.
 

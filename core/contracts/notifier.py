@@ -280,8 +280,7 @@ class Notifier(ABC, Generic[NotifierSettingsT]):
             problems.append(
                 f"Settings must be a subclass of driftscope.NotifierSettings, got {cls.Settings!r}"
             )
-        missing: frozenset[str] = cls.__abstractmethods__  # type: ignore[attr-defined]
-        problems.extend(f"does not implement {name}" for name in sorted(missing))
+        problems.extend(f"does not implement {name}" for name in sorted(cls.__abstractmethods__))
         return problems
 
 

@@ -13,6 +13,7 @@ import difflib
 import importlib
 import logging
 import threading
+from abc import ABCMeta
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,7 +54,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 
 ComponentKind = Literal["detector", "store", "notifier"]
 #: Any registered component class, when the kind is not known statically.
-AnyComponent = type[Detector] | type[PerformanceDetector] | type[Store] | type[Notifier]
+AnyComponent = (
+    type[Detector[Any, Any]]
+    | type[PerformanceDetector[Any, Any]]
+    | type[Store]
+    | type[Notifier[Any]]
+)
 _HOOKS: dict[ComponentKind, tuple[str, type[ComponentRecord[Any]]]] = {
     "detector": ("driftscope_detectors", DetectorRecord),
     "store": ("driftscope_stores", StoreRecord),
@@ -220,11 +226,11 @@ class PluginManager:
     @overload
     def get(
         self, kind: Literal["detector"], name: str
-    ) -> type[Detector] | type[PerformanceDetector]: ...
+    ) -> type[Detector[Any, Any]] | type[PerformanceDetector[Any, Any]]: ...
     @overload
     def get(self, kind: Literal["store"], name: str) -> type[Store]: ...
     @overload
-    def get(self, kind: Literal["notifier"], name: str) -> type[Notifier]: ...
+    def get(self, kind: Literal["notifier"], name: str) -> type[Notifier[Any]]: ...
     @overload
     def get(self, kind: ComponentKind, name: str) -> AnyComponent: ...
     def get(self, kind: ComponentKind, name: str) -> Any:
@@ -269,7 +275,8 @@ def contract_problems(kind: ComponentKind, component: object) -> list[str]:
         return [f"it is not a subclass of {names}"]
     if issubclass(component, Detector | PerformanceDetector | Notifier):
         return component.contract_problems()
-    missing: frozenset[str] = component.__abstractmethods__  # type: ignore[attr-defined]
+    # every kind's base is an ABC, so a subclass of one is an ABCMeta
+    missing = component.__abstractmethods__ if isinstance(component, ABCMeta) else frozenset()
     return [f"does not implement {name}" for name in sorted(missing)]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from driftscope.core.contracts.detector import Detector, PerformanceDetector
 from driftscope.core.contracts.notifier import Notifier
@@ -61,7 +61,7 @@ class ComponentRecord(Generic[C]):
             object.__setattr__(self, "description", doc.splitlines()[0] if doc else "")
 
 
-class DetectorRecord(ComponentRecord[Detector | PerformanceDetector]):
+class DetectorRecord(ComponentRecord[Detector[Any, Any] | PerformanceDetector[Any, Any]]):
     """A detector a plugin provides: ``DetectorRecord("psi", PSIDetector)``."""
 
     bases = (Detector, PerformanceDetector)
@@ -73,7 +73,7 @@ class StoreRecord(ComponentRecord[Store]):
     bases = (Store,)
 
 
-class NotifierRecord(ComponentRecord[Notifier]):
+class NotifierRecord(ComponentRecord[Notifier[Any]]):
     """A notifier a plugin provides: ``NotifierRecord("discord", DiscordNotifier)``."""
 
     bases = (Notifier,)

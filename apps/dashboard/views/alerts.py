@@ -10,7 +10,7 @@ from driftscope.apps.dashboard.client import ApiError
 
 EVENT_LIMIT = 1000
 ACTIVE = ("firing", "no_data", "pending")
-DELIVERY_COLORS = {
+DELIVERY_COLORS: dict[str, data.BadgeColor] = {
     "ok": "green",
     "idle": "gray",
     "retrying": "orange",
@@ -122,7 +122,7 @@ def _delivery(
             head, badge = st.columns([3, 2], vertical_alignment="center")
             head.markdown(f"**{n.name}**" + (f" · {n.type}" if n.type else ""))
             with badge:
-                st.badge(n.status, color=DELIVERY_COLORS.get(n.status, "gray"))  # type: ignore[arg-type]
+                st.badge(n.status, color=DELIVERY_COLORS.get(n.status, "gray"))
             a, b, c, d = st.columns(4)
             a.metric("Sent", n.sent)
             b.metric("Pending", n.pending)

@@ -194,7 +194,7 @@ def _result_panel(result: Mapping[str, Any], feature: str, key: str) -> None:
                 config={"displaylogo": False},
             )
         counts = data.sample_counts(result)
-        details = result.get("details") if isinstance(result.get("details"), Mapping) else {}
+        details = data.as_mapping(result.get("details"))
         p_raw = result.get("p_value")
         p_adj = details.get("p_value_adjusted")
         a, b, c = st.columns(3)
