@@ -18,7 +18,10 @@ from driftscope.core.contracts.detector import (
     PValueSettings,
 )
 from driftscope.core.contracts.notifier import (
+    GONE_STATUSES,
+    MAX_RETRY_AFTER,
     AlertChange,
+    DeliveryOutcome,
     DeliveryResult,
     Notification,
     Notifier,
@@ -65,7 +68,12 @@ from driftscope.core.errors import (
     UnknownPluginError,
 )
 from driftscope.core.plugin_system.hookspecs import hookimpl, hookspec
-from driftscope.core.plugin_system.records import DetectorRecord, NotifierRecord, StoreRecord
+from driftscope.core.plugin_system.records import (
+    ComponentRecord,
+    DetectorRecord,
+    NotifierRecord,
+    StoreRecord,
+)
 from driftscope.core.validation import (
     EARLIEST,
     LATEST,
@@ -77,18 +85,22 @@ from driftscope.core.validation import (
 
 __all__ = [
     "EARLIEST",
+    "GONE_STATUSES",
     "LATEST",
     "MAX_CHART_BINS",
     "MAX_ID_CHARS",
     "MAX_LABEL_CHARS",
+    "MAX_RETRY_AFTER",
     "UNSEEN",
     "AlertChange",
     "AlertEvent",
     "AlertState",
     "BinCounts",
     "CategoryCounts",
+    "ComponentRecord",
     "ConfigError",
     "DeadLetter",
+    "DeliveryOutcome",
     "DeliveryResult",
     "Detector",
     "DetectorRecord",

@@ -45,7 +45,6 @@ import psycopg
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 DEFAULT_URL = os.environ.get(
     "DRIFTSCOPE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -46,8 +46,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 TRACE_ENV = "DRIFTSCOPE_SOAK_TRACEMALLOC"
 TRACE_PATH = "/_soak/tracemalloc"
@@ -328,7 +326,7 @@ def start_server(config: Path, log: Path, frames: int) -> tuple[subprocess.Popen
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTSCOPE_")}
     env.update(
         DRIFTSCOPE_CONFIG=str(config),
-        PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "benchmarks")]),
+        PYTHONPATH=str(REPO / "benchmarks"),
         PYTHONUNBUFFERED="1",
     )
     env[TRACE_ENV] = str(frames)

@@ -29,8 +29,6 @@ from typing import Any
 import numpy as np
 from pydantic import SecretStr
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from driftscope import FeatureSpec, ModelSchema, PredictionRecord, StoreSettings
 from driftscope.plugins.stores.sql import SQLStore
 

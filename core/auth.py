@@ -26,7 +26,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 
 MIN_KEY_LENGTH = 16
 DIGEST_PREFIX = "sha256:"
@@ -106,7 +106,7 @@ class ApiKeyring:
         self._entries = tuple(_Entry(d, s, src) for d, s, src in entries)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ApiKeyring:
+    def from_settings(cls, settings: DeploymentSettings) -> ApiKeyring:
         """The keys of ``DRIFTSCOPE_API_KEY`` and ``DRIFTSCOPE_{ADMIN,WRITE,READ}_KEYS``.
 
         :raises ApiKeyError: naming the variable and entry of a malformed or repeated key.

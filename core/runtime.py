@@ -14,7 +14,7 @@ from typing import Any
 from driftscope.core.alerting.delivery import DeliveryWorker
 from driftscope.core.alerting.manager import AlertManager
 from driftscope.core.alerting.wiring import build_alerting
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.config.yaml_file import DriftscopeConfig, load_config
 from driftscope.core.contracts.notifier import Notifier
 from driftscope.core.contracts.report import Report
@@ -36,13 +36,13 @@ class Runtime:
         self,
         config: DriftscopeConfig,
         plugins: PluginManager,
-        settings: Settings | None = None,
+        settings: DeploymentSettings | None = None,
         *,
         load_models: bool = True,
     ) -> None:
         self.config = config
         self.plugins = plugins
-        self.settings = settings or Settings()
+        self.settings = settings or DeploymentSettings()
         store_settings = config.store_settings
         if self.settings.store_url is not None:
             store_settings = store_settings.model_copy(update={"url": self.settings.store_url})
@@ -56,19 +56,22 @@ class Runtime:
                 self.models[model.name] = model
         self.profile_cache = ProfileCache(config.profile_cache_size)
         self.engine = MonitorEngine(config, plugins, self.store, self.models, self.profile_cache)
-        self.notifiers: dict[str, Notifier] = {
+        self.notifiers: dict[str, Notifier[Any]] = {
             s.name: plugins.get("notifier", s.type)(s) for s in config.notifier_settings
         }
         self.alerts: AlertManager
         self.delivery: DeliveryWorker
-        self.alerts, self.delivery = build_alerting(self)
+        self.alerts, self.delivery = build_alerting(config, plugins, self.store, self.notifiers)
 
     @classmethod
     def from_path(
-        cls, path: Path | str | None = None, settings: Settings | None = None, **kwargs: Any
+        cls,
+        path: Path | str | None = None,
+        settings: DeploymentSettings | None = None,
+        **kwargs: Any,
     ) -> Runtime:
         """Load the config at ``path`` (or ``DRIFTSCOPE_CONFIG``) and build a runtime."""
-        settings = settings or Settings()
+        settings = settings or DeploymentSettings()
         path = path or settings.config
         if path is None:
             raise ConfigError([("", "no config file: pass --config or set DRIFTSCOPE_CONFIG")])

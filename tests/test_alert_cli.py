@@ -199,6 +199,7 @@ def test_notify_test_reports_success_and_failure(
         discord.script(unknown_webhook())
         failed = invoke(app, "notify-test", "ops")
         assert failed.exit_code == 1 and "404" in failed.output
+        assert "the endpoint is gone or refuses us" in failed.output
         assert WEBHOOK_TOKEN not in failed.output and WEBHOOK_TOKEN not in delivered.output
 
 

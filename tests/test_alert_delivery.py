@@ -16,12 +16,17 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from driftscope import Notifier, hookimpl
+from driftscope import Notifier, NotifierSettings, hookimpl
 from driftscope.core.alerting.config import AlertRuleSettings, DeliverySettings
 from driftscope.core.alerting.delivery import DeliveryWorker, config_hash, merge_notifications
-from driftscope.core.alerting.manager import AlertManager
+from driftscope.core.alerting.manager import AlertManager, EventSink
 from driftscope.core.alerting.rules import MonitorAlerting
-from driftscope.core.contracts.notifier import AlertChange, Notification
+from driftscope.core.contracts.notifier import (
+    AlertChange,
+    DeliveryOutcome,
+    DeliveryResult,
+    Notification,
+)
 from driftscope.core.contracts.store import OutboxMessage, Store, StoreSettings
 from driftscope.core.plugin_system.manager import PluginManager
 from driftscope.plugins.notifiers.log import LogNotifier, LogSettings
@@ -48,9 +53,11 @@ FAST = DeliverySettings(
 )
 
 
-def manager_for(store: Store, *monitors: str, hook: Any = None, **rules: Any) -> AlertManager:
+def manager_for(
+    store: Store, *monitors: str, notify: EventSink | None = None, **rules: Any
+) -> AlertManager:
     alerting = MonitorAlerting(rules=AlertRuleSettings(**rules), notify=("ops",), min_samples=100)
-    return AlertManager(store, hook, {m: alerting for m in monitors})
+    return AlertManager(store, notify, {m: alerting for m in monitors})
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -309,10 +316,16 @@ def test_a_newer_message_never_overtakes_a_waiting_older_one_after_a_restart(
     second.close()
 
 
-def test_a_404_disables_the_notifier_until_its_config_changes(
-    store: Store, discord: DiscordStandIn
+# Discord answers a deleted webhook with 404; 410 Gone says the same, and is treated the same
+@pytest.mark.parametrize(
+    "gone",
+    [unknown_webhook(), Reply(410, {"message": "Unknown Webhook", "code": 10015})],
+    ids=["404", "410"],
+)
+def test_a_404_or_410_disables_the_notifier_until_its_config_changes(
+    store: Store, discord: DiscordStandIn, gone: Reply
 ) -> None:
-    discord.script(unknown_webhook())
+    discord.script(gone)
     notifier = discord_notifier(discord.url)
     worker = DeliveryWorker(store, {"ops": notifier}, FAST)
     manager = manager_for(store, "credit", "other")
@@ -321,7 +334,7 @@ def test_a_404_disables_the_notifier_until_its_config_changes(
     (message,) = messages(store)
     assert message.status == "failed" and "Unknown Webhook" in (message.last_error or "")
     status = store.get_notifier_status("ops")
-    assert status is not None and status.disabled and "404" in (status.reason or "")
+    assert status is not None and status.disabled and str(gone.status) in (status.reason or "")
     assert status.config_hash == config_hash(notifier.settings)
     assert WEBHOOK_TOKEN not in status.config_hash
 
@@ -416,6 +429,69 @@ def test_messages_of_an_unconfigured_notifier_fail_with_the_reason(store: Store)
     assert worker.health().notifiers["ops"].failed == 1
 
 
+class _Scripted(Notifier):
+    """A notifier that answers each send with the next scripted result (or object)."""
+
+    def __init__(self, *answers: object) -> None:
+        super().__init__(NotifierSettings(name="ops", type="scripted"))
+        self.answers = list(answers)
+        self.sent: list[Notification] = []
+
+    def send(self, notification: Notification) -> DeliveryResult:
+        self.sent.append(notification)
+        return self.answers.pop(0)  # type: ignore[return-value]
+
+
+# What the worker must do with each outcome, written out by hand from the delivery rules:
+# (message status, attempts counted, next attempt, notifier disabled). "backoff" is the first
+# transient retry: FAST's backoff_initial (50 ms) with equal jitter, so 25 to 50 ms.
+OUTCOME_EFFECTS: dict[str, tuple[str, int, object, bool]] = {
+    "delivered": ("sent", 1, None, False),
+    "rate_limited": ("pending", 0, T0 + timedelta(seconds=30), False),
+    "blocked": ("pending", 0, T0 + timedelta(minutes=10), False),  # block_backoff default
+    "gone": ("failed", 1, None, True),
+    "rejected": ("failed", 1, None, False),
+    "transient": ("pending", 1, "backoff", False),
+}
+
+
+@pytest.mark.parametrize("outcome", list(DeliveryOutcome), ids=str)
+def test_each_outcome_does_what_the_delivery_rules_say(
+    store: Store, outcome: DeliveryOutcome
+) -> None:
+    status, attempts, next_attempt, disabled = OUTCOME_EFFECTS[outcome.value]
+    wait = 30.0 if outcome is DeliveryOutcome.RATE_LIMITED else None
+    notifier = _Scripted(DeliveryResult(outcome, retry_after=wait, status_code=None, error="x"))
+    worker = DeliveryWorker(store, {"ops": notifier}, FAST)
+    manager_for(store, "credit").handle_report(report({"age": True}), now=T0)
+    assert worker.run_once(now=T0) == (1 if status == "sent" else 0)
+    (message,) = messages(store)
+    assert (message.status, message.attempts) == (status, attempts)
+    if next_attempt == "backoff":
+        assert message.next_attempt_at is not None
+        assert (
+            T0 + timedelta(milliseconds=25)
+            <= message.next_attempt_at
+            <= T0 + timedelta(milliseconds=50)
+        )
+    else:
+        assert message.next_attempt_at == next_attempt
+    notifier_status = store.get_notifier_status("ops")
+    assert bool(notifier_status and notifier_status.disabled) is disabled
+
+
+def test_a_notifier_returning_no_result_is_retried_with_the_reason(store: Store) -> None:
+    notifier = _Scripted(None, DeliveryResult(DeliveryOutcome.DELIVERED))
+    worker = DeliveryWorker(store, {"ops": notifier}, FAST)
+    manager_for(store, "credit").handle_report(report({"age": True}), now=T0)
+    assert worker.run_once(now=T0) == 0
+    (message,) = messages(store)
+    assert message.status == "pending" and message.attempts == 1
+    assert "returned NoneType, not a DeliveryResult" in (message.last_error or "")
+    assert message.next_attempt_at is not None
+    assert worker.run_once(now=message.next_attempt_at) == 1
+
+
 def test_only_one_worker_delivers_per_database(store: Store, discord: DiscordStandIn) -> None:
     manager_for(store, "credit").handle_report(report({"age": True}))
     first = DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, FAST)
@@ -459,10 +535,11 @@ def test_a_raising_observer_is_logged_with_its_name_and_never_propagates(
     good = _Observers()
     plugins.register(good, "good-observer")
     plugins.register(_Broken(), "broken-observer")
-    manager = manager_for(store, "credit", hook=plugins.hook)
+    manager = manager_for(store, "credit", notify=plugins.notify)
     events = manager.handle_report(report({"age": True, "income": True}))
     assert len(events) == 2 and good.seen == ["firing", "firing"]
-    assert manager.observer_errors == {"broken-observer": 2}
+    # counted where report observers are counted, the counter /metrics exports
+    assert plugins.errors == {("broken-observer", "driftscope_alert_changed"): 2}
     assert any("broken-observer" in r.getMessage() for r in caplog.records)
     assert len(store.list_alert_events(monitor="credit")) == 2
 

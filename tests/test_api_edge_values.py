@@ -26,7 +26,7 @@ import yaml
 from conftest import _connect_admin, _psycopg_dsn, with_search_path
 
 from driftscope.apps.api.main import create_app
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from support.api_helpers import ServerProcess, api_client, demo_rows, make_demo_config
 from support.factories import categorical_model
 
@@ -444,7 +444,7 @@ async def test_one_bad_row_is_refused_and_logging_goes_on(
     config = make_demo_config(tmp_path, url, model_folder=demo_dir)
     rows = [{"features": f, "prediction": 1} for f in demo_rows(demo_dir, 1000)]
     hostile = [*rows[:500], {**rows[500], "prediction": bad}, *rows[501:]]
-    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         refused = await client.post(
             "/v1/models/cancer/records",
             content=json.dumps({"rows": hostile}).encode(),
@@ -481,7 +481,7 @@ async def test_probabilities_for_a_model_without_known_classes_are_refused(
     config.write_text(yaml.safe_dump(document))
     url = "/v1/models/bare/records"
     row = {"features": {"x": 1.0}, "prediction": "a"}
-    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         refused = await client.post(url, json={"rows": [{**row, "probabilities": {"a": 1.0}}]})
         assert refused.status_code == 422, refused.text
         assert [p["loc"] for p in refused.json()["detail"]] == [

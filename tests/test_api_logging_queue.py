@@ -14,7 +14,7 @@ from driftscope.core.contracts.store import DeadLetter, PredictionRecord
 from driftscope.core.errors import StoreError
 from driftscope.core.serving.log_writer import (
     LoggingUnavailable,
-    PredictionLogger,
+    PredictionLogWriter,
     QueueFull,
     RecordsRefused,
 )
@@ -48,7 +48,7 @@ def _records(n: int, start: int = 0) -> list[PredictionRecord]:
 
 async def test_flushes_at_row_count_without_waiting_for_the_interval() -> None:
     store = RecordingStore()
-    logger = PredictionLogger(store, flush_rows=10, flush_interval=60)  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, flush_rows=10, flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     await logger.enqueue(_records(25))
     await asyncio.wait_for(logger.flush(), 2)
@@ -58,7 +58,7 @@ async def test_flushes_at_row_count_without_waiting_for_the_interval() -> None:
 
 async def test_flushes_after_the_interval() -> None:
     store = RecordingStore()
-    logger = PredictionLogger(store, flush_rows=1000, flush_interval=0.05)  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, flush_rows=1000, flush_interval=0.05)  # type: ignore[arg-type]
     await logger.start()
     await logger.enqueue(_records(3))
     await asyncio.sleep(0.02)
@@ -70,7 +70,7 @@ async def test_flushes_after_the_interval() -> None:
 
 async def test_close_writes_everything_in_order() -> None:
     store = RecordingStore()
-    logger = PredictionLogger(store, flush_rows=7, flush_interval=60)  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, flush_rows=7, flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     for i in range(20):
         await logger.enqueue(_records(3, start=3 * i))
@@ -84,7 +84,7 @@ async def test_close_writes_everything_in_order() -> None:
 async def test_full_queue_waits_then_refuses() -> None:
     store = RecordingStore()
     store.gate.clear()
-    logger = PredictionLogger(  # type: ignore[arg-type]
+    logger = PredictionLogWriter(  # type: ignore[arg-type]
         store, queue_size=100, flush_rows=1, flush_interval=0, enqueue_timeout=0.1
     )
     await logger.start()
@@ -104,7 +104,7 @@ async def test_full_queue_waits_then_refuses() -> None:
 
 async def test_a_batch_larger_than_the_queue_goes_in_alone() -> None:
     store = RecordingStore()
-    logger = PredictionLogger(store, queue_size=100, flush_rows=50)  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, queue_size=100, flush_rows=50)  # type: ignore[arg-type]
     await logger.start()
     await logger.enqueue(_records(250))
     await logger.close()
@@ -114,7 +114,7 @@ async def test_a_batch_larger_than_the_queue_goes_in_alone() -> None:
 async def test_store_errors_are_retried_until_they_succeed() -> None:
     store = RecordingStore()
     store.failing.set()
-    logger = PredictionLogger(  # type: ignore[arg-type]
+    logger = PredictionLogWriter(  # type: ignore[arg-type]
         store, flush_rows=1, flush_interval=0, backoff_initial=0.01, backoff_max=0.02
     )
     await logger.start()
@@ -131,7 +131,7 @@ async def test_store_errors_are_retried_until_they_succeed() -> None:
 async def test_close_gives_up_after_its_timeout_and_counts_the_drop() -> None:
     store = RecordingStore()
     store.failing.set()
-    logger = PredictionLogger(  # type: ignore[arg-type]
+    logger = PredictionLogWriter(  # type: ignore[arg-type]
         store, flush_interval=60, backoff_initial=0.01, backoff_max=0.02
     )
     await logger.start()
@@ -142,7 +142,7 @@ async def test_close_gives_up_after_its_timeout_and_counts_the_drop() -> None:
 
 async def test_sync_mode_writes_before_returning_and_raises_on_failure() -> None:
     store = RecordingStore()
-    logger = PredictionLogger(store, mode="sync")  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, mode="sync")  # type: ignore[arg-type]
     await logger.submit(_records(2))
     assert store.ids == ["id0", "id1"]
     store.failing.set()
@@ -187,7 +187,7 @@ class PickyStore(RecordingStore):
 async def test_a_refused_record_is_dead_lettered_and_the_rest_written_in_order() -> None:
     poison = {"id7", "id8", "id500", "id999"}
     store = PickyStore(poison)
-    logger = PredictionLogger(store, flush_rows=5000, flush_interval=60)  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, flush_rows=5000, flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     await logger.enqueue(_records(1000))
     await asyncio.wait_for(logger.flush(), 5)
@@ -206,7 +206,7 @@ async def test_a_refused_record_is_dead_lettered_and_the_rest_written_in_order()
 
 async def test_transient_failures_are_retried_whole_never_split() -> None:
     store = PickyStore(set(), outages=3)
-    logger = PredictionLogger(  # type: ignore[arg-type]
+    logger = PredictionLogWriter(  # type: ignore[arg-type]
         store, flush_rows=100, flush_interval=60, backoff_initial=0.001, backoff_max=0.002
     )
     await logger.start()
@@ -221,7 +221,7 @@ async def test_a_store_without_dead_letters_drops_the_refused_record_loudly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = PickyStore({"id1"}, keeps_letters=False)
-    logger = PredictionLogger(store, flush_rows=3, flush_interval=60)  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, flush_rows=3, flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     await logger.enqueue(_records(3))
     await asyncio.wait_for(logger.flush(), 5)
@@ -233,7 +233,7 @@ async def test_a_store_without_dead_letters_drops_the_refused_record_loudly(
 async def test_durable_answers_after_the_commit_and_groups_concurrent_requests() -> None:
     store = RecordingStore()
     store.gate.clear()
-    logger = PredictionLogger(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     first = asyncio.create_task(logger.submit(_records(1)))
     await _until(lambda: logger._in_flight == 1)
@@ -251,7 +251,7 @@ async def test_durable_answers_after_the_commit_and_groups_concurrent_requests()
 async def test_durable_waits_for_as_many_requests_as_the_last_batch_held() -> None:
     store = RecordingStore()
     store.gate.clear()
-    logger = PredictionLogger(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     first = asyncio.create_task(logger.submit(_records(1)))
     await _until(lambda: logger._in_flight == 1)
@@ -273,7 +273,7 @@ async def test_durable_waits_for_as_many_requests_as_the_last_batch_held() -> No
 async def test_durable_fails_only_the_request_whose_record_was_refused() -> None:
     store = PickyStore({"id3"})
     store.gate.clear()
-    logger = PredictionLogger(store, mode="durable")  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, mode="durable")  # type: ignore[arg-type]
     await logger.start()
     blocker = asyncio.create_task(logger.submit(_records(1, start=100)))
     await _until(lambda: logger._in_flight == 1)
@@ -291,7 +291,7 @@ async def test_durable_fails_only_the_request_whose_record_was_refused() -> None
 
 async def test_sync_mode_writes_the_good_records_and_names_the_refused_one() -> None:
     store = PickyStore({"id1"})
-    logger = PredictionLogger(store, mode="sync")  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, mode="sync")  # type: ignore[arg-type]
     with pytest.raises(RecordsRefused) as refused:
         await logger.submit(_records(3))
     assert list(refused.value.refused) == ["id1"] and store.ids == ["id0", "id2"]
@@ -301,7 +301,7 @@ async def test_sync_mode_writes_the_good_records_and_names_the_refused_one() -> 
 async def test_durable_requests_fail_rather_than_hang_when_the_writer_stops() -> None:
     store = RecordingStore()
     store.gate.clear()
-    logger = PredictionLogger(store, mode="durable")  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, mode="durable")  # type: ignore[arg-type]
     await logger.start()
     first = asyncio.create_task(logger.submit(_records(1)))
     await _until(lambda: logger._in_flight == 1)

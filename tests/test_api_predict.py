@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from driftscope.apps.api.main import create_app
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.errors import StoreError
 from driftscope.core.runtime import Runtime
 from support.api_helpers import (
@@ -41,7 +41,7 @@ async def client(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     config = _config(tmp_path, sqlite_url, demo_dir, max_batch_rows=50, max_body_bytes=64_000)
-    async with api_client(create_app(Settings(config=config, scheduler=False))) as c:
+    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as c:
         yield c
 
 
@@ -329,7 +329,7 @@ async def test_sync_logging_writes_before_responding(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
     config = _config(tmp_path, sqlite_url, demo_dir, logging="sync", flush_interval="1h")
-    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         response = await client.post(PREDICT, json={"rows": demo_rows(demo_dir, 7)})
         assert response.status_code == 200
         assert count_rows(sqlite_url) == (7, 0)  # no flush: already written
@@ -347,7 +347,7 @@ async def test_full_queue_answers_503_with_retry_after_and_drops_nothing(
         flush_rows=1,
         enqueue_timeout="200ms",
     )
-    runtime = Runtime.from_path(config, Settings(scheduler=False))
+    runtime = Runtime.from_path(config, DeploymentSettings(scheduler=False))
     release = threading.Event()
     write = runtime.store.write_predictions
 
@@ -357,7 +357,7 @@ async def test_full_queue_answers_503_with_retry_after_and_drops_nothing(
 
     runtime.store.write_predictions = slow_write  # type: ignore[method-assign]
     try:
-        app = create_app(Settings(scheduler=False), runtime)
+        app = create_app(DeploymentSettings(scheduler=False), runtime)
         async with api_client(app) as client:
             assert (
                 await client.post(PREDICT, json={"rows": demo_rows(demo_dir, 100)})
@@ -384,7 +384,7 @@ async def test_store_errors_are_retried_and_surfaced(
 ) -> None:
     # async: the request is answered while the store still fails
     config = _config(tmp_path, sqlite_url, demo_dir, logging="async", flush_interval="5ms")
-    runtime = Runtime.from_path(config, Settings(scheduler=False))
+    runtime = Runtime.from_path(config, DeploymentSettings(scheduler=False))
     failing = threading.Event()
     failing.set()
     write = runtime.store.write_predictions
@@ -396,7 +396,7 @@ async def test_store_errors_are_retried_and_surfaced(
 
     runtime.store.write_predictions = flaky_write  # type: ignore[method-assign]
     try:
-        settings = Settings(scheduler=False, store_url="sqlite:///x?password=hunter2")
+        settings = DeploymentSettings(scheduler=False, store_url="sqlite:///x?password=hunter2")
         app = create_app(settings, runtime)
         async with api_client(app) as client:
             rows = demo_rows(demo_dir, 4)
@@ -442,7 +442,7 @@ async def test_records_only_model_refuses_predict(
         }
     )
     config.write_text(yaml.safe_dump(document))
-    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         row = demo_rows(demo_dir, 1)[0]
         response = await client.post("/v1/models/outside/predict", json={"features": row})
         assert response.status_code == 409
@@ -476,7 +476,7 @@ async def test_a_row_the_database_refuses_is_dead_lettered_and_logging_goes_on(
     constraint the API cannot know would): the others are stored, the row becomes a dead
     letter, /readyz warns, /metrics counts it, and a durable request gets a 422 naming it."""
     config = _config(tmp_path, sqlite_url, demo_dir, logging=mode)
-    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         database = sqlite_url.removeprefix("sqlite:///")
         with sqlite3.connect(database) as conn:
             (table,) = conn.execute("SELECT table_name FROM models WHERE name='cancer'").fetchone()

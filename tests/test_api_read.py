@@ -17,7 +17,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from driftscope.apps.api.main import create_app
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.contracts.store import AlertEvent, AlertState
 from driftscope.core.errors import StoreError
 from support.api_helpers import api_client, demo_labels, demo_model, demo_rows, make_demo_config
@@ -55,7 +55,7 @@ async def client(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
-    async with api_client(create_app(Settings(config=config, scheduler=False))) as c:
+    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as c:
         yield c
 
 
@@ -203,7 +203,7 @@ async def test_readiness_fails_when_the_store_is_down_without_leaking_the_url(
 ) -> None:
     url = f"sqlite:///{tmp_path}/s3cret-name.db"
     config = make_demo_config(tmp_path, url, model_folder=demo_dir)
-    app = create_app(Settings(config=config, scheduler=False))
+    app = create_app(DeploymentSettings(config=config, scheduler=False))
     async with api_client(app) as client:
         store = app.state.api.runtime.store
 
@@ -221,7 +221,7 @@ async def test_scheduler_runs_with_the_app_and_shows_in_readiness(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
     config = make_demo_config(tmp_path, sqlite_url, every="1h", model_folder=demo_dir)
-    app = create_app(Settings(config=config))
+    app = create_app(DeploymentSettings(config=config))
     async with api_client(app) as client:
         body = (await client.get("/readyz")).json()
         assert body["checks"]["scheduler"]["ok"] is True
@@ -300,10 +300,10 @@ async def test_drift_gauges_are_seeded_from_the_latest_stored_report(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
     config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
-    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         await _traffic(client, demo_dir, rows=30)
         await client.post("/v1/monitors/cancer-drift/run")
-    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         text = (await client.get("/metrics")).text
         assert 'driftscope_drift_statistic{detector="psi"' in text
 
@@ -351,7 +351,9 @@ async def test_a_receiver_that_is_down_shows_as_degraded_on_readyz_and_metrics(
             "poll_interval": "50ms",
         }
         config.write_text(yaml.safe_dump(document))
-        async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+        async with api_client(
+            create_app(DeploymentSettings(config=config, scheduler=False))
+        ) as client:
             # no traffic: the run finds too few rows, and "no data" is announced to ops
             await client.post("/v1/monitors/cancer-drift/run")
 
@@ -414,7 +416,7 @@ async def test_app_started_hook_fires_with_app_and_settings(
             seen.append((app, settings))
 
     config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
-    settings = Settings(scheduler=False)
+    settings = DeploymentSettings(scheduler=False)
     runtime = Runtime.from_path(config, settings)
     runtime.plugins.register(Observer(), "test-observer")
     try:
@@ -423,6 +425,48 @@ async def test_app_started_hook_fires_with_app_and_settings(
             assert seen == [(app, settings)]
             assert (await client.get("/healthz")).status_code == 200
         assert not runtime.delivery.running  # the app stops what it started
+    finally:
+        runtime.close()
+
+
+async def test_a_failing_alert_observer_is_counted_on_metrics(
+    tmp_path: Path, sqlite_url: str, demo_dir: Path
+) -> None:
+    from driftscope import hookimpl
+    from driftscope.core.runtime import Runtime
+
+    seen: list[str] = []
+
+    class Broken:
+        @hookimpl
+        def driftscope_alert_changed(self, event: AlertEvent) -> None:
+            raise RuntimeError("observer bug")
+
+    class Watching:
+        @hookimpl
+        def driftscope_alert_changed(self, event: AlertEvent) -> None:
+            seen.append(event.to_state)
+
+    config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
+    settings = DeploymentSettings(scheduler=False)
+    runtime = Runtime.from_path(config, settings)
+    runtime.plugins.register(Broken(), "broken-alert-observer")
+    runtime.plugins.register(Watching(), "watching-observer")
+    try:
+        async with api_client(create_app(settings, runtime)) as client:
+            # no traffic yet: the window is below min_samples, so the monitor goes no_data
+            assert (await client.post("/v1/monitors/cancer-drift/run")).status_code == 200
+            assert seen == ["no_data"]
+            families = {
+                f.name: f
+                for f in text_string_to_metric_families((await client.get("/metrics")).text)
+            }
+        samples = {
+            (s.labels["plugin"], s.labels["where"]): s.value
+            for s in families["driftscope_plugin_errors"].samples
+            if s.name == "driftscope_plugin_errors_total"
+        }
+        assert samples == {("broken-alert-observer", "driftscope_alert_changed"): 1.0}
     finally:
         runtime.close()
 
@@ -453,7 +497,7 @@ async def test_readiness_answers_while_another_process_locks_the_database(
     config = make_demo_config(
         tmp_path, f"sqlite:///{database}", api={"logging": "sync"}, model_folder=demo_dir
     )
-    app = create_app(Settings(config=config, scheduler=False))
+    app = create_app(DeploymentSettings(config=config, scheduler=False))
     async with api_client(app) as client:
         assert (await client.get("/readyz")).status_code == 200
         store = app.state.api.runtime.store
@@ -496,7 +540,9 @@ async def test_readiness_answers_while_another_process_locks_the_database(
                 assert "the outbox could not be read in time" in response.text
             assert locker.poll() is None  # the lock was held all along
             probes = [t for t in threading.enumerate() if t.name.startswith("driftscope-readyz")]
-            assert len(probes) <= 2  # a hanging check is awaited again, not started again
+            # a hanging check is awaited again, not started again: one thread per kind of check
+            # (store ping, outbox, dead-letter count)
+            assert len(probes) <= 3
         finally:
             assert locker.stdin is not None
             locker.stdin.close()

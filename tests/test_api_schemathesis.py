@@ -11,7 +11,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 from driftscope.apps.api.main import create_app  # noqa: E402
-from driftscope.core.config.environment import Settings  # noqa: E402
+from driftscope.core.config.environment import DeploymentSettings  # noqa: E402
 from support.api_helpers import make_demo_config  # noqa: E402
 
 
@@ -22,7 +22,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Any:
         folder, f"sqlite:///{folder / 'driftscope.db'}", api={"max_batch_rows": 20}
     )
     # schemathesis runs the app's lifespan once and keeps it for the session
-    app = create_app(Settings(config=config, scheduler=False))
+    app = create_app(DeploymentSettings(config=config, scheduler=False))
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from driftscope.apps.api.main import ROUTERS, create_app
 from driftscope.core.auth import ApiKeyError
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.errors import StoreError
 from support.api_helpers import api_client, count_rows, demo_rows, make_demo_config
 
@@ -53,8 +53,8 @@ ROUTES: list[tuple[str, str, str | None]] = [
 ALLOWED = {"read": {"read"}, "write": {"write"}, "admin": {"read", "write", "admin"}}
 
 
-def keyed_settings(config: Path, **extra: Any) -> Settings:
-    return Settings(
+def keyed_settings(config: Path, **extra: Any) -> DeploymentSettings:
+    return DeploymentSettings(
         config=config,
         scheduler=False,
         api_key=KEY,
@@ -163,14 +163,14 @@ async def test_keys_rotate_both_valid_then_the_old_one_dropped(
 ) -> None:
     config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
     old, new = READ_KEYS
-    async with api_client(create_app(Settings(config=config, read_keys=old))) as client:
+    async with api_client(create_app(DeploymentSettings(config=config, read_keys=old))) as client:
         assert (await client.get("/v1/models", headers={"X-API-Key": old})).status_code == 200
         assert (await client.get("/v1/models", headers={"X-API-Key": new})).status_code == 401
-    both = Settings(config=config, read_keys=f"{old},{new}")
+    both = DeploymentSettings(config=config, read_keys=f"{old},{new}")
     async with api_client(create_app(both)) as client:
         for key in (old, new):
             assert (await client.get("/v1/models", headers={"X-API-Key": key})).status_code == 200
-    async with api_client(create_app(Settings(config=config, read_keys=new))) as client:
+    async with api_client(create_app(DeploymentSettings(config=config, read_keys=new))) as client:
         assert (await client.get("/v1/models", headers={"X-API-Key": old})).status_code == 401
         assert (await client.get("/v1/models", headers={"X-API-Key": new})).status_code == 200
 
@@ -180,7 +180,7 @@ async def test_a_key_can_be_configured_as_its_sha256(
 ) -> None:
     config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
     digest = hashlib.sha256(ADMIN_KEY.encode()).hexdigest()
-    app = create_app(Settings(config=config, admin_keys=f"sha256:{digest.upper()}"))
+    app = create_app(DeploymentSettings(config=config, admin_keys=f"sha256:{digest.upper()}"))
     async with api_client(app) as client:
         ok = await client.post("/v1/monitors/cancer-drift/run", headers={"X-API-Key": ADMIN_KEY})
         assert ok.status_code == 200
@@ -234,7 +234,7 @@ async def test_keys_are_compared_as_digests_with_every_stored_key(
 async def test_a_non_ascii_key_works(tmp_path: Path, sqlite_url: str, demo_dir: Path) -> None:
     key = "clé-ünïcode-0123456789"
     config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
-    app = create_app(Settings(config=config, scheduler=False, read_keys=key))
+    app = create_app(DeploymentSettings(config=config, scheduler=False, read_keys=key))
     async with api_client(app) as client:
         ok = await client.get("/v1/models", headers={"X-API-Key": key.encode()})
         assert ok.status_code == 200
@@ -246,7 +246,7 @@ async def test_no_key_configured_means_open(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
     config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
-    async with api_client(create_app(Settings(config=config, scheduler=False))) as client:
+    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         assert (await client.get("/v1/models")).status_code == 200
         assert (await client.get("/openapi.json")).status_code == 200
         assert "checks" in (await client.get("/readyz")).json()  # nothing to hide behind
@@ -275,7 +275,7 @@ def test_bad_keys_stop_the_app_naming_the_variable_never_the_key(
     tmp_path: Path, settings: dict[str, str], message: str
 ) -> None:
     with pytest.raises(ApiKeyError) as caught:
-        create_app(Settings(config=tmp_path / "x.yaml", **settings))
+        create_app(DeploymentSettings(config=tmp_path / "x.yaml", **settings))
     assert str(caught.value).startswith(message)
     for value in settings.values():
         for part in value.split(","):

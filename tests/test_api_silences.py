@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from driftscope.apps.api.main import create_app
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from support.api_helpers import api_client, make_demo_config
 from support.reports import report
 
@@ -22,7 +22,7 @@ async def client(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
-    async with api_client(create_app(Settings(config=config, scheduler=False))) as c:
+    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as c:
         yield c
 
 

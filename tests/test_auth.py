@@ -145,10 +145,12 @@ def test_hash_password_command_refuses_bad_input_with_exit_2() -> None:
 
 def test_reprs_show_no_secret() -> None:
     from driftscope.core.auth import ApiKeyring
-    from driftscope.core.config.environment import Settings
+    from driftscope.core.config.environment import DeploymentSettings
 
     key = "a-read-key-that-is-long-enough"
-    ring = ApiKeyring.from_settings(Settings(read_keys=key, api_key="an-admin-key-0123456789"))
+    ring = ApiKeyring.from_settings(
+        DeploymentSettings(read_keys=key, api_key="an-admin-key-0123456789")
+    )
     assert repr(ring) == "ApiKeyring({'read': 1, 'write': 0, 'admin': 1})"
     stored = hash_password(PASSWORD, n=2**10)
     parsed = PasswordHash.parse(stored)

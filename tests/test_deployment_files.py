@@ -22,7 +22,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -157,7 +157,7 @@ def test_every_command_exists_and_its_arguments_parse(source, argv):
 def test_every_driftscope_variable_is_a_known_setting():
     from driftscope.apps.dashboard.client import DashboardSettings
 
-    known = {f"DRIFTSCOPE_{name.upper()}" for name in Settings.model_fields}
+    known = {f"DRIFTSCOPE_{name.upper()}" for name in DeploymentSettings.model_fields}
     known |= {f"DRIFTSCOPE_{name.upper()}" for name in DashboardSettings.model_fields}
     found = all_env()
     assert any(key.startswith("DRIFTSCOPE_") for _, key in found)
@@ -173,7 +173,7 @@ def test_the_settings_the_files_set_are_valid_values():
     """Literal values (ports, hosts, levels) pass the settings' own validation."""
     for path in (DOCKERFILE, HF_DOCKERFILE):
         env = {k: v for k, v in dockerfile_env(path).items() if k.startswith("DRIFTSCOPE_")}
-        Settings(**{k.removeprefix("DRIFTSCOPE_").lower(): v for k, v in env.items()})
+        DeploymentSettings(**{k.removeprefix("DRIFTSCOPE_").lower(): v for k, v in env.items()})
     for name, service in compose()["services"].items():
         env = {
             k: str(v)
@@ -181,7 +181,7 @@ def test_the_settings_the_files_set_are_valid_values():
             if k.startswith("DRIFTSCOPE_") and "${" not in str(v)
         }
         try:
-            Settings(**{k.removeprefix("DRIFTSCOPE_").lower(): v for k, v in env.items()})
+            DeploymentSettings(**{k.removeprefix("DRIFTSCOPE_").lower(): v for k, v in env.items()})
         except ValueError as exc:
             pytest.fail(f"docker-compose.yml services.{name}: {exc}")
     for service in render()["services"]:
@@ -190,7 +190,7 @@ def test_the_settings_the_files_set_are_valid_values():
             for v in service["envVars"]
             if v["key"].startswith("DRIFTSCOPE_") and "value" in v
         }
-        Settings(**{k.removeprefix("DRIFTSCOPE_").lower(): v for k, v in env.items()})
+        DeploymentSettings(**{k.removeprefix("DRIFTSCOPE_").lower(): v for k, v in env.items()})
 
 
 def test_the_configs_the_files_name_exist_in_the_image():

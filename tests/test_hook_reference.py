@@ -43,7 +43,7 @@ from driftscope import (
     hookimpl,
 )
 from driftscope.apps.api.main import create_app
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.config.yaml_file import load_config
 from driftscope.core.plugin_system import hookspecs
 from driftscope.core.plugin_system.manager import create_plugin_manager
@@ -129,7 +129,7 @@ def test_each_hook_example_runs_and_registers(hook: str) -> None:
         "report": report(id="r1", monitor="m", model="model", at=now, rows=10),
         "event": AlertEvent("m", "psi", "x", "ok", "firing", now, 0.4, 0.25),
         "app": FastAPI(),
-        "settings": Settings(),
+        "settings": DeploymentSettings(),
     }
     before = sum(manager.errors.values())
     manager.notify(hook, **arguments)
@@ -231,7 +231,7 @@ async def test_every_hook_fires_in_a_real_run(tmp_path: Path, sqlite_url: str) -
     )
     text = config.read_text().replace("type: sql", "type: recorded-sql")
     config.write_text(text)
-    settings = Settings(scheduler=False)
+    settings = DeploymentSettings(scheduler=False)
     runtime = Runtime(load_config(config, plugins), plugins, settings)
     try:
         assert isinstance(runtime.store, RecordedSQLStore)

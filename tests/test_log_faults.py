@@ -44,7 +44,7 @@ from typer.testing import CliRunner
 
 from driftscope import FeatureSpec, ModelSchema, PredictionRecord, StoreSettings
 from driftscope.apps.cli.main import app as cli_app
-from driftscope.core.serving.log_writer import PredictionLogger
+from driftscope.core.serving.log_writer import PredictionLogWriter
 from driftscope.plugins.stores.sql import SQLStore
 from support.factories import demo_model, write_config
 
@@ -119,7 +119,7 @@ async def test_poison_rows_are_dead_lettered_and_logging_goes_on(
     store.register_model(SCHEMA)
     poison = _poison(store)
     records = [_record(i, **poison.get(i, {})) for i in range(999)]
-    logger = PredictionLogger(store, mode=mode, flush_rows=400, flush_interval=0.01)  # type: ignore[arg-type]
+    logger = PredictionLogWriter(store, mode=mode, flush_rows=400, flush_interval=0.01)  # type: ignore[arg-type]
     await logger.start()
     try:
         if mode == "durable":
@@ -216,7 +216,7 @@ def test_deadletter_cli_lists_replays_and_drops(tmp_path: Path, demo_dir: Path) 
 async def test_a_postgres_backend_terminated_mid_write_is_retried(postgres_url: str) -> None:
     name = f"dsfault-{uuid.uuid4().hex[:8]}"
     store = _open(_with_app_name(postgres_url, name))
-    logger = PredictionLogger(store, mode="durable", backoff_initial=0.01, backoff_max=0.1)
+    logger = PredictionLogWriter(store, mode="durable", backoff_initial=0.01, backoff_max=0.1)
     await logger.start()
     table = _stored_table(store)
     locker = psycopg.connect(_libpq(postgres_url))
@@ -273,8 +273,8 @@ print("released", flush=True)
 async def test_sqlite_locked_by_another_process_for_10_seconds(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
     store = _open(f"sqlite:///{path}")
-    queued = PredictionLogger(store, flush_rows=100, flush_interval=0.01)
-    durable = PredictionLogger(store, mode="durable")
+    queued = PredictionLogWriter(store, flush_rows=100, flush_interval=0.01)
+    durable = PredictionLogWriter(store, mode="durable")
     await queued.start()
     await durable.start()
     holder = subprocess.Popen(

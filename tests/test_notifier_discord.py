@@ -225,12 +225,15 @@ def test_a_second_notifier_on_the_same_webhook_shares_the_bucket(discord: Discor
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        (rate_limited(0.3), {"retry_after": 0.3, "blocked": False, "disable": False}),
-        (blocked(), {"retry_after": None, "blocked": True, "disable": False}),
-        (server_error(), {"retry_after": None, "permanent": False, "disable": False}),
-        (unknown_webhook(), {"permanent": True, "disable": True}),
-        (Reply(400, {"message": "Invalid Form Body", "code": 50035}), {"permanent": True}),
-        (Reply(403, {"message": "Missing Access", "code": 50001}), {"disable": True}),
+        (rate_limited(0.3), {"outcome": "rate_limited", "retry_after": 0.3}),
+        (blocked(), {"outcome": "blocked", "retry_after": None}),
+        (server_error(), {"outcome": "transient", "retry_after": None}),
+        (unknown_webhook(), {"outcome": "gone"}),
+        # 410 Gone says what Discord's 404 says: the webhook is gone; never call it again
+        (Reply(410, {"message": "Unknown Webhook", "code": 10015}), {"outcome": "gone"}),
+        (Reply(401, {"message": "401: Unauthorized", "code": 0}), {"outcome": "gone"}),
+        (Reply(400, {"message": "Invalid Form Body", "code": 50035}), {"outcome": "rejected"}),
+        (Reply(403, {"message": "Missing Access", "code": 50001}), {"outcome": "gone"}),
     ],
 )
 def test_responses_map_to_delivery_results(

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from driftscope.core.alerting.config import DeliverySettings
+from driftscope.core.alerting.delivery import DeliveryWorker
+from driftscope.core.alerting.manager import AlertManager
+from driftscope.core.alerting.rules import MonitorAlerting
 from driftscope.core.contracts.notifier import AlertChange, Notification
+from driftscope.core.contracts.store import Store
 from driftscope.plugins.notifiers.webhook import (
     SCHEMA,
     SIGNATURE_HEADER,
@@ -23,6 +28,7 @@ from driftscope.plugins.notifiers.webhook import (
 )
 from support.discord_standin import secret_free
 from support.receiver import Reply, WebhookReceiver
+from support.reports import report
 
 SECRET_PATH = "/hooks/T000/B000/s3cr3t-path-token-xyz"
 HMAC_KEY = "hmac-key-that-must-stay-private"
@@ -113,13 +119,23 @@ def test_retries_of_one_notification_share_an_idempotency_key(receiver: WebhookR
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        ((429, {"Retry-After": "7"}, b""), {"retry_after": 7.0}),
-        ((429, {}, b'{"retry_after": 1.5}'), {"retry_after": 1.5}),
-        ((429, {}, b""), {"blocked": True, "retry_after": None}),
-        ((410, {}, b'{"message": "gone"}'), {"disable": True, "permanent": True}),
-        ((401, {}, b""), {"disable": True}),
-        ((422, {}, b'{"error": "bad payload"}'), {"permanent": True, "disable": False}),
-        ((503, {}, b""), {"permanent": False, "disable": False, "retry_after": None}),
+        ((429, {"Retry-After": "7"}, b""), {"outcome": "rate_limited", "retry_after": 7.0}),
+        ((429, {}, b'{"retry_after": 1.5}'), {"outcome": "rate_limited", "retry_after": 1.5}),
+        ((429, {}, b""), {"outcome": "blocked", "retry_after": None}),
+        # "inf" and "nan" are no wait: without another, the 429 is a block
+        ((429, {"Retry-After": "inf"}, b""), {"outcome": "blocked", "retry_after": None}),
+        ((429, {"Retry-After": "nan"}, b'{"retry_after": 2}'), {"retry_after": 2.0}),
+        # one answer parks the notifier for a day at most
+        ((429, {"Retry-After": "1e300"}, b""), {"outcome": "rate_limited", "retry_after": 86400}),
+        ((410, {}, b'{"message": "gone"}'), {"outcome": "gone"}),
+        ((404, {}, b""), {"outcome": "gone"}),
+        ((403, {}, b""), {"outcome": "gone"}),
+        ((401, {}, b""), {"outcome": "gone"}),
+        ((422, {}, b'{"error": "bad payload"}'), {"outcome": "rejected"}),
+        ((400, {}, b""), {"outcome": "rejected"}),
+        ((503, {}, b""), {"outcome": "transient", "retry_after": None}),
+        ((500, {}, b""), {"outcome": "transient"}),
+        ((301, {"Location": "http://127.0.0.1:9/"}, b""), {"outcome": "transient"}),
     ],
 )
 def test_responses_map_to_delivery_results(
@@ -130,6 +146,47 @@ def test_responses_map_to_delivery_results(
     assert not result.delivered and result.status_code == reply[0]
     for name, value in expected.items():
         assert getattr(result, name) == value, (name, result)
+
+
+T0 = datetime(2024, 6, 1, 12, tzinfo=UTC)
+
+
+def _enqueue_one_alert(store: Store) -> None:
+    """A drifting report through the alert rules: one outbox message for ``hook``."""
+    manager = AlertManager(store, None, {"credit": MonitorAlerting(notify=("hook",))})
+    manager.handle_report(report({"age": True}, id="r-1", at=T0), now=T0)
+
+
+def test_a_410_disables_the_webhook_notifier_through_the_worker(
+    store: Store, receiver: WebhookReceiver
+) -> None:
+    receiver.script((410, {}, b'{"message": "gone"}'))
+    notifier = notifier_for(receiver.url)
+    worker = DeliveryWorker(store, {"hook": notifier}, DeliverySettings())
+    _enqueue_one_alert(store)
+    assert worker.run_once(now=T0) == 0
+    (message,) = store.list_messages(limit=10)
+    assert message.status == "failed" and "HTTP 410" in (message.last_error or "")
+    status = store.get_notifier_status("hook")
+    assert status is not None and status.disabled and "410" in (status.reason or "")
+    secret_free([status.reason or "", message.last_error or ""], [SECRET_PATH])
+    notifier.close()
+
+
+def test_a_retry_after_far_in_the_future_waits_a_day_at_most(
+    store: Store, receiver: WebhookReceiver
+) -> None:
+    # 1e300 seconds used to overflow the worker's datetime arithmetic and fail every pass
+    receiver.script((429, {"Retry-After": "1e300"}, b""))
+    notifier = notifier_for(receiver.url)
+    worker = DeliveryWorker(store, {"hook": notifier}, DeliverySettings())
+    _enqueue_one_alert(store)
+    assert worker.run_once(now=T0) == 0
+    (message,) = store.list_messages(limit=10)
+    assert message.status == "pending" and message.attempts == 0
+    assert message.next_attempt_at == T0 + timedelta(days=1)
+    assert worker.run_once(now=T0 + timedelta(days=1)) == 1
+    notifier.close()
 
 
 def test_secrets_appear_in_no_log_error_or_repr(

@@ -140,6 +140,127 @@ def test_a_raising_observer_is_logged_and_others_still_run(caplog):
     assert "plugin broken failed" in caplog.text
 
 
+def test_observers_run_in_pluggys_order_and_a_wrapper_changes_nothing():
+    order = []
+
+    class First:
+        @hookimpl(tryfirst=True)
+        def driftscope_report_ready(self, report):
+            order.append("tryfirst")
+
+    class Early:
+        @hookimpl
+        def driftscope_report_ready(self, report):
+            order.append("early")
+
+    class Late:
+        @hookimpl
+        def driftscope_report_ready(self, report):
+            order.append("late")
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def driftscope_report_ready(self, report):
+            order.append("wrapper")
+            return (yield)
+
+    manager = create_plugin_manager(entry_points=False)
+    for name, plugin in [("early", Early()), ("first", First()), ("late", Late())]:
+        manager.register(plugin, name)
+    manager.register(Wrapper(), "wrapper")
+    manager.notify("driftscope_report_ready", report="r")
+    # pluggy calls tryfirst first, then the most recently registered: what pm.hook would do
+    assert order == ["tryfirst", "late", "early"]
+    assert not manager.errors
+
+
+def test_a_record_naming_a_class_of_the_wrong_kind_names_the_plugin():
+    class NotADetector:
+        """Looks like nothing driftscope knows."""
+
+    class Confused:
+        @hookimpl
+        def driftscope_detectors(self):
+            yield DetectorRecord("confused", NotADetector)
+
+    manager = create_plugin_manager(entry_points=False)
+    manager.register(Confused(), "confused-plugin")
+    with pytest.raises(PluginError) as info:
+        manager.names("detector")
+    message = str(info.value)
+    assert "'confused-plugin'" in message and "driftscope_detectors()" in message
+    assert "NotADetector" in message and "Detector or PerformanceDetector" in message
+
+
+def test_the_three_records_share_one_base_and_its_checks():
+    from driftscope import ComponentRecord, NotifierRecord, StoreRecord
+    from driftscope.plugins.notifiers.log import LogNotifier
+
+    record = NotifierRecord(" Log ", LogNotifier)
+    assert (record.name, record.component) == ("log", LogNotifier)
+    assert record.description == "Writes alerts to the application log."
+    assert all(
+        issubclass(r, ComponentRecord) for r in (DetectorRecord, StoreRecord, NotifierRecord)
+    )
+    with pytest.raises(TypeError, match="not a subclass of Store"):
+        StoreRecord("sql", LogNotifier)
+    with pytest.raises(ValueError, match="invalid component name"):
+        NotifierRecord("9lives", LogNotifier)
+
+
+TYPED_GETTERS = """
+from typing import assert_type
+
+from driftscope import (
+    ComponentRecord, Detector, DetectorRecord, Notifier, NotifierRecord, PerformanceDetector,
+    Store, StoreRecord,
+)
+from driftscope.core.plugin_system.manager import AnyComponent, ComponentKind, PluginManager
+
+
+def check(pm: PluginManager, kind: ComponentKind) -> None:
+    assert_type(pm.get("detector", "psi"), type[Detector] | type[PerformanceDetector])
+    assert_type(pm.get("store", "sql"), type[Store])
+    assert_type(pm.get("notifier", "log"), type[Notifier])
+    assert_type(pm.get(kind, "log"), AnyComponent)
+    assert_type(pm.registry("detector")["psi"][0], DetectorRecord)
+    assert_type(pm.registry("store")["sql"][0], StoreRecord)
+    assert_type(pm.registry("notifier")["log"][0], NotifierRecord)
+    assert_type(pm.registry("notifier")["log"][0].component, type[Notifier])
+    store = pm.get("store", "sql")(pm.get("store", "sql").Settings())
+    assert_type(store, Store)
+    record: ComponentRecord[Store] = StoreRecord("sql", type(store))
+    assert_type(record.component, type[Store])
+"""
+
+
+@pytest.mark.slow
+def test_the_plugin_managers_getters_are_typed_per_kind(tmp_path):
+    """mypy checks the overloads: ``get("store", ...)`` is a ``type[Store]``, and so on."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "typed_getters.py"
+    source.write_text(TYPED_GETTERS)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--follow-imports=silent",
+            "--cache-dir",
+            str(tmp_path / ".mypy_cache"),
+            "--no-error-summary",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def _fake_distribution(root: Path, name: str, module: str, body: str) -> None:
     (root / f"{module}.py").write_text(textwrap.dedent(body))
     info = root / f"{name}-1.2.3.dist-info"

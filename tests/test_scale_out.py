@@ -190,7 +190,13 @@ def test_two_api_processes_store_each_prediction_once_and_run_each_tick_once(
     times = sorted(r.created_at for r in runtime_reports)
     assert len(times) >= 4, times
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
-    assert min(gaps) > 0.75 * EVERY, f"two reports within one interval: {gaps}"
+    for i, gap in enumerate(gaps):
+        if gap > 0.75 * EVERY:
+            continue
+        # a run that started late (the machine was busy) is followed by the next tick on
+        # time: together the two gaps span two intervals. A tick run twice, by two
+        # processes, leaves a short gap after a normal one.
+        assert i > 0 and gaps[i - 1] + gap > 1.75 * EVERY, f"two reports for one tick: {gaps}"
     span = (times[-1] - times[0]).total_seconds()
     assert len(times) - 1 <= span / (0.75 * EVERY), (len(times), span)
     assert len(times) - 1 >= span / EVERY * 0.6, f"ticks without a report: {gaps}"

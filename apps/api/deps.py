@@ -13,9 +13,9 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from driftscope.apps.api.state import ApiState
 from driftscope.core.auth import ApiKeyring, Scope
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.runtime import Runtime
-from driftscope.core.serving.log_writer import PredictionLogger
+from driftscope.core.serving.log_writer import PredictionLogWriter
 from driftscope.core.serving.metrics import ApiMetrics
 from driftscope.core.serving.service import PredictionService
 
@@ -45,7 +45,7 @@ async def get_service(state: StateDep) -> PredictionService:
     return state.service
 
 
-async def get_logger(state: StateDep) -> PredictionLogger | None:
+async def get_logger(state: StateDep) -> PredictionLogWriter | None:
     return state.logger
 
 
@@ -53,16 +53,16 @@ async def get_metrics(state: StateDep) -> ApiMetrics:
     return state.metrics
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+async def get_settings(request: Request) -> DeploymentSettings:
+    settings: DeploymentSettings = request.app.state.settings
     return settings
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ServiceDep = Annotated[PredictionService, Depends(get_service)]
-LoggerDep = Annotated[PredictionLogger | None, Depends(get_logger)]
+LoggerDep = Annotated[PredictionLogWriter | None, Depends(get_logger)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[DeploymentSettings, Depends(get_settings)]
 
 
 def _supplied_key(key: str | None, token: HTTPAuthorizationCredentials | None) -> bytes | None:

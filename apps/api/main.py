@@ -27,13 +27,13 @@ from driftscope.apps.api.routes import (
     silences,
 )
 from driftscope.core.auth import ApiKeyring
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.config.yaml_file import ApiConfig
 from driftscope.core.runtime import Runtime
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: DeploymentSettings | None = None,
     runtime: Runtime | None = None,
     *,
     prediction_logging: bool = True,
@@ -46,7 +46,7 @@ def create_app(
     :param prediction_logging: False serves predictions without logging them (only the
         benchmark's baseline uses this).
     """
-    settings = settings or Settings()
+    settings = settings or DeploymentSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -17,11 +17,11 @@ from prometheus_client.registry import Collector
 
 from driftscope.apps.api.errors import BodyBudget
 from driftscope.apps.api.schemas import jsonable
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.contracts.notifier import redact
 from driftscope.core.monitoring.scheduler import MonitorScheduler
 from driftscope.core.runtime import Runtime
-from driftscope.core.serving.log_writer import PredictionLogger
+from driftscope.core.serving.log_writer import PredictionLogWriter
 from driftscope.core.serving.metrics import ApiMetrics, ReportMetricsObserver
 from driftscope.core.serving.service import PredictionService
 
@@ -42,7 +42,7 @@ class ReadinessProbes:
     """
 
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="driftscope-readyz")
+        self._executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="driftscope-readyz")
         self._pending: dict[str, asyncio.Future[Any]] = {}
 
     async def run(self, name: str, check: Callable[[], Any], timeout: float) -> Any:
@@ -64,10 +64,10 @@ class ReadinessProbes:
 class ApiState:
     """The runtime and the services built on it for one app instance."""
 
-    settings: Settings
+    settings: DeploymentSettings
     runtime: Runtime
     service: PredictionService
-    logger: PredictionLogger | None
+    logger: PredictionLogWriter | None
     metrics: ApiMetrics
     scheduler: MonitorScheduler | None
     owns_runtime: bool
@@ -81,7 +81,7 @@ class ApiState:
 
 
 async def start(
-    app: FastAPI, settings: Settings, runtime: Runtime | None, *, prediction_logging: bool
+    app: FastAPI, settings: DeploymentSettings, runtime: Runtime | None, *, prediction_logging: bool
 ) -> ApiState:
     """Build (or adopt) the runtime, start logging, the scheduler and alert delivery."""
     owns_runtime = runtime is None
@@ -101,7 +101,7 @@ async def start(
 
 async def _start_services(
     app: FastAPI,
-    settings: Settings,
+    settings: DeploymentSettings,
     runtime: Runtime,
     owns_runtime: bool,
     prediction_logging: bool,
@@ -111,7 +111,7 @@ async def _start_services(
     assert api.max_body_bytes_in_flight is not None
     app.state.body_budget.limit = api.max_body_bytes_in_flight
     metrics = ApiMetrics()
-    logger = PredictionLogger.from_config(runtime.store, api) if prediction_logging else None
+    logger = PredictionLogWriter.from_config(runtime.store, api) if prediction_logging else None
     if logger is not None:
         await logger.start()
     service = PredictionService(
@@ -237,15 +237,22 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
 
     delivery = runtime.delivery
     has_health = delivery is not None and hasattr(delivery, "health")
-    probes = [state.probes.run("store", runtime.store.ping, READY_TIMEOUT)]
+    logger = state.logger
+    probes = {"store": state.probes.run("store", runtime.store.ping, READY_TIMEOUT)}
     if delivery is not None and has_health:
-        probes.append(state.probes.run("delivery", delivery.health, READY_TIMEOUT))
-    # both at once: the answer takes at most READY_TIMEOUT however many checks hang
-    ping, *rest = await asyncio.gather(*probes, return_exceptions=True)
-    health = rest[0] if rest else None
+        probes["delivery"] = state.probes.run("delivery", delivery.health, READY_TIMEOUT)
+    if logger is not None:
+        probes["dead_letters"] = state.probes.run(
+            "dead_letters", runtime.store.count_dead_letters, READY_TIMEOUT
+        )
+    # all at once: the answer takes at most READY_TIMEOUT however many checks hang
+    answers = dict(
+        zip(probes, await asyncio.gather(*probes.values(), return_exceptions=True), strict=True)
+    )
+    ping = answers["store"]
     if isinstance(ping, BaseException):
-        detail = "timed out" if isinstance(ping, TimeoutError) else redact(str(ping), secrets)
-        checks["store"] = {"ok": False, "detail": f"the store is not reachable: {detail}"}
+        why = "timed out" if isinstance(ping, TimeoutError) else redact(str(ping), secrets)
+        checks["store"] = {"ok": False, "detail": f"the store is not reachable: {why}"}
     else:
         checks["store"] = {"ok": True}
 
@@ -264,7 +271,6 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
             "detail": None if running else "the monitor scheduler is not running",
         }
 
-    logger = state.logger
     if logger is not None:
         checks["logging"] = {
             "ok": logger.healthy,
@@ -280,12 +286,12 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
                 "dead_lettered": logger.dead_lettered,
             },
         }
-        try:
-            kept = await asyncio.to_thread(runtime.store.count_dead_letters)
-            logger.dead_letters_stored = kept
-        except Exception as exc:  # the store check above already reports an outage
-            log.debug("could not count dead letters: %s", exc)
+        counted = answers["dead_letters"]
+        if isinstance(counted, BaseException):  # the store check already reports an outage
+            log.debug("could not count dead letters: %s", counted)
             kept = logger.dead_letters_stored
+        else:
+            kept = logger.dead_letters_stored = counted
         if kept:
             last = f" (last reason: {logger.last_dead_letter})" if logger.last_dead_letter else ""
             warnings.append(
@@ -297,6 +303,7 @@ async def readiness(state: ApiState) -> tuple[bool, dict[str, dict[str, Any]], l
             )
 
     if delivery is not None and has_health:
+        health = answers["delivery"]
         if isinstance(health, TimeoutError):
             # whether the worker runs is known without the store; its outbox is not
             running = bool(getattr(delivery, "running", False))

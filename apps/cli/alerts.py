@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from driftscope.core.alerting.rules import MONITOR_DETECTOR
-from driftscope.core.contracts.notifier import AlertChange, Notification
+from driftscope.core.contracts.notifier import AlertChange, DeliveryOutcome, Notification
 from driftscope.core.durations import format_duration
 from driftscope.core.plugin_system.manager import unknown_name_message
 from driftscope.core.validation import RequestValidationFailed
@@ -157,7 +157,7 @@ def register(app: typer.Typer, get_runtime: GetRuntime) -> None:
                     created_by=created_by or os.environ.get("USER"),
                 )
             except RequestValidationFailed as exc:
-                _fail("; ".join(f"{_SILENCE_FLAGS[p.loc[-1]]}: {p.msg}" for p in exc.problems))
+                _fail("; ".join(f"{_SILENCE_FLAGS[str(p.loc[-1])]}: {p.msg}" for p in exc.problems))
         length = silence.ends_at - silence.starts_at
         console.print(
             f"silence [bold]{silence.id}[/] mutes {monitor}"
@@ -223,13 +223,12 @@ def register(app: typer.Typer, get_runtime: GetRuntime) -> None:
             console.print(f"[green]delivered[/] through {notifier}{ident}", highlight=False)
             return
         status = f"HTTP {result.status_code}: " if result.status_code else ""
-        hint = ""
-        if result.retry_after is not None:
-            hint = f"; rate limited, retry after {result.retry_after:.1f}s"
-        elif result.disable:
-            hint = "; the endpoint is gone or refuses us: check the notifier's URL"
-        elif result.blocked:
-            hint = "; blocked by the receiver, wait some minutes"
+        wait = result.retry_after or 0.0
+        hint = {
+            DeliveryOutcome.RATE_LIMITED: f"; rate limited, retry after {wait:.1f}s",
+            DeliveryOutcome.GONE: "; the endpoint is gone or refuses us: check the notifier's URL",
+            DeliveryOutcome.BLOCKED: "; blocked by the receiver, wait some minutes",
+        }.get(result.outcome, "")
         err.print(
             f"[bold red]not delivered[/] through {notifier}: {status}{result.error or ''}{hint}",
             highlight=False,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.config.yaml_file import DriftscopeConfig
 from driftscope.core.errors import ConfigError, DriftscopeError
 
@@ -37,7 +37,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def config_path(path: Path | None) -> Path:
     """The config file from the option or ``DRIFTSCOPE_CONFIG``, or exit 2."""
-    path = path or Settings().config
+    path = path or DeploymentSettings().config
     if path is None:
         fail("no config file: pass --config FILE or set DRIFTSCOPE_CONFIG")
     return path
@@ -80,8 +80,8 @@ def check_files(config: DriftscopeConfig) -> tuple[list[tuple[str, str]], list[s
     for i, model in enumerate(config.models):
         missing = [p for p in (model.path, model.reference) if p is not None and not p.exists()]
         if missing:
-            names = ", ".join(str(p.resolve()) for p in missing)
-            warnings.append(f"models[{i}]: {names} not found yet; not checked")
+            paths = ", ".join(str(p.resolve()) for p in missing)
+            warnings.append(f"models[{i}]: {paths} not found yet; not checked")
             continue
         try:
             schemas[model.name] = load_model(model).schema

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 
 DASHBOARD_PACKAGE = "driftscope.apps.dashboard"
 ENTRY_FILE = "app.py"
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         """Start the Streamlit dashboard; it reads everything from the driftscope API."""
         from driftscope.apps.cli.common import err, fail
 
-        settings = Settings()
+        settings = DeploymentSettings()
         try:
             entry = dashboard_entry()
         except DashboardNotFoundError as exc:

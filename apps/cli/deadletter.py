@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC
+from functools import partial
 from typing import Annotated, TypeVar
 
 import typer
@@ -100,7 +101,7 @@ def replay(
                 break
             seen.update(letter.id for letter in page if letter.id is not None)
             after = max(seen)
-            done = _store_call(lambda page=page: replay_dead_letters(store, page))
+            done = _store_call(partial(replay_dead_letters, store, page))
             total.written += done.written
             total.refused.update(done.refused)
             if done.stopped or ids:
@@ -141,7 +142,7 @@ def drop(
             if not page:
                 break
             seen.update(page)
-            dropped += _store_call(lambda page=page: store.delete_dead_letters(page))
+            dropped += _store_call(partial(store.delete_dead_letters, page))
             if ids:
                 break
     finally:

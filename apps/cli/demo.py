@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 
 console = Console()
 err = Console(stderr=True)
@@ -193,7 +193,7 @@ def simulate(
         TrafficStats,
     )
 
-    settings = Settings()
+    settings = DeploymentSettings()
     base_url = url or settings.api_url
     key = api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
     try:

@@ -26,7 +26,7 @@ from driftscope.apps.cli.common import (
     get_runtime,
     print_config_error,
 )
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.config.yaml_file import DriftscopeConfig, load_config
 from driftscope.core.contracts.report import Report
 from driftscope.core.durations import format_duration
@@ -197,7 +197,7 @@ def hash_password_command(
 @app.command()
 def scheduler(config: ConfigOption = None) -> None:
     """Run every monitor on its schedule in the foreground; stop with Ctrl-C or SIGTERM."""
-    settings = Settings()
+    settings = DeploymentSettings()
     configure_logging(settings.log_level)
     runtime = get_runtime(config)
     stop = threading.Event()

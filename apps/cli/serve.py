@@ -53,7 +53,7 @@ def serve(
         fail,
         print_config_error,
     )
-    from driftscope.core.config.environment import Settings
+    from driftscope.core.config.environment import DeploymentSettings
     from driftscope.core.config.yaml_file import load_config
     from driftscope.core.errors import ConfigError
     from driftscope.core.plugin_system.manager import create_plugin_manager
@@ -69,7 +69,7 @@ def serve(
         if value is not None:
             os.environ[name] = value
     try:
-        settings = Settings()
+        settings = DeploymentSettings()
     except Exception as exc:
         fail(f"invalid DRIFTSCOPE_* setting: {exc}")
     configure_logging(settings.log_level)

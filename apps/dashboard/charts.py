@@ -124,8 +124,8 @@ def drift_lines(series: DetectorSeries, features: Sequence[str], height: int = 3
     fig.update_layout(meta={"detector": series.detector, "measure": series.measure})
     below = "drift below the line" if series.drift_below else "drift above the line"
     if series.drift_below:
-        shown = [v for s in series.series.values() for v in s.values if v is not None]
-        low = max(min(shown, default=1.0), P_VALUE_FLOOR)
+        present = [v for s in series.series.values() for v in s.values if v is not None]
+        low = max(min(present, default=1.0), P_VALUE_FLOOR)
         decades = max(1, math.ceil(-math.log10(low)))
         fig.update_yaxes(
             title_text=f"{series.measure} ({below})",

@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 from pydantic import Field, SecretStr
 
-from driftscope.core.config.environment import Settings
+from driftscope.core.config.environment import DeploymentSettings
 
 DEFAULT_CACHE_TTL = 10.0
 
 
-class DashboardSettings(Settings):
+class DashboardSettings(DeploymentSettings):
     """The API settings the dashboard reads (``DRIFTSCOPE_API_URL``, and
     ``DRIFTSCOPE_API_KEY``: give it a read-scoped key), how long fetched data is cached
     (``DRIFTSCOPE_DASHBOARD_CACHE_TTL``, seconds) and the sign-in password's hash

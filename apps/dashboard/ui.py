@@ -190,7 +190,7 @@ def state_badge(state: str) -> None:
     st.badge(
         STATE_LABELS.get(state, state),
         icon=STATE_ICONS.get(state),
-        color=STATE_BADGE_COLORS.get(state, "gray"),  # type: ignore[arg-type]
+        color=STATE_BADGE_COLORS.get(state, "gray"),
     )
 
 

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,8 +73,8 @@ class ManagedProcess:
         """Start the process."""
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         kwargs: dict[str, Any] = {}
-        if os.name == "nt":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        if sys.platform == "win32":
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         else:
             kwargs["start_new_session"] = True
         self.process = subprocess.Popen(
@@ -97,9 +98,9 @@ class ManagedProcess:
 
     def _signal_group(self, sig: int) -> None:
         assert self.process is not None
-        if os.name == "nt":
+        if sys.platform == "win32":
             if sig == signal.SIGINT:
-                self.process.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+                self.process.send_signal(signal.CTRL_BREAK_EVENT)
             else:
                 self.process.kill()
             return
@@ -115,10 +116,12 @@ class ManagedProcess:
                 try:
                     self.process.wait(timeout)
                 except subprocess.TimeoutExpired:
-                    self._signal_group(signal.SIGKILL if os.name != "nt" else signal.SIGTERM)
+                    self._signal_group(
+                        signal.SIGKILL if sys.platform != "win32" else signal.SIGTERM
+                    )
                     self.process.wait(5)
             # whatever the leader started and left behind goes too
-            if os.name != "nt":
+            if sys.platform != "win32":
                 self._signal_group(signal.SIGKILL)
         if self._log is not None:
             self._log.close()

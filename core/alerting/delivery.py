@@ -24,15 +24,17 @@ What a pass does with the due messages of one notifier:
   exactly that). The merged messages are all marked sent with the same external id.
 * **Silences** are checked again at send time: a silence added after a message was
   enqueued removes its matching changes; a message left with none is marked ``muted``.
-* **Results**: delivered → ``sent``. ``retry_after`` (a 429) → wait that long, retry; it
-  does not use up an attempt. ``blocked`` (a 429 without rate-limit headers) → wait
-  ``block_backoff``. ``disable`` (401/403/404) → ``failed``, and the notifier is disabled
-  (its status saved with a hash of its settings) until its configuration changes; later
-  messages to it fail with the reason. ``permanent`` (other 4xx) → ``failed``. Anything
-  else (5xx, connection error, a notifier that raised) → retried: ``fast_attempts`` retries
-  on an exponential backoff with jitter, then every ``backoff_max``, until the message is
-  ``give_up_after`` old; then it is ``given_up`` (kept, with the reason, and shown on
-  /readyz, /metrics, ``driftscope alerts`` and the dashboard until retention prunes it).
+* **Outcomes** (:class:`~driftscope.core.contracts.notifier.DeliveryOutcome`, one handler
+  each in :attr:`DeliveryWorker._ON_OUTCOME`): ``DELIVERED`` → ``sent``. ``RATE_LIMITED``
+  (a 429) → wait its ``retry_after``, retry; it does not use up an attempt. ``BLOCKED`` (a
+  429 without rate-limit headers) → wait ``block_backoff``. ``GONE`` (401/403/404/410) →
+  ``failed``, and the notifier is disabled (its status saved with a hash of its settings)
+  until its configuration changes; later messages to it fail with the reason. ``REJECTED``
+  (other 4xx) → ``failed``. ``TRANSIENT`` (5xx, connection error, a notifier that raised)
+  → retried: ``fast_attempts`` retries on an exponential backoff with jitter, then every
+  ``backoff_max``, until the message is ``give_up_after`` old; then it is ``given_up``
+  (kept, with the reason, and shown on /readyz, /metrics, ``driftscope alerts`` and the
+  dashboard until retention prunes it).
 
 Exactly once: a message is marked sent right after the receiver accepted it, and
 :meth:`DeliveryWorker.stop` lets the send in flight finish and be recorded. Only a process
@@ -51,12 +53,20 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, SecretStr
 
 from driftscope.core.alerting.config import DeliverySettings
-from driftscope.core.contracts.notifier import DeliveryResult, Notification, Notifier, redact
+from driftscope.core.contracts.notifier import (
+    DeliveryOutcome,
+    DeliveryResult,
+    Notification,
+    Notifier,
+    NotifierSettings,
+    redact,
+)
 from driftscope.core.contracts.store import NotifierStatus, OutboxMessage, Silence, Store
 from driftscope.core.durations import format_duration
 
@@ -270,6 +280,25 @@ class DeliveryHealth:
         }
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """One send and its result, as the worker's outcome handlers need them."""
+
+    name: str
+    settings: NotifierSettings
+    group: list[OutboxMessage]
+    result: DeliveryResult
+    error: str | None  # the result's error with the notifier's secrets redacted
+    now: datetime
+
+    @property
+    def reason(self) -> str:
+        return self.error or f"HTTP {self.result.status_code}"
+
+
+_OutcomeHandler = Callable[["DeliveryWorker", _Attempt], tuple[int, bool]]
+
+
 class DeliveryWorker:
     """Delivers the outbox; see the module docstring for the rules.
 
@@ -285,7 +314,7 @@ class DeliveryWorker:
     def __init__(
         self,
         store: Store,
-        notifiers: Mapping[str, Notifier],
+        notifiers: Mapping[str, Notifier[Any]],
         settings: DeliverySettings | None = None,
         *,
         owner: str | None = None,
@@ -518,7 +547,7 @@ class DeliveryWorker:
 
     def _send_one_by_one(
         self,
-        notifier: Notifier,
+        notifier: Notifier[Any],
         queue: list[OutboxMessage],
         fixed_now: datetime | None,
         silences: Sequence[Silence],
@@ -538,7 +567,7 @@ class DeliveryWorker:
 
     def _deliver(
         self,
-        notifier: Notifier,
+        notifier: Notifier[Any],
         group: list[OutboxMessage],
         fixed_now: datetime | None,
         silences: Sequence[Silence],
@@ -573,66 +602,99 @@ class DeliveryWorker:
         except Exception as exc:  # a notifier must not raise; treat it as transient
             detail = redact(f"{type(exc).__name__}: {exc}", secrets)
             log.warning("notifier %s raised while sending: %s", name, detail)
-            result = DeliveryResult(delivered=False, error=detail)
-        error = redact(result.error, secrets) if result.error else None
-        now = self._now(fixed_now)
-
-        if result.delivered:
-            for message in group:
-                message.status = "sent"
-                message.attempts += 1
-                message.sent_at = now
-                message.next_attempt_at = None
-                message.last_error = None
-                message.external_id = result.external_id
-                self.store.update_message(message)
-            assert self._last_sent is not None
-            self._last_sent[(name, group[0].monitor)] = now
-            log.info(
-                "alert for %s delivered through %s (%d message(s) merged)",
-                group[0].monitor,
-                name,
-                len(group),
+            result = DeliveryResult(DeliveryOutcome.TRANSIENT, error=detail)
+        if not isinstance(result, DeliveryResult):
+            returned = type(result).__name__
+            log.warning("notifier %s returned %s instead of a DeliveryResult", name, returned)
+            result = DeliveryResult(
+                DeliveryOutcome.TRANSIENT,
+                error=f"notifier {name!r} returned {returned}, not a DeliveryResult",
             )
-            return len(group), False
+        attempt = _Attempt(
+            name=name,
+            settings=notifier.settings,
+            group=group,
+            result=result,
+            error=redact(result.error, secrets) if result.error else None,
+            now=self._now(fixed_now),
+        )
+        return self._ON_OUTCOME[result.outcome](self, attempt)
 
-        if result.disable:
-            reason = error or f"HTTP {result.status_code}"
-            self.store.set_notifier_status(
-                NotifierStatus(
-                    name=name,
-                    config_hash=config_hash(notifier.settings),
-                    disabled=True,
-                    reason=reason,
-                    changed_at=now,
-                )
+    # -- what each outcome does: the table _ON_OUTCOME ----------------------------------------
+    def _on_delivered(self, attempt: _Attempt) -> tuple[int, bool]:
+        group, now = attempt.group, attempt.now
+        for message in group:
+            message.status = "sent"
+            message.attempts += 1
+            message.sent_at = now
+            message.next_attempt_at = None
+            message.last_error = None
+            message.external_id = attempt.result.external_id
+            self.store.update_message(message)
+        assert self._last_sent is not None
+        self._last_sent[(attempt.name, group[0].monitor)] = now
+        log.info(
+            "alert for %s delivered through %s (%d message(s) merged)",
+            group[0].monitor,
+            attempt.name,
+            len(group),
+        )
+        return len(group), False
+
+    def _on_gone(self, attempt: _Attempt) -> tuple[int, bool]:
+        name, now, reason = attempt.name, attempt.now, attempt.reason
+        self.store.set_notifier_status(
+            NotifierStatus(
+                name=name,
+                config_hash=config_hash(attempt.settings),
+                disabled=True,
+                reason=reason,
+                changed_at=now,
             )
-            log.error("notifier %s disabled until its configuration changes: %s", name, reason)
-            self._fail(group, f"notifier disabled: {reason}", now, attempted=True)
-            return 0, True
+        )
+        log.error("notifier %s disabled until its configuration changes: %s", name, reason)
+        self._fail(attempt.group, f"notifier disabled: {reason}", now, attempted=True)
+        return 0, True
 
-        if result.permanent:
-            self._fail(group, error or f"HTTP {result.status_code}", now, attempted=True)
-            log.error("alert through %s failed permanently: %s", name, error)
-            return 0, False
+    def _on_rejected(self, attempt: _Attempt) -> tuple[int, bool]:
+        self._fail(attempt.group, attempt.reason, attempt.now, attempted=True)
+        log.error("alert through %s failed permanently: %s", attempt.name, attempt.error)
+        return 0, False
 
-        if result.retry_after is not None or result.blocked:
-            wait = (
-                self.settings.block_backoff.total_seconds()
-                if result.blocked
-                else max(0.0, result.retry_after or 0.0)
-            )
-            until = now + timedelta(seconds=wait)
-            what = "blocked (429 without rate-limit headers)" if result.blocked else "rate limited"
-            self._waiting_until[name] = until
-            for message in group:
-                message.next_attempt_at = until
-                message.last_error = f"{what}; retrying in {wait:.1f}s"
-                self.store.update_message(message)
-            log.warning("notifier %s %s; waiting %.1fs", name, what, wait)
-            return 0, True
+    def _on_rate_limited(self, attempt: _Attempt) -> tuple[int, bool]:
+        return self._wait(attempt, max(0.0, attempt.result.retry_after or 0.0), "rate limited")
 
-        self._retry_later(name, group, error or f"HTTP {result.status_code}", now)
+    def _on_blocked(self, attempt: _Attempt) -> tuple[int, bool]:
+        wait = self.settings.block_backoff.total_seconds()
+        return self._wait(attempt, wait, "blocked (429 without rate-limit headers)")
+
+    def _on_transient(self, attempt: _Attempt) -> tuple[int, bool]:
+        self._retry_later(attempt.name, attempt.group, attempt.reason, attempt.now)
+        return 0, True
+
+    #: What the worker does after each outcome: every handler returns how many messages
+    #: were delivered and whether the notifier must not be used again in this pass.
+    _ON_OUTCOME: ClassVar[Mapping[DeliveryOutcome, _OutcomeHandler]] = MappingProxyType(
+        {
+            DeliveryOutcome.DELIVERED: _on_delivered,
+            DeliveryOutcome.GONE: _on_gone,
+            DeliveryOutcome.REJECTED: _on_rejected,
+            DeliveryOutcome.RATE_LIMITED: _on_rate_limited,
+            DeliveryOutcome.BLOCKED: _on_blocked,
+            DeliveryOutcome.TRANSIENT: _on_transient,
+        }
+    )
+
+    def _wait(self, attempt: _Attempt, wait: float, what: str) -> tuple[int, bool]:
+        """The receiver asked us to hold off: the notifier and the group wait ``wait``
+        seconds, and the attempt is not counted."""
+        until = attempt.now + timedelta(seconds=wait)
+        self._waiting_until[attempt.name] = until
+        for message in attempt.group:
+            message.next_attempt_at = until
+            message.last_error = f"{what}; retrying in {wait:.1f}s"
+            self.store.update_message(message)
+        log.warning("notifier %s %s; waiting %.1fs", attempt.name, what, wait)
         return 0, True
 
     def _retry_later(
@@ -684,7 +746,7 @@ class DeliveryWorker:
         than half the step, so the backoff still grows)."""
         cap = self.settings.backoff_max.total_seconds()
         if attempts <= self.settings.fast_attempts:
-            step = min(cap, self.settings.backoff_initial.total_seconds() * 2 ** (attempts - 1))
+            step = min(cap, self.settings.backoff_initial.total_seconds() * 2.0 ** (attempts - 1))
         else:
             step = cap
         return step / 2 + self._rng.random() * step / 2
@@ -711,7 +773,7 @@ class DeliveryWorker:
                 message.attempts += 1
             self.store.update_message(message)
 
-    def _disabled_reason(self, notifier: Notifier, now: datetime) -> str | None:
+    def _disabled_reason(self, notifier: Notifier[Any], now: datetime) -> str | None:
         status = self.store.get_notifier_status(notifier.name)
         if status is None or not status.disabled:
             return None

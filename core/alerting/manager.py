@@ -2,8 +2,10 @@
 
 For one report it loads the monitor's alert states and the active silences, evaluates the rules
 (:mod:`driftscope.core.alerting.rules`), commits states, events and outbox messages in ONE store
-transaction, and only then tells observers (``driftscope_alert_changed``). An observer that raises
-is logged with its plugin's name and counted; it never reaches the caller.
+transaction, and only then tells observers (``driftscope_alert_changed``) through the plugin
+manager's :meth:`~driftscope.core.plugin_system.manager.PluginManager.notify`, the one event path
+report observers take too: an observer that raises is logged with its plugin's name and counted
+on /metrics, and never reaches the caller.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from driftscope.core.alerting.rules import Evaluation, MonitorAlerting, evaluate
 from driftscope.core.contracts.report import Report
@@ -39,12 +41,18 @@ class UnknownMonitorError(LookupError):
     """A silence or report names a monitor the configuration does not have."""
 
 
+class EventSink(Protocol):
+    """Fires an event hook by name, each observer on its own (``PluginManager.notify``)."""
+
+    def __call__(self, hook_name: str, /, **kwargs: Any) -> None: ...
+
+
 class AlertManager:
     """Turns reports into alert states, history and outbox messages.
 
     :param store: An opened store.
-    :param hook: pluggy's hook relay (``PluginManager.hook``) used to fire
-        ``driftscope_alert_changed``; ``None`` fires nothing.
+    :param notify: Fires ``driftscope_alert_changed`` for each recorded change, isolating
+        each observer (``PluginManager.notify``); ``None`` fires nothing.
     :param monitors: The alert settings of each monitor, as a mapping or a function of the
         monitor name (returning ``None`` for an unknown monitor).
     :param on_enqueued: Called after messages were committed (e.g. to wake the delivery
@@ -54,16 +62,15 @@ class AlertManager:
     def __init__(
         self,
         store: Store,
-        hook: Any | None,
+        notify: EventSink | None,
         monitors: AlertingLookup,
         *,
         on_enqueued: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
-        self.hook = hook
+        self._notify = notify
         self._monitors = monitors
         self.on_enqueued = on_enqueued
-        self.observer_errors: dict[str, int] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -111,32 +118,11 @@ class AlertManager:
                 event.to_state,
                 " (silenced)" if event.silenced else "",
             )
-            self._fire(event)
+            if self._notify is not None:
+                self._notify("driftscope_alert_changed", event=event)
         if evaluation.messages and self.on_enqueued is not None:
             self.on_enqueued()
         return evaluation.events
-
-    def _fire(self, event: AlertEvent) -> None:
-        if self.hook is None:
-            return
-        caller = self.hook.driftscope_alert_changed
-        # called one implementation at a time so one failing observer cannot stop the rest
-        for impl in reversed(caller.get_hookimpls()):
-            if getattr(impl, "hookwrapper", False) or getattr(impl, "wrapper", False):
-                continue
-            try:
-                impl.function(*[{"event": event}[name] for name in impl.argnames])
-            except Exception:
-                self.observer_errors[impl.plugin_name] = (
-                    self.observer_errors.get(impl.plugin_name, 0) + 1
-                )
-                log.exception(
-                    "plugin %s raised in driftscope_alert_changed for %s/%s/%s",
-                    impl.plugin_name,
-                    event.monitor,
-                    event.detector,
-                    event.feature,
-                )
 
     # -- silences --------------------------------------------------------------------------
     def add_silence(
@@ -173,9 +159,9 @@ class AlertManager:
             problems.append(
                 Problem(("body", "reason"), "a silence needs a reason", "missing", field="reason")
             )
-        length, problem = duration_field(duration, ("body", "duration"))
-        if problem is not None:
-            problems.append(problem)
+        length, duration_problem = duration_field(duration, ("body", "duration"))
+        if duration_problem is not None:
+            problems.append(duration_problem)
         if problems:
             raise RequestValidationFailed(problems)
         assert length is not None

@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class Settings(BaseSettings):
+class DeploymentSettings(BaseSettings):
     """Settings of one driftscope process, read from ``DRIFTSCOPE_*`` variables."""
 
     model_config = SettingsConfigDict(env_prefix="DRIFTSCOPE_", extra="ignore")

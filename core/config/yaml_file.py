@@ -15,19 +15,20 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from driftscope.core.alerting.config import AlertRuleSettings, DeliverySettings
-from driftscope.core.contracts.detector import DetectorSettings, FeatureKind, Task
+from driftscope.core.contracts.detector import DetectorSettings
 from driftscope.core.contracts.notifier import NotifierSettings
 from driftscope.core.contracts.store import StoreSettings
+from driftscope.core.contracts.types import FeatureKind, Task
 from driftscope.core.durations import Duration
 from driftscope.core.errors import ConfigError, PluginContractError, UnknownPluginError
 from driftscope.core.monitoring.correction import Correction
-from driftscope.core.plugin_system.manager import PluginManager
+from driftscope.core.plugin_system.manager import ComponentKind, PluginManager
 
 _TYPE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -227,7 +228,7 @@ class DriftscopeConfig(_Strict):
         raise KeyError(f"no notifier named {name!r}")
 
 
-def interpolate(value: Any, env: dict[str, str], path: str, problems: list) -> Any:
+def interpolate(value: Any, env: dict[str, str], path: str, problems: list[tuple[str, str]]) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a YAML document."""
     if isinstance(value, dict):
         return {k: interpolate(v, env, _join(path, k), problems) for k, v in value.items()}
@@ -260,7 +261,7 @@ def _location(prefix: str, loc: tuple[Any, ...]) -> str:
 
 
 def _pydantic_problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
-    problems = []
+    problems: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
         message = error["msg"].removeprefix("Value error, ")
@@ -268,17 +269,45 @@ def _pydantic_problems(exc: ValidationError, prefix: str = "") -> list[tuple[str
     return problems
 
 
+@overload
 def _validate_component(
-    plugins: PluginManager, kind: str, block: dict[str, Any], where: str, problems: list
-) -> Any | None:
+    plugins: PluginManager,
+    kind: Literal["detector"],
+    block: dict[str, Any],
+    where: str,
+    problems: list[tuple[str, str]],
+) -> DetectorSettings | None: ...
+@overload
+def _validate_component(
+    plugins: PluginManager,
+    kind: Literal["store"],
+    block: dict[str, Any],
+    where: str,
+    problems: list[tuple[str, str]],
+) -> StoreSettings | None: ...
+@overload
+def _validate_component(
+    plugins: PluginManager,
+    kind: Literal["notifier"],
+    block: dict[str, Any],
+    where: str,
+    problems: list[tuple[str, str]],
+) -> NotifierSettings | None: ...
+def _validate_component(
+    plugins: PluginManager,
+    kind: ComponentKind,
+    block: dict[str, Any],
+    where: str,
+    problems: list[tuple[str, str]],
+) -> DetectorSettings | StoreSettings | NotifierSettings | None:
     type_name = block.get("type")
     if not isinstance(type_name, str):
         problems.append(
             (f"{where}.type", f"required: the {kind} type, one of {plugins.names(kind)}")
-        )  # type: ignore[arg-type]
+        )
         return None
     try:
-        component = plugins.get(kind, type_name)  # type: ignore[arg-type]
+        component = plugins.get(kind, type_name)
     except (UnknownPluginError, PluginContractError) as exc:
         problems.append((f"{where}.type", str(exc)))
         return None
@@ -325,9 +354,9 @@ def parse_config(
         _validate_component(plugins, "store", config.store, "store", problems) or StoreSettings()
     )
     for i, block in enumerate(config.notifiers):
-        settings = _validate_component(plugins, "notifier", block, f"notifiers[{i}]", problems)
-        if settings is not None:
-            config.notifier_settings.append(settings)
+        notifier = _validate_component(plugins, "notifier", block, f"notifiers[{i}]", problems)
+        if notifier is not None:
+            config.notifier_settings.append(notifier)
     _check_unique("notifiers", [n.get("name") for n in config.notifiers], problems)
 
     model_names = {m.name for m in config.models}
@@ -337,11 +366,11 @@ def parse_config(
         if monitor.model not in model_names:
             problems.append((f"{where}.model", _unknown("model", monitor.model, model_names)))
         for j, block in enumerate(monitor.detectors):
-            settings = _validate_component(
+            detector = _validate_component(
                 plugins, "detector", block, f"{where}.detectors[{j}]", problems
             )
-            if settings is not None:
-                monitor.detector_settings.append(settings)
+            if detector is not None:
+                monitor.detector_settings.append(detector)
         for j, name in enumerate(monitor.notify):
             if name not in notifier_names:
                 problems.append(
@@ -362,7 +391,7 @@ def _unknown(kind: str, name: str, available: set[Any]) -> str:
     return unknown_name_message(kind, name, [a for a in available if isinstance(a, str)])
 
 
-def _check_unique(section: str, names: list[Any], problems: list) -> None:
+def _check_unique(section: str, names: list[Any], problems: list[tuple[str, str]]) -> None:
     seen: set[Any] = set()
     for i, name in enumerate(names):
         if name in seen:
@@ -419,8 +448,8 @@ def read_yaml(path: Path) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([(where, f"not valid YAML: {problem}")], str(path)) from None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([(where, f"not valid YAML: {reason}")], str(path)) from None
     except RecursionError:
         # only the pure-Python parser recurses; libyaml stops at its own nesting limit
         raise ConfigError(

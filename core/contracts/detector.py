@@ -300,13 +300,14 @@ class PerformanceDetector(ABC, Generic[SettingsT, ProfileT]):
         return _common_problems(cls, cls.Settings)
 
 
-def _common_problems(cls: type, settings: object) -> list[str]:
+def _common_problems(
+    cls: type[Detector[Any, Any]] | type[PerformanceDetector[Any, Any]], settings: object
+) -> list[str]:
     """The settings model and the abstract members every detector class must get right."""
     problems: list[str] = []
     if not (isinstance(settings, type) and issubclass(settings, DetectorSettings)):
         problems.append(
             f"Settings must be a subclass of driftscope.DetectorSettings, got {settings!r}"
         )
-    missing: frozenset[str] = cls.__abstractmethods__  # type: ignore[attr-defined]
-    problems.extend(f"does not implement {name}" for name in sorted(missing))
+    problems.extend(f"does not implement {name}" for name in sorted(cls.__abstractmethods__))
     return problems

@@ -2,18 +2,21 @@
 
 The engine never calls a notifier directly. Alert changes become :class:`Notification`
 payloads in the store's outbox, in the same transaction as the state change; a delivery
-worker later calls :meth:`Notifier.send` and acts on the :class:`DeliveryResult` (retry
-after a rate limit, back off after a server error, stop after a permanent failure).
+worker later calls :meth:`Notifier.send` and acts on the :class:`DeliveryResult`'s
+:class:`DeliveryOutcome` (retry after a rate limit, back off after a server error, stop
+after a permanent failure).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -126,27 +129,121 @@ class Notification:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class DeliveryResult:
-    """What happened when a notifier tried to send.
+#: Answers that say the endpoint itself is gone or refuses us. Discord asks clients never to
+#: call again a webhook that answered 404 (it restricts those that keep trying); 410 Gone is
+#: the same answer said more plainly, so every notifier disables itself on it too.
+GONE_STATUSES: frozenset[int] = frozenset({401, 403, 404, 410})
 
-    - ``delivered``: the receiver accepted the message.
-    - ``retry_after``: the receiver asked to wait this many seconds (a rate limit).
-    - ``permanent``: retrying cannot help (a 4xx other than 429); the message fails.
-    - ``disable``: the endpoint is gone or refuses us (401/403/404); stop using the
-      notifier until its configuration changes.
-    - ``blocked``: a 429 that is not a rate limit (no rate-limit headers: a block by the
-      receiver's edge); the delivery worker waits its ``block_backoff`` before trying again.
+#: The longest wait one rate-limit answer can impose (a day): a receiver's ``Retry-After``
+#: far in the future would otherwise park the notifier for years, or past what a datetime
+#: can hold.
+MAX_RETRY_AFTER: float = 86_400.0
+
+
+class DeliveryOutcome(StrEnum):
+    """What became of one attempt to send, and so what the delivery worker does next.
+
+    - ``DELIVERED``: the receiver accepted the message; it is marked sent.
+    - ``RATE_LIMITED``: the receiver asked us to wait ``retry_after`` seconds (a 429 with a
+      rate-limit signal); the notifier waits, and the attempt is not counted.
+    - ``BLOCKED``: a 429 without a rate-limit signal (a block by the receiver's edge); the
+      notifier waits the worker's ``block_backoff``.
+    - ``GONE``: the endpoint is gone or refuses us (401, 403, 404, 410); the message fails
+      and the notifier is disabled until its configuration changes.
+    - ``REJECTED``: the receiver refused this message (another 4xx); retrying cannot help,
+      the message fails.
+    - ``TRANSIENT``: anything else (a 5xx, a connection error, an unexpected status); the
+      message is retried with backoff until ``give_up_after``.
     """
 
-    delivered: bool
+    DELIVERED = "delivered"
+    RATE_LIMITED = "rate_limited"
+    BLOCKED = "blocked"
+    GONE = "gone"
+    REJECTED = "rejected"
+    TRANSIENT = "transient"
+
+    @classmethod
+    def from_status(cls, status: int, *, rate_limit_signalled: bool = True) -> DeliveryOutcome:
+        """Classify an HTTP status the same way for every notifier.
+
+        :param status: The response's status code.
+        :param rate_limit_signalled: For a 429: whether the receiver said it is a rate limit
+            (rate-limit headers, a ``Retry-After``); without that signal a 429 is a block.
+        """
+        if isinstance(status, bool) or not isinstance(status, int):
+            raise TypeError(f"an HTTP status is an int, not {type(status).__name__}")
+        if 200 <= status < 300:
+            return cls.DELIVERED
+        if status == 429:
+            return cls.RATE_LIMITED if rate_limit_signalled else cls.BLOCKED
+        if status in GONE_STATUSES:
+            return cls.GONE
+        if 400 <= status < 500:
+            return cls.REJECTED
+        return cls.TRANSIENT
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What happened when a notifier tried to send: a :class:`DeliveryOutcome` and its detail.
+
+    ``retry_after`` (seconds) belongs to ``RATE_LIMITED`` and only to it; a longer wait than
+    :data:`MAX_RETRY_AFTER` is cut to it, a negative one to 0. ``error`` is shown to
+    operators and must hold no secret. ``external_id`` is the receiver's id of the message.
+    """
+
+    outcome: DeliveryOutcome
     retry_after: float | None = None
-    permanent: bool = False
-    disable: bool = False
     status_code: int | None = None
     error: str | None = None
     external_id: str | None = None
-    blocked: bool = False
+
+    def __post_init__(self) -> None:
+        outcome = DeliveryOutcome(self.outcome)
+        object.__setattr__(self, "outcome", outcome)
+        if outcome is DeliveryOutcome.RATE_LIMITED:
+            if self.retry_after is None:
+                raise ValueError("a rate_limited result needs retry_after (seconds to wait)")
+            wait = float(self.retry_after)
+            if math.isnan(wait):
+                raise ValueError("retry_after must be a number of seconds, not NaN")
+            object.__setattr__(self, "retry_after", min(max(wait, 0.0), MAX_RETRY_AFTER))
+        elif self.retry_after is not None:
+            raise ValueError(f"retry_after belongs to a rate_limited result, not {outcome.value}")
+
+    @classmethod
+    def from_status(
+        cls,
+        status: int,
+        *,
+        retry_after: float | None = None,
+        rate_limit_signalled: bool | None = None,
+        error: str | None = None,
+        external_id: str | None = None,
+    ) -> DeliveryResult:
+        """The result of an HTTP answer, classified by :meth:`DeliveryOutcome.from_status`.
+
+        :param retry_after: Seconds the receiver asked us to wait; kept only when the answer
+            is a rate limit.
+        :param rate_limit_signalled: Whether a 429 is a rate limit rather than a block;
+            by default, whether ``retry_after`` is known.
+        """
+        if rate_limit_signalled is None:
+            rate_limit_signalled = retry_after is not None
+        outcome = DeliveryOutcome.from_status(status, rate_limit_signalled=rate_limit_signalled)
+        return cls(
+            outcome,
+            retry_after=retry_after if outcome is DeliveryOutcome.RATE_LIMITED else None,
+            status_code=status,
+            error=error,
+            external_id=external_id,
+        )
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the receiver accepted the message."""
+        return self.outcome is DeliveryOutcome.DELIVERED
 
 
 class Notifier(ABC, Generic[NotifierSettingsT]):
@@ -183,8 +280,7 @@ class Notifier(ABC, Generic[NotifierSettingsT]):
             problems.append(
                 f"Settings must be a subclass of driftscope.NotifierSettings, got {cls.Settings!r}"
             )
-        missing: frozenset[str] = cls.__abstractmethods__  # type: ignore[attr-defined]
-        problems.extend(f"does not implement {name}" for name in sorted(missing))
+        problems.extend(f"does not implement {name}" for name in sorted(cls.__abstractmethods__))
         return problems
 
 

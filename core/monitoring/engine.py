@@ -25,14 +25,13 @@ from driftscope.core.config.yaml_file import DriftscopeConfig, MonitorConfig
 from driftscope.core.contracts.detector import (
     Detector,
     DetectorResult,
-    FeatureKind,
     FeatureSample,
     LabelledSample,
     PerformanceDetector,
 )
 from driftscope.core.contracts.report import Report, ResultKind, ResultRow, WindowInfo
 from driftscope.core.contracts.store import Store, WindowData
-from driftscope.core.contracts.types import BinCounts, CategoryCounts
+from driftscope.core.contracts.types import BinCounts, CategoryCounts, FeatureKind
 from driftscope.core.errors import PluginError
 from driftscope.core.monitoring.correction import adjust_p_values
 from driftscope.core.monitoring.model_loading import LoadedModel
@@ -264,7 +263,7 @@ class MonitorEngine:
 
     def _feature(
         self,
-        detector: Detector,
+        detector: Detector[Any, Any],
         model: LoadedModel,
         column: Column,
         ref_values: np.ndarray,
@@ -295,7 +294,7 @@ class MonitorEngine:
 
     def _counted_feature(
         self,
-        detector: Detector,
+        detector: Detector[Any, Any],
         model: LoadedModel,
         column: Column,
         ref_values: np.ndarray,
@@ -343,7 +342,7 @@ class MonitorEngine:
 
     def _count_in_store(
         self,
-        detector: Detector,
+        detector: Detector[Any, Any],
         model: LoadedModel,
         columns: list[Column],
         cleaned: dict[str, Any],
@@ -389,7 +388,11 @@ class MonitorEngine:
         return found
 
     def _profile(
-        self, detector: Detector, model: LoadedModel, column: Column, ref_values: np.ndarray
+        self,
+        detector: Detector[Any, Any],
+        model: LoadedModel,
+        column: Column,
+        ref_values: np.ndarray,
     ) -> Any:
         """The detector's cached profile of a column's clean reference values."""
         key = (
@@ -403,7 +406,7 @@ class MonitorEngine:
         )
 
     def _performance(
-        self, detector: PerformanceDetector, model: LoadedModel, data: WindowData
+        self, detector: PerformanceDetector[Any, Any], model: LoadedModel, data: WindowData
     ) -> ResultRow:
         threshold = float(detector.threshold)
         try:
@@ -456,7 +459,9 @@ class MonitorEngine:
         )
 
     @staticmethod
-    def _correct(detector: Detector, monitor: MonitorConfig, rows: list[ResultRow]) -> None:
+    def _correct(
+        detector: Detector[Any, Any], monitor: MonitorConfig, rows: list[ResultRow]
+    ) -> None:
         tested = [r for r in rows if r.status == "ok" and r.p_value is not None]
         if not tested:
             return
@@ -477,7 +482,7 @@ class MonitorEngine:
             row.drifted = bool(detector.decide(result, float(p_adj)))
 
 
-def _applies(detector: Detector, column: Column) -> bool:
+def _applies(detector: Detector[Any, Any], column: Column) -> bool:
     """Whether a feature detector scores this column (its kinds, features and settings)."""
     if column.kind not in detector.applies_to:
         return False
@@ -486,13 +491,17 @@ def _applies(detector: Detector, column: Column) -> bool:
     return detector.settings.features is None or column.name in detector.settings.features
 
 
-def _counts(detector: Detector, column: Column) -> bool:
+def _counts(detector: Detector[Any, Any], column: Column) -> bool:
     """Whether this column is scored from store counts when its window is sampled."""
     return detector.scores_counts and column.result_kind == "feature"
 
 
 def _insufficient(
-    detector: Detector, column: Column, threshold: float, why: str, details: dict[str, Any]
+    detector: Detector[Any, Any],
+    column: Column,
+    threshold: float,
+    why: str,
+    details: dict[str, Any],
 ) -> ResultRow:
     return ResultRow(
         column.result_kind,

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from driftscope.core.config.yaml_file import ModelConfig
-from driftscope.core.contracts.detector import Task
 from driftscope.core.contracts.store import FeatureSpec, ModelSchema
+from driftscope.core.contracts.types import Task
 from driftscope.core.errors import ConfigError, ModelLoadError
 
 TREE_TYPE = "sklearn.tree._tree.Tree"
@@ -289,7 +289,7 @@ class LoadedModel:
     def _labels(self, values: np.ndarray) -> np.ndarray:
         if self.schema.task == "classification":
             return np.array([None if pd.isna(v) else class_label(v) for v in values], dtype=object)
-        return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+        return np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64)
 
 
 def _schema(config: ModelConfig, estimator: Any | None, frame: pd.DataFrame) -> ModelSchema:

@@ -39,8 +39,9 @@ def lease_ttl(monitor: MonitorConfig) -> float:
     if monitor.every is not None:
         return max(monitor.every.total_seconds() * LEASE_SHARE, 0.5)
     trigger = CronTrigger.from_crontab(monitor.cron, timezone=UTC)
-    first = trigger.get_next_fire_time(None, datetime.now(UTC))
-    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
+    # a crontab trigger has no end date, so it always fires again (apscheduler is untyped)
+    first: datetime = trigger.get_next_fire_time(None, datetime.now(UTC))
+    second: datetime = trigger.get_next_fire_time(first, first + timedelta(seconds=1))
     return max((second - first).total_seconds() * LEASE_SHARE, 0.5)
 
 

@@ -47,6 +47,8 @@ def driftscope_detectors() -> Iterable[DetectorRecord]:
         def driftscope_detectors():
             yield DetectorRecord("wasserstein", WassersteinDetector)
     """
+    # pluggy never calls a spec; like conda's, its body is an empty iterable of its return type
+    yield from ()
 
 
 @hookspec
@@ -58,6 +60,7 @@ def driftscope_stores() -> Iterable[StoreRecord]:
     :return: An iterable of :class:`core.StoreRecord`, each naming a subclass of
         :class:`core.Store`. YAML picks one with ``store: {type: <name>, ...}``.
     """
+    yield from ()
 
 
 @hookspec
@@ -70,6 +73,7 @@ def driftscope_notifiers() -> Iterable[NotifierRecord]:
         :class:`core.Notifier`. YAML configures an instance with
         ``notifiers: [{name: <instance>, type: <name>, ...}]``.
     """
+    yield from ()
 
 
 @hookspec

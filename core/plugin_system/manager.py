@@ -12,11 +12,13 @@ from __future__ import annotations
 import difflib
 import importlib
 import logging
+import threading
+from abc import ABCMeta
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import pluggy
 
@@ -30,7 +32,12 @@ from driftscope.core.errors import (
     UnknownPluginError,
 )
 from driftscope.core.plugin_system import hookspecs
-from driftscope.core.plugin_system.records import DetectorRecord, NotifierRecord, StoreRecord
+from driftscope.core.plugin_system.records import (
+    ComponentRecord,
+    DetectorRecord,
+    NotifierRecord,
+    StoreRecord,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,14 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 )
 
 ComponentKind = Literal["detector", "store", "notifier"]
-_HOOKS: dict[ComponentKind, tuple[str, type]] = {
+#: Any registered component class, when the kind is not known statically.
+AnyComponent = (
+    type[Detector[Any, Any]]
+    | type[PerformanceDetector[Any, Any]]
+    | type[Store]
+    | type[Notifier[Any]]
+)
+_HOOKS: dict[ComponentKind, tuple[str, type[ComponentRecord[Any]]]] = {
     "detector": ("driftscope_detectors", DetectorRecord),
     "store": ("driftscope_stores", StoreRecord),
     "notifier": ("driftscope_notifiers", NotifierRecord),
@@ -76,8 +90,11 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self._sources: dict[str, str] = {}
         self._broken: list[PluginInfo] = []
-        self._registry: dict[ComponentKind, dict[str, tuple[Any, str]]] | None = None
+        self._registry: dict[ComponentKind, dict[str, tuple[ComponentRecord[Any], str]]] | None
+        self._registry = None
+        #: failures of plugin code by (plugin, where): exported on /metrics
         self.errors: Counter[tuple[str, str]] = Counter()
+        self._errors_lock = threading.Lock()
 
     # -- loading -------------------------------------------------------------------------
     def load_defaults(self) -> None:
@@ -128,29 +145,43 @@ class PluginManager:
         """pluggy's hook caller, for firing event hooks."""
         return self.pm.hook
 
-    def notify(self, hook_name: str, **kwargs: Any) -> None:
+    def notify(self, hook_name: str, /, **kwargs: Any) -> None:
         """Call every implementation of an event hook, each on its own: an observer that
-        raises is logged with its plugin's name and counted, and the others still run."""
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+        raises is logged with its plugin's name and counted (``errors``, on /metrics), and
+        the others still run.
+
+        Every event hook (report ready, alert changed, app started) goes through here.
+        Implementations run in pluggy's order (``tryfirst`` first, then the most recently
+        registered). A wrapper's body never runs: calling its generator function only
+        makes a generator, and an observer has no result to wrap.
+        """
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
             try:
                 impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception:
-                self.errors[(impl.plugin_name, hook_name)] += 1
+                self.record_error(impl.plugin_name, hook_name)
                 log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
 
     def record_error(self, plugin_name: str, where: str) -> None:
         """Count a failure of a plugin's component (shown on /metrics)."""
-        self.errors[(plugin_name, where)] += 1
+        with self._errors_lock:  # observers and detectors fail on several threads at once
+            self.errors[(plugin_name, where)] += 1
 
     def plugin_of(self, kind: ComponentKind, name: str) -> str:
         """The name of the plugin that registered a component."""
         return self.registry(kind)[str(name).strip().lower()][1]
 
     # -- registries ----------------------------------------------------------------------
-    def _records(self, kind: ComponentKind) -> Iterable[tuple[str, Any]]:
+    def _records(self, kind: ComponentKind) -> Iterable[tuple[str, ComponentRecord[Any]]]:
         hook_name, record_type = _HOOKS[kind]
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-            produced = impl.function() or ()
+            try:
+                produced = list(impl.function() or ())
+            except Exception as exc:  # e.g. a record naming a class of the wrong kind
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r}: {hook_name}() failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             for record in produced:
                 if not isinstance(record, record_type):
                     raise PluginError(
@@ -159,10 +190,10 @@ class PluginManager:
                     )
                 yield impl.plugin_name, record
 
-    def _build_registry(self) -> dict[ComponentKind, dict[str, tuple[Any, str]]]:
-        registry: dict[ComponentKind, dict[str, tuple[Any, str]]] = {}
+    def _build_registry(self) -> dict[ComponentKind, dict[str, tuple[ComponentRecord[Any], str]]]:
+        registry: dict[ComponentKind, dict[str, tuple[ComponentRecord[Any], str]]] = {}
         for kind in _HOOKS:
-            names: dict[str, tuple[Any, str]] = {}
+            names: dict[str, tuple[ComponentRecord[Any], str]] = {}
             for plugin_name, record in self._records(kind):
                 if record.name in names:
                     other = names[record.name][1]
@@ -174,6 +205,14 @@ class PluginManager:
             registry[kind] = names
         return registry
 
+    @overload
+    def registry(self, kind: Literal["detector"]) -> dict[str, tuple[DetectorRecord, str]]: ...
+    @overload
+    def registry(self, kind: Literal["store"]) -> dict[str, tuple[StoreRecord, str]]: ...
+    @overload
+    def registry(self, kind: Literal["notifier"]) -> dict[str, tuple[NotifierRecord, str]]: ...
+    @overload
+    def registry(self, kind: ComponentKind) -> dict[str, tuple[ComponentRecord[Any], str]]: ...
     def registry(self, kind: ComponentKind) -> dict[str, tuple[Any, str]]:
         """Map each registered name of a kind to ``(record, plugin name)``."""
         if self._registry is None:
@@ -184,9 +223,24 @@ class PluginManager:
         """Sorted names of every registered component of a kind."""
         return sorted(self.registry(kind))
 
+    @overload
+    def get(
+        self, kind: Literal["detector"], name: str
+    ) -> type[Detector[Any, Any]] | type[PerformanceDetector[Any, Any]]: ...
+    @overload
+    def get(self, kind: Literal["store"], name: str) -> type[Store]: ...
+    @overload
+    def get(self, kind: Literal["notifier"], name: str) -> type[Notifier[Any]]: ...
+    @overload
+    def get(self, kind: ComponentKind, name: str) -> AnyComponent: ...
     def get(self, kind: ComponentKind, name: str) -> Any:
         """The class registered under ``name`` for a kind: :class:`UnknownPluginError` when
-        none is, :class:`PluginContractError` when it does not meet its kind's contract."""
+        none is, :class:`PluginContractError` when it does not meet its kind's contract.
+
+        Typed per kind: ``get("store", ...)`` is a ``type[Store]``, ``get("detector", ...)``
+        a ``type[Detector] | type[PerformanceDetector]``, ``get("notifier", ...)`` a
+        ``type[Notifier]``.
+        """
         key = str(name).strip().lower()
         entries = self.registry(kind)
         if key not in entries:
@@ -221,7 +275,8 @@ def contract_problems(kind: ComponentKind, component: object) -> list[str]:
         return [f"it is not a subclass of {names}"]
     if issubclass(component, Detector | PerformanceDetector | Notifier):
         return component.contract_problems()
-    missing: frozenset[str] = component.__abstractmethods__  # type: ignore[attr-defined]
+    # every kind's base is an ABC, so a subclass of one is an ABCMeta
+    missing = component.__abstractmethods__ if isinstance(component, ABCMeta) else frozenset()
     return [f"does not implement {name}" for name in sorted(missing)]
 
 

@@ -20,7 +20,7 @@ reason (``driftscope deadletter list|replay|drop``).
 
 * ``async``: once its records are queued (a crash loses what is still queued);
 * ``durable``: once the batch holding its records has committed (group commit: concurrent
-  requests share one transaction; see :meth:`PredictionLogger._batch_full` for when a batch
+  requests share one transaction; see :meth:`PredictionLogWriter._batch_full` for when a batch
   starts). A record that was dead-lettered instead makes the request fail with
   :class:`RecordsRefused`;
 * ``sync``: each request writes its own records before it is answered.
@@ -110,7 +110,7 @@ class _Outcome:
     failed: bool = False
 
 
-class PredictionLogger:
+class PredictionLogWriter:
     """Bounded, batching writer of prediction records (see the module docstring).
 
     Counters (rows): ``queued`` accepted, ``written`` committed to the store, ``dropped``
@@ -171,7 +171,7 @@ class PredictionLogger:
         self._last_group = 1  # requests in the last batch taken (durable group commit)
 
     @classmethod
-    def from_config(cls, store: Store, api: ApiConfig) -> PredictionLogger:
+    def from_config(cls, store: Store, api: ApiConfig) -> PredictionLogWriter:
         """A logger with the ``api:`` block's mode, bounds and flush policy."""
         return cls(
             store,

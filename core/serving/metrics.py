@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from driftscope.core.monitoring.profiles import ProfileCache
     from driftscope.core.monitoring.scheduler import MonitorScheduler
     from driftscope.core.plugin_system.manager import PluginManager
-    from driftscope.core.serving.log_writer import PredictionLogger
+    from driftscope.core.serving.log_writer import PredictionLogWriter
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class ApiMetrics:
     def watch(
         self,
         *,
-        logger: Callable[[], PredictionLogger | None] | None = None,
+        logger: Callable[[], PredictionLogWriter | None] | None = None,
         plugins: PluginManager | None = None,
         scheduler: Callable[[], MonitorScheduler | None] | None = None,
         profile_cache: ProfileCache | None = None,
@@ -205,7 +205,7 @@ class _DynamicCollector(Collector):
     """Reads the log queue, plugin errors and scheduler counters at scrape time."""
 
     def __init__(self) -> None:
-        self.logger: Callable[[], PredictionLogger | None] | None = None
+        self.logger: Callable[[], PredictionLogWriter | None] | None = None
         self.plugins: PluginManager | None = None
         self.scheduler: Callable[[], MonitorScheduler | None] | None = None
         self.profile_cache: ProfileCache | None = None

@@ -48,8 +48,8 @@ from driftscope.core.validation import (
 )
 
 if TYPE_CHECKING:
-    from driftscope.core.serving.log_writer import PredictionLogger
-    from driftscope.core.serving.metrics import ApiMetrics
+    from driftscope.core.serving.log_writer import PredictionLogWriter
+    from driftscope.core.serving.metrics import ApiMetrics, ErrorReason
 
 # batches up to this many rows are scored on the event loop: a thread hop costs more than
 # scoring them; larger batches go to a worker thread so other requests keep flowing
@@ -300,7 +300,7 @@ class PredictionService:
         self,
         models: Mapping[str, LoadedModel],
         api: ApiConfig,
-        logger: PredictionLogger | None,
+        logger: PredictionLogWriter | None,
         metrics: ApiMetrics | None = None,
         *,
         store_stats: Callable[[str, datetime, datetime], PredictionStats] | None = None,
@@ -350,7 +350,9 @@ class PredictionService:
                 result = await asyncio.to_thread(self._score, model, rows, loc, started)
         except (RequestValidationFailed, BatchTooLargeError) as exc:
             if self.metrics is not None:
-                kind = "too_large" if isinstance(exc, BatchTooLargeError) else "validation"
+                kind: ErrorReason = (
+                    "too_large" if isinstance(exc, BatchTooLargeError) else "validation"
+                )
                 self.metrics.prediction_error(model.name, kind)
             raise
         if self.logger is not None:
@@ -369,7 +371,7 @@ class PredictionService:
             await self.logger.submit(records)
         except LoggingUnavailable as exc:
             if self.metrics is not None:
-                reason = "queue_full" if isinstance(exc, QueueFull) else "log_failed"
+                reason: ErrorReason = "queue_full" if isinstance(exc, QueueFull) else "log_failed"
                 self.metrics.prediction_error(model, reason)
             raise
         except RecordsRefused as exc:
@@ -567,16 +569,19 @@ def _predict(model: LoadedModel, X: np.ndarray) -> tuple[np.ndarray, np.ndarray 
     """``LoadedModel.predict`` with the class label of each row looked up from the
     schema's labels instead of formatted per row (a fifth of a 1,000-row batch's time)."""
     classes = model.schema.classes
-    if not model.has_proba or classes is None:
+    estimator = model.estimator
+    if estimator is None or not model.has_proba or classes is None:
         return model.predict(X)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        proba = model.estimator.predict_proba(X)
+        proba = estimator.predict_proba(X)
     labels = np.array(classes, dtype=object)
     return labels[np.argmax(proba, axis=1)], proba
 
 
-def _label(schema: ModelSchema, value: Any, loc: tuple[str | int, ...], problems: list) -> Any:
+def _label(
+    schema: ModelSchema, value: Any, loc: tuple[str | int, ...], problems: list[Problem]
+) -> Any:
     """A prediction or label in the store's form: class text, or a finite float."""
     if schema.task == "regression":
         if type(value) is bool or not isinstance(value, int | float):
@@ -621,7 +626,7 @@ def _probabilities(
     classes: set[str],
     value: Any,
     loc: tuple[str | int, ...],
-    problems: list,
+    problems: list[Problem],
 ) -> dict[str, float] | None:
     if schema.task == "regression":
         problems.append(Problem(loc, "a regression model has no class probabilities", "extra"))

@@ -13,8 +13,10 @@ Follows discord.py's webhook client:
 * A 429 with rate-limit headers (``X-RateLimit-*`` or ``Via``) is a rate limit: retry after
   the JSON ``retry_after`` (or the ``Retry-After`` header). A 429 without them is a block by
   Discord's edge, reported as ``blocked`` so the worker backs off for minutes.
-* 401, 403 and 404 disable the notifier (Discord restricts clients that keep calling a
-  deleted webhook); another 4xx fails the message; a 5xx is retried with backoff.
+* Responses are classified by :meth:`driftscope.DeliveryOutcome.from_status`, as for every
+  notifier: 401, 403, 404 and 410 disable the notifier (Discord restricts clients that keep
+  calling a deleted webhook, and 410 Gone says the same); another 4xx fails the message; a
+  5xx is retried with backoff.
 * ``allowed_mentions: {"parse": []}``: feature names can never ping anyone.
 * Discord's limits are honoured by truncating and summarising ("+12 more features"), never
   by a 400: see :func:`build_payload`.
@@ -25,6 +27,7 @@ and from every error text, and it appears in no repr.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -36,7 +39,9 @@ import httpx
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from driftscope import (
+    MAX_RETRY_AFTER,
     AlertChange,
+    DeliveryOutcome,
     DeliveryResult,
     Duration,
     Notification,
@@ -148,6 +153,8 @@ class _Bucket:
         return max(0.0, self.reset_at - time.monotonic())
 
     def exhaust_for(self, seconds: float) -> None:
+        # a wait past what one answer may impose would hold the bucket shut for good
+        seconds = min(seconds, MAX_RETRY_AFTER)
         self.reset_at = max(self.reset_at, time.monotonic() + seconds)
 
 
@@ -190,7 +197,7 @@ class DiscordNotifier(Notifier[DiscordSettings]):
             wait = self._bucket.wait_needed()
             if wait > self.settings.max_inline_wait.total_seconds():
                 return DeliveryResult(
-                    delivered=False,
+                    DeliveryOutcome.RATE_LIMITED,
                     retry_after=wait,
                     error=f"Discord rate limit bucket exhausted; retrying in {wait:.1f}s",
                 )
@@ -200,7 +207,7 @@ class DiscordNotifier(Notifier[DiscordSettings]):
                 response = self._client.post(self._webhook.url, json=payload)
             except httpx.HTTPError as exc:
                 return DeliveryResult(
-                    delivered=False,
+                    DeliveryOutcome.TRANSIENT,
                     error=self._scrub(f"could not reach Discord: {type(exc).__name__}: {exc}"),
                 )
             self._track_rate_limit(response)
@@ -218,40 +225,31 @@ class DiscordNotifier(Notifier[DiscordSettings]):
         body = _json(response)
         if 200 <= status < 300:
             message_id = body.get("id") if isinstance(body, dict) else None
-            return DeliveryResult(
-                delivered=True,
-                status_code=status,
-                external_id=str(message_id) if message_id is not None else None,
+            return DeliveryResult.from_status(
+                status, external_id=str(message_id) if message_id is not None else None
             )
         detail = self._scrub(_discord_error(status, body))
-        if status == 429:
-            headers = response.headers
-            rate_limited = "via" in headers or any(
-                name.lower().startswith("x-ratelimit") for name in headers
+        if status != 429:
+            return DeliveryResult.from_status(status, error=detail)
+        headers = response.headers
+        rate_limited = "via" in headers or any(
+            name.lower().startswith("x-ratelimit") for name in headers
+        )
+        if not rate_limited:
+            return DeliveryResult.from_status(
+                status,
+                rate_limit_signalled=False,
+                error=f"{detail} without rate-limit headers: blocked by Discord",
             )
-            if not rate_limited:
-                return DeliveryResult(
-                    delivered=False,
-                    blocked=True,
-                    status_code=status,
-                    error=f"{detail} without rate-limit headers: blocked by Discord",
-                )
-            retry_after = _float(body.get("retry_after")) if isinstance(body, dict) else None
-            if retry_after is None:
-                retry_after = _float(headers.get("retry-after"))
-            if retry_after is None:
-                retry_after = _float(headers.get("x-ratelimit-reset-after")) or 1.0
-            self._bucket.exhaust_for(retry_after)
-            return DeliveryResult(
-                delivered=False, retry_after=retry_after, status_code=status, error=detail
-            )
-        if status in (401, 403, 404):
-            return DeliveryResult(
-                delivered=False, permanent=True, disable=True, status_code=status, error=detail
-            )
-        if 400 <= status < 500:
-            return DeliveryResult(delivered=False, permanent=True, status_code=status, error=detail)
-        return DeliveryResult(delivered=False, status_code=status, error=detail)
+        retry_after = _float(body.get("retry_after")) if isinstance(body, dict) else None
+        if retry_after is None:
+            retry_after = _float(headers.get("retry-after"))
+        if retry_after is None:
+            retry_after = _float(headers.get("x-ratelimit-reset-after")) or 1.0
+        self._bucket.exhaust_for(retry_after)
+        return DeliveryResult.from_status(
+            status, retry_after=retry_after, rate_limit_signalled=True, error=detail
+        )
 
 
 def _json(response: httpx.Response) -> Any:
@@ -262,10 +260,14 @@ def _json(response: httpx.Response) -> Any:
 
 
 def _float(value: Any) -> float | None:
+    """A finite number, or ``None`` ("nan" and "inf" from a header are not a wait)."""
+    if isinstance(value, bool):
+        return None
     try:
-        return float(value) if value is not None else None
+        number = float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+    return number if number is not None and math.isfinite(number) else None
 
 
 def _discord_error(status: int, body: Any) -> str:

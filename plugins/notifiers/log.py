@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from driftscope import (
+    DeliveryOutcome,
     DeliveryResult,
     Notification,
     Notifier,
@@ -83,7 +84,7 @@ class LogNotifier(Notifier[LogSettings]):
                 _number(change.statistic),
                 _number(change.threshold),
             )
-        return DeliveryResult(delivered=True)
+        return DeliveryResult(DeliveryOutcome.DELIVERED)
 
 
 def _number(value: float | None) -> str:

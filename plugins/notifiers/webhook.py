@@ -35,7 +35,8 @@ The signature is ``HMAC-SHA256(secret, f"{timestamp}.{body}")`` in hex, where ``
 the exact request body; a receiver recomputes it, compares in constant time, and rejects
 old timestamps to stop replays (see :func:`verify_signature`).
 
-Responses: 2xx delivered (a JSON ``id`` is kept as the external id); 429 retried after
+Responses are classified by :meth:`driftscope.DeliveryOutcome.from_status`, as for every
+notifier: 2xx delivered (a JSON ``id`` is kept as the external id); 429 retried after
 ``Retry-After`` (seconds or an HTTP date) or a JSON ``retry_after``, or reported as a
 block when neither is given; 401/403/404/410 disable the notifier; another 4xx fails the
 message; 5xx and connection errors are retried with backoff. The URL, the secret and the
@@ -47,6 +48,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -58,6 +60,7 @@ import httpx
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from driftscope import (
+    DeliveryOutcome,
     DeliveryResult,
     Duration,
     Notification,
@@ -212,7 +215,7 @@ class WebhookNotifier(Notifier[WebhookSettings]):
                 response = self._client.post(self._url, content=body, headers=headers)
             except httpx.HTTPError as exc:
                 return DeliveryResult(
-                    delivered=False,
+                    DeliveryOutcome.TRANSIENT,
                     error=redact(
                         f"could not reach the webhook: {type(exc).__name__}: {exc}", self._secrets
                     ),
@@ -227,55 +230,52 @@ class WebhookNotifier(Notifier[WebhookSettings]):
             body = None
         if 200 <= status < 300:
             ident = body.get("id") if isinstance(body, dict) else None
-            return DeliveryResult(
-                delivered=True,
-                status_code=status,
-                external_id=str(ident) if ident is not None else None,
+            return DeliveryResult.from_status(
+                status, external_id=str(ident) if ident is not None else None
             )
         detail = f"webhook answered HTTP {status}"
         if isinstance(body, dict):
             reason = body.get("message") or body.get("error")
             if reason:
                 detail += f": {str(reason)[:300]}"
-        detail = redact(detail, self._secrets)
-        if status == 429:
-            retry_after = _retry_after(response, body)
-            if retry_after is None:
-                return DeliveryResult(
-                    delivered=False, blocked=True, status_code=status, error=detail
-                )
-            return DeliveryResult(
-                delivered=False, retry_after=retry_after, status_code=status, error=detail
-            )
-        if status in (401, 403, 404, 410):
-            return DeliveryResult(
-                delivered=False, permanent=True, disable=True, status_code=status, error=detail
-            )
-        if 400 <= status < 500:
-            return DeliveryResult(delivered=False, permanent=True, status_code=status, error=detail)
-        return DeliveryResult(delivered=False, status_code=status, error=detail)
+        # a 429 that says how long to wait is a rate limit; one that does not is a block
+        retry_after = _retry_after(response, body) if status == 429 else None
+        return DeliveryResult.from_status(
+            status, retry_after=retry_after, error=redact(detail, self._secrets)
+        )
 
 
 def _retry_after(response: httpx.Response, body: Any) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or an HTTP date) or a JSON
+    ``retry_after``; ``None`` when neither holds a usable number."""
     header = response.headers.get("retry-after")
     if header is not None:
+        seconds = _seconds(header)
+        if seconds is not None:
+            return seconds
         try:
-            return max(0.0, float(header))
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(header)
-            except (TypeError, ValueError):
-                when = None
-            if when is not None:
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=UTC)
-                return max(0.0, (when - datetime.now(UTC)).total_seconds())
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
     if isinstance(body, dict):
-        try:
-            return max(0.0, float(body["retry_after"]))
-        except (KeyError, TypeError, ValueError):
-            return None
+        return _seconds(body.get("retry_after"))
     return None
+
+
+def _seconds(value: Any) -> float | None:
+    """A finite number of seconds (negative counts as 0), or ``None`` ("nan" and "inf" are
+    not a wait)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 @hookimpl

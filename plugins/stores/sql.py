@@ -62,7 +62,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, cast, overload
 
 import numpy as np
 import psycopg
@@ -170,6 +170,12 @@ def to_micros(value: datetime) -> int:
     return (value - _EPOCH) // _MICROSECOND
 
 
+@overload
+def from_micros(value: int) -> datetime: ...
+@overload
+def from_micros(value: None) -> None: ...
+@overload
+def from_micros(value: int | None) -> datetime | None: ...
 def from_micros(value: int | None) -> datetime | None:
     """The aware UTC datetime of a microsecond timestamp (``None`` stays ``None``)."""
     if value is None:
@@ -914,11 +920,12 @@ class SQLStore(Store):
             else:
                 prob_values = empty
             try:
-                numbers = [feats.get(n) for n in num_names]
-                if None in numbers:
-                    numbers = [None if v is None else float(v) for v in numbers]
-                else:
-                    numbers = list(map(float, numbers))
+                values = [feats.get(n) for n in num_names]
+                numbers: list[float | None]
+                if None in values:
+                    numbers = [None if v is None else float(v) for v in values]
+                else:  # the common case, kept to one C-level map(float): no None in values
+                    numbers = list(map(float, cast(list[float | str], values)))
                 label = as_label(rec.label)
                 rows.append(
                     (
@@ -1003,7 +1010,7 @@ class SQLStore(Store):
     ) -> WindowData:
         """Read ``start <= timestamp < end`` column by column into numpy arrays."""
         lo, hi = to_micros(start), to_micros(end)
-        start, end = from_micros(lo), from_micros(hi)  # type: ignore[assignment]
+        start, end = from_micros(lo), from_micros(hi)
         with self._tx(f"reading a window of {model!r}", snapshot=True) as conn:
             layout = self._layout(conn, model, fresh=True)
             total = conn.exec_driver_sql(

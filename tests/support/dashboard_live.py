@@ -159,7 +159,9 @@ def build_history(tmp_path: Path, now: datetime | None = None) -> LiveScenario:
     config = _config(tmp_path, store_url, features)
     runtime = Runtime.from_path(config)
     try:
-        alerts, delivery = build_alerting(runtime)
+        alerts, delivery = build_alerting(
+            runtime.config, runtime.plugins, runtime.store, runtime.notifiers
+        )
         for batch in range(BATCHES):
             end = now - STEP * (BATCHES - batch)
             frame = batch_frame(tmp_path, batch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 STATE_LABELS: dict[str, str] = {
     "ok": "OK",
@@ -15,7 +16,12 @@ STATE_LABELS: dict[str, str] = {
 }
 """How each monitor state is named on the pages."""
 
-STATE_BADGE_COLORS: dict[str, str] = {
+BadgeColor = Literal[
+    "red", "orange", "yellow", "blue", "green", "violet", "gray", "grey", "primary"
+]
+"""The colours ``st.badge`` takes."""
+
+STATE_BADGE_COLORS: dict[str, BadgeColor] = {
     "ok": "green",
     "drifting": "orange",
     "firing": "red",

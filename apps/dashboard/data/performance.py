@@ -95,9 +95,9 @@ def performance_series(
             entry.labelled_rows.append(as_int(details.get("labelled_rows")))
     if detailed is not None:
         for row in items(detailed.get("results")):
-            known = out.get(str(row.get("detector", "performance")))
-            if row.get("kind") == "performance" and known is not None:
-                _absorb_details(known, details_of(row), fill_only=True)
+            series = out.get(str(row.get("detector", "performance")))
+            if row.get("kind") == "performance" and series is not None:
+                _absorb_details(series, details_of(row), fill_only=True)
     return list(out.values())
 
 

@@ -14,6 +14,7 @@ from driftscope.apps.dashboard.data.display import format_edge
 from driftscope.apps.dashboard.data.values import (
     as_float,
     as_int,
+    as_mapping,
     details_of,
     feature_label,
     items,
@@ -48,8 +49,7 @@ class ReportSummary:
 
 def summarize_report(report: Mapping[str, Any]) -> ReportSummary:
     """Counts of one report: features checked and drifting, failures, window rows."""
-    given = report.get("window")
-    window: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+    window = as_mapping(report.get("window"))
     results = items(report.get("results"))
     features: dict[str, None] = {}
     drifted: dict[str, None] = {}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from driftscope.apps.dashboard.data.values import as_float, as_int, parse_time
+from driftscope.apps.dashboard.data.values import as_float, as_int, as_mapping, parse_time
 
 
 @dataclass
@@ -31,14 +31,14 @@ def model_health(model: str, stats: Mapping[str, Any] | None, span: timedelta) -
     The rate comes from the answer when it has one (``rate_per_minute`` or
     ``rate_per_second``), else from the count over the range.
     """
-    stats = stats if isinstance(stats, Mapping) else {}
-    given = stats.get("latency_ms")
-    latency: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+    stats = as_mapping(stats)
+    latency = as_mapping(stats.get("latency_ms"))
     count = as_int(stats.get("count", stats.get("predictions")))
     labelled = as_int(stats.get("labelled", stats.get("labelled_count")))
     per_minute = as_float(stats.get("rate_per_minute"))
-    if per_minute is None and as_float(stats.get("rate_per_second")) is not None:
-        per_minute = as_float(stats.get("rate_per_second")) * 60  # type: ignore[operator]
+    per_second = as_float(stats.get("rate_per_second"))
+    if per_minute is None and per_second is not None:
+        per_minute = per_second * 60
     if per_minute is None and count is not None and span.total_seconds() > 0:
         per_minute = count / (span.total_seconds() / 60)
     share = as_float(stats.get("labelled_share"))

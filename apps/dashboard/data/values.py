@@ -48,10 +48,14 @@ def as_int(value: Any) -> int | None:
     return None if number is None or math.isinf(number) else int(number)
 
 
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when the API answered a mapping there, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def details_of(row: Mapping[str, Any]) -> Mapping[str, Any]:
     """A result's ``details`` mapping; empty when it has none or it is not a mapping."""
-    details = row.get("details")
-    return details if isinstance(details, Mapping) else {}
+    return as_mapping(row.get("details"))
 
 
 def parse_time(value: Any) -> datetime | None:

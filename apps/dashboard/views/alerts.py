@@ -20,10 +20,11 @@ from driftscope.apps.dashboard.data.delivery import (
     delivery_status,
     outbox_messages,
 )
+from driftscope.apps.dashboard.data.display import BadgeColor
 
 EVENT_LIMIT = 1000
 ACTIVE = ("firing", "no_data", "pending")
-DELIVERY_COLORS = {
+DELIVERY_COLORS: dict[str, BadgeColor] = {
     "ok": "green",
     "idle": "gray",
     "retrying": "orange",
@@ -135,7 +136,7 @@ def _delivery(
             head, badge = st.columns([3, 2], vertical_alignment="center")
             head.markdown(f"**{n.name}**" + (f" · {n.type}" if n.type else ""))
             with badge:
-                st.badge(n.status, color=DELIVERY_COLORS.get(n.status, "gray"))  # type: ignore[arg-type]
+                st.badge(n.status, color=DELIVERY_COLORS.get(n.status, "gray"))
             a, b, c, d = st.columns(4)
             a.metric("Sent", n.sent)
             b.metric("Pending", n.pending)

@@ -29,7 +29,7 @@ from driftscope.apps.dashboard.data.reports import (
     sample_counts,
     summarize_report,
 )
-from driftscope.apps.dashboard.data.values import items, latest_report, sorted_reports
+from driftscope.apps.dashboard.data.values import as_mapping, items, latest_report, sorted_reports
 
 REPORT_LIMIT = 500
 DEFAULT_LINES = 5
@@ -215,7 +215,7 @@ def _result_panel(result: Mapping[str, Any], feature: str, key: str) -> None:
                 config={"displaylogo": False},
             )
         counts = sample_counts(result)
-        details = result.get("details") if isinstance(result.get("details"), Mapping) else {}
+        details = as_mapping(result.get("details"))
         p_raw = result.get("p_value")
         p_adj = details.get("p_value_adjusted")
         a, b, c = st.columns(3)

@@ -182,9 +182,9 @@ def render() -> None:
     firing = [a for a in alerts if a.state in ("firing", "no_data")]
 
     if configured:
-        cols = st.columns(5)
+        tallies = st.columns(5)
         for col, state in zip(
-            cols, ("ok", "drifting", "firing", "failing", "no_data"), strict=True
+            tallies, ("ok", "drifting", "firing", "failing", "no_data"), strict=True
         ):
             col.metric(
                 f":{STATE_BADGE_COLORS[state]}[{STATE_ICONS[state]} {STATE_LABELS[state]}]",
@@ -202,13 +202,13 @@ def render() -> None:
         for a in firing:  # the oldest change: how long this monitor has been alerting
             if a.since is not None and (a.monitor not in since or a.since < since[a.monitor]):
                 since[a.monitor] = a.since
-        for monitor, features in grouped.items():
+        for monitor_name, features in grouped.items():
             keys = sum(len(d) for d in features.values())
             with st.container(border=True):
                 st.markdown(
-                    f":red[:material/notifications_active: **{monitor}**] · "
+                    f":red[:material/notifications_active: **{monitor_name}**] · "
                     f"{keys} alert(s) on {len(features)} feature(s) · since "
-                    f"{ui.when(since.get(monitor))}"
+                    f"{ui.when(since.get(monitor_name))}"
                 )
                 st.markdown(
                     " ".join(

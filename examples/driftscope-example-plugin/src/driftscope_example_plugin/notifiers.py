@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import Field
 
 from driftscope import (
+    DeliveryOutcome,
     DeliveryResult,
     Notification,
     Notifier,
@@ -49,9 +50,10 @@ class JsonlFileNotifier(Notifier[JsonlFileSettings]):
                 with self.settings.path.open("a", encoding="utf-8") as handle:
                     handle.write(line + "\n")
         except OSError as exc:
-            # a full disk or a missing permission may be fixed: let the worker retry later
-            return DeliveryResult(delivered=False, retry_after=30.0, error=str(exc))
-        return DeliveryResult(delivered=True)
+            # a full disk or a missing permission may be fixed: the worker retries with
+            # backoff, and gives the message up if it stays unwritable past give_up_after
+            return DeliveryResult(DeliveryOutcome.TRANSIENT, error=str(exc))
+        return DeliveryResult(DeliveryOutcome.DELIVERED)
 
 
 @hookimpl
