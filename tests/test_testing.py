@@ -11,9 +11,11 @@ import dataclasses
 import json
 import logging
 import math
+import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -849,6 +851,29 @@ def test_the_check_expects_what_the_delivery_worker_is_told() -> None:
         assert scenario.expect is expected, scenario.name
         seen.add((scenario.status, signalled))
     assert seen >= {(s, False) for s in [*stated, 401, 403, 429]} | {(429, True)}
+
+
+def test_the_plugin_guide_states_the_outcome_of_every_answer_the_check_gives() -> None:
+    # docs/plugins.md's table of check_notifier's answers, read as data
+    text = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text("utf-8")
+    table = text.split("| the receiver answers | expected outcome |", 1)[1].split("\n\n", 1)[0]
+    rows = []
+    for line in table.splitlines()[2:]:
+        answers, expected = line.strip("|").split("|")
+        (outcome,) = re.findall(r"`([A-Z_]+)`", expected)
+        statuses = {int(s) for s in re.findall(r"\b\d{3}\b", answers)}
+        rows.append((statuses, answers, DeliveryOutcome[outcome]))
+    for scenario in driftscope.testing._SCENARIOS:
+        bare = not scenario.headers
+        stated = [
+            outcome
+            for statuses, answers, outcome in rows
+            if scenario.status in statuses
+            and (scenario.status != 429 or ("without rate-limit" in answers) == bare)
+        ]
+        assert stated == [scenario.expect], scenario.name
+    refused = [outcome for _, answers, outcome in rows if "connection is refused" in answers]
+    assert refused == [DeliveryOutcome.TRANSIENT]
 
 
 @pytest.mark.parametrize(
