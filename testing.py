@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -46,6 +46,7 @@ from driftscope import (
     AlertChange,
     BinCounts,
     CategoryCounts,
+    DeliveryOutcome,
     DeliveryResult,
     Detector,
     DetectorResult,
@@ -1029,11 +1030,11 @@ def _call_with_deadline(function: Callable[[], Any], timeout: float = CALL_TIMEO
 
 @dataclass(frozen=True)
 class _Scenario:
-    """One answer of the receiver and what the notifier must make of it."""
+    """One answer of the receiver and the outcome the notifier must make of it."""
 
     name: str
     status: int
-    expect: Literal["delivered", "retry", "permanent", "disable", "rate_limited", "not_permanent"]
+    expect: DeliveryOutcome
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
@@ -1051,91 +1052,128 @@ _RATE_LIMIT_HEADERS = {
     "X-RateLimit-Reset-After": "7",
     "X-RateLimit-Bucket": "check",
 }
+#: The wait the rate-limit answer asks for, and how far a notifier may round it.
+_RATE_LIMIT_WAIT = 7.0
+_RATE_LIMIT_SLACK = 1.0
 
-# 429 scenarios last: a notifier may remember a rate limit and hold later sends back
+#: Why each outcome is the right one, for the message naming a wrong one.
+_WHY: dict[DeliveryOutcome, str] = {
+    DeliveryOutcome.DELIVERED: "the receiver accepted the message",
+    DeliveryOutcome.RATE_LIMITED: "a 429 with rate-limit headers asks us to wait, then resend",
+    DeliveryOutcome.BLOCKED: (
+        "a 429 without rate-limit headers is a block by the receiver's edge, not a rate limit "
+        "that says how long to wait"
+    ),
+    DeliveryOutcome.GONE: "the endpoint is gone or refuses us: the notifier must stop using it",
+    DeliveryOutcome.REJECTED: (
+        "the receiver refused this message: retrying it cannot help, but the endpoint still "
+        "works for other messages"
+    ),
+    DeliveryOutcome.TRANSIENT: "the failure is temporary: the message must be retried later",
+}
+
+# 429 scenarios last: a notifier may remember a rate limit and hold later sends back.
+# 401 and 403 take whatever core's classification gives them, so this check and the
+# delivery worker never disagree about a refused credential.
 _SCENARIOS: tuple[_Scenario, ...] = (
-    _Scenario("200 with an id", 200, "delivered", {"id": "4242"}),
-    _Scenario("204 without a body", 204, "delivered"),
-    _Scenario("500 echoing the request", 500, "retry", _echo),
-    _Scenario("503 without a body", 503, "retry"),
-    _Scenario("400 echoing the request", 400, "permanent", _echo),
-    _Scenario("401", 401, "disable", _echo),
-    _Scenario("403", 403, "disable", _echo),
-    _Scenario("404 echoing the request", 404, "disable", _echo),
-    _Scenario("429 without rate-limit headers", 429, "not_permanent", _echo),
+    _Scenario("200 with an id", 200, DeliveryOutcome.DELIVERED, {"id": "4242"}),
+    _Scenario("204 without a body", 204, DeliveryOutcome.DELIVERED),
+    _Scenario("500 echoing the request", 500, DeliveryOutcome.TRANSIENT, _echo),
+    _Scenario("503 without a body", 503, DeliveryOutcome.TRANSIENT),
+    _Scenario("400 echoing the request", 400, DeliveryOutcome.REJECTED, _echo),
+    _Scenario("422 echoing the request", 422, DeliveryOutcome.REJECTED, _echo),
+    _Scenario("401", 401, DeliveryOutcome.from_status(401), _echo),
+    _Scenario("403", 403, DeliveryOutcome.from_status(403), _echo),
+    _Scenario("404 echoing the request", 404, DeliveryOutcome.GONE, _echo),
+    _Scenario("410 without a body", 410, DeliveryOutcome.GONE),
+    _Scenario("429 without rate-limit headers", 429, DeliveryOutcome.BLOCKED, _echo),
     _Scenario(
         "429 rate limit, retry after 7 s",
         429,
-        "rate_limited",
-        {"retry_after": 7},
+        DeliveryOutcome.RATE_LIMITED,
+        {"retry_after": _RATE_LIMIT_WAIT},
         _RATE_LIMIT_HEADERS,
     ),
 )
 
 
 def _result_contract(result: Any, where: str, problems: _Problems) -> bool:
-    """The DeliveryResult invariants the delivery worker relies on."""
+    """The DeliveryResult invariants the delivery worker relies on.
+
+    DeliveryResult validates most of them when it is built; they are checked again because
+    a plugin can return a subclass, or change a frozen result with ``object.__setattr__``.
+    """
     if not isinstance(result, DeliveryResult):
         problems.add(where, f"send() returned {type(result).__name__}, not a DeliveryResult")
         return False
-    if result.delivered:
-        for flag in ("permanent", "disable", "blocked"):
-            if getattr(result, flag):
-                problems.add(where, f"delivered and {flag} at once")
-        if result.retry_after is not None:
-            problems.add(where, "delivered, yet asks to retry_after")
-    elif not (isinstance(result.error, str) and result.error.strip()):
-        problems.add(where, "not delivered and no error saying why (the outbox records it)")
-    if result.retry_after is not None and not (
-        _finite_number(result.retry_after) and float(result.retry_after) >= 0
+    outcome = result.outcome
+    if not isinstance(outcome, DeliveryOutcome):
+        problems.add(where, f"outcome {outcome!r} is not a driftscope.DeliveryOutcome")
+        return False
+    if outcome is DeliveryOutcome.RATE_LIMITED:
+        wait = result.retry_after
+        if not (wait is not None and _finite_number(wait) and float(wait) >= 0):
+            problems.add(
+                where,
+                f"rate_limited with retry_after {wait!r}: it must be the "
+                "number of seconds >= 0 to wait",
+            )
+    elif result.retry_after is not None:
+        problems.add(
+            where,
+            f"retry_after {result.retry_after!r} belongs to a rate_limited result, "
+            f"not a {outcome.value} one (the worker would ignore it)",
+        )
+    if outcome is not DeliveryOutcome.DELIVERED and not (
+        isinstance(result.error, str) and result.error.strip()
     ):
-        problems.add(where, f"retry_after {result.retry_after!r} is not a number >= 0")
-    if result.status_code is not None and not (
-        isinstance(result.status_code, int) and 100 <= result.status_code <= 599
+        problems.add(
+            where, f"{outcome.value}, not delivered, and no error saying why (the outbox shows it)"
+        )
+    status = result.status_code
+    if status is not None and not (
+        isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599
     ):
-        problems.add(where, f"status_code {result.status_code!r} is not an HTTP status")
+        problems.add(where, f"status_code {status!r} is not an HTTP status")
     return True
+
+
+def _expect_outcome(
+    expected: DeliveryOutcome,
+    answered: str,
+    result: DeliveryResult,
+    where: str,
+    problems: _Problems,
+) -> None:
+    if result.outcome is not expected:
+        problems.add(
+            where,
+            f"{answered}, so the outcome must be {expected.value} ({_WHY[expected]}), "
+            f"got {result.outcome.value}",
+        )
 
 
 def _expectation(
     scenario: _Scenario, result: DeliveryResult, where: str, problems: _Problems
 ) -> None:
-    expect = scenario.expect
     if result.status_code is not None and result.status_code != scenario.status:
         problems.add(
             where, f"status_code {result.status_code} but the receiver answered {scenario.status}"
         )
-    if expect == "delivered":
-        if not result.delivered:
-            problems.add(where, "the receiver accepted the message, yet delivered is false")
-        return
-    if result.delivered:
-        problems.add(where, f"the receiver answered {scenario.status}, yet delivered is true")
-        return
-    if expect == "retry" and (result.permanent or result.disable):
-        problems.add(where, "a server error is temporary: it must be retried, not permanent")
-    elif expect == "permanent" and (not result.permanent or result.disable):
-        problems.add(
-            where,
-            f"a {scenario.status} must be permanent (retrying cannot help) without disabling "
-            f"(permanent={result.permanent}, disable={result.disable})",
-        )
-    elif expect == "disable" and not (result.disable and result.permanent):
-        problems.add(
-            where,
-            f"a {scenario.status} means the endpoint refuses us: disable and permanent must be "
-            f"set (permanent={result.permanent}, disable={result.disable})",
-        )
-    elif expect == "not_permanent" and (result.permanent or result.disable):
-        problems.add(where, "a 429 is never permanent: the receiver may accept the message later")
-    elif expect == "rate_limited":
-        if result.permanent or result.disable:
-            problems.add(where, "a rate limit is never permanent")
+    _expect_outcome(
+        scenario.expect, f"the receiver answered {scenario.status}", result, where, problems
+    )
+    if scenario.expect is DeliveryOutcome.RATE_LIMITED:
         after = result.retry_after
-        if not (after is not None and _finite_number(after) and 6.0 <= float(after) <= 8.0):
+        if not (
+            after is not None
+            and _finite_number(after)
+            and abs(float(after) - _RATE_LIMIT_WAIT) <= _RATE_LIMIT_SLACK
+        ):
             problems.add(
                 where,
-                f"the receiver asked to retry after 7 s, the result says retry_after={after!r}",
+                f"the receiver asked to retry after {_RATE_LIMIT_WAIT:g} s, the result says "
+                f"retry_after={after!r}",
             )
 
 
@@ -1212,15 +1250,20 @@ def check_notifier(
     :returns: A :class:`CheckReport`.
     :raises AssertionError: Listing every broken promise, each with its scenario.
 
-    Always: ``send`` returns a :class:`driftscope.DeliveryResult` (never raises), whose
-    fields agree (a delivered result is not permanent, a failed one says why in
-    ``error``); no secret appears in the notifier's or its settings' repr, in any result,
-    in any log line written meanwhile, or in the error for a rejected secret setting.
+    Always: ``send`` returns a :class:`driftscope.DeliveryResult` (never raises) whose
+    ``outcome`` is a :class:`driftscope.DeliveryOutcome`, with ``retry_after`` only when
+    rate limited, an ``error`` saying why whenever it is not delivered, and a real HTTP
+    status (or none) in ``status_code``; no secret appears in the notifier's or its
+    settings' repr, in any result, in any log line written meanwhile, or in the error for
+    a rejected secret setting.
 
-    With a receiver, a fresh notifier per answer: 2xx is delivered (and a request did
-    arrive); 5xx and an unreachable endpoint are retried (not permanent); 400 is
-    permanent; 401, 403 and 404 disable the notifier; 429 is never permanent, and with
-    ``Retry-After: 7`` (and Discord's rate-limit headers and body) ``retry_after`` is 7.
+    With a receiver, a fresh notifier per answer, each answer's outcome as
+    :meth:`driftscope.DeliveryOutcome.from_status` classifies it: 200 and 204 are
+    ``delivered`` (and a request did arrive); 500, 503 and a refused connection are
+    ``transient``; 400 and 422 are ``rejected``; 404 and 410 are ``gone``; 401 and 403 are
+    what ``from_status`` makes of them (today ``gone``); a 429 with ``Retry-After: 7`` (and
+    Discord's rate-limit headers and body) is ``rate_limited`` with ``retry_after`` 7, one
+    without rate-limit headers ``blocked``. A ``status_code`` must be the one answered.
     Error bodies repeat the request's path and headers back, as some receivers do, so a
     notifier that copies them into ``error`` unredacted is caught.
     """
@@ -1307,7 +1350,7 @@ def _check_direct(
             where = "send (test message)" if sent.test else "send"
             result = _send(notifier, sent, where, problems)
             if result is not None and not result.delivered:
-                problems.add(where, f"not delivered: {result.error}")
+                problems.add(where, f"{result.outcome.value}, not delivered: {result.error}")
     finally:
         _close(notifier, "send", problems)
     report.passed.append("send: a DeliveryResult, delivered, for an alert and a test message")
@@ -1340,12 +1383,13 @@ def _check_over_http(
         if notifier is not None:
             try:
                 result = _send(notifier, message, where, problems)
-                if result is not None and (result.delivered or result.permanent or result.disable):
-                    problems.add(
+                if result is not None:
+                    _expect_outcome(
+                        DeliveryOutcome.TRANSIENT,
+                        "the connection was refused",
+                        result,
                         where,
-                        "a connection refused must be retried later: not delivered, not "
-                        f"permanent (delivered={result.delivered}, permanent={result.permanent}, "
-                        f"disable={result.disable})",
+                        problems,
                     )
             finally:
                 _close(notifier, where, problems)
@@ -1357,7 +1401,9 @@ def _check_over_http(
         try:
             result = _send(notifier, sample_notification(test=True), "test message", problems)
             if result is not None and not result.delivered:
-                problems.add("test message", f"not delivered: {result.error}")
+                problems.add(
+                    "test message", f"{result.outcome.value}, not delivered: {result.error}"
+                )
         finally:
             _close(notifier, "test message", problems)
     report.passed.append("a test message is delivered")

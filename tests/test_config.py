@@ -125,6 +125,8 @@ def test_delivery_retry_settings_are_checked_with_their_location(plugins):
     assert "delivery.max_attempts" in found  # replaced by fast_attempts + give_up_after
     crossed = {**BASE, "delivery": {"backoff_initial": "10s", "backoff_max": "5s"}}
     assert "backoff_max must not be shorter" in problems(crossed, plugins)["delivery"]
+    overflowing = {**BASE, "delivery": {"fast_attempts": 2000}}
+    assert "less than or equal to 30" in problems(overflowing, plugins)["delivery.fast_attempts"]
     lapsing = {**BASE, "delivery": {"poll_interval": "5s", "lease": "2s"}}
     assert "lease must be longer than poll_interval" in problems(lapsing, plugins)["delivery"]
 

@@ -18,6 +18,7 @@ import asyncio
 import inspect
 import re
 import threading
+import time
 import types
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from fastapi import FastAPI
 
 from driftscope import (
     AlertEvent,
+    DeliveryOutcome,
     DeliveryResult,
     Detector,
     DetectorRecord,
@@ -49,6 +51,7 @@ from driftscope.core.plugin_system import hookspecs
 from driftscope.core.plugin_system.manager import create_plugin_manager
 from driftscope.core.runtime import Runtime
 from driftscope.plugins.stores.sql import SQLStore
+from driftscope.testing import check_notifier
 from support.api_helpers import api_client
 from support.factories import demo_model, log_traffic, write_config
 from support.reports import report
@@ -123,6 +126,8 @@ def test_each_hook_example_runs_and_registers(hook: str) -> None:
         # contract, which a sketch that leaves its methods out does not meet)
         assert record.name in manager.names(kind)
         assert manager.plugin_of(kind, record.name) == f"example-{hook}"
+        if kind == "notifier":  # the example a plugin author copies must keep the contract
+            check_notifier(record.component, {"type": record.name})
         return
     now = datetime.now(UTC)
     arguments: dict[str, Any] = {
@@ -180,7 +185,7 @@ class Recorder:
             def send(self, notification: Notification) -> DeliveryResult:
                 recorder.sent.append(notification)
                 recorder.delivered.set()
-                return DeliveryResult(delivered=True)
+                return DeliveryResult(DeliveryOutcome.DELIVERED)
 
         self.notifier_cls = RecordingNotifier
 
@@ -244,6 +249,12 @@ async def test_every_hook_fires_in_a_real_run(tmp_path: Path, sqlite_url: str) -
             # the API delivers the outbox in the background: wait for the notifier's send
             reached = await asyncio.to_thread(recorder.delivered.wait, 60)
             assert reached, "the alert never reached the recorded notifier"
+            # and the worker took the result as delivered (a send that raised, or returned
+            # something else, leaves the message to be retried)
+            deadline = time.monotonic() + 60
+            while not runtime.store.list_messages(status="sent", limit=10):
+                assert time.monotonic() < deadline, "the delivered alert was never marked sent"
+                await asyncio.sleep(0.05)
     finally:
         runtime.close()
 

@@ -7,12 +7,15 @@ So every check is shown able to fail, for the reason it claims.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
+import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -20,9 +23,11 @@ import numpy as np
 import pytest
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
+import driftscope.testing
 from driftscope import (
     BinCounts,
     CategoryCounts,
+    DeliveryOutcome,
     DeliveryResult,
     Detector,
     DetectorResult,
@@ -133,7 +138,7 @@ def test_the_webhook_notifier_redacts_a_path_the_receiver_echoes() -> None:
             result = notifier.send(sample_notification())
         finally:
             notifier.close()
-    assert result.disable and result.error is not None
+    assert result.outcome is DeliveryOutcome.GONE and result.error is not None
     assert token not in result.error and "/hooks/" not in result.error
     assert "no route ***" in result.error
 
@@ -475,7 +480,7 @@ class GoodNotifierSettings(NotifierSettings):
 
 
 class GoodNotifier(Notifier):
-    """POSTs the notification as JSON and maps the answer onto the DeliveryResult contract."""
+    """POSTs the notification as JSON and classifies the answer with core's from_status."""
 
     Settings = GoodNotifierSettings
 
@@ -492,29 +497,35 @@ class GoodNotifier(Notifier):
         try:
             response = self.post(notification)
         except httpx.HTTPError as exc:
-            return DeliveryResult(False, error=f"could not connect: {type(exc).__name__}")
+            return self.unreachable(exc)
         return self.result(response)
+
+    def unreachable(self, exc: httpx.HTTPError) -> DeliveryResult:
+        return DeliveryResult(DeliveryOutcome.TRANSIENT, error=f"could not connect: {exc!r}")
+
+    def retry_after(self, response: httpx.Response) -> float | None:
+        after = response.headers.get("retry-after")
+        return None if after is None else float(after)
 
     def result(self, response: httpx.Response) -> DeliveryResult:
         status = response.status_code
-        error = f"HTTP {status}"
-        if 200 <= status < 300:
-            return DeliveryResult(True, status_code=status)
-        if status == 429:
-            after = response.headers.get("retry-after")
-            if after is None:
-                return DeliveryResult(False, blocked=True, status_code=status, error=error)
-            return DeliveryResult(False, retry_after=float(after), status_code=status, error=error)
-        if status in (401, 403, 404):
-            return DeliveryResult(
-                False, permanent=True, disable=True, status_code=status, error=error
-            )
-        if 400 <= status < 500:
-            return DeliveryResult(False, permanent=True, status_code=status, error=error)
-        return DeliveryResult(False, status_code=status, error=error)
+        # a 429 that says how long to wait is a rate limit; one that does not is a block
+        after = self.retry_after(response) if status == 429 else None
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+        return DeliveryResult.from_status(status, retry_after=after, error=error)
 
     def close(self) -> None:
         self.client.close()
+
+
+def _failed(result: DeliveryResult, outcome: DeliveryOutcome) -> DeliveryResult:
+    """The same answer reported as another (failed) outcome."""
+    return DeliveryResult(
+        outcome,
+        retry_after=1.0 if outcome is DeliveryOutcome.RATE_LIMITED else None,
+        status_code=result.status_code,
+        error=result.error or f"HTTP {result.status_code}",
+    )
 
 
 class RaisesOnHTTPErrors(GoodNotifier):
@@ -526,17 +537,7 @@ class RaisesOnHTTPErrors(GoodNotifier):
 class CopiesTheErrorBody(GoodNotifier):
     def result(self, response: httpx.Response) -> DeliveryResult:
         result = super().result(response)
-        if result.delivered:
-            return result
-        return DeliveryResult(
-            False,
-            status_code=result.status_code,
-            error=response.text,
-            permanent=result.permanent,
-            disable=result.disable,
-            retry_after=result.retry_after,
-            blocked=result.blocked,
-        )
+        return result if result.delivered else dataclasses.replace(result, error=response.text)
 
 
 class LogsTheURL(GoodNotifier):
@@ -559,52 +560,137 @@ class ShowsTheURLInItsRepr(GoodNotifier):
 
 class DeliveredWhatever(GoodNotifier):
     def result(self, response: httpx.Response) -> DeliveryResult:
-        return DeliveryResult(True, status_code=response.status_code)
+        return DeliveryResult(DeliveryOutcome.DELIVERED, status_code=response.status_code)
 
 
 class NeverDisables(GoodNotifier):
     def result(self, response: httpx.Response) -> DeliveryResult:
         result = super().result(response)
-        if result.disable:
-            return DeliveryResult(
-                False, permanent=True, status_code=result.status_code, error="gone"
+        if result.outcome is DeliveryOutcome.GONE:
+            return _failed(result, DeliveryOutcome.REJECTED)
+        return result
+
+
+class OnlyKnows404(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        result = super().result(response)
+        if response.status_code == 410:  # a plainer "gone" than 404, taken for a bad message
+            return _failed(result, DeliveryOutcome.REJECTED)
+        return result
+
+
+class RefusedCredentialsTheOtherWay(GoodNotifier):
+    """Classifies 401 and 403 against core: gone where core says rejected, or the reverse."""
+
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        result = super().result(response)
+        if response.status_code in (401, 403):
+            other = (
+                DeliveryOutcome.REJECTED
+                if result.outcome is DeliveryOutcome.GONE
+                else DeliveryOutcome.GONE
             )
+            return _failed(result, other)
+        return result
+
+
+class DisablesOnABadMessage(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        result = super().result(response)
+        if result.outcome is DeliveryOutcome.REJECTED:
+            return _failed(result, DeliveryOutcome.GONE)
         return result
 
 
 class GivesUpOnServerErrors(GoodNotifier):
     def result(self, response: httpx.Response) -> DeliveryResult:
+        result = super().result(response)
         if response.status_code >= 500:
-            return DeliveryResult(
-                False, permanent=True, status_code=response.status_code, error="5xx"
-            )
-        return super().result(response)
+            return _failed(result, DeliveryOutcome.REJECTED)
+        return result
+
+
+class GivesUpWhenUnreachable(GoodNotifier):
+    def unreachable(self, exc: httpx.HTTPError) -> DeliveryResult:
+        return DeliveryResult(DeliveryOutcome.GONE, error="no such host")
 
 
 class IgnoresRetryAfter(GoodNotifier):
+    def retry_after(self, response: httpx.Response) -> float | None:
+        return None  # every 429 taken for a block
+
+
+class TakesEvery429ForARateLimit(GoodNotifier):
+    def retry_after(self, response: httpx.Response) -> float | None:
+        after = super().retry_after(response)
+        return 1.0 if after is None else after
+
+
+class ReadsTheWaitInMilliseconds(GoodNotifier):
+    def retry_after(self, response: httpx.Response) -> float | None:
+        after = response.headers.get("x-ratelimit-reset-after")
+        return None if after is None else float(after) / 1000
+
+
+class ReportsTheStatusClass(GoodNotifier):
     def result(self, response: httpx.Response) -> DeliveryResult:
-        if response.status_code == 429:
-            return DeliveryResult(False, blocked=True, status_code=429, error="429")
-        return super().result(response)
+        result = super().result(response)
+        return dataclasses.replace(result, status_code=response.status_code // 100 * 100)
 
 
 class NeverSends(GoodNotifier):
     def send(self, notification: Notification) -> DeliveryResult:
-        return DeliveryResult(True)
+        return DeliveryResult(DeliveryOutcome.DELIVERED)
 
 
 class FailsSilently(GoodNotifier):
     def result(self, response: httpx.Response) -> DeliveryResult:
-        result = super().result(response)
-        if response.status_code >= 500:
-            return DeliveryResult(False, status_code=response.status_code)
-        return result
+        return dataclasses.replace(super().result(response), error=None)
 
 
 class ReturnsTrue(GoodNotifier):
     def send(self, notification: Notification) -> Any:
         super().send(notification)
         return True
+
+
+@dataclasses.dataclass(frozen=True)
+class UncheckedResult(DeliveryResult):
+    """A result that skips DeliveryResult's own validation, as a careless subclass could."""
+
+    def __post_init__(self) -> None:
+        pass
+
+
+class RetryAfterOnAServerError(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        result = super().result(response)
+        if result.outcome is DeliveryOutcome.TRANSIENT:
+            return UncheckedResult(
+                result.outcome, retry_after=30.0, status_code=result.status_code, error="later"
+            )
+        return result
+
+
+class RateLimitedForever(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        result = super().result(response)
+        if result.outcome is DeliveryOutcome.RATE_LIMITED:
+            return UncheckedResult(result.outcome, retry_after=math.inf, error="rate limited")
+        return result
+
+
+class StatusZeroWhenUnreachable(GoodNotifier):
+    def unreachable(self, exc: httpx.HTTPError) -> DeliveryResult:
+        return DeliveryResult(DeliveryOutcome.TRANSIENT, status_code=0, error="no connection")
+
+
+class OutcomeAsAWord(GoodNotifier):
+    def result(self, response: httpx.Response) -> DeliveryResult:
+        result = super().result(response)
+        if result.delivered:
+            return UncheckedResult("sent", status_code=result.status_code)  # type: ignore[arg-type]
+        return result
 
 
 class EchoingSettings(NotifierSettings):
@@ -625,30 +711,106 @@ class EchoesRejectedSecrets(GoodNotifier):
     Settings = EchoingSettings
 
 
-BROKEN_NOTIFIERS: list[tuple[type[Notifier], str]] = [
-    (
-        RaisesOnHTTPErrors,
-        "send() raised HTTPStatusError",
-    ),
+def _must_be(outcome: DeliveryOutcome) -> str:
+    return f"so the outcome must be {outcome.value} ("
+
+
+CORE_401 = DeliveryOutcome.from_status(401)
+BROKEN_NOTIFIERS: list[tuple[type[Notifier], list[str]]] = [
+    (RaisesOnHTTPErrors, ["send() raised HTTPStatusError"]),
     (
         CopiesTheErrorBody,
-        "receiver answers 404 echoing the request: a secret shows in the DeliveryResult",
+        ["receiver answers 404 echoing the request: a secret shows in the DeliveryResult"],
     ),
-    (LogsTheURL, "log line(s) written during the check show a secret"),
-    (ForgetsProtectSecrets, "show a secret, e.g. 'httpx INFO HTTP Request: POST ***"),
-    (ShowsTheURLInItsRepr, "a secret shows in the notifier's or its settings' repr"),
+    (LogsTheURL, ["log line(s) written during the check show a secret"]),
+    (ForgetsProtectSecrets, ["show a secret, e.g. 'httpx INFO HTTP Request: POST ***"]),
+    (ShowsTheURLInItsRepr, ["a secret shows in the notifier's or its settings' repr"]),
     (
         DeliveredWhatever,
-        "receiver answers 500 echoing the request: the receiver answered 500, yet delivered is "
-        "true",
+        [
+            "receiver answers 500 echoing the request: the receiver answered 500, "
+            + _must_be(DeliveryOutcome.TRANSIENT),
+            "got delivered",
+        ],
     ),
-    (NeverDisables, "a 404 means the endpoint refuses us: disable and permanent must be set"),
-    (GivesUpOnServerErrors, "a server error is temporary: it must be retried, not permanent"),
-    (IgnoresRetryAfter, "the receiver asked to retry after 7 s, the result says retry_after=None"),
-    (NeverSends, "receiver answers 200 with an id: no request reached the receiver"),
-    (FailsSilently, "not delivered and no error saying why"),
-    (ReturnsTrue, "send() returned bool, not a DeliveryResult"),
-    (EchoesRejectedSecrets, "a rejected url is repeated in the validation error"),
+    (
+        NeverDisables,
+        [
+            "receiver answers 404 echoing the request: the receiver answered 404, "
+            + _must_be(DeliveryOutcome.GONE)
+            + "the endpoint is gone or refuses us",
+            "got rejected",
+        ],
+    ),
+    (
+        OnlyKnows404,
+        [
+            "receiver answers 410 without a body: the receiver answered 410, "
+            + _must_be(DeliveryOutcome.GONE)
+        ],
+    ),
+    (
+        RefusedCredentialsTheOtherWay,
+        ["receiver answers 401: the receiver answered 401, " + _must_be(CORE_401)],
+    ),
+    (
+        DisablesOnABadMessage,
+        [
+            "receiver answers 400 echoing the request: the receiver answered 400, "
+            + _must_be(DeliveryOutcome.REJECTED)
+            + "the receiver refused this message",
+            "got gone",
+        ],
+    ),
+    (
+        GivesUpOnServerErrors,
+        [
+            "receiver answers 503 without a body: the receiver answered 503, "
+            + _must_be(DeliveryOutcome.TRANSIENT)
+            + "the failure is temporary"
+        ],
+    ),
+    (
+        GivesUpWhenUnreachable,
+        [
+            "unreachable endpoint: the connection was refused, "
+            + _must_be(DeliveryOutcome.TRANSIENT)
+        ],
+    ),
+    (
+        IgnoresRetryAfter,
+        [
+            "receiver answers 429 rate limit, retry after 7 s: the receiver answered 429, "
+            + _must_be(DeliveryOutcome.RATE_LIMITED),
+            "the receiver asked to retry after 7 s, the result says retry_after=None",
+        ],
+    ),
+    (
+        TakesEvery429ForARateLimit,
+        [
+            "receiver answers 429 without rate-limit headers: the receiver answered 429, "
+            + _must_be(DeliveryOutcome.BLOCKED)
+        ],
+    ),
+    (
+        ReadsTheWaitInMilliseconds,
+        ["the receiver asked to retry after 7 s, the result says retry_after=0.007"],
+    ),
+    (ReportsTheStatusClass, ["status_code 500 but the receiver answered 503"]),
+    (NeverSends, ["receiver answers 200 with an id: no request reached the receiver"]),
+    (FailsSilently, ["transient, not delivered, and no error saying why"]),
+    (ReturnsTrue, ["send() returned bool, not a DeliveryResult"]),
+    (
+        RetryAfterOnAServerError,
+        ["retry_after 30.0 belongs to a rate_limited result, not a transient one"],
+    ),
+    (OutcomeAsAWord, ["outcome 'sent' is not a driftscope.DeliveryOutcome"]),
+    (
+        RateLimitedForever,
+        ["rate_limited with retry_after inf: it must be the number of seconds >= 0 to wait"],
+    ),
+    (StatusZeroWhenUnreachable, ["unreachable endpoint: status_code 0 is not an HTTP status"]),
+    (EchoesRejectedSecrets, ["a rejected url is repeated in the validation error"]),
 ]
 
 
@@ -662,16 +824,71 @@ def test_a_correct_notifier_passes() -> None:
     assert report.skipped == []
 
 
+def test_the_check_expects_what_the_delivery_worker_is_told() -> None:
+    # the rules as the notifier contract states them, written out here, and core's own
+    # classification: the check must agree with both, or a notifier it passes would be
+    # misread by the delivery worker (401 and 403 follow core, whichever way it decides)
+    stated = {
+        200: DeliveryOutcome.DELIVERED,
+        204: DeliveryOutcome.DELIVERED,
+        400: DeliveryOutcome.REJECTED,
+        422: DeliveryOutcome.REJECTED,
+        404: DeliveryOutcome.GONE,
+        410: DeliveryOutcome.GONE,
+        500: DeliveryOutcome.TRANSIENT,
+        503: DeliveryOutcome.TRANSIENT,
+    }
+    assert CORE_401 in (DeliveryOutcome.GONE, DeliveryOutcome.REJECTED)
+    seen = set()
+    for scenario in driftscope.testing._SCENARIOS:
+        signalled = bool(scenario.headers)
+        core = DeliveryOutcome.from_status(scenario.status, rate_limit_signalled=signalled)
+        assert scenario.expect is core, scenario.name
+        if scenario.status == 429:
+            expected = DeliveryOutcome.RATE_LIMITED if signalled else DeliveryOutcome.BLOCKED
+        else:
+            expected = stated.get(scenario.status, core)
+        assert scenario.expect is expected, scenario.name
+        seen.add((scenario.status, signalled))
+    assert seen >= {(s, False) for s in [*stated, 401, 403, 429]} | {(429, True)}
+
+
+def test_the_plugin_guide_states_the_outcome_of_every_answer_the_check_gives() -> None:
+    # docs/plugins.md's table of check_notifier's answers, read as data
+    text = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text("utf-8")
+    table = text.split("| the receiver answers | expected outcome |", 1)[1].split("\n\n", 1)[0]
+    rows = []
+    for line in table.splitlines()[2:]:
+        answers, expected = line.strip("|").split("|")
+        (outcome,) = re.findall(r"`([A-Z_]+)`", expected)
+        statuses = {int(s) for s in re.findall(r"\b\d{3}\b", answers)}
+        rows.append((statuses, answers, DeliveryOutcome[outcome]))
+    for scenario in driftscope.testing._SCENARIOS:
+        bare = not scenario.headers
+        stated = [
+            outcome
+            for statuses, answers, outcome in rows
+            if scenario.status in statuses
+            and (scenario.status != 429 or ("without rate-limit" in answers) == bare)
+        ]
+        assert stated == [scenario.expect], scenario.name
+    refused = [outcome for _, answers, outcome in rows if "connection is refused" in answers]
+    assert refused == [DeliveryOutcome.TRANSIENT]
+
+
 @pytest.mark.parametrize(
-    ("notifier_cls", "complaint"), BROKEN_NOTIFIERS, ids=[c.__name__ for c, _ in BROKEN_NOTIFIERS]
+    ("notifier_cls", "complaints"), BROKEN_NOTIFIERS, ids=[c.__name__ for c, _ in BROKEN_NOTIFIERS]
 )
-def test_check_notifier_names_what_broke(notifier_cls: type[Notifier], complaint: str) -> None:
+def test_check_notifier_names_what_broke(
+    notifier_cls: type[Notifier], complaints: list[str]
+) -> None:
     token = _token()
     with pytest.raises(AssertionError) as raised:
         check_notifier(notifier_cls, _good_settings(token))
     message = str(raised.value)
     assert message.startswith(f"{notifier_cls.__name__} breaks the notifier contract:")
-    assert complaint in message
+    for complaint in complaints:
+        assert complaint in message
     assert token not in message  # the check's own message is redacted too
 
 
@@ -691,7 +908,7 @@ class LogsItsToken(Notifier):
     def send(self, notification: Notification) -> DeliveryResult:
         token = self.settings.token.get_secret_value()  # type: ignore[attr-defined]
         logging.getLogger("broken.notifier").warning("sent with token %s", token)
-        return DeliveryResult(True)
+        return DeliveryResult(DeliveryOutcome.DELIVERED)
 
 
 def test_check_notifier_without_a_receiver_checks_send_and_logs() -> None:
@@ -701,9 +918,18 @@ def test_check_notifier_without_a_receiver_checks_send_and_logs() -> None:
 
     class Quiet(LogsItsToken):
         def send(self, notification: Notification) -> DeliveryResult:
-            return DeliveryResult(True)
+            return DeliveryResult(DeliveryOutcome.DELIVERED)
 
     assert check_notifier(Quiet, {"token": token}).skipped
+
+    class DiskFull(Quiet):
+        def send(self, notification: Notification) -> DeliveryResult:
+            return DeliveryResult(DeliveryOutcome.TRANSIENT, error="disk full")
+
+    with pytest.raises(AssertionError) as raised:
+        check_notifier(DiskFull, {"token": token})
+    assert "send: transient, not delivered: disk full" in str(raised.value)
+    assert "send (test message): transient, not delivered: disk full" in str(raised.value)
 
 
 def test_secret_forms_cover_a_url_token_but_not_its_host() -> None:

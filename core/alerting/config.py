@@ -35,8 +35,9 @@ class DeliverySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # past ~1024 the doubling wait no longer fits a float; 30 doublings of 1 s are 34 years
     fast_attempts: int = Field(
-        default=5, ge=0, description="Retries with an exponentially growing wait."
+        default=5, ge=0, le=30, description="Retries with an exponentially growing wait."
     )
     backoff_initial: Duration = Field(
         default=timedelta(seconds=1), description="First wait after a 5xx or connection error."

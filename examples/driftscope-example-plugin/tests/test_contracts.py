@@ -15,7 +15,7 @@ import pytest
 from driftscope_example_plugin.detectors import MeanShiftDetector
 from driftscope_example_plugin.notifiers import JsonlFileNotifier
 
-from driftscope import FeatureSample
+from driftscope import DeliveryOutcome, FeatureSample
 from driftscope.testing import check_detector, check_notifier, sample_notification
 
 
@@ -52,4 +52,5 @@ def test_jsonl_file_asks_to_retry_when_it_cannot_write(tmp_path: Path) -> None:
         JsonlFileNotifier.Settings(name="audit", path=blocker / "alerts.jsonl")
     )
     result = notifier.send(sample_notification())
-    assert not result.delivered and result.retry_after == 30.0 and result.error
+    assert result.outcome is DeliveryOutcome.TRANSIENT and result.retry_after is None
+    assert result.error and "not-a-folder" in result.error
