@@ -20,8 +20,15 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from driftscope.core.contracts.detector import FeatureKind, Task
 from driftscope.core.contracts.report import Report
+from driftscope.core.contracts.types import (
+    BinCounts,
+    CategoryCounts,
+    FeatureKind,
+    Task,
+    count_bins,
+    count_categories,
+)
 from driftscope.core.errors import StoreError
 
 Label = str | float | int | bool
@@ -303,65 +310,6 @@ def record_from_payload(payload: str) -> PredictionRecord:
     """The record :func:`record_to_payload` wrote."""
     body = {k: _from_json(v) for k, v in json.loads(payload).items()}
     return PredictionRecord(**body)
-
-
-@dataclass(frozen=True)
-class BinCounts:
-    """How one numeric feature's window values fall into bins fixed elsewhere (a profile).
-
-    With inner ``edges`` ``e_0 < e_1 < ... < e_{k-1}``, ``counts`` has ``k + 1`` entries for
-    the right-closed bins ``(-inf, e_0], (e_0, e_1], ..., (e_{k-1}, +inf)`` (a value ``v``
-    falls in bin ``numpy.searchsorted(edges, v, side="left")``). Only finite values are
-    binned: missing ones (NULL, NaN) are counted in ``missing``, ``±inf`` in ``infinite``,
-    as the engine counts them when it cleans a window it has read.
-    """
-
-    counts: np.ndarray
-    missing: int = 0
-    infinite: int = 0
-
-    @property
-    def total(self) -> int:
-        """The number of finite values, the size of the binned sample."""
-        return int(self.counts.sum())
-
-
-@dataclass(frozen=True)
-class CategoryCounts:
-    """How many rows of a window hold each category of one categorical feature.
-
-    ``counts`` maps every category present in the window to its row count; rows without a
-    value are counted in ``missing``.
-    """
-
-    counts: dict[str, int]
-    missing: int = 0
-
-    @property
-    def total(self) -> int:
-        """The number of rows with a category."""
-        return sum(self.counts.values())
-
-
-def count_bins(values: np.ndarray, edges: Sequence[float] | np.ndarray) -> BinCounts:
-    """Count numeric ``values`` into the right-closed bins around ``edges`` (see BinCounts)."""
-    values = np.asarray(values, dtype=np.float64)
-    edges = np.asarray(edges, dtype=np.float64)
-    finite = np.isfinite(values)
-    missing = int(np.isnan(values).sum())
-    counts = np.bincount(
-        np.searchsorted(edges, values[finite], side="left"), minlength=edges.size + 1
-    ).astype(np.int64)
-    return BinCounts(counts, missing, int(values.size - finite.sum() - missing))
-
-
-def count_categories(values: np.ndarray) -> CategoryCounts:
-    """Count categorical ``values`` (``None`` is missing; other values count as ``str``)."""
-    present = [str(v) for v in values if v is not None]
-    labels, counts = np.unique(np.array(present, dtype=object), return_counts=True)
-    return CategoryCounts(
-        {str(k): int(n) for k, n in zip(labels, counts, strict=True)}, len(values) - len(present)
-    )
 
 
 class Store(ABC):
