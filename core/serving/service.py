@@ -169,8 +169,18 @@ class PredictionService:
             raise BatchTooLargeError(rows, self.api.max_batch_rows)
 
     # -- predict -------------------------------------------------------------------------------
-    async def predict(self, model_name: str, body: bytes) -> PredictionResult:
-        """Validate a JSON predict body, score it, and hand its records to the logger."""
+    async def predict(
+        self, model_name: str, read_rows: Callable[[], tuple[list[Any], tuple[str | int, ...]]]
+    ) -> PredictionResult:
+        """Validate the rows ``read_rows`` gives, score them, and hand their records to the
+        logger.
+
+        ``read_rows`` returns the rows and where they are in the request (``("body",
+        "rows")`` for a batch; ``("body", "features")`` for one row, whose problems then
+        carry no row index). It is called once the model is known to serve predictions, so
+        a request to an unknown or records-only model fails as such whatever its body; a
+        :class:`RequestValidationFailed` it raises counts as a validation error.
+        """
         started = time.perf_counter()
         model = self.model(model_name)
         if model.estimator is None:
@@ -179,7 +189,7 @@ class PredictionService:
                 f"(POST /v1/models/{model.name}/records)"
             )
         try:
-            rows, loc = self._parse_predict_body(body)
+            rows, loc = read_rows()
             self._check_size(len(rows))
             if len(rows) <= INLINE_ROWS:
                 result = self._score(model, rows, loc, started)
@@ -225,43 +235,6 @@ class PredictionService:
                 if record.id in exc.refused
             ]
             raise RequestValidationFailed(problems[:MAX_PROBLEMS], len(problems)) from None
-
-    @staticmethod
-    def _parse_predict_body(body: bytes) -> tuple[list[Any], tuple[str | int, ...]]:
-        try:
-            data = pydantic_core.from_json(body, allow_inf_nan=True)
-        except ValueError as exc:
-            raise RequestValidationFailed(
-                [Problem(("body",), f"the body is not valid JSON: {exc}", "json_invalid")]
-            ) from None
-        if not isinstance(data, dict):
-            raise RequestValidationFailed(
-                [
-                    Problem(
-                        ("body",),
-                        'expected an object: {"features": {...}} or {"rows": [...]}',
-                        "model_type",
-                    )
-                ]
-            )
-        extra = [k for k in data if k not in ("features", "rows")]
-        if extra or ("features" in data) == ("rows" in data):
-            problems = [
-                Problem(("body", k), "unknown field", "extra_forbidden") for k in extra[:20]
-            ]
-            if ("features" in data) == ("rows" in data):
-                problems.append(
-                    Problem(("body",), 'give exactly one of "features" or "rows"', "missing")
-                )
-            raise RequestValidationFailed(problems)
-        if "features" in data:
-            return [data["features"]], ("body", "features")
-        rows = data["rows"]
-        if not isinstance(rows, list) or not rows:
-            raise RequestValidationFailed(
-                [Problem(("body", "rows"), "expected a non-empty array of rows", "list_type")]
-            )
-        return rows, ("body", "rows")
 
     def _score(
         self, model: LoadedModel, rows: list[Any], loc: tuple[str | int, ...], started: float
