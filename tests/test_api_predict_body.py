@@ -1,5 +1,6 @@
 """The predict body's envelope through HTTP: each malformed body's exact 422 (type, loc,
-message), which error wins when the model is also wrong, and how refusals are counted.
+message), which error wins when the model is also wrong, and how refusals are counted; and
+the exact problems of the record and label value checks.
 
 The expected problems are written out by hand from the published error contract (the
 messages clients match on), not produced by the parser under test.
@@ -185,3 +186,82 @@ async def test_refused_bodies_are_counted_by_reason(
         if s.name == "driftscope_prediction_errors_total" and s.labels["model"] == "cancer"
     }
     assert errors == {"validation": 2.0, "too_large": 1.0}
+
+
+def _at(loc: list[Any], type_: str, msg: str, field: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": type_, "loc": loc, "msg": msg, "row": loc[2]}
+    if field is not None:
+        out["field"] = field
+    return out
+
+
+async def test_record_and_label_values_give_their_exact_problems(
+    client: httpx.AsyncClient, demo_dir: Path
+) -> None:
+    row = demo_rows(demo_dir, 1)[0]
+    bad = {
+        "features": row,
+        "id": "a\x00b",
+        "prediction": "p" * 257,
+        "label": "x\x00",
+        "probabilities": {"2": 0.5, "1": 1.5},
+        "timestamp": "0001-01-01T00:00:00+01:00",
+    }
+    body = {"rows": [{"features": row, "prediction": 1}, bad]}
+    response = await client.post("/v1/models/cancer/records", json=body)
+    assert response.status_code == 422
+    where = ["body", "rows", 1]
+    assert response.json()["detail"] == [
+        _at(
+            [*where, "id"],
+            "string_nul",
+            "text must not contain NUL (\\u0000) characters; found one at character 1",
+            "id",
+        ),
+        _at(
+            [*where, "prediction"],
+            "string_too_long",
+            "at most 256 characters, got 257",
+            "prediction",
+        ),
+        _at(
+            [*where, "label"],
+            "string_nul",
+            "text must not contain NUL (\\u0000) characters; found one at character 1",
+            "label",
+        ),
+        _at(
+            [*where, "probabilities", "2"],
+            "unknown_class",
+            "unknown class; the model's classes are ['0', '1']",
+        ),
+        _at(
+            [*where, "probabilities", "1"],
+            "probability",
+            "expected a probability between 0 and 1",
+        ),
+        _at(
+            [*where, "timestamp"],
+            "datetime_range",
+            "time 0001-01-01T00:00:00+01:00 is outside what the store keeps: "
+            "0001-01-01T00:00:00+00:00 to 9999-12-31T23:59:59.999999+00:00 (UTC)",
+            "timestamp",
+        ),
+    ]
+    labels = {"labels": [{"id": "ok", "label": 1}, {"id": "a\x00", "label": "q" * 257}]}
+    response = await client.post("/v1/models/cancer/feedback", json=labels)
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        _at(
+            ["body", "labels", 1, "id"],
+            "string_nul",
+            "text must not contain NUL (\\u0000) characters; found one at character 1",
+            "id",
+        ),
+        _at(
+            ["body", "labels", 1, "label"],
+            "string_too_long",
+            "at most 256 characters, got 257",
+            "label",
+        ),
+    ]
