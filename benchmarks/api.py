@@ -36,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+# the tests' shared helpers (tests/support); never the repository root: driftscope is
+# imported as installed
+sys.path.insert(0, str(REPO / "tests"))
 
 
 def logging_off_app() -> Any:

@@ -706,7 +706,8 @@ def test_a_prefiltered_sample_is_uniform(store):
 
 def test_a_sample_falls_back_to_all_keys_when_the_prefilter_keeps_too_few(store, monkeypatch):
     start, end = _numbered_window(store, 120)
-    monkeypatch.setattr(sql_plugin, "prefilter_probability", lambda n, total: 0.01)
+    # patched where the window reader looks it up (the package re-exports it too)
+    monkeypatch.setattr(sql_plugin.window, "prefilter_probability", lambda n, total: 0.01)
     window = store.read_window("sampled", start, end, max_rows=100)
     assert window.rows == 100 and window.sampled_from == 120
     assert len(set(window.columns["x"].tolist())) == 100

@@ -1,24 +1,18 @@
-"""Serving predictions: validate request rows against a model's schema, score them, log them.
+"""Serving predictions: score rows a model's schema accepts, log them, attach labels.
 
-The API is a thin shell over :class:`PredictionService`. Rows are validated by hand rather
-than through a per-request pydantic model because single-row predict latency matters (the
-demo model scores a row in under a millisecond): a batch of well-formed numeric rows takes a
-fast path (key-set comparison, a type check, one ``np.array`` call, one ``isfinite``), and
-only a batch that fails it is walked field by field to name every problem with its row.
+The API is a thin shell over :class:`PredictionService`; it parses the HTTP body, and
+:mod:`driftscope.core.serving.validation` checks each row and value against the schema.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import chain
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,24 +22,21 @@ from driftscope.core.config.yaml_file import ApiConfig
 from driftscope.core.contracts.store import (
     Label,
     LabelUpdate,
-    ModelSchema,
     PredictionRecord,
     PredictionStats,
 )
 from driftscope.core.errors import DriftscopeError
-from driftscope.core.monitoring.model_loading import LoadedModel, class_label
+from driftscope.core.monitoring.model_loading import LoadedModel
 from driftscope.core.serving.log_writer import LoggingUnavailable, QueueFull, RecordsRefused
-from driftscope.core.validation import (
-    MAX_ID_CHARS,
-    MAX_LABEL_CHARS,
-    Problem,
-    RequestValidationFailed,
-    as_utc,
-    require_text,
-    shown,
-    text_problem,
-    time_problem,
+from driftscope.core.serving.validation import (
+    MAX_PROBLEMS,
+    RowValidator,
+    check_id,
+    clean_label,
+    clean_probabilities,
+    clean_timestamp,
 )
+from driftscope.core.validation import Problem, RequestValidationFailed, require_text, shown
 
 if TYPE_CHECKING:
     from driftscope.core.serving.log_writer import PredictionLogWriter
@@ -54,9 +45,6 @@ if TYPE_CHECKING:
 # batches up to this many rows are scored on the event loop: a thread hop costs more than
 # scoring them; larger batches go to a worker thread so other requests keep flowing
 INLINE_ROWS = 64
-# a 10,000-row batch of bad rows would otherwise answer with 300,000 problems
-MAX_PROBLEMS = 1000
-_NUMBER_TYPES = frozenset({int, float})
 
 
 class UnknownModelError(DriftscopeError, LookupError):
@@ -82,157 +70,6 @@ def new_ids(count: int, now_ms: int | None = None) -> list[str]:
     stamp = f"{(time.time_ns() // 1_000_000 if now_ms is None else now_ms):012x}"
     rand = os.urandom(10 * count).hex()
     return [stamp + rand[i * 20 : i * 20 + 20] for i in range(count)]
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-class RowValidator:
-    """Checks request rows against a :class:`ModelSchema` and builds the model's input.
-
-    Numeric features take JSON numbers (not booleans, not strings) that are finite;
-    categorical features take strings. With ``allow_null`` (logged records) a ``null`` value
-    means missing; for predictions every value is required.
-    """
-
-    def __init__(self, schema: ModelSchema) -> None:
-        self.schema = schema
-        self.names: tuple[str, ...] = tuple(schema.feature_names)
-        self.name_set = frozenset(self.names)
-        self.kinds = {f.name: f.kind for f in schema.features}
-        self.all_numeric = all(f.kind == "numeric" for f in schema.features)
-        getter = itemgetter(*self.names)
-        self._values: Callable[[dict[str, Any]], tuple[Any, ...]] = (
-            getter if len(self.names) > 1 else (lambda row: (getter(row),))
-        )
-
-    def matrix(self, rows: Sequence[Any], loc: tuple[str | int, ...]) -> np.ndarray:
-        """The model input for ``rows`` (float64, or object when a feature is categorical);
-        raise :class:`RequestValidationFailed` naming every bad value."""
-        if self.all_numeric:
-            fast = self._fast_numeric(rows)
-            if fast is not None:
-                return fast
-        self.check(rows, loc, allow_null=False)
-        if self.all_numeric:
-            return np.array([self._values(r) for r in rows], dtype=np.float64)
-        return np.array([self._values(r) for r in rows], dtype=object).reshape(
-            len(rows), len(self.names)
-        )
-
-    def _fast_numeric(self, rows: Sequence[Any]) -> np.ndarray | None:
-        names = self.name_set
-        for row in rows:
-            if type(row) is not dict or row.keys() != names:
-                return None
-        table = list(map(self._values, rows))
-        # one pass over every value: bools, strings and nulls leave the fast path
-        if not _NUMBER_TYPES.issuperset(set(map(type, chain.from_iterable(table)))):
-            return None
-        try:
-            out = np.array(table, dtype=np.float64)
-        except (OverflowError, ValueError):
-            return None
-        if not np.isfinite(out).all():
-            return None
-        return out
-
-    def check(
-        self,
-        rows: Sequence[Any],
-        loc: tuple[str | int, ...],
-        *,
-        allow_null: bool,
-        inner: tuple[str, ...] = (),
-    ) -> None:
-        """Walk every value; raise :class:`RequestValidationFailed` if any is invalid.
-
-        ``loc`` locates the rows in the body; ``inner`` the feature mapping in each row
-        (``("features",)`` for logged records).
-        """
-        problems: list[Problem] = []
-        total = 0
-
-        def add(problem: Problem) -> None:
-            nonlocal total
-            total += 1
-            if len(problems) < MAX_PROBLEMS:
-                problems.append(problem)
-
-        single = loc[-1] == "features"
-        for index, row in enumerate(rows):
-            where = loc if single else (*loc, index, *inner)
-            if not isinstance(row, dict):
-                add(
-                    Problem(
-                        where,
-                        f"expected an object of feature values, got {_type_name(row)}",
-                        "row_type",
-                        index,
-                    )
-                )
-                continue
-            for name in self.names:
-                if name not in row:
-                    add(Problem((*where, name), "missing feature", "missing", index, name))
-                    continue
-                message = self._value_problem(self.kinds[name], row[name], allow_null)
-                if message is not None:
-                    add(Problem((*where, name), message[1], message[0], index, name))
-            for name in row:
-                if name not in self.name_set:
-                    add(
-                        Problem(
-                            (*where, str(name)),
-                            "unknown feature: the model has no feature of this name",
-                            "extra_forbidden",
-                            index,
-                            str(name),
-                        )
-                    )
-        if total:
-            raise RequestValidationFailed(problems, total)
-
-    @staticmethod
-    def _value_problem(kind: str, value: Any, allow_null: bool) -> tuple[str, str] | None:
-        if value is None:
-            return None if allow_null else ("missing", "a value is required, got null")
-        if kind == "numeric":
-            if type(value) is bool or not isinstance(value, int | float):
-                return ("number_type", f"expected a number, got {_type_name(value)}")
-            try:
-                finite = math.isfinite(float(value))
-            except OverflowError:
-                finite = False
-            if not finite:
-                return ("finite_number", f"expected a finite number, got {value!r}")
-            return None
-        if not isinstance(value, str):
-            return ("string_type", f"expected a string (categorical), got {_type_name(value)}")
-        return text_problem(value)
-
-    def features(self, row: Mapping[str, Any]) -> dict[str, float | str | None]:
-        """A validated row as the record's feature mapping (numbers as float)."""
-        out: dict[str, float | str | None] = {}
-        for name in self.names:
-            value = row.get(name)
-            if value is not None and self.kinds[name] == "numeric":
-                value = float(value)
-            out[name] = value
-        return out
 
 
 @dataclass
@@ -332,8 +169,18 @@ class PredictionService:
             raise BatchTooLargeError(rows, self.api.max_batch_rows)
 
     # -- predict -------------------------------------------------------------------------------
-    async def predict(self, model_name: str, body: bytes) -> PredictionResult:
-        """Validate a JSON predict body, score it, and hand its records to the logger."""
+    async def predict(
+        self, model_name: str, read_rows: Callable[[], tuple[list[Any], tuple[str | int, ...]]]
+    ) -> PredictionResult:
+        """Validate the rows ``read_rows`` gives, score them, and hand their records to the
+        logger.
+
+        ``read_rows`` returns the rows and where they are in the request (``("body",
+        "rows")`` for a batch; ``("body", "features")`` for one row, whose problems then
+        carry no row index). It is called once the model is known to serve predictions, so
+        a request to an unknown or records-only model fails as such whatever its body; a
+        :class:`RequestValidationFailed` it raises counts as a validation error.
+        """
         started = time.perf_counter()
         model = self.model(model_name)
         if model.estimator is None:
@@ -342,7 +189,7 @@ class PredictionService:
                 f"(POST /v1/models/{model.name}/records)"
             )
         try:
-            rows, loc = self._parse_predict_body(body)
+            rows, loc = read_rows()
             self._check_size(len(rows))
             if len(rows) <= INLINE_ROWS:
                 result = self._score(model, rows, loc, started)
@@ -390,43 +237,6 @@ class PredictionService:
                 if record.id in exc.refused
             ]
             raise RequestValidationFailed(problems[:MAX_PROBLEMS], len(problems)) from None
-
-    @staticmethod
-    def _parse_predict_body(body: bytes) -> tuple[list[Any], tuple[str | int, ...]]:
-        try:
-            data = pydantic_core.from_json(body, allow_inf_nan=True)
-        except ValueError as exc:
-            raise RequestValidationFailed(
-                [Problem(("body",), f"the body is not valid JSON: {exc}", "json_invalid")]
-            ) from None
-        if not isinstance(data, dict):
-            raise RequestValidationFailed(
-                [
-                    Problem(
-                        ("body",),
-                        'expected an object: {"features": {...}} or {"rows": [...]}',
-                        "model_type",
-                    )
-                ]
-            )
-        extra = [k for k in data if k not in ("features", "rows")]
-        if extra or ("features" in data) == ("rows" in data):
-            problems = [
-                Problem(("body", k), "unknown field", "extra_forbidden") for k in extra[:20]
-            ]
-            if ("features" in data) == ("rows" in data):
-                problems.append(
-                    Problem(("body",), 'give exactly one of "features" or "rows"', "missing")
-                )
-            raise RequestValidationFailed(problems)
-        if "features" in data:
-            return [data["features"]], ("body", "features")
-        rows = data["rows"]
-        if not isinstance(rows, list) or not rows:
-            raise RequestValidationFailed(
-                [Problem(("body", "rows"), "expected a non-empty array of rows", "list_type")]
-            )
-        return rows, ("body", "rows")
 
     def _score(
         self, model: LoadedModel, rows: list[Any], loc: tuple[str | int, ...], started: float
@@ -487,28 +297,24 @@ class PredictionService:
             where = ("body", "rows", index)
             record_id = row.get("id")
             if record_id is not None:
-                _check_id(record_id, (*where, "id"), problems)
-            prediction = _label(schema, row.get("prediction"), (*where, "prediction"), problems)
+                check_id(record_id, (*where, "id"), problems)
+            prediction = clean_label(
+                schema, row.get("prediction"), (*where, "prediction"), problems
+            )
             label = row.get("label")
             if label is not None:
-                label = _label(schema, label, (*where, "label"), problems)
+                label = clean_label(schema, label, (*where, "label"), problems)
             probabilities = row.get("probabilities")
             if probabilities is not None:
-                probabilities = _probabilities(
+                probabilities = clean_probabilities(
                     schema, classes, probabilities, (*where, "probabilities"), problems
                 )
-            timestamp = row.get("timestamp") or now
-            problem = time_problem(timestamp)
-            if problem is not None:
-                problems.append(
-                    Problem((*where, "timestamp"), problem[1], problem[0], field="timestamp")
-                )
-                timestamp = now
+            timestamp = clean_timestamp(row.get("timestamp"), now, (*where, "timestamp"), problems)
             records.append(
                 PredictionRecord(
                     id=record_id or next(generated),
                     model=model.name,
-                    timestamp=as_utc(timestamp),
+                    timestamp=timestamp,
                     features=validator.features(row["features"]),
                     prediction=prediction,
                     probabilities=probabilities,
@@ -536,9 +342,9 @@ class PredictionService:
         problems: list[Problem] = []
         cleaned: list[tuple[str, Label]] = []
         for index, (pid, value) in enumerate(labels):
-            _check_id(pid, ("body", "labels", index, "id"), problems)
+            check_id(pid, ("body", "labels", index, "id"), problems)
             where = ("body", "labels", index, "label")
-            label = _label(model.schema, value, where, problems)
+            label = clean_label(model.schema, value, where, problems)
             cleaned.append((pid, label))
         if problems:
             raise RequestValidationFailed(problems[:MAX_PROBLEMS], len(problems))
@@ -577,81 +383,3 @@ def _predict(model: LoadedModel, X: np.ndarray) -> tuple[np.ndarray, np.ndarray 
         proba = estimator.predict_proba(X)
     labels = np.array(classes, dtype=object)
     return labels[np.argmax(proba, axis=1)], proba
-
-
-def _label(
-    schema: ModelSchema, value: Any, loc: tuple[str | int, ...], problems: list[Problem]
-) -> Any:
-    """A prediction or label in the store's form: class text, or a finite float."""
-    if schema.task == "regression":
-        if type(value) is bool or not isinstance(value, int | float):
-            problems.append(Problem(loc, f"expected a number, got {_type_name(value)}", "number"))
-            return None
-        try:
-            number = float(value)
-        except OverflowError:  # an integer beyond a double's range
-            number = math.inf
-        if not math.isfinite(number):
-            problems.append(Problem(loc, "expected a finite number", "finite_number"))
-            return None
-        return number
-    if value is None or isinstance(value, list | dict):
-        problems.append(
-            Problem(loc, f"expected a class label, got {_type_name(value)}", "class_label")
-        )
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        problems.append(Problem(loc, "expected a class label, got a non-finite number", "class"))
-        return None
-    text = class_label(value)
-    problem = text_problem(text, MAX_LABEL_CHARS)
-    if problem is not None:
-        problems.append(Problem(loc, problem[1], problem[0], field=str(loc[-1])))
-        return None
-    return text
-
-
-def _check_id(value: Any, loc: tuple[str | int, ...], problems: list[Problem]) -> None:
-    """A prediction id must be text the store can key on."""
-    if not isinstance(value, str) or not value:
-        problems.append(Problem(loc, "expected a non-empty string id", "string_type", field="id"))
-        return
-    problem = text_problem(value, MAX_ID_CHARS)
-    if problem is not None:
-        problems.append(Problem(loc, problem[1], problem[0], field="id"))
-
-
-def _probabilities(
-    schema: ModelSchema,
-    classes: set[str],
-    value: Any,
-    loc: tuple[str | int, ...],
-    problems: list[Problem],
-) -> dict[str, float] | None:
-    if schema.task == "regression":
-        problems.append(Problem(loc, "a regression model has no class probabilities", "extra"))
-        return None
-    if not isinstance(value, dict):
-        problems.append(Problem(loc, "expected an object of class: probability", "dict_type"))
-        return None
-    out: dict[str, float] = {}
-    for key, p in value.items():
-        name = class_label(key)
-        # a class the model does not have has no column in the store (and a model whose
-        # classes are unknown has none at all)
-        if name not in classes:
-            problems.append(
-                Problem(
-                    (*loc, str(key)),
-                    f"unknown class; the model's classes are {sorted(classes)}",
-                    "unknown_class",
-                )
-            )
-            continue
-        if type(p) is bool or not isinstance(p, int | float) or not 0.0 <= float(p) <= 1.0:
-            problems.append(
-                Problem((*loc, str(key)), "expected a probability between 0 and 1", "probability")
-            )
-            continue
-        out[name] = float(p)
-    return out

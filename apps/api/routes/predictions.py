@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from driftscope.apps.api.bodies import parse_predict_body
 from driftscope.apps.api.deps import READ, WRITE, ServiceDep
 from driftscope.apps.api.schemas import (
     ErrorResponse,
@@ -28,8 +30,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "The log queue is full: retry after a while."},
 }
 
-# The predict body is read and checked by driftscope.core.serving.service (by hand, for speed)
-# rather than by FastAPI; the schema is still published so clients and schemathesis know its shape.
+# The predict body is read by hand (apps/api/bodies.py) and its rows checked by
+# driftscope.core.serving.validation, for speed, rather than by FastAPI; the schema is still
+# published so clients and schemathesis know its shape.
 _PREDICT_BODY = {
     "requestBody": {
         "required": True,
@@ -48,7 +51,8 @@ _PREDICT_BODY = {
 )
 async def predict(model: str, request: Request, service: ServiceDep) -> Response:
     """Score `{"features": {...}}` or `{"rows": [...]}`; one prediction id per row, in order."""
-    result = await service.predict(model, await request.body())
+    body = await request.body()
+    result = await service.predict(model, partial(parse_predict_body, body))
     return Response(result.to_json(), media_type="application/json")
 
 

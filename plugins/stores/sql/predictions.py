@@ -1,0 +1,198 @@
+"""Writing predictions, attaching labels, and counting a window's rows and latencies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from driftscope import Label, LabelUpdate, PredictionRecord, PredictionStats, StoreError
+
+from .base import StoreBase
+from .tables import _Layout
+from .values import _category, _class_text, _number, from_micros, to_micros
+
+
+class PredictionsMixin(StoreBase):
+    """Write prediction batches, attach labels, count rows and summarise latency."""
+
+    def write_predictions(self, records: Sequence[PredictionRecord]) -> int:
+        """Insert a batch (any mix of models) in one transaction; returns rows written.
+
+        A record whose id is already stored is skipped (so a retried batch is harmless).
+        """
+        if not records:
+            return 0
+        groups: dict[str, list[PredictionRecord]] = {}
+        for record in records:
+            groups.setdefault(record.model, []).append(record)
+        written = 0
+        with self._tx("writing predictions", write=True) as conn:
+            raw = conn.connection.driver_connection
+            for model, group in groups.items():
+                layout = self._layout(conn, model)
+                try:
+                    columns, rows = self._prediction_rows(layout, group, fresh=False)
+                except _StaleLayout:
+                    layout = self._layout(conn, model, fresh=True)
+                    columns, rows = self._prediction_rows(layout, group, fresh=True)
+                cursor = raw.cursor()  # type: ignore[union-attr]
+                try:
+                    written += self._dialect.insert_rows(raw, cursor, layout.table, columns, rows)
+                finally:
+                    cursor.close()
+        return written
+
+    def _prediction_rows(
+        self, layout: _Layout, records: Sequence[PredictionRecord], *, fresh: bool
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        numeric = layout.numeric
+        categorical = layout.categorical
+        num_names = [n for n, _ in numeric]
+        cat_names = [n for n, _ in categorical]
+        known = set(layout.features)
+        class_names = list(layout.class_columns)
+        class_set = set(class_names)
+        as_label: Any = _number if layout.regression else _class_text
+        columns = ["id", "ts", "prediction", "label", "labelled_at", "latency_ms"]
+        columns += [layout.class_columns[c] for c in class_names]
+        columns += [c for _, c in numeric] + [c for _, c in categorical]
+        now = to_micros(datetime.now(UTC))
+        empty: tuple[Any, ...] = (None,) * len(class_names)
+        rows: list[tuple[Any, ...]] = []
+        for rec in records:
+            feats = rec.features
+            if not known.issuperset(feats):
+                self._unknown(layout, "feature", set(feats) - known, rec.id, fresh)
+            probs = rec.probabilities
+            if probs:
+                if not class_set.issuperset(probs):
+                    probs = {str(k): v for k, v in probs.items()}
+                    if not class_set.issuperset(probs):
+                        self._unknown(layout, "class", set(probs) - class_set, rec.id, fresh)
+                prob_values = tuple([_number(probs.get(c)) for c in class_names])
+            else:
+                prob_values = empty
+            try:
+                values = [feats.get(n) for n in num_names]
+                numbers: list[float | None]
+                if None in values:
+                    numbers = [None if v is None else float(v) for v in values]
+                else:  # the common case, kept to one C-level map(float): no None in values
+                    numbers = list(map(float, cast(list[float | str], values)))
+                label = as_label(rec.label)
+                rows.append(
+                    (
+                        rec.id,
+                        to_micros(rec.timestamp),
+                        as_label(rec.prediction),
+                        label,
+                        None if label is None else now,
+                        _number(rec.latency_ms),
+                        *prob_values,
+                        *numbers,
+                        *[_category(feats.get(n)) for n in cat_names],
+                    )
+                )
+            except (TypeError, ValueError) as exc:
+                raise StoreError(
+                    f"prediction {rec.id!r} of model {layout.name!r} has a value that does "
+                    f"not fit its column: {exc}",
+                    transient=False,
+                ) from None
+        return columns, rows
+
+    @staticmethod
+    def _unknown(
+        layout: _Layout, what: str, names: Iterable[Any], record_id: str, fresh: bool
+    ) -> None:
+        if not fresh:  # another process may have widened the model: reload once
+            raise _StaleLayout
+        raise StoreError(
+            f"prediction {record_id!r} names unknown {what}(s) "
+            f"{sorted(map(str, names))} of model {layout.name!r}; register the model again "
+            f"with its new {what}s first",
+            transient=False,
+        )
+
+    def attach_labels(self, model: str, labels: Sequence[tuple[str, Label]]) -> LabelUpdate:
+        """Set labels by prediction id in one transaction; relabelled ids count as updated."""
+        if not labels:
+            return LabelUpdate(updated=0, unknown_ids=[])
+        with self._tx(f"attaching labels to {model!r}", write=True) as conn:
+            layout = self._layout(conn, model, fresh=True)
+            as_label: Any = _number if layout.regression else _class_text
+            try:
+                latest = {str(i): as_label(v) for i, v in labels}
+            except (TypeError, ValueError) as exc:
+                raise StoreError(f"a label for model {model!r} is not valid: {exc}") from None
+            kind = "numeric" if layout.regression else "text"
+            temp = f"ds_labels_{kind}"
+            ph = self._ph()
+            prefix = self._dialect.temp_prefix
+            suffix = self._dialect.temp_suffix
+            conn.exec_driver_sql(
+                f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
+                f"(id TEXT PRIMARY KEY, label {self._column_type(kind)}){suffix}"
+            )
+            conn.exec_driver_sql(f"DELETE FROM {prefix}{temp}")
+            raw = conn.connection.driver_connection
+            cursor = raw.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.executemany(
+                    f"INSERT INTO {prefix}{temp} (id, label) VALUES ({ph}, {ph})",
+                    list(latest.items()),
+                )
+                cursor.execute(
+                    f"UPDATE {layout.table} SET label = l.label, labelled_at = {ph} "
+                    f"FROM {prefix}{temp} AS l WHERE {layout.table}.id = l.id",
+                    (to_micros(datetime.now(UTC)),),
+                )
+                updated = max(cursor.rowcount, 0)
+                cursor.execute(
+                    f"SELECT l.id FROM {prefix}{temp} AS l LEFT JOIN {layout.table} AS p "
+                    "ON p.id = l.id WHERE p.id IS NULL"
+                )
+                missing = {row[0] for row in cursor.fetchall()}
+                cursor.execute(f"DELETE FROM {prefix}{temp}")
+            finally:
+                cursor.close()
+        return LabelUpdate(updated=updated, unknown_ids=[i for i in latest if i in missing])
+
+    def count_predictions(self, model: str, start: datetime, end: datetime) -> tuple[int, int]:
+        """``(rows, labelled rows)`` with ``start <= timestamp < end``."""
+        with self._tx(f"counting predictions of {model!r}") as conn:
+            layout = self._layout(conn, model)
+            ph = self._ph()
+            row = conn.exec_driver_sql(
+                f"SELECT count(*), count(label) FROM {layout.table} WHERE ts >= {ph} AND ts < {ph}",
+                (to_micros(start), to_micros(end)),
+            ).one()
+        return int(row[0]), int(row[1])
+
+    def prediction_stats(self, model: str, start: datetime, end: datetime) -> PredictionStats:
+        """Counts, first/last time and latency percentiles (p50, p90, p99)."""
+        lo, hi = to_micros(start), to_micros(end)
+        ph = self._ph()
+        with self._tx(f"reading prediction stats of {model!r}") as conn:
+            layout = self._layout(conn, model)
+            where = f"ts >= {ph} AND ts < {ph}"
+            count, labelled, first, last = conn.exec_driver_sql(
+                f"SELECT count(*), count(label), min(ts), max(ts) FROM {layout.table} "
+                f"WHERE {where}",
+                (lo, hi),
+            ).one()
+            percentiles = self._dialect.latency_percentiles(conn, layout.table, where, lo, hi)
+        return PredictionStats(
+            count=int(count),
+            labelled=int(labelled),
+            latency_p50_ms=percentiles[0],
+            latency_p90_ms=percentiles[1],
+            latency_p99_ms=percentiles[2],
+            first_at=from_micros(first),
+            last_at=from_micros(last),
+        )
+
+
+class _StaleLayout(Exception):
+    """The cached layout of a model is older than the records being written."""
