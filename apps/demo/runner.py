@@ -182,7 +182,7 @@ class DemoRunner:
         ).exists()
         if not model_ready:
             with self.console.status(
-                "training the demo model (breast cancer data, seed {self.options.seed})…"
+                f"training the demo model (breast cancer data, seed {self.options.seed})…"
             ):
                 train_demo_model(folder, seed=self.options.seed)
         mode = "fresh database" if self.options.replace else "reusing the folder's database"
