@@ -153,6 +153,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def uvicorn_command(factory: str, port: int) -> list[str]:
+    """uvicorn serving the app ``factory`` (``module:function``) on 127.0.0.1:``port``, quietly."""
+    return [
+        *(sys.executable, "-m", "uvicorn", factory, "--factory"),
+        *("--host", "127.0.0.1", "--port", str(port)),
+        *("--no-access-log", "--log-level", "warning"),
+    ]
+
+
 def start_server(factory: str, config: Path, log: Path) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     env = {
@@ -165,20 +174,7 @@ def start_server(factory: str, config: Path, log: Path) -> tuple[subprocess.Pope
     env.pop("DRIFTSCOPE_STORE_URL", None)
     handle = open(log, "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            factory,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        uvicorn_command(factory, port),
         cwd=REPO,
         env=env,
         stdout=handle,

@@ -323,6 +323,8 @@ def demo_config(work: Path) -> Path:
 
 
 def start_server(config: Path, log: Path, frames: int) -> tuple[subprocess.Popen[bytes], str]:
+    from api import uvicorn_command  # benchmarks/api.py, beside this file
+
     from support.api_helpers import free_port
 
     port = free_port()
@@ -336,20 +338,7 @@ def start_server(config: Path, log: Path, frames: int) -> tuple[subprocess.Popen
     factory = "soak:traced_app"
     handle = open(log, "wb")  # noqa: SIM115 - the child keeps writing to it
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            factory,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        uvicorn_command(factory, port),
         cwd=REPO,
         env=env,
         stdout=handle,

@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from driftscope.apps.api.main import create_app
 from driftscope.core.config.environment import DeploymentSettings
@@ -23,9 +22,9 @@ from support.api_helpers import (
     api_client,
     count_rows,
     demo_labels,
-    demo_model,
     demo_rows,
     make_demo_config,
+    records_only_config,
 )
 
 pytestmark = pytest.mark.anyio
@@ -426,22 +425,7 @@ async def test_store_errors_are_retried_and_surfaced(
 async def test_records_only_model_refuses_predict(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
-    demo = demo_model(demo_dir)
-    reference = tmp_path / "outside.csv"
-    frame = demo.holdout.copy()
-    frame["pred"] = frame["label"]
-    frame.to_csv(reference, index=False)
-    config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
-    document = yaml.safe_load(config.read_text())
-    document["models"].append(
-        {
-            "name": "outside",
-            "reference": str(reference),
-            "target": "label",
-            "prediction_column": "pred",
-        }
-    )
-    config.write_text(yaml.safe_dump(document))
+    config = records_only_config(tmp_path, sqlite_url, demo_dir)
     async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         row = demo_rows(demo_dir, 1)[0]
         response = await client.post("/v1/models/outside/predict", json={"features": row})

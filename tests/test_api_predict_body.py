@@ -14,12 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from driftscope.apps.api.main import create_app
 from driftscope.core.config.environment import DeploymentSettings
-from support.api_helpers import api_client, demo_model, demo_rows, make_demo_config
+from support.api_helpers import (
+    api_client,
+    demo_rows,
+    make_demo_config,
+    records_only_config,
+)
 
 pytestmark = pytest.mark.anyio
 PREDICT = "/v1/models/cancer/predict"
@@ -147,21 +151,7 @@ async def test_the_model_is_checked_before_the_body(
     tmp_path: Path, sqlite_url: str, demo_dir: Path
 ) -> None:
     """An unknown model is 404 and a records-only model 409 whatever the body holds."""
-    reference = tmp_path / "outside.csv"
-    frame = demo_model(demo_dir).holdout.copy()
-    frame["pred"] = frame["label"]
-    frame.to_csv(reference, index=False)
-    config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
-    document = yaml.safe_load(config.read_text())
-    document["models"].append(
-        {
-            "name": "outside",
-            "reference": str(reference),
-            "target": "label",
-            "prediction_column": "pred",
-        }
-    )
-    config.write_text(yaml.safe_dump(document))
+    config = records_only_config(tmp_path, sqlite_url, demo_dir)
     async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         for body in (b"{not json", b"[]", b'{"rows": []}'):
             unknown = await client.post("/v1/models/nope/predict", content=body, headers=JSON)

@@ -202,3 +202,26 @@ def count_rows(store_url: str, model: str = "cancer") -> tuple[int, int]:
         )
     finally:
         store.close()
+
+
+def records_only_config(folder: Path, store_url: str, model_folder: Path) -> Path:
+    """The demo config plus a model ``outside`` that driftscope does not serve: its
+    reference carries the predictions (column ``pred``), so it only takes ``/records``."""
+    import yaml
+
+    reference = folder / "outside.csv"
+    frame = demo_model(model_folder).holdout.copy()
+    frame["pred"] = frame["label"]
+    frame.to_csv(reference, index=False)
+    config = make_demo_config(folder, store_url, model_folder=model_folder)
+    document = yaml.safe_load(config.read_text())
+    document["models"].append(
+        {
+            "name": "outside",
+            "reference": str(reference),
+            "target": "label",
+            "prediction_column": "pred",
+        }
+    )
+    config.write_text(yaml.safe_dump(document))
+    return config
