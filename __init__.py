@@ -57,6 +57,12 @@ from driftscope.core.contracts.types import (
     count_bins,
     count_categories,
 )
+from driftscope.core.contracts.window_detector import (
+    WindowDetector,
+    WindowResult,
+    WindowResultKind,
+    WindowSample,
+)
 from driftscope.core.durations import Duration, format_duration, parse_duration
 from driftscope.core.errors import (
     ConfigError,
@@ -141,7 +147,11 @@ __all__ = [
     "Task",
     "UnknownPluginError",
     "WindowData",
+    "WindowDetector",
     "WindowInfo",
+    "WindowResult",
+    "WindowResultKind",
+    "WindowSample",
     "cap_bins",
     "count_bins",
     "count_categories",

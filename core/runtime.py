@@ -8,6 +8,7 @@ alerting pieces. Building it is where start-up errors surface, each naming what 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,15 @@ class Runtime:
         """Run a monitor once, then turn its report into alert changes."""
         report = self.engine.run(name)
         self.alerts.handle_report(report)
+        return report
+
+    def backfill_monitor(self, name: str, at: datetime, *, alerts: bool = False) -> Report:
+        """Run a monitor over the window ending at ``at`` (a past time) and save the report,
+        marked backfilled. Its result reaches the alert rules only with ``alerts``: a report
+        over last quarter's data must not page anyone unless asked to."""
+        report = self.engine.run(name, now=at, backfill=True)
+        if alerts:
+            self.alerts.handle_report(report)
         return report
 
     def make_scheduler(self) -> MonitorScheduler:

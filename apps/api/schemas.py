@@ -209,7 +209,7 @@ class WindowOut(BaseModel):
 class ResultOut(BaseModel):
     """One detector's finding; ``details`` holds what a chart needs."""
 
-    kind: Literal["feature", "prediction", "performance"]
+    kind: Literal["feature", "prediction", "performance", "multivariate"]
     feature: str | None
     detector: str
     statistic: float | None
@@ -232,6 +232,11 @@ class ReportOut(BaseModel):
     drifted: bool
     status: Literal["ok", "insufficient_data", "failed"]
     duration_ms: float | None
+    backfilled: bool = Field(
+        default=False,
+        description="Made afterwards over a past window (backfill); its window ends at the "
+        "time asked for, created_at is when it was made.",
+    )
     results: list[ResultOut]
 
 
@@ -241,6 +246,7 @@ class ReportSummary(BaseModel):
     drifted: bool
     status: str
     rows: int
+    backfilled: bool = False
 
 
 class ReportsPage(BaseModel):
@@ -284,6 +290,7 @@ class MonitorOut(BaseModel):
                 drifted=latest.drifted,
                 status=latest.status,
                 rows=latest.window.rows,
+                backfilled=latest.backfilled,
             ),
         )
 

@@ -216,7 +216,7 @@ class Detector(ABC, Generic[SettingsT, ProfileT]):
     @classmethod
     def contract_problems(cls) -> list[str]:
         """What this class misses of the detector contract, one sentence each (none: complete)."""
-        problems = _common_problems(cls, cls.Settings)
+        problems = common_contract_problems(cls, cls.Settings)
         kinds = cls.applies_to
         if not (isinstance(kinds, AbstractSet) and kinds and kinds <= {"numeric", "categorical"}):
             problems.append(
@@ -297,17 +297,16 @@ class PerformanceDetector(ABC, Generic[SettingsT, ProfileT]):
     @classmethod
     def contract_problems(cls) -> list[str]:
         """What this class misses of the contract, one sentence each (none: complete)."""
-        return _common_problems(cls, cls.Settings)
+        return common_contract_problems(cls, cls.Settings)
 
 
-def _common_problems(
-    cls: type[Detector[Any, Any]] | type[PerformanceDetector[Any, Any]], settings: object
-) -> list[str]:
+def common_contract_problems(cls: type, settings: object) -> list[str]:
     """The settings model and the abstract members every detector class must get right."""
     problems: list[str] = []
     if not (isinstance(settings, type) and issubclass(settings, DetectorSettings)):
         problems.append(
             f"Settings must be a subclass of driftscope.DetectorSettings, got {settings!r}"
         )
-    problems.extend(f"does not implement {name}" for name in sorted(cls.__abstractmethods__))
+    abstract: frozenset[str] = getattr(cls, "__abstractmethods__", frozenset())
+    problems.extend(f"does not implement {name}" for name in sorted(abstract))
     return problems

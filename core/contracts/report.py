@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from driftscope.core.contracts.types import ResultStatus
 
-ResultKind = Literal["feature", "prediction", "performance"]
+ResultKind = Literal["feature", "prediction", "performance", "multivariate"]
 ReportStatus = Literal["ok", "insufficient_data", "failed"]
 
 
@@ -41,7 +41,12 @@ class ResultRow:
 
 @dataclass
 class Report:
-    """Everything one monitor run found. ``drifted`` is true when any result drifted."""
+    """Everything one monitor run found. ``drifted`` is true when any result drifted.
+
+    ``backfilled`` marks a report made afterwards over a past window (``driftscope
+    backfill``, ``POST /v1/monitors/{name}/run?at=...``): its window ends at the time asked
+    for, while ``created_at`` is when it was made.
+    """
 
     id: str
     monitor: str
@@ -51,6 +56,7 @@ class Report:
     results: list[ResultRow]
     status: ReportStatus = "ok"
     duration_ms: float | None = None
+    backfilled: bool = False
 
     @property
     def drifted(self) -> bool:
@@ -79,6 +85,7 @@ class Report:
             results=[ResultRow(**r) for r in data["results"]],
             status=data.get("status", "ok"),
             duration_ms=data.get("duration_ms"),
+            backfilled=bool(data.get("backfilled", False)),
         )
 
 

@@ -32,15 +32,22 @@ from driftscope.core.contracts.detector import (
 from driftscope.core.contracts.report import Report, ResultKind, ResultRow, WindowInfo
 from driftscope.core.contracts.store import Store, WindowData
 from driftscope.core.contracts.types import BinCounts, CategoryCounts, FeatureKind
+from driftscope.core.contracts.window_detector import (
+    WindowDetector,
+    WindowResult,
+    WindowSample,
+    window_sample,
+)
 from driftscope.core.errors import PluginError
 from driftscope.core.monitoring.correction import adjust_p_values
 from driftscope.core.monitoring.model_loading import LoadedModel
 from driftscope.core.monitoring.profiles import ProfileCache
 from driftscope.core.plugin_system.manager import PluginManager
+from driftscope.core.validation import EARLIEST
 
 log = logging.getLogger(__name__)
 
-AnyDetector = Detector[Any, Any] | PerformanceDetector[Any, Any]
+AnyDetector = Detector[Any, Any] | PerformanceDetector[Any, Any] | WindowDetector[Any, Any]
 
 # below this many window rows, handing features to threads costs more than it saves
 PARALLEL_MIN_ROWS = 20_000
@@ -126,13 +133,18 @@ class MonitorEngine:
                 f"finite number, got {type(value).__name__}"
             )
 
-    def run(self, monitor_name: str, *, now: datetime | None = None) -> Report:
-        """Run one monitor now, save its report, and fire ``driftscope_report_ready``."""
+    def run(
+        self, monitor_name: str, *, now: datetime | None = None, backfill: bool = False
+    ) -> Report:
+        """Run one monitor on its window ending ``now`` (default: the clock), save its report,
+        and fire ``driftscope_report_ready``. ``backfill`` marks a report made afterwards over
+        a past window (:attr:`Report.backfilled`)."""
         started = time.perf_counter()
         monitor = self.config.monitor(monitor_name)
         model = self.models[monitor.model]
         end = now or self.clock()
-        start = end - monitor.window.last
+        # a backfill may ask for a window ending near the earliest time a store holds
+        start = end - monitor.window.last if end - EARLIEST > monitor.window.last else EARLIEST
         rows, labelled = self.store.count_predictions(model.name, start, end)
         window = WindowInfo(start, end, rows, labelled)
         report = Report(
@@ -142,6 +154,7 @@ class MonitorEngine:
             created_at=self.clock(),
             window=window,
             results=[],
+            backfilled=backfill,
         )
         if rows < monitor.window.min_samples:
             report.status = "insufficient_data"
@@ -205,6 +218,9 @@ class MonitorEngine:
         for detector in self.detectors(monitor):
             if isinstance(detector, PerformanceDetector):
                 results.append(self._performance(detector, model, data))
+                continue
+            if isinstance(detector, WindowDetector):
+                results.extend(self._window(detector, model, data))
                 continue
             scored = [c for c in columns if _applies(detector, c)]
             # a sampled window: count all its counted features in the store at once, whole
@@ -426,6 +442,39 @@ class MonitorEngine:
             return self._failure(detector, "performance", None, threshold, exc, {})
         return _row("performance", None, detector.name, result)
 
+    def _window(
+        self, detector: WindowDetector[Any, Any], model: LoadedModel, data: WindowData
+    ) -> list[ResultRow]:
+        """A window detector on the whole reference and window; one failed result when it
+        raises or breaks its contract (no results, or something else than results)."""
+        try:
+            ref = model.reference
+            key = (ref.digest, detector.settings.model_dump_json(), "window")
+            profile = self.cache.get_or_fit(
+                key,
+                lambda: detector.fit(
+                    _window_sample(
+                        model, ref.columns, ref.predictions, ref.labels, ref.probabilities
+                    )
+                ),
+            )
+            current = _window_sample(
+                model, data.columns, data.prediction, data.labels, data.probabilities
+            )
+            found = detector.score(profile, current)
+            if not isinstance(found, list) or not found:
+                raise TypeError(
+                    f"score() must return a non-empty list of WindowResult, got {found!r}"
+                )
+            bad = [r for r in found if not isinstance(r, WindowResult)]
+            if bad:
+                raise TypeError(f"score() returned {type(bad[0]).__name__}, not WindowResult")
+        except Exception as exc:
+            return [
+                self._failure(detector, "multivariate", None, float(detector.threshold), exc, {})
+            ]
+        return [_row(r.kind, r.feature, detector.name, r) for r in found]
+
     def _failure(
         self,
         detector: AnyDetector,
@@ -529,6 +578,26 @@ def _row(kind: ResultKind, feature: str | None, detector: str, result: DetectorR
         result.status,
         result.error,
         result.details,
+    )
+
+
+def _window_sample(
+    model: LoadedModel,
+    columns: dict[str, np.ndarray],
+    predictions: np.ndarray,
+    labels: np.ndarray | None,
+    probabilities: np.ndarray | None,
+) -> WindowSample:
+    features = {f.name: columns[f.name] for f in model.schema.features}
+    kinds = {f.name: f.kind for f in model.schema.features}
+    return window_sample(
+        features,
+        kinds,
+        model.schema.task,
+        predictions,
+        labels,
+        probabilities,
+        model.schema.classes,
     )
 
 

@@ -37,7 +37,9 @@ def driftscope_detectors() -> Iterable[DetectorRecord]:
     Called once when the plugin manager loads plugins.
 
     :return: An iterable of :class:`core.DetectorRecord`, each naming a subclass of
-        :class:`core.Detector` or :class:`core.PerformanceDetector`. YAML picks a detector
+        :class:`core.Detector` (one feature at a time), :class:`core.PerformanceDetector`
+        (the labelled rows) or :class:`core.WindowDetector` (every column of the window at
+        once). YAML picks a detector
         with ``{type: <name>, ...}``; the rest of that block is validated against the
         class's ``Settings`` model.
 

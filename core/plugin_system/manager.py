@@ -25,6 +25,7 @@ import pluggy
 from driftscope.core.contracts.detector import Detector, PerformanceDetector
 from driftscope.core.contracts.notifier import Notifier
 from driftscope.core.contracts.store import Store
+from driftscope.core.contracts.window_detector import WindowDetector
 from driftscope.core.errors import (
     PluginConflictError,
     PluginContractError,
@@ -57,6 +58,7 @@ ComponentKind = Literal["detector", "store", "notifier"]
 AnyComponent = (
     type[Detector[Any, Any]]
     | type[PerformanceDetector[Any, Any]]
+    | type[WindowDetector[Any, Any]]
     | type[Store]
     | type[Notifier[Any]]
 )
@@ -66,7 +68,7 @@ _HOOKS: dict[ComponentKind, tuple[str, type[ComponentRecord[Any]]]] = {
     "notifier": ("driftscope_notifiers", NotifierRecord),
 }
 _BASES: dict[ComponentKind, tuple[type, ...]] = {
-    "detector": (Detector, PerformanceDetector),
+    "detector": (Detector, PerformanceDetector, WindowDetector),
     "store": (Store,),
     "notifier": (Notifier,),
 }
@@ -226,7 +228,11 @@ class PluginManager:
     @overload
     def get(
         self, kind: Literal["detector"], name: str
-    ) -> type[Detector[Any, Any]] | type[PerformanceDetector[Any, Any]]: ...
+    ) -> (
+        type[Detector[Any, Any]]
+        | type[PerformanceDetector[Any, Any]]
+        | type[WindowDetector[Any, Any]]
+    ): ...
     @overload
     def get(self, kind: Literal["store"], name: str) -> type[Store]: ...
     @overload
@@ -238,7 +244,8 @@ class PluginManager:
         none is, :class:`PluginContractError` when it does not meet its kind's contract.
 
         Typed per kind: ``get("store", ...)`` is a ``type[Store]``, ``get("detector", ...)``
-        a ``type[Detector] | type[PerformanceDetector]``, ``get("notifier", ...)`` a
+        a ``type[Detector] | type[PerformanceDetector] | type[WindowDetector]``,
+        ``get("notifier", ...)`` a
         ``type[Notifier]``.
         """
         key = str(name).strip().lower()
@@ -273,7 +280,7 @@ def contract_problems(kind: ComponentKind, component: object) -> list[str]:
     if not (isinstance(component, type) and issubclass(component, bases)):
         names = " or ".join(f"driftscope.{base.__name__}" for base in bases)
         return [f"it is not a subclass of {names}"]
-    if issubclass(component, Detector | PerformanceDetector | Notifier):
+    if issubclass(component, Detector | PerformanceDetector | WindowDetector | Notifier):
         return component.contract_problems()
     # every kind's base is an ABC, so a subclass of one is an ABCMeta
     missing = component.__abstractmethods__ if isinstance(component, ABCMeta) else frozenset()

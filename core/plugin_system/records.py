@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from driftscope.core.contracts.detector import Detector, PerformanceDetector
 from driftscope.core.contracts.notifier import Notifier
 from driftscope.core.contracts.store import Store
+from driftscope.core.contracts.window_detector import WindowDetector
 
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
@@ -61,10 +62,12 @@ class ComponentRecord(Generic[C]):
             object.__setattr__(self, "description", doc.splitlines()[0] if doc else "")
 
 
-class DetectorRecord(ComponentRecord[Detector[Any, Any] | PerformanceDetector[Any, Any]]):
+class DetectorRecord(
+    ComponentRecord[Detector[Any, Any] | PerformanceDetector[Any, Any] | WindowDetector[Any, Any]]
+):
     """A detector a plugin provides: ``DetectorRecord("psi", PSIDetector)``."""
 
-    bases = (Detector, PerformanceDetector)
+    bases = (Detector, PerformanceDetector, WindowDetector)
 
 
 class StoreRecord(ComponentRecord[Store]):

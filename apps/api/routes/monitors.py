@@ -19,7 +19,14 @@ from driftscope.apps.api.schemas import (
 )
 from driftscope.core.config.yaml_file import MonitorConfig
 from driftscope.core.runtime import Runtime
-from driftscope.core.validation import MAX_ID_CHARS, require_text, require_time, shown
+from driftscope.core.validation import (
+    MAX_ID_CHARS,
+    Problem,
+    RequestValidationFailed,
+    require_text,
+    require_time,
+    shown,
+)
 
 router = APIRouter(prefix="/v1", tags=["monitors"])
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}}
@@ -108,11 +115,35 @@ async def get_report(report_id: str, runtime: RuntimeDep) -> ReportOut:
     responses=_NOT_FOUND,
     summary="Run a monitor now",
 )
-async def run_monitor(name: str, runtime: RuntimeDep, logger: LoggerDep) -> ReportOut:
-    """Run the monitor on its window ending now (queued predictions included) and return
-    the saved report."""
+async def run_monitor(
+    name: str,
+    runtime: RuntimeDep,
+    logger: LoggerDep,
+    at: Annotated[
+        datetime | None,
+        Query(
+            description="Backfill: run over the window ending at this past time (ISO 8601, "
+            "with a zone or UTC). The report is marked backfilled and fires no alerts "
+            "unless `alerts=true`."
+        ),
+    ] = None,
+    alerts: Annotated[
+        bool,
+        Query(description="With `at`: let the backfilled report fire and resolve alerts."),
+    ] = False,
+) -> ReportOut:
+    """Run the monitor on its window ending now (queued predictions included), or ending
+    at `at` for a backfill, and return the saved report."""
     monitor = _monitor(runtime, name)
+    end = require_time(at, ("query", "at"))
+    if end is not None and end > runtime.engine.clock():
+        raise RequestValidationFailed(
+            [Problem(("query", "at"), "must not be in the future", "time", field="at")]
+        )
     if logger is not None:
         await logger.flush()
-    report = await asyncio.to_thread(runtime.run_monitor, monitor.name)
+    if end is None:
+        report = await asyncio.to_thread(runtime.run_monitor, monitor.name)
+    else:
+        report = await asyncio.to_thread(runtime.backfill_monitor, monitor.name, end, alerts=alerts)
     return report_out(report)
