@@ -34,6 +34,7 @@ REPORT_KEYS = {
     "drifted",
     "status",
     "duration_ms",
+    "backfilled",
     "results",
 }
 RESULT_KEYS = {

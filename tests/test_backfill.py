@@ -104,9 +104,7 @@ async def test_run_at_a_past_time_scores_that_window_and_fires_nothing(
     await _load_history(client, demo_dir)
     found = []
     for at in HOURS:
-        response = await client.post(
-            "/v1/monitors/cancer-drift/run", params={"at": at.isoformat()}
-        )
+        response = await client.post("/v1/monitors/cancer-drift/run", params={"at": at.isoformat()})
         assert response.status_code == 200, response.text
         report = response.json()
         assert report["backfilled"] is True
@@ -206,7 +204,9 @@ async def test_backfill_writes_one_report_per_step_and_says_when_drift_began(
         runtime.close()
 
 
-async def test_backfill_with_alerts_fires_them(tmp_path: Path, sqlite_url: str, demo_dir: Path) -> None:
+async def test_backfill_with_alerts_fires_them(
+    tmp_path: Path, sqlite_url: str, demo_dir: Path
+) -> None:
     config = _config(tmp_path, sqlite_url, demo_dir)
     await _history_in(config, demo_dir)
     args = ["backfill", "cancer-drift", "--from", HOURS[0].isoformat()]

@@ -213,13 +213,16 @@ from typing import assert_type
 
 from driftscope import (
     ComponentRecord, Detector, DetectorRecord, Notifier, NotifierRecord, PerformanceDetector,
-    Store, StoreRecord,
+    Store, StoreRecord, WindowDetector,
 )
 from driftscope.core.plugin_system.manager import AnyComponent, ComponentKind, PluginManager
 
 
 def check(pm: PluginManager, kind: ComponentKind) -> None:
-    assert_type(pm.get("detector", "psi"), type[Detector] | type[PerformanceDetector])
+    assert_type(
+        pm.get("detector", "psi"),
+        type[Detector] | type[PerformanceDetector] | type[WindowDetector],
+    )
     assert_type(pm.get("store", "sql"), type[Store])
     assert_type(pm.get("notifier", "log"), type[Notifier])
     assert_type(pm.get(kind, "log"), AnyComponent)
