@@ -47,6 +47,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "driftscope.plugins.detectors.psi",
     "driftscope.plugins.detectors.chi2",
     "driftscope.plugins.detectors.performance",
+    "driftscope.plugins.detectors.quality",
     "driftscope.plugins.stores.sql",
     "driftscope.plugins.notifiers.log",
     "driftscope.plugins.notifiers.discord",
