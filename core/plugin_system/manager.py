@@ -48,6 +48,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "driftscope.plugins.detectors.chi2",
     "driftscope.plugins.detectors.performance",
     "driftscope.plugins.detectors.quality",
+    "driftscope.plugins.detectors.domain_classifier",
     "driftscope.plugins.stores.sql",
     "driftscope.plugins.notifiers.log",
     "driftscope.plugins.notifiers.discord",
