@@ -332,6 +332,18 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections. The store may be opened again."""
 
+    def missing_database(self) -> str | None:
+        """Why this store's database does not exist yet, naming where it looked (``"no
+        SQLite database at /srv/driftscope.db"``), or ``None`` when it exists or the store
+        cannot tell before :meth:`open`.
+
+        Commands that only read what is stored (``driftscope alerts``, ``deadletter list``,
+        ``run``...) call this instead of :meth:`open` creating an empty database in the
+        wrong place. The default cannot tell: a database server refuses an unknown database
+        on its own.
+        """
+        return None
+
     @abstractmethod
     def ping(self) -> None:
         """Raise :class:`driftscope.core.errors.StoreError` when the database is not reachable."""
