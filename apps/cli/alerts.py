@@ -309,6 +309,13 @@ def _print_history(runtime: Runtime, monitor: str | None, limit: int) -> None:
 
 def _print_delivery(runtime: Runtime) -> None:
     health: Any = runtime.delivery.health()
+    for name, count in sorted(getattr(health, "elsewhere", {}).items()):
+        console.print(
+            f"{count} message(s) wait for notifier {escape(name)}, which this config does not "
+            "have: the process of the config that has it delivers them (or it was removed)",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not health.notifiers:
         console.print("no notifiers")
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -489,8 +489,15 @@ class Store(ABC):
         """Alert history, newest first."""
 
     @abstractmethod
-    def due_messages(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
-        """Pending messages whose ``next_attempt_at`` is not after ``now``, oldest first."""
+    def due_messages(
+        self, now: datetime, limit: int = 50, *, notifiers: Collection[str] | None = None
+    ) -> list[OutboxMessage]:
+        """Pending messages whose ``next_attempt_at`` is not after ``now``, oldest first;
+        with ``notifiers``, only messages to those notifier names.
+
+        Processes of different configs may share one store: each claims only the messages
+        of the notifiers it has, and leaves the rest to the process that has theirs.
+        """
 
     @abstractmethod
     def update_message(self, message: OutboxMessage) -> None:
@@ -498,9 +505,14 @@ class Store(ABC):
 
     @abstractmethod
     def list_messages(
-        self, *, status: OutboxStatus | None = None, limit: int = 100
+        self,
+        *,
+        status: OutboxStatus | None = None,
+        limit: int = 100,
+        notifiers: Collection[str] | None = None,
     ) -> list[OutboxMessage]:
-        """Outbox messages, newest first, optionally only those with one status."""
+        """Outbox messages, newest first, optionally only those with one status and only
+        those to the given notifier names."""
 
     @abstractmethod
     def add_silence(self, silence: Silence) -> None:
