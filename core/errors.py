@@ -56,5 +56,13 @@ class StoreError(DriftscopeError):
         self.transient = transient
 
 
+class StoreNotFoundError(StoreError):
+    """A command that only reads (or adds to) what is stored was pointed at a database that
+    does not exist; it refuses to create an empty one and names where it looked."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
+
+
 class ModelLoadError(DriftscopeError):
     """A model file could not be loaded safely."""

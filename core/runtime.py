@@ -12,15 +12,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from driftscope.core.alerting.delivery import DeliveryWorker
 from driftscope.core.alerting.manager import AlertManager
 from driftscope.core.alerting.wiring import build_alerting
 from driftscope.core.config.environment import DeploymentSettings
+from driftscope.core.config.paths import resolve_sqlite_url
 from driftscope.core.config.yaml_file import DriftscopeConfig, load_config
 from driftscope.core.contracts.notifier import Notifier
 from driftscope.core.contracts.report import Report
 from driftscope.core.contracts.store import Store
-from driftscope.core.errors import ConfigError
+from driftscope.core.errors import ConfigError, StoreNotFoundError
 from driftscope.core.monitoring.engine import MonitorEngine
 from driftscope.core.monitoring.model_loading import LoadedModel, load_model
 from driftscope.core.monitoring.profiles import ProfileCache
@@ -40,21 +43,44 @@ class Runtime:
         settings: DeploymentSettings | None = None,
         *,
         load_models: bool = True,
+        create_store: bool = True,
     ) -> None:
+        """:param load_models: Load each model's file and reference (the commands that only
+            read the store skip it).
+        :param create_store: Create the store's database when it does not exist. Commands
+            that only read what is stored pass False: pointed at a database that is not
+            there they raise :class:`StoreNotFoundError` naming where they looked, instead
+            of creating an empty one and reporting that nothing happened.
+        """
         self.config = config
         self.plugins = plugins
         self.settings = settings or DeploymentSettings()
-        store_settings = config.store_settings
-        if self.settings.store_url is not None:
-            store_settings = store_settings.model_copy(update={"url": self.settings.store_url})
-        self.store: Store = plugins.get("store", store_settings.type)(store_settings)
-        self.store.open()
+        # models first: a model that fails to load stops start-up before a database exists
         self.models: dict[str, LoadedModel] = {}
         if load_models:
             for model_config in config.models:
                 model = load_model(model_config)
-                self.store.register_model(model.schema)
                 self.models[model.name] = model
+        store_settings = config.store_settings
+        origin = f"store.url of {config.source}" if config.source else "store.url"
+        if self.settings.store_url is not None:
+            # typed in a shell, so relative to the folder driftscope runs in (a URL in the
+            # config file is relative to the file's folder: resolved when it was loaded)
+            url = resolve_sqlite_url(self.settings.store_url.get_secret_value(), Path.cwd())
+            store_settings = store_settings.model_copy(update={"url": SecretStr(url)})
+            origin = "DRIFTSCOPE_STORE_URL"
+        self.store: Store = plugins.get("store", store_settings.type)(store_settings)
+        if not create_store:
+            missing = self.store.missing_database()
+            if missing is not None:
+                raise StoreNotFoundError(
+                    f"{missing} (from {origin}): nothing was ever stored there. Is this the "
+                    "config (or DRIFTSCOPE_STORE_URL) the server runs with? `driftscope serve` "
+                    "creates the database."
+                )
+        self.store.open()
+        for model in self.models.values():
+            self.store.register_model(model.schema)
         self.profile_cache = ProfileCache(config.profile_cache_size)
         self.engine = MonitorEngine(config, plugins, self.store, self.models, self.profile_cache)
         self.notifiers: dict[str, Notifier[Any]] = {

@@ -420,13 +420,18 @@ def test_a_silence_added_after_enqueueing_mutes_the_message(
     assert manager.remove_silence(silence.id) and not manager.remove_silence(silence.id)
 
 
-def test_messages_of_an_unconfigured_notifier_fail_with_the_reason(store: Store) -> None:
+def test_messages_of_a_notifier_this_process_lacks_wait_for_the_process_that_has_it(
+    store: Store, discord: DiscordStandIn
+) -> None:
     manager_for(store, "credit").handle_report(report({"age": True}))
-    worker = DeliveryWorker(store, {}, FAST)
-    worker.run_once()
+    worker = DeliveryWorker(store, {"other": discord_notifier(discord.url, name="other")}, FAST)
+    assert worker.run_once() == 0
     (message,) = messages(store)
-    assert message.status == "failed" and "not configured" in (message.last_error or "")
-    assert worker.health().notifiers["ops"].failed == 1
+    assert message.status == "pending" and message.attempts == 0 and message.last_error is None
+    health = worker.health()
+    assert "ops" not in health.notifiers and health.elsewhere == {"ops": 1}
+    assert not health.degraded and discord.requests == []
+    assert DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, FAST).run_once() == 1
 
 
 class _Scripted(Notifier):
@@ -496,7 +501,7 @@ def test_only_one_worker_delivers_per_database(store: Store, discord: DiscordSta
     manager_for(store, "credit").handle_report(report({"age": True}))
     first = DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, FAST)
     second = DeliveryWorker(store, {"ops": discord_notifier(discord.url)}, FAST)
-    assert store.acquire_lease("driftscope:outbox-delivery", first.owner, 30)
+    assert store.acquire_lease("driftscope:outbox-delivery:ops", first.owner, 30)
     assert second.run_once() == 0 and discord.requests == []
     assert first.run_once() == 1
 

@@ -48,6 +48,8 @@ ROUTES: list[tuple[str, str, str | None]] = [
     ("GET", "/metrics", "read"),
     ("GET", "/openapi.json", None),
     ("GET", "/docs", None),
+    ("GET", "/redoc", None),
+    ("GET", "/docs/assets/swagger-ui.css", None),
 ]
 # what each scope may do, by the words: admin implies write and read
 ALLOWED = {"read": {"read"}, "write": {"write"}, "admin": {"read", "write", "admin"}}
@@ -84,6 +86,8 @@ def _template(path: str) -> str:
         return "/v1/reports/{report_id}"
     if parts[1:3] == ["v1", "silences"] and len(parts) == 4:
         return "/v1/silences/{silence_id}"
+    if parts[1:3] == ["docs", "assets"]:
+        return "/docs/assets/{name}"
     return "/".join(names.get(p, p) for p in parts)
 
 

@@ -31,8 +31,9 @@ def invoke(*args: str):
 
 
 def test_check_accepts_the_shipped_configs():
+    # the demo trains the model files they name; CI has not run it, hence --allow-missing
     for name in ("demo.yaml", "example.yaml"):
-        result = invoke("check", str(ROOT / "configs" / name))
+        result = invoke("check", str(ROOT / "configs" / name), "--allow-missing")
         assert result.exit_code == 0, result.output
         assert "monitor cancer-drift" in result.output
 

@@ -82,11 +82,11 @@ def test_shape_errors_carry_their_path(plugins):
 
 def test_env_interpolation_and_unset_variables(plugins):
     document = yaml.safe_load(yaml.safe_dump(BASE))
-    document["store"] = {"type": "sql", "url": "${DB_URL:-sqlite:///x.db}"}
+    document["store"] = {"type": "sql", "url": "${DB_URL:-sqlite:////data/x.db}"}
     document["notifiers"][0]["name"] = "${CHANNEL}"
     document["monitors"][0]["notify"] = ["${CHANNEL}"]
     config = parse_config(document, plugins, env={"CHANNEL": "ops"})
-    assert config.store_settings.url.get_secret_value() == "sqlite:///x.db"
+    assert config.store_settings.url.get_secret_value() == "sqlite:////data/x.db"
     assert config.notifier_settings[0].name == "ops"
     found = problems(document, plugins, env={})
     assert found["notifiers[0].name"] == "environment variable CHANNEL is not set"

@@ -447,6 +447,28 @@ def test_commit_alert_changes_and_read_them_back(store):
     assert store.list_alert_events(monitor="nobody") == []
 
 
+def test_outbox_reads_only_the_notifiers_asked_for(store):
+    store.commit_alert_changes(
+        [],
+        [],
+        [
+            message(0, notifier="ops"),
+            message(1, notifier="pager"),
+            message(2, notifier="ops", status="sent"),
+            message(3, notifier="audit"),
+        ],
+    )
+    later = T0 + timedelta(minutes=1)
+    assert [m.id for m in store.due_messages(later, notifiers={"ops"})] == ["m0"]
+    assert [m.id for m in store.due_messages(later, notifiers=["ops", "audit"])] == ["m0", "m3"]
+    assert store.due_messages(later, notifiers=[]) == []
+    assert [m.id for m in store.due_messages(later)] == ["m0", "m1", "m3"]
+    assert [m.id for m in store.list_messages(notifiers=("ops",))] == ["m2", "m0"]
+    assert [m.id for m in store.list_messages(status="pending", notifiers=["pager"])] == ["m1"]
+    assert store.list_messages(notifiers=["nobody"]) == []
+    assert store.list_messages(notifiers=[]) == []
+
+
 def test_commit_alert_changes_is_one_transaction(store):
     store.commit_alert_changes([], [], [message(1)])
     with pytest.raises(StoreError):  # m1 exists: the whole commit must roll back

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from driftscope.core.alerting.rules import MONITOR_DETECTOR
-from driftscope.core.contracts.notifier import AlertChange, DeliveryOutcome, Notification
+from driftscope.core.contracts.notifier import (
+    AlertChange,
+    DeliveryOutcome,
+    Notification,
+    Notifier,
+)
 from driftscope.core.durations import format_duration
 from driftscope.core.plugin_system.manager import unknown_name_message
 from driftscope.core.validation import RequestValidationFailed
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
     from driftscope.core.runtime import Runtime
 
 GetRuntime = Callable[[Path | None], "Runtime"]
+GetNotifiers = Callable[[Path | None], "Mapping[str, Notifier[Any]]"]
 
 ConfigOption = Annotated[
     Path | None,
@@ -96,11 +102,16 @@ def test_notification(monitor: str = "driftscope-test") -> Notification:
     )
 
 
-def register(app: typer.Typer, get_runtime: GetRuntime) -> None:
+def register(
+    app: typer.Typer, get_runtime: GetRuntime, get_notifiers: GetNotifiers | None = None
+) -> None:
     """Add ``alerts``, ``silence add|list|remove`` and ``notify-test`` to ``app``.
 
     :param get_runtime: Builds a :class:`driftscope.core.runtime.Runtime` from the ``--config`` path
-        (``None``: the environment's), exiting 2 on a bad config.
+        (``None``: the environment's), exiting 2 on a bad config or a missing database.
+    :param get_notifiers: Builds only the configured notifiers, for ``notify-test``, which
+        needs no store (it tests a channel before anything is stored). Default: the
+        runtime's.
     """
 
     @contextmanager
@@ -213,11 +224,16 @@ def register(app: typer.Typer, get_runtime: GetRuntime) -> None:
         config: ConfigOption = None,
     ) -> None:
         """Send a test message through a notifier and print what happened."""
-        with runtime_for(config) as runtime:
-            target = runtime.notifiers.get(notifier)
-            if target is None:
-                _fail(unknown_name_message("notifier", notifier, runtime.notifiers))
-            result = target.send(test_notification())
+        if get_notifiers is None:
+            with runtime_for(config) as runtime:
+                result = _send_test(runtime.notifiers, notifier)
+        else:
+            notifiers = get_notifiers(config)
+            try:
+                result = _send_test(notifiers, notifier)
+            finally:
+                for each in notifiers.values():
+                    each.close()
         if result.delivered:
             ident = f" (message id {result.external_id})" if result.external_id else ""
             console.print(f"[green]delivered[/] through {notifier}{ident}", highlight=False)
@@ -235,6 +251,13 @@ def register(app: typer.Typer, get_runtime: GetRuntime) -> None:
             soft_wrap=True,
         )
         raise typer.Exit(1)
+
+
+def _send_test(notifiers: Mapping[str, Notifier[Any]], name: str) -> Any:
+    target = notifiers.get(name)
+    if target is None:
+        _fail(unknown_name_message("notifier", name, notifiers))
+    return target.send(test_notification())
 
 
 def _check_monitor(runtime: Runtime, monitor: str) -> None:
@@ -286,6 +309,13 @@ def _print_history(runtime: Runtime, monitor: str | None, limit: int) -> None:
 
 def _print_delivery(runtime: Runtime) -> None:
     health: Any = runtime.delivery.health()
+    for name, count in sorted(getattr(health, "elsewhere", {}).items()):
+        console.print(
+            f"{count} message(s) wait for notifier {escape(name)}, which this config does not "
+            "have: the process of the config that has it delivers them (or it was removed)",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not health.notifiers:
         console.print("no notifiers")
         return

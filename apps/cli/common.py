@@ -18,6 +18,7 @@ from driftscope.core.config.yaml_file import DriftscopeConfig
 from driftscope.core.errors import ConfigError, DriftscopeError
 
 if TYPE_CHECKING:
+    from driftscope.core.contracts.notifier import Notifier
     from driftscope.core.runtime import Runtime
 
 console = Console()
@@ -56,9 +57,26 @@ def get_runtime(path: Path | None, **kwargs: Any) -> Runtime:
         fail(str(exc))
 
 
+def get_notifiers(path: Path | None) -> dict[str, Notifier[Any]]:
+    """The notifiers of a config file, built without opening its store (exit 2 on a bad
+    config). The caller closes them."""
+    from driftscope.core.config.yaml_file import load_config
+    from driftscope.core.plugin_system.manager import create_plugin_manager
+
+    plugins = create_plugin_manager()
+    try:
+        config = load_config(config_path(path), plugins)
+    except ConfigError as exc:
+        print_config_error(exc)
+        raise typer.Exit(2) from None
+    return {s.name: plugins.get("notifier", s.type)(s) for s in config.notifier_settings}
+
+
 def print_config_error(exc: ConfigError) -> None:
     err.print(
-        f"[bold red]{exc.source or 'config'}[/]: {len(exc.problems)} problem(s)", highlight=False
+        f"[bold red]{exc.source or 'config'}[/]: {len(exc.problems)} problem(s)",
+        highlight=False,
+        soft_wrap=True,  # a path broken over two lines cannot be copied
     )
     for location, message in exc.problems:
         err.print(f"  {location or '(file)'}: {message}", highlight=False, soft_wrap=True)
@@ -71,17 +89,21 @@ def configure_logging(level: str = "info") -> None:
 
 
 def check_files(config: DriftscopeConfig) -> tuple[list[tuple[str, str]], list[str]]:
-    """Load each model whose files exist and check monitors against its schema."""
+    """Load each model whose files exist and check monitors against its schema; a model
+    with a missing file (``check --allow-missing``) is a warning and is not loaded."""
     from driftscope.core.monitoring.model_loading import load_model
 
     problems: list[tuple[str, str]] = []
     warnings: list[str] = []
     schemas = {}
     for i, model in enumerate(config.models):
-        missing = [p for p in (model.path, model.reference) if p is not None and not p.exists()]
+        missing = [
+            f"models[{i}].{key}: {path} not found yet"
+            for key, path in (("path", model.path), ("reference", model.reference))
+            if path is not None and not path.exists()
+        ]
         if missing:
-            paths = ", ".join(str(p.resolve()) for p in missing)
-            warnings.append(f"models[{i}]: {paths} not found yet; not checked")
+            warnings.append("; ".join(missing) + f" (model {model.name} not checked)")
             continue
         try:
             schemas[model.name] = load_model(model).schema

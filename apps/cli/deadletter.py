@@ -50,7 +50,7 @@ def list_letters(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 50,
 ) -> None:
     """Show dead letters, oldest first: id, time, model, record id, attempts and reason."""
-    runtime = get_runtime(config, load_models=False)
+    runtime = get_runtime(config, load_models=False, create_store=False)
     try:
         store = runtime.store
         letters = _store_call(lambda: store.list_dead_letters(model=model, limit=limit))
@@ -89,7 +89,7 @@ def replay(
     from driftscope.core.serving.log_writer import ReplayResult, replay_dead_letters
 
     _check_selection(ids, all_)
-    runtime = get_runtime(config, load_models=False)
+    runtime = get_runtime(config, load_models=False, create_store=False)
     total = ReplayResult()
     try:
         store = runtime.store
@@ -132,7 +132,7 @@ def drop(
     if all_ and not yes:
         scope = f" of model {model}" if model else ""
         fail(f"--all deletes every dead letter{scope}; add --yes to confirm")
-    runtime = get_runtime(config, load_models=False)
+    runtime = get_runtime(config, load_models=False, create_store=False)
     dropped = 0
     seen: set[int] = set()
     try:

@@ -23,10 +23,12 @@ from driftscope.apps.cli.common import (
     console,
     err,
     fail,
+    get_notifiers,
     get_runtime,
     print_config_error,
 )
 from driftscope.core.config.environment import DeploymentSettings
+from driftscope.core.config.paths import sqlite_file
 from driftscope.core.config.yaml_file import DriftscopeConfig, load_config
 from driftscope.core.contracts.report import Report
 from driftscope.core.durations import format_duration
@@ -43,11 +45,25 @@ app = typer.Typer(
 
 
 @app.command()
-def check(config: Annotated[Path, typer.Argument(help="The YAML config file to check.")]) -> None:
-    """Validate a config file; print every problem with its location (exit 2) or a summary."""
+def check(
+    config: Annotated[Path, typer.Argument(help="The YAML config file to check.")],
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing",
+            help="Warn about a model file or reference CSV that does not exist yet instead "
+            "of failing (for CI that builds them later).",
+        ),
+    ] = False,
+) -> None:
+    """Validate a config file; print every problem with its location (exit 2) or a summary.
+
+    Relative paths in the file are relative to the file's folder; the summary shows each
+    one resolved.
+    """
     plugins = create_plugin_manager()
     try:
-        parsed = load_config(config, plugins)
+        parsed = load_config(config, plugins, require_files=not allow_missing)
     except ConfigError as exc:
         print_config_error(exc)
         raise typer.Exit(2) from None
@@ -59,7 +75,7 @@ def check(config: Annotated[Path, typer.Argument(help="The YAML config file to c
         raise typer.Exit(2)
     console.print(f"[green]ok[/] {config}", highlight=False)
     for line in _summary(parsed):
-        console.print(f"  {line}", highlight=False, markup=False)
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _summary(config: DriftscopeConfig) -> list[str]:
@@ -79,6 +95,12 @@ def _summary(config: DriftscopeConfig) -> list[str]:
             f"notify [{notify}]"
         )
     lines.extend(f"notifier {n.name}: {n.type}" for n in config.notifier_settings)
+    database = sqlite_file(config.store_settings.url.get_secret_value())
+    if database is not None:
+        state = "" if database.exists() else " (not created yet: `driftscope serve` creates it)"
+        lines.append(f"store: SQLite file {database}{state}")
+    else:
+        lines.append(f"store: {config.store_settings.type}")
     return lines
 
 
@@ -103,7 +125,7 @@ def run(
     config: ConfigOption = None,
 ) -> None:
     """Run one monitor now and print its report; exit 1 when drift is found."""
-    runtime = get_runtime(config)
+    runtime = get_runtime(config, create_store=False)
     try:
         try:
             runtime.config.monitor(monitor)
@@ -218,7 +240,12 @@ def scheduler(config: ConfigOption = None) -> None:
 def _register_commands() -> None:
     from driftscope.apps.cli import alerts, backfill, dashboard, deadletter, demo, prune, serve
 
-    alerts.register(app, lambda path: get_runtime(path, load_models=False))
+    # these commands read (or add to) what a server stored: they never create a database
+    alerts.register(
+        app,
+        lambda path: get_runtime(path, load_models=False, create_store=False),
+        get_notifiers,
+    )
     serve.register(app)
     dashboard.register(app)
     demo.register(app)

@@ -47,7 +47,7 @@ def prune(
     from driftscope.core.monitoring.retention import prune_older_than
 
     keep = _age(older_than)
-    runtime = get_runtime(config, load_models=False)
+    runtime = get_runtime(config, load_models=False, create_store=False)
     try:
         retention = runtime.config.retention
         keep = keep or retention.keep

@@ -91,13 +91,11 @@ def serve(
     # fail here, with every problem listed, rather than in each worker's start-up
     assert settings.config is not None
     try:
-        parsed = load_config(settings.config, create_plugin_manager())
+        parsed = load_config(settings.config, create_plugin_manager(), require_files=True)
     except ConfigError as exc:
         print_config_error(exc)
         raise typer.Exit(2) from None
     problems, _ = check_files(parsed)
-    missing = [str(p) for m in parsed.models for p in (m.path, m.reference) if p and not p.exists()]
-    problems += [("models", f"file not found: {path}") for path in missing]
     if problems:
         print_config_error(ConfigError(problems, str(settings.config)))
         raise typer.Exit(2)

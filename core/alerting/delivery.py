@@ -1,9 +1,15 @@
 """The delivery worker: sends outbox messages through notifiers, in its own thread.
 
 Messages live in the store (enqueued with the alert state change that caused them), so a
-notifier that is down gets them later and a restart resumes every pending one. Only one
-process delivers at a time: each pass takes the store lease ``driftscope:outbox-delivery``,
-so processes sharing a database do not send a message twice.
+notifier that is down gets them later and a restart resumes every pending one.
+
+**Each process delivers only through the notifiers it has.** Processes of different configs
+may share one store; a worker reads only the messages addressed to its own notifier names and
+leaves the others to the process that has theirs (they wait, and are counted as
+``elsewhere`` in :class:`DeliveryHealth`). One process at a time delivers through a notifier:
+a pass takes the store lease ``driftscope:outbox-delivery:<notifier>`` of each of its
+notifiers, so processes running one config on a shared database never send a message twice,
+and processes of two configs never wait for each other's lease.
 
 What a pass does with the due messages of one notifier:
 
@@ -73,6 +79,12 @@ from driftscope.core.durations import format_duration
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "driftscope:outbox-delivery"
+"""The prefix of each notifier's delivery lease: ``driftscope:outbox-delivery:<notifier>``."""
+
+
+def lease_name(notifier: str) -> str:
+    """The store lease a process holds while it delivers through ``notifier``."""
+    return f"{LEASE_NAME}:{notifier}"
 
 
 def config_hash(settings: BaseModel) -> str:
@@ -227,6 +239,10 @@ class DeliveryHealth:
     running: bool
     notifiers: dict[str, NotifierHealth] = field(default_factory=dict)
     messages: list[MessageSummary] = field(default_factory=list)
+    #: pending messages to notifiers this process does not have, by notifier name: another
+    #: config's on the same store (its own process delivers them), or a notifier since
+    #: removed from the config. Shown, never delivered nor failed here.
+    elsewhere: dict[str, int] = field(default_factory=dict)
 
     @property
     def degraded(self) -> bool:
@@ -277,6 +293,7 @@ class DeliveryHealth:
             "problems": self.problems,
             "notifiers": notifiers,
             "messages": messages,
+            "elsewhere": dict(self.elsewhere),
         }
 
 
@@ -335,8 +352,7 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._has_lease = False
-        self._lease_taken = 0.0
+        self._leases: dict[str, float] = {}  # notifier -> monotonic time its lease was taken
         self.overflowed = 0  # messages failed because their notifier's outbox was over its bound
 
     def __repr__(self) -> str:
@@ -372,12 +388,13 @@ class DeliveryWorker:
             stopped = not thread.is_alive()
             if stopped:
                 self._thread = None
-        if stopped and self._has_lease:
-            try:
-                self.store.release_lease(LEASE_NAME, self.owner)
-            except Exception:
-                log.exception("could not release the delivery lease")
-            self._has_lease = False
+        if stopped:
+            for name in list(self._leases):
+                try:
+                    self.store.release_lease(lease_name(name), self.owner)
+                except Exception:
+                    log.exception("could not release the delivery lease of notifier %s", name)
+            self._leases.clear()
         return stopped
 
     def _loop(self) -> None:
@@ -399,9 +416,10 @@ class DeliveryWorker:
         """
         with self._pass_lock:
             start = now or self._clock()
-            if not self._hold_lease(renew=True):
+            mine = [name for name in sorted(self.notifiers) if self._hold_lease(name, renew=True)]
+            if not mine:
                 return 0
-            due = self._due_queues(self._enforce_bound(), start)
+            due = self._due_queues(self._enforce_bound(mine), start)
             if not due:
                 return 0
             if self._last_sent is None:
@@ -417,15 +435,18 @@ class DeliveryWorker:
                 delivered += self._process_notifier(name, queues, now, silences)
             return delivered
 
-    def _hold_lease(self, *, renew: bool = False) -> bool:
-        """Whether this worker may deliver: takes or renews the lease when ``renew`` or when
-        half of it has passed, so a long pass never outlives its claim (another process
-        would then send the same messages)."""
+    def _hold_lease(self, notifier: str, *, renew: bool = False) -> bool:
+        """Whether this worker may deliver through ``notifier``: takes or renews its lease
+        when ``renew`` or when half of it has passed, so a long pass never outlives its
+        claim (another process would then send the same messages)."""
         lease = self.settings.lease.total_seconds()
-        if renew or time.monotonic() - self._lease_taken >= lease / 2:
-            self._has_lease = self.store.acquire_lease(LEASE_NAME, self.owner, lease)
-            self._lease_taken = time.monotonic()
-        return self._has_lease
+        taken = self._leases.get(notifier)
+        if renew or taken is None or time.monotonic() - taken >= lease / 2:
+            if self.store.acquire_lease(lease_name(notifier), self.owner, lease):
+                self._leases[notifier] = time.monotonic()
+            else:
+                self._leases.pop(notifier, None)
+        return notifier in self._leases
 
     def _due_queues(self, pending: list[OutboxMessage], now: datetime) -> list[list[OutboxMessage]]:
         """The messages to attempt now, as one list per (notifier, monitor) queue.
@@ -452,16 +473,19 @@ class DeliveryWorker:
                 due.append(head)
         return due
 
-    def _enforce_bound(self) -> list[OutboxMessage]:
-        """Keep each notifier's waiting messages within ``max_pending``: a notifier that has
-        been down long enough to pile up more fails its oldest messages, with the reason, so
-        the outbox stays bounded and the loss is visible on /readyz and /metrics.
+    def _enforce_bound(self, notifiers: list[str]) -> list[OutboxMessage]:
+        """Keep the waiting messages of each of ``notifiers`` (this worker's, whose leases
+        it holds) within ``max_pending``: a notifier that has been down long enough to pile
+        up more fails its oldest messages, with the reason, so the outbox stays bounded and
+        the loss is visible on /readyz and /metrics.
 
-        :return: The pending messages left.
+        :return: The pending messages of ``notifiers`` left.
         """
         bound = self.settings.max_pending
         pending: dict[str, list[OutboxMessage]] = {}
-        for message in self.store.list_messages(status="pending", limit=100_000):
+        for message in self.store.list_messages(
+            status="pending", limit=100_000, notifiers=notifiers
+        ):
             pending.setdefault(message.notifier, []).append(message)
         left: list[OutboxMessage] = []
         for name, messages in pending.items():
@@ -489,7 +513,9 @@ class DeliveryWorker:
 
     def _load_last_sent(self) -> dict[tuple[str, str], datetime]:
         last: dict[tuple[str, str], datetime] = {}
-        for message in self.store.list_messages(status="sent", limit=1000):
+        for message in self.store.list_messages(
+            status="sent", limit=1000, notifiers=list(self.notifiers)
+        ):
             if message.sent_at is None:
                 continue
             key = (message.notifier, message.monitor)
@@ -506,10 +532,9 @@ class DeliveryWorker:
     ) -> int:
         now = self._now(fixed_now)
         notifier = self.notifiers.get(name)
-        everything = [m for queue in queues for m in queue]
-        if notifier is None:
-            self._fail(everything, f"notifier {name!r} is not configured", now)
+        if notifier is None:  # never read: the pass reads only this worker's notifiers
             return 0
+        everything = [m for queue in queues for m in queue]
         reason = self._disabled_reason(notifier, now)
         if reason is not None:
             self._fail(everything, f"notifier {name!r} is disabled: {reason}", now)
@@ -578,8 +603,8 @@ class DeliveryWorker:
             used again in this pass (it is waiting or was disabled).
         """
         name = notifier.name
-        if not self._hold_lease():
-            log.warning("lost the delivery lease; another process delivers now")
+        if not self._hold_lease(name):
+            log.warning("lost the delivery lease of %s; another process delivers now", name)
             return 0, True
         start = self._now(fixed_now)
         try:
@@ -795,8 +820,9 @@ class DeliveryWorker:
 
     # -- health ------------------------------------------------------------------------------
     def health(self, *, limit: int = 10_000) -> DeliveryHealth:
-        """Counts per notifier (pending, retrying, failed, given up, sent), disabled
-        notifiers with their reasons, and the newest pending and given-up messages."""
+        """Counts per notifier of this worker (pending, retrying, failed, given up, sent),
+        disabled notifiers with their reasons, the newest pending and given-up messages, and
+        the pending messages to notifiers it does not have (``elsewhere``)."""
         health = DeliveryHealth(running=self.running)
 
         def entry(name: str) -> NotifierHealth:
@@ -819,8 +845,13 @@ class DeliveryWorker:
             ):
                 item.disabled = True
                 item.disabled_reason = status.reason
-        pending = self.store.list_messages(status="pending", limit=limit)
-        for message in pending:  # newest first
+        mine = list(self.notifiers)
+        pending = []
+        for message in self.store.list_messages(status="pending", limit=limit):  # newest first
+            if message.notifier not in self.notifiers:
+                health.elsewhere[message.notifier] = health.elsewhere.get(message.notifier, 0) + 1
+                continue
+            pending.append(message)
             item = entry(message.notifier)
             item.pending += 1
             item.oldest_pending_at = message.created_at
@@ -828,15 +859,15 @@ class DeliveryWorker:
                 item.retrying += 1
                 if item.last_error is None:
                     item.last_error = message.last_error
-        given_up = self.store.list_messages(status="given_up", limit=limit)
+        given_up = self.store.list_messages(status="given_up", limit=limit, notifiers=mine)
         for message in given_up:
             entry(message.notifier).given_up += 1
-        for message in self.store.list_messages(status="failed", limit=limit):
+        for message in self.store.list_messages(status="failed", limit=limit, notifiers=mine):
             item = entry(message.notifier)
             item.failed += 1
             if item.last_error is None:
                 item.last_error = message.last_error
-        for message in self.store.list_messages(status="sent", limit=limit):
+        for message in self.store.list_messages(status="sent", limit=limit, notifiers=mine):
             item = entry(message.notifier)
             item.sent += 1
             if message.sent_at and (

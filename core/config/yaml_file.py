@@ -21,6 +21,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from driftscope.core.alerting.config import AlertRuleSettings, DeliverySettings
+from driftscope.core.config.paths import resolve_path, resolve_settings_paths
 from driftscope.core.contracts.detector import DetectorSettings
 from driftscope.core.contracts.notifier import NotifierSettings
 from driftscope.core.contracts.store import StoreSettings
@@ -324,65 +325,121 @@ def parse_config(
     *,
     source: Path | None = None,
     env: dict[str, str] | None = None,
+    require_files: bool = False,
 ) -> DriftscopeConfig:
-    """Validate a parsed YAML document; raise :class:`ConfigError` listing every problem."""
-    problems: list[tuple[str, str]] = []
+    """Validate a parsed YAML document; raise :class:`ConfigError` listing every problem.
+
+    Every problem is found in one pass, each with its location: the document's shape, each
+    detector, notifier and store block against its plugin's settings (checked even where the
+    shape is wrong elsewhere, so a bad ``every`` does not hide an unknown detector type), the
+    names one block refers to in another and, with ``require_files``, each model's file and
+    reference CSV. Relative paths resolve against the folder of ``source`` (the config file),
+    or the current folder for a document without one.
+    """
+    where_from = str(source) if source else None
     if not isinstance(document, dict):
         raise ConfigError(
-            [("", "the file must be a YAML mapping with models: and monitors:")],
-            str(source) if source else None,
+            [("", "the file must be a YAML mapping with models: and monitors:")], where_from
         )
+    problems: list[tuple[str, str]] = []
     document = interpolate(document, dict(os.environ) if env is None else env, "", problems)
+    config: DriftscopeConfig | None
     try:
         config = DriftscopeConfig.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(
-            problems + _pydantic_problems(exc), str(source) if source else None
-        ) from None
+        problems.extend(_pydantic_problems(exc))
+        config = None
 
     base = source.parent if source else Path.cwd()
-    for model in config.models:
-        if model.path is not None and not model.path.is_absolute():
-            model.path = base / model.path
-        if not model.reference.is_absolute():
-            model.reference = base / model.reference
-
-    _check_unique("models", [m.name for m in config.models], problems)
-    _check_unique("monitors", [m.name for m in config.monitors], problems)
-
-    config.store_settings = (
-        _validate_component(plugins, "store", config.store, "store", problems) or StoreSettings()
+    blocks = _DocumentBlocks(document)
+    _check_unique("models", [m.get("name") for m in blocks.models], problems)
+    _check_unique("monitors", [m.get("name") for m in blocks.monitors], problems)
+    store_settings = (
+        _validate_component(plugins, "store", blocks.store, "store", problems)
+        if blocks.store is not None
+        else None
     )
-    for i, block in enumerate(config.notifiers):
-        notifier = _validate_component(plugins, "notifier", block, f"notifiers[{i}]", problems)
-        if notifier is not None:
-            config.notifier_settings.append(notifier)
-    _check_unique("notifiers", [n.get("name") for n in config.notifiers], problems)
+    notifier_settings = [
+        _validate_component(plugins, "notifier", block, f"notifiers[{i}]", problems)
+        for i, block in enumerate(blocks.notifiers)
+    ]
+    _check_unique("notifiers", [n.get("name") for n in blocks.notifiers], problems)
 
-    model_names = {m.name for m in config.models}
-    notifier_names = {n.get("name") for n in config.notifiers}
-    for i, monitor in enumerate(config.monitors):
+    model_names = {m.get("name") for m in blocks.models}
+    notifier_names = {n.get("name") for n in blocks.notifiers}
+    detector_settings: list[list[DetectorSettings | None]] = []
+    for i, monitor in enumerate(blocks.monitors):
         where = f"monitors[{i}]"
-        if monitor.model not in model_names:
-            problems.append((f"{where}.model", _unknown("model", monitor.model, model_names)))
-        for j, block in enumerate(monitor.detectors):
-            detector = _validate_component(
-                plugins, "detector", block, f"{where}.detectors[{j}]", problems
-            )
-            if detector is not None:
-                monitor.detector_settings.append(detector)
-        for j, name in enumerate(monitor.notify):
-            if name not in notifier_names:
+        model = monitor.get("model")
+        if isinstance(model, str) and model not in model_names:
+            problems.append((f"{where}.model", _unknown("model", model, model_names)))
+        detectors = monitor.get("detectors")
+        detector_settings.append(
+            [
+                _validate_component(plugins, "detector", block, f"{where}.detectors[{j}]", problems)
+                for j, block in enumerate(detectors if isinstance(detectors, list) else [])
+                if isinstance(block, dict)
+            ]
+        )
+        notify = monitor.get("notify")
+        for j, name in enumerate(notify if isinstance(notify, list) else []):
+            if isinstance(name, str) and name not in notifier_names:
                 problems.append(
                     (f"{where}.notify[{j}]", _unknown("notifier", name, notifier_names))
                 )
+    if require_files:
+        problems.extend(_missing_model_files(blocks.models, base))
     if problems:
-        raise ConfigError(problems, str(source) if source else None)
+        raise ConfigError(problems, where_from)
+    assert config is not None  # a document that failed validation has problems
+
+    config.store_settings = store_settings or StoreSettings()
+    config.notifier_settings = [n for n in notifier_settings if n is not None]
+    for monitor_config, settings in zip(config.monitors, detector_settings, strict=True):
+        monitor_config.detector_settings = [d for d in settings if d is not None]
+    # one place for every path of the file: models, references, the store's SQLite file
+    # and any Path setting of a plugin, all against the config's folder
+    resolve_settings_paths(config, base)
     # keep the validated blocks, whose secrets are SecretStr, instead of the raw YAML text
     config.store = config.store_settings.model_dump()
     config.notifiers = [n.model_dump() for n in config.notifier_settings]
     config.source = source
     return config
+
+
+class _DocumentBlocks:
+    """The blocks of a raw document that are mappings, wherever its shape is wrong, so that
+    each can be checked against its plugin even when the document as a whole is invalid."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.models = _mappings(document.get("models"))
+        self.monitors = _mappings(document.get("monitors"))
+        self.notifiers = _mappings(document.get("notifiers"))
+        store = document.get("store", {"type": "sql"})
+        self.store: dict[str, Any] | None = store if isinstance(store, dict) else None
+
+
+def _mappings(value: Any) -> list[dict[str, Any]]:
+    # a non-mapping item is reported by the shape check; keep indexes of the rest right by
+    # standing an empty mapping in for it
+    if not isinstance(value, list):
+        return []
+    return [item if isinstance(item, dict) else {} for item in value]
+
+
+def _missing_model_files(models: list[dict[str, Any]], base: Path) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for i, model in enumerate(models):
+        for key in ("path", "reference"):
+            value = model.get(key)
+            if not isinstance(value, str) or not value:
+                continue
+            path = resolve_path(Path(value), base)
+            if not path.exists():
+                problems.append((f"models[{i}].{key}", f"file not found: {path}"))
+            elif not path.is_file():
+                problems.append((f"models[{i}].{key}", f"not a file: {path}"))
+    return problems
 
 
 def _unknown(kind: str, name: str, available: set[Any]) -> str:
@@ -394,6 +451,8 @@ def _unknown(kind: str, name: str, available: set[Any]) -> str:
 def _check_unique(section: str, names: list[Any], problems: list[tuple[str, str]]) -> None:
     seen: set[Any] = set()
     for i, name in enumerate(names):
+        if not isinstance(name, str):
+            continue  # a missing or malformed name is the shape check's problem
         if name in seen:
             problems.append((f"{section}[{i}].name", f"duplicate name {name!r}"))
         seen.add(name)
@@ -410,12 +469,18 @@ _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_config(
-    path: Path | str, plugins: PluginManager, env: dict[str, str] | None = None
+    path: Path | str,
+    plugins: PluginManager,
+    env: dict[str, str] | None = None,
+    *,
+    require_files: bool = False,
 ) -> DriftscopeConfig:
-    """Read and validate a YAML config file."""
+    """Read and validate a YAML config file (see :func:`parse_config`)."""
     path = Path(path)
     document = read_yaml(path)
-    return parse_config(document, plugins, source=path.resolve(), env=env)
+    return parse_config(
+        document, plugins, source=path.resolve(), env=env, require_files=require_files
+    )
 
 
 def read_yaml(path: Path) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -332,6 +332,18 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections. The store may be opened again."""
 
+    def missing_database(self) -> str | None:
+        """Why this store's database does not exist yet, naming where it looked (``"no
+        SQLite database at /srv/driftscope.db"``), or ``None`` when it exists or the store
+        cannot tell before :meth:`open`.
+
+        Commands that only read what is stored (``driftscope alerts``, ``deadletter list``,
+        ``run``...) call this instead of :meth:`open` creating an empty database in the
+        wrong place. The default cannot tell: a database server refuses an unknown database
+        on its own.
+        """
+        return None
+
     @abstractmethod
     def ping(self) -> None:
         """Raise :class:`driftscope.core.errors.StoreError` when the database is not reachable."""
@@ -477,8 +489,15 @@ class Store(ABC):
         """Alert history, newest first."""
 
     @abstractmethod
-    def due_messages(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
-        """Pending messages whose ``next_attempt_at`` is not after ``now``, oldest first."""
+    def due_messages(
+        self, now: datetime, limit: int = 50, *, notifiers: Collection[str] | None = None
+    ) -> list[OutboxMessage]:
+        """Pending messages whose ``next_attempt_at`` is not after ``now``, oldest first;
+        with ``notifiers``, only messages to those notifier names.
+
+        Processes of different configs may share one store: each claims only the messages
+        of the notifiers it has, and leaves the rest to the process that has theirs.
+        """
 
     @abstractmethod
     def update_message(self, message: OutboxMessage) -> None:
@@ -486,9 +505,14 @@ class Store(ABC):
 
     @abstractmethod
     def list_messages(
-        self, *, status: OutboxStatus | None = None, limit: int = 100
+        self,
+        *,
+        status: OutboxStatus | None = None,
+        limit: int = 100,
+        notifiers: Collection[str] | None = None,
     ) -> list[OutboxMessage]:
-        """Outbox messages, newest first, optionally only those with one status."""
+        """Outbox messages, newest first, optionally only those with one status and only
+        those to the given notifier names."""
 
     @abstractmethod
     def add_silence(self, silence: Silence) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -82,8 +82,13 @@ class AlertsMixin(StoreBase):
         return [AlertEvent(**row._asdict()) for row in rows]
 
     # -- outbox ------------------------------------------------------------------------------------
-    def due_messages(self, now: datetime, limit: int = 50) -> list[OutboxMessage]:
-        """Pending messages due at ``now`` (no next attempt set, or not after now), oldest first."""
+    def due_messages(
+        self, now: datetime, limit: int = 50, *, notifiers: Collection[str] | None = None
+    ) -> list[OutboxMessage]:
+        """Pending messages due at ``now`` (no next attempt set, or not after now), oldest
+        first; with ``notifiers``, only those to these notifier names."""
+        if notifiers is not None and not notifiers:
+            return []
         query = (
             select(T_OUTBOX)
             .where(T_OUTBOX.c.status == "pending")
@@ -91,6 +96,8 @@ class AlertsMixin(StoreBase):
             .order_by(T_OUTBOX.c.created_at, T_OUTBOX.c.id)
             .limit(limit)
         )
+        if notifiers is not None:
+            query = query.where(T_OUTBOX.c.notifier.in_(sorted(notifiers)))
         with self._tx("reading due messages") as conn:
             rows = conn.execute(query).all()
         return [_message(row) for row in rows]
@@ -113,11 +120,22 @@ class AlertsMixin(StoreBase):
             if result.rowcount == 0:
                 raise StoreError(f"outbox message {message.id!r} does not exist")
 
-    def list_messages(self, *, status: str | None = None, limit: int = 100) -> list[OutboxMessage]:
-        """Outbox messages, newest first, optionally only one status."""
+    def list_messages(
+        self,
+        *,
+        status: str | None = None,
+        limit: int = 100,
+        notifiers: Collection[str] | None = None,
+    ) -> list[OutboxMessage]:
+        """Outbox messages, newest first, optionally only one status and only those to
+        the given notifier names."""
+        if notifiers is not None and not notifiers:
+            return []
         query = select(T_OUTBOX)
         if status is not None:
             query = query.where(T_OUTBOX.c.status == status)
+        if notifiers is not None:
+            query = query.where(T_OUTBOX.c.notifier.in_(sorted(notifiers)))
         query = query.order_by(T_OUTBOX.c.created_at.desc(), T_OUTBOX.c.id.desc()).limit(limit)
         with self._tx("listing outbox messages") as conn:
             rows = conn.execute(query).all()

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import psycopg
@@ -152,6 +153,22 @@ class StoreBase(Store):
                 self._engine = None
                 raise
             log.info("store open: %s", self.safe_url)
+
+    def missing_database(self) -> str | None:
+        """``"no SQLite database at PATH"`` when this is a SQLite file that does not exist;
+        ``None`` for a file that does, an in-memory database or PostgreSQL (whose server
+        refuses a database that does not exist by itself)."""
+        if self._dialect.name != "sqlite":
+            return None
+        database = self._url.database or ""
+        if (
+            database in ("", ":memory:")
+            or database.startswith("file:")
+            or "mode=memory" in str(self._url.query)
+        ):
+            return None
+        path = Path(database).absolute()
+        return None if path.exists() else f"no SQLite database at {path}"
 
     def _create_schema(self) -> None:
         with self._tx("creating the schema", write=True) as conn:
