@@ -17,6 +17,7 @@ from driftscope.core.contracts.detector import (
     PValueDetector,
     PValueSettings,
 )
+from driftscope.core.contracts.encoding import MAX_CATEGORY_CODES, FeatureEncoder
 from driftscope.core.contracts.notifier import (
     GONE_STATUSES,
     MAX_RETRY_AFTER,
@@ -93,6 +94,7 @@ __all__ = [
     "EARLIEST",
     "GONE_STATUSES",
     "LATEST",
+    "MAX_CATEGORY_CODES",
     "MAX_CHART_BINS",
     "MAX_ID_CHARS",
     "MAX_LABEL_CHARS",
@@ -114,6 +116,7 @@ __all__ = [
     "DetectorSettings",
     "DriftscopeError",
     "Duration",
+    "FeatureEncoder",
     "FeatureKind",
     "FeatureSample",
     "FeatureSpec",

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, overload
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from driftscope.core.alerting.config import AlertRuleSettings, DeliverySettings
 from driftscope.core.config.paths import resolve_path, resolve_settings_paths
@@ -67,6 +75,13 @@ class ModelConfig(_Strict):
         default=None,
         description="Reference column holding the model's predictions (models without a file).",
     )
+    probability_columns: dict[str, str] | None = Field(
+        default=None,
+        description=(
+            "Models without a file: the reference columns holding the model's probability of "
+            "each class, {class label: column}. Needed by estimated performance (cbpe)."
+        ),
+    )
     task: Task | None = Field(default=None, description="Inferred from the model when omitted.")
     features: list[FeatureConfig] | None = Field(
         default=None, description="Feature names and kinds (default: from the model file)."
@@ -87,7 +102,25 @@ class ModelConfig(_Strict):
                 "a model without a file needs prediction_column: the reference column "
                 "holding its predictions"
             )
+        if self.probability_columns is not None and self.path is not None:
+            raise ValueError(
+                "probability_columns is for models without a file: a model file gives "
+                "its probabilities itself (predict_proba)"
+            )
         return self
+
+    @field_validator("probability_columns")
+    @classmethod
+    def _one_column_per_class(cls, columns: dict[str, str] | None) -> dict[str, str] | None:
+        if columns is None:
+            return None
+        if len(columns) < 2:
+            raise ValueError("needs a column for each of 2+ classes")
+        names = list(columns.values())
+        repeated = sorted({c for c in names if names.count(c) > 1})
+        if repeated:
+            raise ValueError(f"names a column twice: {repeated}")
+        return columns
 
 
 class WindowConfig(_Strict):

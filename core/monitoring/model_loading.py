@@ -284,6 +284,7 @@ class LoadedModel:
             predictions, probabilities = self.predict(self.feature_matrix(columns))
         else:
             predictions = self._labels(frame[self.config.prediction_column].to_numpy())
+            probabilities = _reference_probabilities(self.config, self.schema, frame)
         return ReferenceData(digest, columns, labels, predictions, probabilities)
 
     def _labels(self, values: np.ndarray) -> np.ndarray:
@@ -306,7 +307,11 @@ def _schema(config: ModelConfig, estimator: Any | None, frame: pd.DataFrame) -> 
             for n in estimator.feature_names_in_
         )
     else:
-        skip = {config.target, config.prediction_column}
+        skip = {
+            config.target,
+            config.prediction_column,
+            *(config.probability_columns or {}).values(),
+        }
         features = tuple(
             FeatureSpec(
                 str(c), "numeric" if pd.api.types.is_numeric_dtype(frame[c]) else "categorical"
@@ -322,6 +327,11 @@ def _schema(config: ModelConfig, estimator: Any | None, frame: pd.DataFrame) -> 
     for column in (config.target, config.prediction_column):
         if column and column not in frame.columns:
             raise ConfigError([(f"{where}.reference", f"reference CSV has no column {column!r}")])
+    absent = [c for c in (config.probability_columns or {}).values() if c not in frame.columns]
+    if absent:
+        raise ConfigError(
+            [(f"{where}.probability_columns", f"reference CSV has no column {absent[0]!r}")]
+        )
     n_in = getattr(estimator, "n_features_in_", None)
     if n_in is not None and n_in != len(features):
         raise ConfigError(
@@ -337,10 +347,60 @@ def _schema(config: ModelConfig, estimator: Any | None, frame: pd.DataFrame) -> 
     if task == "classification":
         if estimator is not None and hasattr(estimator, "classes_"):
             classes = tuple(class_label(c) for c in estimator.classes_)
+        elif config.probability_columns:
+            classes = tuple(sorted(class_label(k) for k in config.probability_columns))
+            for column in (config.target, config.prediction_column):
+                if not column:
+                    continue
+                others = sorted({class_label(v) for v in frame[column].dropna()} - set(classes))
+                if others:
+                    raise ConfigError(
+                        [
+                            (
+                                f"{where}.probability_columns",
+                                f"column {column!r} holds classes without a probability "
+                                f"column: {', '.join(others[:5])}",
+                            )
+                        ]
+                    )
         else:
             column = config.target or config.prediction_column
             classes = tuple(sorted({class_label(v) for v in frame[column].dropna()}))
+    elif config.probability_columns:
+        raise ConfigError(
+            [(f"{where}.probability_columns", "a regressor has no class probabilities")]
+        )
     return ModelSchema(config.name, features, task, classes)
+
+
+def _reference_probabilities(
+    config: ModelConfig, schema: ModelSchema, frame: pd.DataFrame
+) -> np.ndarray | None:
+    """The reference's class probabilities from ``probability_columns``, in class order:
+    numbers in [0, 1] or missing, else a located config error naming the first bad row."""
+    if not config.probability_columns or schema.classes is None:
+        return None
+    by_class = {class_label(k): v for k, v in config.probability_columns.items()}
+    out = np.empty((len(frame), len(schema.classes)), dtype=np.float64)
+    for j, cls in enumerate(schema.classes):
+        column = by_class[cls]
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(np.float64)
+        bad = (~np.isnan(values) & ((values < 0) | (values > 1))) | (
+            frame[column].notna().to_numpy() & np.isnan(values)
+        )
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ConfigError(
+                [
+                    (
+                        f"models[{config.name}].probability_columns.{cls}",
+                        f"column {column!r}, data row {row + 1}: "
+                        f"{frame[column].iloc[row]!r} is not a probability in [0, 1]",
+                    )
+                ]
+            )
+        out[:, j] = values
+    return out
 
 
 def _infer_task(estimator: Any | None, frame: pd.DataFrame, config: ModelConfig) -> Task:

@@ -49,6 +49,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "driftscope.plugins.detectors.performance",
     "driftscope.plugins.detectors.quality",
     "driftscope.plugins.detectors.domain_classifier",
+    "driftscope.plugins.detectors.cbpe",
+    "driftscope.plugins.detectors.dle",
     "driftscope.plugins.stores.sql",
     "driftscope.plugins.notifiers.log",
     "driftscope.plugins.notifiers.discord",

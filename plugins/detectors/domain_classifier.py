@@ -44,14 +44,13 @@ from threadpoolctl import threadpool_limits
 from driftscope import (
     DetectorRecord,
     DetectorSettings,
+    FeatureEncoder,
     WindowDetector,
     WindowResult,
     WindowSample,
     hookimpl,
 )
 
-#: HistGradientBoosting takes categorical codes below 255; code 254 holds the rest
-MAX_CATEGORY_CODES = 254
 #: how many features ``details["ranking"]`` lists
 MAX_RANKED = 50
 
@@ -105,40 +104,10 @@ class DomainClassifierSettings(DetectorSettings):
 
 
 @dataclass(frozen=True)
-class Encoding:
-    """How each feature becomes a column of the classifier's matrix."""
-
-    names: tuple[str, ...]
-    categories: dict[str, dict[str, int]]  # categorical feature -> category -> code
-
-    @property
-    def categorical_mask(self) -> np.ndarray:
-        return np.array([name in self.categories for name in self.names], dtype=bool)
-
-    def matrix(self, sample: WindowSample, rows: np.ndarray) -> np.ndarray:
-        """The classifier's matrix of the sample's ``rows`` (indices), one column a feature."""
-        columns = []
-        for name in self.names:
-            values = sample.features[name][rows]
-            codes = self.categories.get(name)
-            if codes is None:
-                column = np.asarray(values, dtype=np.float64).copy()
-                column[~np.isfinite(column)] = np.nan
-            else:
-                other = float(MAX_CATEGORY_CODES)
-                column = np.array(
-                    [np.nan if v is None else codes.get(str(v), other) for v in values],
-                    dtype=np.float64,
-                )
-            columns.append(column)
-        return np.column_stack(columns)
-
-
-@dataclass(frozen=True)
 class DomainProfile:
     """The reference as the classifier sees it, and the AUCs of no drift."""
 
-    encoding: Encoding
+    encoding: FeatureEncoder
     matrix: np.ndarray
     null_aucs: tuple[float, ...]
     null_rows: int  # the per-side sample size the null AUCs were measured at
@@ -171,17 +140,8 @@ class DomainClassifierDetector(WindowDetector[DomainClassifierSettings, DomainPr
         names = self._features(reference)
         if not names:
             raise ValueError("no feature to classify on (check `features`)")
-        categories: dict[str, dict[str, int]] = {}
-        for name in names:
-            if reference.kinds[name] != "numeric":
-                labels, counts = np.unique(
-                    np.array([str(v) for v in reference.features[name] if v is not None]),
-                    return_counts=True,
-                )
-                kept = labels[np.argsort(-counts, kind="stable")][:MAX_CATEGORY_CODES]
-                categories[name] = {str(label): code for code, label in enumerate(kept)}
-        encoding = Encoding(tuple(names), categories)
-        matrix = encoding.matrix(reference, np.arange(reference.rows))
+        encoding = FeatureEncoder.fit(reference, names)
+        matrix = encoding.matrix(reference)
         rng = np.random.default_rng(self.settings.seed)
         half = min(len(matrix) // 2, self.settings.max_rows)
         null_aucs: list[float] = []
@@ -252,7 +212,7 @@ class DomainClassifierDetector(WindowDetector[DomainClassifierSettings, DomainPr
         self,
         reference: np.ndarray,
         window: np.ndarray,
-        encoding: Encoding,
+        encoding: FeatureEncoder,
         rng: np.random.Generator,
     ) -> tuple[list[float], Fold]:
         """The AUC of each fold (reference rows labelled 0, window rows 1), and the last
