@@ -9,8 +9,8 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
