@@ -136,7 +136,10 @@ def held_out_rows(demo: DemoModel) -> pd.DataFrame:
     assert len(training) + len(reference) + len(demo.holdout) == len(frame)
     # the split above must be the demo's own: no training row may be a reference row
     same = np.isclose(
-        training[names].to_numpy()[:, None, :], reference[names].to_numpy()[None, :, :], rtol=1e-12
+        training[names].to_numpy()[:, None, :],
+        reference[names].to_numpy()[None, :, :],
+        rtol=1e-12,
+        atol=0,
     ).all(axis=2)
     assert not same.any(), "the demo's training rows overlap its reference"
     unlabelled = training.assign(**{TARGET: np.nan})
