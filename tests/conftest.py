@@ -4,8 +4,9 @@
 * ``postgres_url`` — a fresh PostgreSQL schema (``dstest_<uuid8>``) per test in the database
   named by ``DRIFTSCOPE_TEST_POSTGRES_URL`` (default
   ``postgresql://postgres@127.0.0.1:5432/test``), selected through
-  ``?options=-csearch_path%3D<schema>`` and dropped (CASCADE) afterwards. Tests using it are
-  skipped, with the reason, only when the server cannot be reached (and fail instead when
+  ``?options=-csearch_path%3D<schema>`` and dropped (CASCADE) afterwards. A plain ``pytest``
+  runs these tests whenever that server answers; only when it cannot be reached are they
+  skipped, with the reason and how to get a server (and fail instead when
   ``DRIFTSCOPE_REQUIRE_POSTGRES=1``, as in CI).
 * ``store`` — parametrised over ``sqlite`` and ``postgres`` (the latter marked
   ``postgres``): an opened :class:`driftscope.plugins.stores.sql.SQLStore`, closed after the test.
@@ -60,17 +61,42 @@ def _connect_admin(url: str):  # type: ignore[no-untyped-def]
     return psycopg.connect(_psycopg_dsn(url), autocommit=True, connect_timeout=3)
 
 
+def _shown(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def postgres_unreachable(url: str, exc: BaseException) -> str:
+    """Why the PostgreSQL tests cannot run, and how to get a server for them."""
+    error = _first_line(exc)
+    password = urlsplit(url).password
+    if password:
+        error = error.replace(password, "***")
+    return (
+        f"PostgreSQL is not reachable at {_shown(url)} ({type(exc).__name__}: {error}). "
+        "To run these tests, start a server there, e.g. "
+        "`docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust -e POSTGRES_DB=test "
+        "postgres:16` or `apt-get install postgresql` and `createdb test`, or point "
+        "DRIFTSCOPE_TEST_POSTGRES_URL at a database you may create schemas in. "
+        "DRIFTSCOPE_REQUIRE_POSTGRES=1 makes this a failure instead of a skip."
+    )
+
+
 @pytest.fixture(scope="session")
 def _postgres_server() -> str:
-    """The base URL of a reachable PostgreSQL server, or skip."""
+    """The base URL of a reachable PostgreSQL server, or skip saying how to get one."""
     url = postgres_base_url()
     try:
         with _connect_admin(url) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:  # unreachable server: skip, saying why (fail in CI)
-        reason = f"PostgreSQL is not reachable ({type(exc).__name__}): {_first_line(exc)}"
+        reason = postgres_unreachable(url, exc)
         if os.environ.get("DRIFTSCOPE_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason + " and DRIFTSCOPE_REQUIRE_POSTGRES=1", pytrace=False)
+            pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
     return url
 

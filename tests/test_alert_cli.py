@@ -1,242 +1,328 @@
-"""The alerting commands: alerts, silence add/list/remove, notify-test."""
+"""The alerting commands: alerts, silence add/list/remove, notify-test.
+
+Each runs as a user runs it, ``driftscope COMMAND -c CONFIG`` through the CLI's own entry
+(typer's CliRunner on ``driftscope.apps.cli.main.app``), against a real store file (SQLite,
+and PostgreSQL where it costs little). The alerts they show come from real monitor runs on
+the demo model, turned into alert changes by the real alert manager, and are delivered by
+the real delivery worker to a local Discord stand-in or webhook receiver.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from pydantic import SecretStr
+import yaml
 from typer.testing import CliRunner
 
-from driftscope.apps.cli.alerts import register
-from driftscope.core.alerting.config import DeliverySettings
-from driftscope.core.alerting.delivery import DeliveryWorker
-from driftscope.core.alerting.manager import AlertManager
-from driftscope.core.alerting.rules import MonitorAlerting
-from driftscope.core.alerting.wiring import monitor_alerting
-from driftscope.core.contracts.notifier import Notifier
-from driftscope.core.contracts.store import Store, StoreSettings
-from driftscope.plugins.notifiers.discord import DiscordNotifier, DiscordSettings
-from driftscope.plugins.notifiers.log import LogNotifier, LogSettings
-from driftscope.plugins.stores.sql import SQLStore
+from driftscope.core.config.yaml_file import load_config
+from driftscope.core.plugin_system.manager import create_plugin_manager
+from driftscope.core.runtime import Runtime
 from support.discord_standin import WEBHOOK_TOKEN, DiscordStandIn, server_error, unknown_webhook
-from support.reports import report
+from support.factories import demo_model, log_traffic, write_config
+from support.receiver import WebhookReceiver
+
+#: The monitor of every config here: KS on the features only, so a drifted run fires the
+#: features the demo's drift shifts and nothing else.
+DETECTORS = [{"type": "ks", "p_value": 0.05, "prediction": False}]
+SHIFTED = {"mean radius", "mean texture", "mean perimeter", "radius error", "texture error"}
+
+STORES = ["sqlite_url", pytest.param("postgres_url", marks=pytest.mark.postgres)]
 
 
-@dataclass
-class _Monitor:
-    name: str
+def driftscope(*args: str) -> Any:
+    """``driftscope *args`` in this process, as the console script runs it."""
+    from driftscope.apps.cli.main import app
+
+    # rich sizes its tables from COLUMNS: wide enough that no key is cut
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
 
 
-@dataclass
-class _Config:
-    monitors: list[_Monitor]
+def tables(output: str) -> list[list[list[str]]]:
+    """The body rows of each table rich printed (cells stripped), in order."""
+    found: list[list[list[str]]] = []
+    for line in output.splitlines():
+        if line.startswith("┡"):
+            found.append([])
+        elif line.startswith("│") and found:
+            found[-1].append([cell.strip() for cell in line.split("│")[1:-1]])
+    return found
 
 
-@dataclass
-class _Runtime:
-    """The parts of driftscope.core.runtime.Runtime the alert commands use."""
-
-    config: _Config
-    store: Store
-    notifiers: dict[str, Notifier]
-    alerts: AlertManager
-    delivery: DeliveryWorker
-    closed: list[bool] = field(default_factory=list)
-
-    def close(self) -> None:
-        self.closed.append(True)
+def make_config(
+    folder: Path,
+    store_url: str,
+    *,
+    notifiers: list[dict[str, Any]] | None = None,
+    notify: list[str] | None = None,
+    delivery: dict[str, Any] | None = None,
+) -> Path:
+    extra = {"delivery": delivery} if delivery else None
+    return write_config(
+        folder,
+        store_url,
+        detectors=DETECTORS,
+        monitor={"notify": notify or []},
+        notifiers=notifiers,
+        extra=extra,
+    )
 
 
 @pytest.fixture
-def app_and_runtime(sqlite_url: str) -> Iterator[tuple[typer.Typer, _Runtime]]:
-    store = SQLStore(StoreSettings(url=SecretStr(sqlite_url)))
-    store.open()
-    notifiers: dict[str, Notifier] = {"log": LogNotifier(LogSettings(name="log"))}
-    alerts = AlertManager(store, None, {"credit": MonitorAlerting(notify=("log",))})
-    runtime = _Runtime(
-        _Config([_Monitor("credit")]),
-        store,
-        notifiers,
-        alerts,
-        DeliveryWorker(store, notifiers, DeliverySettings()),
-    )
-    app = typer.Typer()
+def runtime_of() -> Iterator[Any]:
+    """Opens runtimes on config files (as the scheduler or the API would), closed after."""
+    opened: list[Runtime] = []
 
-    @app.command()
-    def version() -> None:
-        """A second command so typer keeps sub-command names."""
+    def open_runtime(path: Path) -> Runtime:
+        plugins = create_plugin_manager()
+        runtime = Runtime(load_config(path, plugins), plugins)
+        opened.append(runtime)
+        return runtime
 
-    register(app, lambda path: runtime)  # type: ignore[arg-type, return-value]
-    yield app, runtime
-    store.close()
+    yield open_runtime
+    for runtime in opened:
+        runtime.close()
 
 
-def invoke(app: typer.Typer, *args: str) -> Any:
-    return CliRunner().invoke(app, list(args))
+def drifted_run(runtime: Runtime, folder: Path) -> set[str]:
+    """Log drifted traffic and run the monitor once: the features it found drifting."""
+    log_traffic(runtime.store, runtime.models["cancer"], demo_model(folder), drift=True)
+    report = runtime.run_monitor("cancer-drift")
+    drifted = {r.feature for r in report.results if r.drifted}
+    assert drifted == SHIFTED  # the drift the demo injects, found by the real engine
+    return {f for f in drifted if f is not None}
 
 
-def test_alerts_shows_firing_history_and_delivery(
-    app_and_runtime: tuple[typer.Typer, _Runtime],
+@pytest.mark.parametrize("url_fixture", STORES)
+def test_alerts_shows_what_a_real_run_fired_its_history_and_delivery(
+    tmp_path: Path, runtime_of: Any, request: pytest.FixtureRequest, url_fixture: str
 ) -> None:
-    app, runtime = app_and_runtime
-    assert "no alerts firing" in invoke(app, "alerts").output
-    now = datetime.now(UTC)
-    runtime.alerts.handle_report(report({"age": True}, model="m", at=now))
-    result = invoke(app, "alerts")
+    config = make_config(tmp_path, request.getfixturevalue(url_fixture))
+    empty = driftscope("alerts", "-c", str(config))
+    assert empty.exit_code == 0, empty.output
+    assert "no alerts firing" in empty.output and "no alert history" in empty.output
+
+    runtime = runtime_of(config)
+    fired = drifted_run(runtime, tmp_path)
+    result = driftscope("alerts", "-c", str(config))
     assert result.exit_code == 0, result.output
-    assert "credit/psi/age" in result.output and "firing" in result.output
-    assert "ok → firing" in result.output
-    assert "log" in result.output and "pending" in result.output.lower()
-    assert invoke(app, "alerts", "--monitor", "nope").exit_code == 2
-    assert runtime.closed
+    states, history, delivery = tables(result.output)
+    keys = {f"cancer-drift/ks/{feature}" for feature in fired}
+    # key, state, since, statistic, threshold, last notified
+    assert {row[0] for row in states} == keys and {row[1] for row in states} == {"firing"}
+    # at, key, change, statistic, silenced
+    assert {row[1] for row in history} == keys
+    assert {(row[2], row[4]) for row in history} == {("ok → firing", "")}
+    # nothing named a notifier, so the log notifier got one message, not yet delivered
+    (message,) = runtime.store.list_messages(limit=10)
+    assert message.notifier == "log" and message.status == "pending"
+    # notifier, type, pending, retrying, sent, failed, given up, status
+    assert delivery == [["log", "log", "1", "0", "0", "0", "0", "ok"]]
+
+    assert runtime.delivery.run_once() == 1
+    assert tables(driftscope("alerts", "-c", str(config)).output)[2] == [
+        ["log", "log", "0", "0", "1", "0", "0", "ok"]
+    ]
+
+    only = driftscope("alerts", "-c", str(config), "--monitor", "cancer-drift")
+    assert only.exit_code == 0 and "cancer-drift/ks/mean radius" in only.output
+    unknown = driftscope("alerts", "-c", str(config), "--monitor", "cancer-drfit")
+    assert unknown.exit_code == 2 and "Did you mean 'cancer-drift'?" in unknown.output
 
 
-def test_alerts_lists_retrying_and_given_up_messages(
-    app_and_runtime: tuple[typer.Typer, _Runtime],
-) -> None:
-    app, runtime = app_and_runtime
-    t0 = datetime(2024, 6, 1, 12, tzinfo=UTC)
+def test_alerts_lists_retrying_and_given_up_messages(tmp_path: Path, runtime_of: Any) -> None:
     with DiscordStandIn() as discord:
         discord.script(*[server_error() for _ in range(10)])
-        runtime.notifiers["ops"] = DiscordNotifier(
-            DiscordSettings(name="ops", webhook_url=SecretStr(discord.url))
+        config = make_config(
+            tmp_path,
+            f"sqlite:///{tmp_path / 'alerts.db'}",
+            notifiers=[{"name": "ops", "type": "discord", "webhook_url": discord.url}],
+            notify=["ops"],
+            delivery={
+                "fast_attempts": 1,
+                "backoff_initial": "1s",
+                "backoff_max": "10s",
+                "give_up_after": "1m",
+            },
         )
-        settings = DeliverySettings(
-            fast_attempts=1,
-            backoff_initial=timedelta(seconds=1),
-            backoff_max=timedelta(seconds=10),
-            give_up_after=timedelta(minutes=1),
-        )
-        runtime.delivery = DeliveryWorker(runtime.store, runtime.notifiers, settings)
-        manager = AlertManager(runtime.store, None, {"credit": MonitorAlerting(notify=("ops",))})
-        manager.handle_report(report({"age": True}, model="m", at=t0), now=t0)
-        runtime.delivery.run_once(now=t0)
+        runtime = runtime_of(config)
+        drifted_run(runtime, tmp_path)
         (message,) = runtime.store.list_messages(status="pending")
-        out = invoke(app, "alerts").output
-        assert f"pending {message.id[:12]} to ops about credit" in out
-        assert "1 attempt(s), next attempt 2024-06-01 12:00:0" in out
-        assert "    psi/age: ok → firing" in out
+        at = message.created_at
+        assert runtime.delivery.run_once(now=at) == 0
+        (message,) = runtime.store.list_messages(status="pending")
+        assert message.next_attempt_at is not None
+        out = driftscope("alerts", "-c", str(config)).output
+        assert f"pending {message.id[:12]} to ops about cancer-drift" in out
+        assert f"1 attempt(s), next attempt {message.next_attempt_at:%Y-%m-%d %H:%M:%S}" in out
+        assert "    ks/mean radius: ok → firing" in out
         assert "    last error: Discord answered HTTP 500" in out
+        assert "retrying since" in out
 
-        at = t0
         while runtime.store.list_messages(status="pending"):
             at += timedelta(seconds=11)
             runtime.delivery.run_once(now=at)
-        out = invoke(app, "alerts").output
-        assert f"given up {message.id[:12]} to ops about credit" in out
+        out = driftscope("alerts", "-c", str(config)).output
+        assert f"given up {message.id[:12]} to ops about cancer-drift" in out
         assert "last error: given up: undelivered 1m after it was created" in out
+        assert "messages lost" in out
         assert WEBHOOK_TOKEN not in out
-        runtime.notifiers.pop("ops").close()
 
 
-def test_silence_add_list_remove(app_and_runtime: tuple[typer.Typer, _Runtime]) -> None:
-    app, runtime = app_and_runtime
-    added = invoke(
-        app,
+@pytest.mark.parametrize("url_fixture", STORES)
+def test_a_silence_added_on_the_command_line_mutes_the_next_real_run(
+    tmp_path: Path, runtime_of: Any, request: pytest.FixtureRequest, url_fixture: str
+) -> None:
+    config = make_config(tmp_path, request.getfixturevalue(url_fixture))
+    before = datetime.now(UTC)
+    added = driftscope(
         "silence",
         "add",
         "--monitor",
-        "credit",
+        "cancer-drift",
         "--feature",
-        "age",
+        "mean radius",
         "--for",
         "2h",
         "--reason",
         "known shift",
+        "--by",
+        "oncall",
+        "-c",
+        str(config),
     )
     assert added.exit_code == 0, added.output
+    runtime = runtime_of(config)
     (silence,) = runtime.alerts.list_silences()
-    assert silence.feature == "age" and silence.reason == "known shift"
-    assert (
-        timedelta(hours=1, minutes=59) < silence.ends_at - silence.starts_at <= timedelta(hours=2)
+    assert (silence.monitor, silence.feature, silence.detector) == (
+        "cancer-drift",
+        "mean radius",
+        None,
     )
-    listed = invoke(app, "silence", "list")
-    assert silence.id in listed.output and "known shift" in listed.output
-    assert invoke(app, "silence", "remove", silence.id).exit_code == 0
-    assert invoke(app, "silence", "remove", silence.id).exit_code == 2
-    assert "no active silences" in invoke(app, "silence", "list").output
+    assert silence.reason == "known shift" and silence.created_by == "oncall"
+    assert before <= silence.starts_at <= datetime.now(UTC)
+    assert silence.ends_at - silence.starts_at == timedelta(hours=2)
+    assert f"silence {silence.id} mutes cancer-drift/mean radius until" in added.output
 
+    listed = driftscope("silence", "list", "-c", str(config))
+    assert (
+        silence.id in listed.output and "known shift" in listed.output and "oncall" in listed.output
+    )
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("--monitor", "credit", "--for", "soon", "--reason", "x"),
-        ("--monitor", "credit", "--for", "-1h", "--reason", "x"),
-        ("--monitor", "credit", "--for", "1h", "--reason", "  "),
-        ("--monitor", "crdit", "--for", "1h", "--reason", "x"),
-    ],
-)
-def test_bad_silence_input_exits_2(
-    app_and_runtime: tuple[typer.Typer, _Runtime], args: tuple[str, ...]
-) -> None:
-    app, runtime = app_and_runtime
-    result = invoke(app, "silence", "add", *args)
-    assert result.exit_code == 2, result.output
+    fired = drifted_run(runtime, tmp_path)
+    events = {e.feature: e for e in runtime.store.list_alert_events(monitor="cancer-drift")}
+    assert set(events) == fired
+    assert events["mean radius"].silenced
+    assert not any(e.silenced for f, e in events.items() if f != "mean radius")
+    (message,) = runtime.store.list_messages(limit=10)
+    assert {c["feature"] for c in message.payload["changes"]} == fired - {"mean radius"}
+    shown = driftscope("alerts", "-c", str(config)).output
+    assert "    ks/mean texture: ok → firing" in shown
+    assert "    ks/mean radius: ok → firing" not in shown
+    # the silenced column of the history table
+    history = {row[1]: row[4] for row in tables(shown)[1]}
+    assert history == {f"cancer-drift/ks/{f}": "yes" if f == "mean radius" else "" for f in fired}
+
+    assert driftscope("silence", "remove", silence.id, "-c", str(config)).exit_code == 0
+    gone = driftscope("silence", "remove", silence.id, "-c", str(config))
+    assert gone.exit_code == 2 and "no silence with id" in gone.output
+    assert "no active silences" in driftscope("silence", "list", "-c", str(config)).output
     assert runtime.alerts.list_silences() == []
 
 
-def test_notify_test_reports_success_and_failure(
-    app_and_runtime: tuple[typer.Typer, _Runtime],
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (("--monitor", "cancer-drift", "--for", "soon", "--reason", "x"), "--for"),
+        (("--monitor", "cancer-drift", "--for", "-1h", "--reason", "x"), "--for"),
+        (("--monitor", "cancer-drift", "--for", "1h", "--reason", "  "), "--reason"),
+        (("--monitor", "cancer-drfit", "--for", "1h", "--reason", "x"), "cancer-drift"),
+    ],
+)
+def test_bad_silence_input_exits_2_and_stores_nothing(
+    tmp_path: Path, sqlite_url: str, runtime_of: Any, args: tuple[str, ...], flag: str
 ) -> None:
-    app, runtime = app_and_runtime
-    ok = invoke(app, "notify-test", "log")
-    assert ok.exit_code == 0 and "delivered" in ok.output
-    unknown = invoke(app, "notify-test", "lgo")
-    assert unknown.exit_code == 2 and "Did you mean 'log'" in unknown.output
-    with DiscordStandIn() as discord:
-        runtime.notifiers["ops"] = DiscordNotifier(
-            DiscordSettings(name="ops", webhook_url=SecretStr(discord.url))
+    config = make_config(tmp_path, sqlite_url)
+    result = driftscope("silence", "add", *args, "-c", str(config))
+    assert result.exit_code == 2, result.output
+    assert flag in result.output
+    assert runtime_of(config).alerts.list_silences(active_only=False) == []
+
+
+def test_notify_test_sends_through_each_configured_notifier(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with DiscordStandIn() as discord, WebhookReceiver("/hooks/driftscope") as receiver:
+        config = make_config(
+            tmp_path,
+            sqlite_url,
+            notifiers=[
+                {"name": "audit", "type": "log"},
+                {"name": "ops", "type": "discord", "webhook_url": discord.url},
+                {"name": "pager", "type": "webhook", "url": receiver.url, "secret": "k3y"},
+            ],
+            notify=["ops"],
         )
-        delivered = invoke(app, "notify-test", "ops")
-        assert delivered.exit_code == 0 and "message id" in delivered.output
-        assert "[TEST]" in discord.accepted[0].body["embeds"][0]["title"]
+        logged = driftscope("notify-test", "audit", "-c", str(config))
+        assert logged.exit_code == 0 and "delivered through audit" in logged.output
+        unknown = driftscope("notify-test", "audti", "-c", str(config))
+        assert unknown.exit_code == 2 and "Did you mean 'audit'" in unknown.output
+
+        delivered = driftscope("notify-test", "ops", "-c", str(config))
+        assert delivered.exit_code == 0, delivered.output
+        (posted,) = discord.accepted
+        assert "[TEST]" in posted.body["embeds"][0]["title"]
+        assert f"(message id {posted.reply['id']})" in delivered.output
+
+        hooked = driftscope("notify-test", "pager", "-c", str(config))
+        assert hooked.exit_code == 0 and "delivered through pager (message id r-1)" in hooked.output
+        (request,) = receiver.requests
+        assert request.headers["X-Driftscope-Event"] == "test" and request.body["test"] is True
+
         discord.script(unknown_webhook())
-        failed = invoke(app, "notify-test", "ops")
-        assert failed.exit_code == 1 and "404" in failed.output
+        failed = driftscope("notify-test", "ops", "-c", str(config))
+        assert failed.exit_code == 1 and "HTTP 404" in failed.output
         assert "the endpoint is gone or refuses us" in failed.output
-        assert WEBHOOK_TOKEN not in failed.output and WEBHOOK_TOKEN not in delivered.output
+        for output in (failed.output, delivered.output):
+            assert WEBHOOK_TOKEN not in output and "k3y" not in output
+    # notify-test sends directly: nothing waits in the store's outbox
+    plugins = create_plugin_manager()
+    runtime = Runtime(load_config(config, plugins), plugins, load_models=False)
+    try:
+        assert runtime.store.list_messages(limit=10) == []
+    finally:
+        runtime.close()
 
 
 def test_monitor_alerting_reads_the_config_and_defaults_to_the_log_notifier(
-    tmp_path: Path,
+    tmp_path: Path, sqlite_url: str
 ) -> None:
-    from driftscope.core.alerting.config import AlertRuleSettings
+    from driftscope.core.alerting.wiring import monitor_alerting
 
-    @dataclass
-    class Window:
-        min_samples: int
-
-    @dataclass
-    class Monitor:
-        name: str
-        model: str
-        notify: list[str]
-        alert: AlertRuleSettings
-        window: Window
-
-    @dataclass
-    class Dashboard:
-        url: str | None
-
-    @dataclass
-    class Config:
-        monitors: list[Monitor]
-        dashboard: Dashboard
-
-    config = Config(
-        [
-            Monitor("a", "m", ["ops"], AlertRuleSettings(for_runs=2), Window(50)),
-            Monitor("b", "m", [], AlertRuleSettings(), Window(100)),
-        ],
-        Dashboard("http://dash"),
+    path = write_config(
+        tmp_path,
+        sqlite_url,
+        monitor={
+            "notify": ["ops"],
+            "alert": {"for_runs": 2},
+            "window": {"last": "1h", "min_samples": 50},
+        },
+        notifiers=[{"name": "ops", "type": "log"}],
+        extra={"dashboard": {"url": "http://dash"}},
     )
+    document = yaml.safe_load(path.read_text())
+    quiet = {**document["monitors"][0], "name": "quiet", "notify": [], "alert": {}}
+    quiet["window"] = {"last": "1h", "min_samples": 100}
+    document["monitors"].append(quiet)
+    path.write_text(yaml.safe_dump(document))
+    config = load_config(path, create_plugin_manager())
     alerting = monitor_alerting(config, ("log",))
-    assert alerting["a"].notify == ("ops",) and alerting["a"].rules.for_runs == 2
-    assert alerting["b"].notify == ("log",) and alerting["b"].min_samples == 100
-    assert alerting["a"].dashboard_url == "http://dash"
+    assert alerting["cancer-drift"].notify == ("ops",)
+    assert alerting["cancer-drift"].rules.for_runs == 2
+    assert alerting["cancer-drift"].min_samples == 50
+    assert alerting["quiet"].notify == ("log",) and alerting["quiet"].min_samples == 100
+    assert alerting["quiet"].rules.for_runs == 1
+    assert alerting["cancer-drift"].dashboard_url == "http://dash"

@@ -8,15 +8,23 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
+import pandas as pd
 import pytest
+import skops.io as sio
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from scipy import stats
+from sklearn.metrics import accuracy_score
 
 from driftscope.apps.api.main import create_app
+from driftscope.apps.demo.model import TARGET
 from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.contracts.store import AlertEvent, AlertState
 from driftscope.core.errors import StoreError
@@ -60,17 +68,137 @@ async def client(
         yield c
 
 
-async def _traffic(client: httpx.AsyncClient, demo_dir: Path, rows: int = 60) -> list[str]:
-    response = await client.post(
-        "/v1/models/cancer/predict", json={"rows": demo_rows(demo_dir, rows)}
+@dataclass(frozen=True)
+class Sent:
+    """Traffic a test sent: the rows, the labels it gave them and what the API predicted."""
+
+    ids: list[str]
+    rows: pd.DataFrame
+    labels: list[int | None]
+    predictions: list[str]
+    probabilities: list[float]  # of class "1"
+
+    def __add__(self, other: Sent) -> Sent:
+        return Sent(
+            self.ids + other.ids,
+            pd.concat([self.rows, other.rows], ignore_index=True),
+            self.labels + other.labels,
+            self.predictions + other.predictions,
+            self.probabilities + other.probabilities,
+        )
+
+
+def _answered(features: list[dict[str, float]], answer: dict[str, Any]) -> Sent:
+    """Unlabelled rows and what the predict endpoint answered for them."""
+    predictions = answer["predictions"]
+    return Sent(
+        [p["id"] for p in predictions],
+        pd.DataFrame(features),
+        [None] * len(predictions),
+        [p["prediction"] for p in predictions],
+        [p["probabilities"]["1"] for p in predictions],
     )
-    ids = [p["id"] for p in response.json()["predictions"]]
-    labels = demo_labels(demo_dir, rows)
+
+
+async def _traffic(
+    client: httpx.AsyncClient, demo_dir: Path, rows: int = 60, *, wrong_every: int = 0
+) -> Sent:
+    """Predict ``rows`` held-out rows and send their true labels (every ``wrong_every``-th
+    label flipped, so accuracy is not simply 1)."""
+    features = demo_rows(demo_dir, rows)
+    response = await client.post("/v1/models/cancer/predict", json={"rows": features})
+    sent = _answered(features, response.json())
+    labels: list[int | None] = [
+        1 - y if wrong_every and i % wrong_every == 0 else y
+        for i, y in enumerate(demo_labels(demo_dir, rows))
+    ]
     await client.post(
         "/v1/models/cancer/feedback",
-        json={"labels": [{"id": i, "label": y} for i, y in zip(ids, labels, strict=True)]},
+        json={"labels": [{"id": i, "label": y} for i, y in zip(sent.ids, labels, strict=True)]},
     )
-    return ids
+    return Sent(sent.ids, sent.rows, labels, sent.predictions, sent.probabilities)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One result of the demo monitor, computed without driftscope."""
+
+    statistic: float
+    drifted: bool
+    p_value_adjusted: float | None = None
+    edges: list[float] | None = None
+    current_counts: list[int] | None = None
+    reference_value: float | None = None
+
+
+def _psi_by_hand(
+    reference: np.ndarray, current: np.ndarray
+) -> tuple[float, list[float], list[int]]:
+    """PSI over 10 bins at the reference's inverted-CDF deciles, right-closed and open at both
+    ends, each proportion floored at 1e-4 (the psi detector's documented defaults)."""
+    edges = np.unique(np.quantile(reference, np.arange(1, 10) / 10, method="inverted_cdf"))
+    ref_counts = np.bincount(np.searchsorted(edges, reference), minlength=edges.size + 1)
+    cur_counts = np.bincount(np.searchsorted(edges, current), minlength=edges.size + 1)
+    p = np.maximum(ref_counts / reference.size, 1e-4)
+    q = np.maximum(cur_counts / current.size, 1e-4)
+    return float(np.sum((q - p) * np.log(q / p))), edges.tolist(), cur_counts.tolist()
+
+
+def _expected(demo_dir: Path, sent: Sent) -> dict[tuple[str, str], Expected]:
+    """Every result of ``make_demo_config``'s monitor (ks at 0.05 with Bonferroni, psi at
+    0.25, accuracy with max_drop 0.15) on ``sent``, keyed (detector, feature or kind) as on
+    /metrics: KS from scipy, PSI by hand, accuracy from scikit-learn, the reference's
+    predictions from the model file loaded with skops directly."""
+    demo = demo_model(demo_dir)
+    reference = pd.read_csv(demo.reference_path)
+    model = sio.load(demo.model_path, trusted=sio.get_untrusted_types(file=demo.model_path))
+    ref_x = reference[demo.feature_names]
+    numeric = {name: (reference[name].to_numpy(), sent.rows[name].to_numpy()) for name in ref_x}
+    numeric["probability:1"] = (model.predict_proba(ref_x)[:, 1], np.array(sent.probabilities))
+    expected: dict[tuple[str, str], Expected] = {}
+    for name, (ref, cur) in numeric.items():
+        ks = stats.ks_2samp(ref, cur)
+        adjusted = min(1.0, ks.pvalue * len(numeric))  # Bonferroni over the 31 KS tests
+        expected["ks", name] = Expected(ks.statistic, bool(adjusted < 0.05), adjusted)
+        psi, edges, counts = _psi_by_hand(ref, cur)
+        expected["psi", name] = Expected(psi, bool(psi >= 0.25), None, edges, counts)
+    ref_classes = pd.Series(model.predict(ref_x).astype(str)).value_counts(normalize=True)
+    cur_classes = pd.Series(sent.predictions).value_counts(normalize=True)
+    p = np.maximum(ref_classes.reindex(["0", "1"], fill_value=0).to_numpy(), 1e-4)
+    q = np.maximum(cur_classes.reindex(["0", "1"], fill_value=0).to_numpy(), 1e-4)
+    class_psi = float(np.sum((q - p) * np.log(q / p)))
+    expected["psi", "prediction"] = Expected(class_psi, bool(class_psi >= 0.25))
+    reference_accuracy = accuracy_score(reference[TARGET], model.predict(ref_x))
+    labelled = [
+        (y, int(p)) for y, p in zip(sent.labels, sent.predictions, strict=True) if y is not None
+    ]
+    accuracy = accuracy_score([y for y, _ in labelled], [p for _, p in labelled])
+    expected["performance", "performance"] = Expected(
+        accuracy, bool(accuracy < reference_accuracy * 0.85), reference_value=reference_accuracy
+    )
+    return expected
+
+
+def _check_results(
+    results: list[dict[str, Any]], expected: dict[tuple[str, str], Expected]
+) -> None:
+    got = {(r["detector"], r["feature"] or r["kind"]): r for r in results}
+    assert set(got) == set(expected)
+    for key, want in expected.items():
+        row = got[key]
+        assert row["status"] == "ok", (key, row["error"])
+        assert row["statistic"] == pytest.approx(want.statistic, rel=1e-9, abs=1e-12), key
+        assert row["drifted"] is want.drifted, (key, row["statistic"], row["threshold"])
+        details = row["details"]
+        if want.p_value_adjusted is not None:
+            assert details["p_value_adjusted"] == pytest.approx(want.p_value_adjusted, rel=1e-6)
+            assert details["correction"] == "bonferroni"
+        if want.edges is not None:
+            assert details["bins"]["edges"] == pytest.approx(want.edges, rel=1e-12), key
+            assert details["bins"]["current_counts"] == want.current_counts, key
+        if want.reference_value is not None:
+            assert details["reference_value"] == pytest.approx(want.reference_value, rel=1e-12)
+            assert row["threshold"] == pytest.approx(want.reference_value * 0.85, rel=1e-12)
 
 
 async def test_models(client: httpx.AsyncClient, demo_dir: Path) -> None:
@@ -98,7 +226,7 @@ async def test_monitors_and_latest_report(client: httpx.AsyncClient, demo_dir: P
 async def test_run_now_returns_the_published_report_shape(
     client: httpx.AsyncClient, demo_dir: Path
 ) -> None:
-    await _traffic(client, demo_dir)
+    sent = await _traffic(client, demo_dir)
     response = await client.post("/v1/monitors/cancer-drift/run")
     assert response.status_code == 200
     report = response.json()
@@ -106,14 +234,18 @@ async def test_run_now_returns_the_published_report_shape(
     assert report["monitor"] == "cancer-drift" and report["model"] == "cancer"
     assert set(report["window"]) >= {"start", "end", "rows", "labelled_rows"}
     assert report["window"]["rows"] == 60 and report["window"]["labelled_rows"] == 60
-    assert isinstance(report["drifted"], bool)
     kinds = {r["kind"] for r in report["results"]}
     assert kinds == {"feature", "prediction", "performance"}
     for result in report["results"]:
         assert set(result) == RESULT_KEYS
-        assert result["status"] in {"ok", "failed", "insufficient_data"}
-    psi = next(r for r in report["results"] if r["detector"] == "psi" and r["kind"] == "feature")
-    assert psi["details"]  # chart data: bins and proportions
+    # every value, against scipy, scikit-learn and PSI by hand on the rows sent
+    expected = _expected(demo_dir, sent)
+    _check_results(report["results"], expected)
+    # 60 rows in 10 bins: PSI's sampling noise alone is about 9 * (1/60 + 1/171) = 0.2, so
+    # some held-out features cross 0.25 (KS, corrected, finds nothing; accuracy holds)
+    psi_drifted = {f for (d, f), e in expected.items() if d == "psi" and e.drifted}
+    assert report["drifted"] is True and len(psi_drifted) >= 1
+    assert not any(e.drifted for (d, _), e in expected.items() if d != "psi")
     datetime.fromisoformat(report["created_at"])
     stored = (await client.get(f"/v1/reports/{report['id']}")).json()
     assert stored["id"] == report["id"] and stored["results"] == report["results"]
@@ -177,13 +309,13 @@ async def test_alerts_from_the_store(client: httpx.AsyncClient) -> None:
 async def test_stats(client: httpx.AsyncClient, demo_dir: Path) -> None:
     empty = (await client.get("/v1/models/cancer/stats")).json()
     assert empty["count"] == 0 and empty["labelled_share"] is None
-    ids = await _traffic(client, demo_dir, rows=40)
+    sent = await _traffic(client, demo_dir, rows=40)
     await client.post("/v1/models/cancer/predict", json={"features": demo_rows(demo_dir, 1)[0]})
-    stats = (await client.get("/v1/models/cancer/stats", params={"last": "15m"})).json()
-    assert stats["count"] == 41 and stats["labelled"] == len(ids)
-    assert stats["labelled_share"] == pytest.approx(40 / 41)
-    assert stats["rate_per_second"] == pytest.approx(41 / 900)
-    assert 0 < stats["latency_p50_ms"] <= stats["latency_p90_ms"] <= stats["latency_p99_ms"]
+    counts = (await client.get("/v1/models/cancer/stats", params={"last": "15m"})).json()
+    assert counts["count"] == 41 and counts["labelled"] == len(sent.ids)
+    assert counts["labelled_share"] == pytest.approx(40 / 41)
+    assert counts["rate_per_second"] == pytest.approx(41 / 900)
+    assert 0 < counts["latency_p50_ms"] <= counts["latency_p90_ms"] <= counts["latency_p99_ms"]
     for bad in ("soon", "-5m", "999999999999d"):
         response = await client.get("/v1/models/cancer/stats", params={"last": bad})
         assert response.status_code == 422, bad
@@ -235,11 +367,12 @@ async def test_scheduler_runs_with_the_app_and_shows_in_readiness(
 async def test_metrics_parse_with_prometheus_parser(
     client: httpx.AsyncClient, demo_dir: Path
 ) -> None:
-    await _traffic(client, demo_dir, rows=30)
+    sent = await _traffic(client, demo_dir, rows=30, wrong_every=5)
     for row in demo_rows(demo_dir, 3):
-        await client.post("/v1/models/cancer/predict", json={"features": row})
+        answer = await client.post("/v1/models/cancer/predict", json={"features": row})
+        sent += _answered([row], answer.json())
     await client.post("/v1/models/cancer/predict", json={"features": {"x": 1}})  # 422
-    await client.post("/v1/monitors/cancer-drift/run")
+    report = (await client.post("/v1/monitors/cancer-drift/run")).json()
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -283,13 +416,29 @@ async def test_metrics_parse_with_prometheus_parser(
     drift = families["driftscope_drift_statistic"].samples
     assert drift and all(set(s.labels) == {"monitor", "detector", "feature"} for s in drift)
     assert {s.labels["detector"] for s in drift} == {"ks", "psi", "performance"}
+    # the accuracy gauge: scikit-learn's accuracy of the API's predictions against the labels
+    # sent (every fifth one wrong), 30 labelled rows of the 33 in the window
+    accuracy = accuracy_score(sent.labels[:30], [int(p) for p in sent.predictions[:30]])
+    assert 0.7 <= accuracy <= 0.85  # the flipped labels bite: not 1.0 by luck
     assert value(
         "driftscope_drift_statistic",
         "driftscope_drift_statistic",
         monitor="cancer-drift",
         detector="performance",
         feature="performance",
-    ) == pytest.approx(0, abs=1)
+    ) == pytest.approx(accuracy, rel=1e-12)
+    # every gauge holds its result's value, which the run-now answer gives
+    results = {(r["detector"], r["feature"] or r["kind"]): r for r in report["results"]}
+    assert len(drift) == len(results) == 64
+    for (detector, feature), row in results.items():
+        labels = {"monitor": "cancer-drift", "detector": detector, "feature": feature}
+        family = "driftscope_drift_statistic"
+        assert value(family, family, **labels) == row["statistic"], labels
+        flag = value("driftscope_drift_detected", "driftscope_drift_detected", **labels)
+        assert flag == (1.0 if row["drifted"] else 0.0), labels
+        p_value = value("driftscope_drift_p_value", "driftscope_drift_p_value", **labels)
+        assert p_value == row["p_value"] if row["p_value"] is not None else np.isnan(p_value)
+    _check_results(report["results"], _expected(demo_dir, sent))
     # no prediction ids or raw values as label values
     ids_or_values = [
         s for f in families.values() for s in f.samples for v in s.labels.values() if len(v) >= 32
@@ -303,10 +452,21 @@ async def test_drift_gauges_are_seeded_from_the_latest_stored_report(
     config = make_demo_config(tmp_path, sqlite_url, model_folder=demo_dir)
     async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         await _traffic(client, demo_dir, rows=30)
-        await client.post("/v1/monitors/cancer-drift/run")
+        report = (await client.post("/v1/monitors/cancer-drift/run")).json()
+    # a new process: nothing observed yet, the gauges come from the stored report
     async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as client:
         text = (await client.get("/metrics")).text
-        assert 'driftscope_drift_statistic{detector="psi"' in text
+    samples = {
+        (s.labels["detector"], s.labels["feature"]): s.value
+        for f in text_string_to_metric_families(text)
+        if f.name == "driftscope_drift_statistic"
+        for s in f.samples
+        if s.labels["monitor"] == "cancer-drift"
+    }
+    results = {
+        (r["detector"], r["feature"] or r["kind"]): r["statistic"] for r in report["results"]
+    }
+    assert samples == results and len(samples) == 64
 
 
 async def test_delivery_problems_are_readiness_warnings(client: httpx.AsyncClient) -> None:

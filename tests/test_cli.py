@@ -80,9 +80,11 @@ def test_run_exits_1_on_drift_0_without_and_2_for_an_unknown_monitor(tmp_path, s
     log_traffic(runtime.store, runtime.models["cancer"], demo_model(tmp_path), drift=False)
     runtime.close()
 
+    # held-out rows of the reference's population, at the thresholds the README documents
     stable = invoke("run", "cancer-drift", "--config", str(path))
     assert stable.exit_code == 0, stable.output
-    assert "no drift" in stable.output
+    assert "398 rows, 114 labelled" in stable.output
+    assert "DRIFT" not in stable.output and "no drift" in stable.output
 
     runtime = Runtime(load_config(path, create_plugin_manager()), create_plugin_manager())
     log_traffic(runtime.store, runtime.models["cancer"], demo_model(tmp_path), drift=True, seed=1)

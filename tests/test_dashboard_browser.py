@@ -7,8 +7,10 @@ drifting feature are on the page and that no Streamlit exception box (nor the da
 read-scoped API key) is, and saves a full-page screenshot of each page under
 ``test-output/dashboard/`` (gitignored).
 
-Needs ``apt-get install chromium`` (``/usr/bin/chromium``) and ``pip install playwright``;
-``playwright install`` is never needed: the system Chromium is used.
+Needs ``apt-get install chromium`` (``/usr/bin/chromium``, or ``DRIFTSCOPE_TEST_CHROMIUM``)
+and Playwright (in the test extra); ``playwright install`` is never needed: the system
+Chromium is used. Without them the module is skipped, saying so, except under CI or with
+``DRIFTSCOPE_REQUIRE_BROWSER=1``, where it fails (:mod:`support.machine`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pytest
 from driftscope.core.auth import hash_password
 from support.api_helpers import REPO, ServerProcess, free_port
 from support.dashboard_live import LiveScenario, build_history, start_live_api
+from support.machine import require_browser
 from support.project_folder import shadowing_packages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -41,11 +44,9 @@ PASSWORD = "browser test password"
 DASHBOARD_COMMAND = [sys.executable, "-P", "-m", "driftscope", "dashboard"]
 VIEWPORT = {"width": 1440, "height": 1000}
 
-pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):  # .ci/run installs it: in CI a missing browser is a failure
-        pytest.fail(f"no Chromium at {CHROMIUM} in CI", pytrace=False)
-    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium", allow_module_level=True)
+# before Playwright is imported: under CI (or DRIFTSCOPE_REQUIRE_BROWSER=1) a missing
+# Playwright or Chromium fails; elsewhere the skip says how to install it
+require_browser(CHROMIUM)
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 

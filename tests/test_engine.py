@@ -7,14 +7,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from driftscope import Detector, DetectorRecord, DetectorResult, FeatureSample, hookimpl
 from driftscope.core.config.yaml_file import load_config
 from driftscope.core.contracts.store import PredictionRecord
 from driftscope.core.plugin_system.manager import create_plugin_manager
 from driftscope.core.runtime import Runtime
-from support.factories import demo_model, log_traffic, write_config
+from support.factories import demo_model, held_out_rows, log_traffic, traffic, write_config
 
 DRIFTED = ["mean radius", "mean texture", "mean perimeter", "radius error", "texture error"]
 
@@ -37,13 +40,96 @@ def _by(report, detector: str) -> dict[str, object]:
 
 
 def test_stable_traffic_shows_no_drift(runtime, tmp_path):
-    log_traffic(runtime.store, runtime.models["cancer"], demo_model(tmp_path), drift=False)
+    """Held-out rows of the reference's population, at the documented thresholds (ks and
+    chi2 at p 0.05 with the default Bonferroni correction, psi 0.25, a 15% accuracy drop).
+
+    The margins are part of the test: no PSI comes near 0.25 and no corrected p-value near
+    0.05. One raw KS p-value is below 0.05 (worst symmetry, 0.046): with 31 KS tests about
+    one stable feature in a run clears alpha by chance, which is what the correction is for.
+    """
+    demo = demo_model(tmp_path)
+    log_traffic(runtime.store, runtime.models["cancer"], demo, drift=False)
     report = runtime.engine.run("cancer-drift")
     assert report.status == "ok"
     assert not report.drifted, [(r.detector, r.feature) for r in report.results if r.drifted]
-    assert report.window.rows == report.window.labelled_rows > 100
+    assert (report.window.rows, report.window.labelled_rows) == (398, 114)
+    assert all(r.status == "ok" for r in report.results)
+    # not the reference compared with itself: every statistic is scipy's on these rows
+    reference, rows = pd.read_csv(demo.reference_path), held_out_rows(demo)
+    ks, psi = _by(report, "ks"), _by(report, "psi")
+    for name in demo.feature_names:
+        expected = stats.ks_2samp(reference[name], rows[name])
+        assert ks[name].statistic == pytest.approx(expected.statistic, rel=1e-12)
+        assert ks[name].p_value == pytest.approx(expected.pvalue, rel=1e-6)
+        assert ks[name].statistic > 0 and psi[name].statistic > 0
+    features = [r for r in report.results if r.kind == "feature"]
+    assert max(r.statistic for r in features if r.detector == "psi") < 0.2
+    assert min(r.details["p_value_adjusted"] for r in features if r.detector == "ks") > 0.5
+    assert [n for n in demo.feature_names if ks[n].p_value < 0.05] == ["worst symmetry"]
+    performance = _by(report, "performance")[None]
+    assert performance.statistic > performance.threshold + 0.1
     saved = runtime.store.get_report(report.id)
     assert saved is not None and saved.to_dict() == report.to_dict()
+
+
+#: Features shifted by these many standard deviations, chosen so the KS p-values of the
+#: held-out rows against the reference straddle 0.05 under each correction (below).
+SHIFTS = {"mean radius": 0.35, "worst perimeter": 0.17, "mean area": 0.13}
+#: The monitor's features: the shifted ones, worst symmetry (raw p 0.046 unshifted: a chance
+#: flag of held-out data) and two that stay clearly stable.
+STRADDLING = [*SHIFTS, "worst symmetry", "mean perimeter", "worst radius"]
+#: Raw p-values about 9e-6, 0.005, 0.019, 0.046, 0.90, 0.87 (m = 6, alpha 0.05).
+#: Bonferroni (p * 6): 5e-5, 0.030, 0.116, 0.278, 1, 1 -> the first two drift.
+#: Benjamini–Hochberg (p * 6 / rank, then the step-up): 5e-5, 0.015, 0.039, 0.070, 0.90,
+#: 0.90 -> the first three drift. None: the first four.
+DRIFTING = {
+    "none": {"mean radius", "worst perimeter", "mean area", "worst symmetry"},
+    "fdr": {"mean radius", "worst perimeter", "mean area"},
+    "bonferroni": {"mean radius", "worst perimeter"},
+}
+
+
+@pytest.mark.parametrize("correction", ["none", "bonferroni", "fdr"])
+def test_each_feature_is_decided_on_its_corrected_p_value(tmp_path, sqlite_url, correction):
+    """The decisions of a whole monitor, checked against scipy's KS p-values corrected by
+    statsmodels: a decision taken on the raw p-value differs for bonferroni and fdr."""
+    rt = make_runtime(
+        tmp_path,
+        sqlite_url,
+        detectors=[{"type": "ks", "p_value": 0.05, "prediction": False}],
+        monitor={"features": STRADDLING, "correction": correction},
+    )
+    try:
+        demo = demo_model(tmp_path)
+        rows = held_out_rows(demo)
+        for name, shift in SHIFTS.items():
+            rows[name] = rows[name] + shift * rows[name].std()
+        start = datetime.now(UTC) - timedelta(minutes=50)
+        rt.store.write_predictions(
+            traffic(rt.models["cancer"], rows, start=start, spacing=timedelta(seconds=5))
+        )
+        report = rt.engine.run("cancer-drift")
+    finally:
+        rt.close()
+    reference = pd.read_csv(demo.reference_path)
+    raw = np.array([stats.ks_2samp(reference[n], rows[n]).pvalue for n in STRADDLING])
+    if correction == "none":
+        adjusted, reject = raw, raw < 0.05
+    else:
+        method = {"bonferroni": "bonferroni", "fdr": "fdr_bh"}[correction]
+        reject, adjusted, _, _ = multipletests(raw, alpha=0.05, method=method)
+    ks = _by(report, "ks")
+    assert set(ks) == set(STRADDLING) and report.status == "ok"
+    for name, p, p_adjusted, drifted in zip(STRADDLING, raw, adjusted, reject, strict=True):
+        row = ks[name]
+        assert row.p_value == pytest.approx(p, rel=1e-6), name
+        assert row.details["correction"] == correction
+        assert row.details["p_value_adjusted"] == pytest.approx(p_adjusted, rel=1e-6), name
+        assert row.drifted is bool(drifted), (name, p, p_adjusted)
+    assert {n for n in STRADDLING if ks[n].drifted} == DRIFTING[correction]
+    # the test bites only if the raw p-values straddle alpha where the corrections differ
+    assert {n for n, p in zip(STRADDLING, raw, strict=True) if p < 0.05} == DRIFTING["none"]
+    assert report.drifted
 
 
 def test_drifted_features_are_told_apart_from_stable_ones(runtime, tmp_path):

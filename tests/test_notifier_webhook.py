@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,6 +86,67 @@ def test_body_follows_the_documented_schema_and_the_signature_verifies(
     assert not verify_signature(HMAC_KEY, timestamp, raw, signature, now=old)
     assert sign(HMAC_KEY, timestamp, raw) == signature
     notifier.close()
+
+
+def test_the_signature_header_is_hmac_sha256_over_the_timestamp_a_dot_and_the_body(
+    receiver: WebhookReceiver,
+) -> None:
+    """A known answer computed here with ``hmac`` from the documented recipe, not with
+    ``sign()``: dropping the timestamp from the signed bytes (or the dot, or signing a
+    re-serialised body) changes the header the receiver got."""
+    before = int(time.time())
+    notifier = notifier_for(receiver.url, secret=SecretStr(HMAC_KEY))
+    assert notifier.send(notification()).delivered
+    after = int(time.time())
+    notifier.close()
+    (received,) = receiver.requests
+    timestamp = received.headers[TIMESTAMP_HEADER]
+    assert re.fullmatch(r"[0-9]+", timestamp) and before <= int(timestamp) <= after
+    signed = timestamp.encode("ascii") + b"." + received.raw
+    expected = hmac.new(HMAC_KEY.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+    assert received.headers[SIGNATURE_HEADER] == f"sha256={expected}"
+    unstamped = hmac.new(HMAC_KEY.encode("utf-8"), received.raw, hashlib.sha256).hexdigest()
+    assert received.headers[SIGNATURE_HEADER] != f"sha256={unstamped}"
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_webhook_recipe() -> tuple[Callable[..., bool], str]:
+    """The README's receiver-side ``verify`` function, executed as printed, and the
+    signature it states for its worked example."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("The webhook notifier (`type: webhook`)") :]
+    start = section.index("```python\n") + len("```python\n")
+    code = section[start : section.index("\n```\n", start)]
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    example = re.search(r"the signature is\s+`(sha256=[0-9a-f]{64})`", section)
+    assert example, "the README's worked example is gone"
+    return namespace["verify"], example.group(1)  # type: ignore[return-value]
+
+
+def test_the_readme_recipe_verifies_a_real_request_and_its_worked_example_is_right(
+    receiver: WebhookReceiver,
+) -> None:
+    verify, example = _readme_webhook_recipe()
+    # the worked example, by hand (openssl gives the same: the README prints the command)
+    by_hand = hmac.new(b"key", b'1718000000.{"a":1}', hashlib.sha256).hexdigest()
+    assert example == f"sha256={by_hand}" == sign("key", "1718000000", b'{"a":1}')
+    notifier = notifier_for(receiver.url, secret=SecretStr(HMAC_KEY))
+    assert notifier.send(notification()).delivered
+    notifier.close()
+    (received,) = receiver.requests
+    headers, raw = received.headers, received.raw
+    assert verify(HMAC_KEY, headers, raw)
+    assert not verify("wrong key", headers, raw)
+    assert not verify(HMAC_KEY, headers, raw.replace(b'"credit"', b'"debit"'))
+    # a replay under a fresh timestamp: the old signature does not cover it
+    fresh = {**headers, TIMESTAMP_HEADER: str(int(headers[TIMESTAMP_HEADER]) + 1)}
+    assert not verify(HMAC_KEY, fresh, raw)
+    stale = {**headers, TIMESTAMP_HEADER: str(int(headers[TIMESTAMP_HEADER]) - 3600)}
+    stale[SIGNATURE_HEADER] = sign(HMAC_KEY, stale[TIMESTAMP_HEADER], raw)
+    assert not verify(HMAC_KEY, stale, raw)  # well signed, but an hour old
 
 
 def test_a_merged_message_lists_every_change_in_order_and_counts_each_key_once(

@@ -31,9 +31,11 @@ keeps every change, so one key may appear several times ("ok → firing" at T1, 
 "firing → resolved" at T2); ``state`` and ``counts`` count each key once, by its last
 change. ``from_state == to_state`` is a reminder that a key is still firing.
 
-The signature is ``HMAC-SHA256(secret, f"{timestamp}.{body}")`` in hex, where ``body`` is
-the exact request body; a receiver recomputes it, compares in constant time, and rejects
-old timestamps to stop replays (see :func:`verify_signature`).
+The signature is ``"sha256=" + hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") +
+b"." + body, hashlib.sha256).hexdigest()``: the lowercase hex HMAC-SHA256, keyed with the
+secret, of the timestamp header's value, a full stop and the exact request body bytes. A
+receiver recomputes it over the raw body, compares in constant time, and rejects old
+timestamps to stop replays (see :func:`verify_signature` and the README's recipe).
 
 Responses are classified by :meth:`driftscope.DeliveryOutcome.from_status`, as for every
 notifier: 2xx delivered (a JSON ``id`` is kept as the external id); 429 retried after

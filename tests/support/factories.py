@@ -12,8 +12,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from sklearn.model_selection import train_test_split
 
-from driftscope.apps.demo.model import TARGET, DemoModel, drifted_rows, train_demo_model
+from driftscope.apps.demo.model import (
+    DEMO_SEED,
+    TARGET,
+    DemoModel,
+    drifted_rows,
+    load_demo_data,
+    train_demo_model,
+)
 from driftscope.core.contracts.store import PredictionRecord, Store
 from driftscope.core.monitoring.model_loading import LoadedModel
 
@@ -83,7 +91,8 @@ def traffic(
     spacing: timedelta = timedelta(seconds=1),
     with_labels: bool = True,
 ) -> list[PredictionRecord]:
-    """PredictionRecords for ``rows`` (features + label), predicted by the real model."""
+    """PredictionRecords for ``rows`` (features + label), predicted by the real model; a row
+    whose label is missing is logged unlabelled."""
     names = model.schema.feature_names
     predictions, proba = model.predict(rows[names].to_numpy(np.float64))
     classes = model.schema.classes or ()
@@ -101,21 +110,54 @@ def traffic(
                 if proba is None
                 else dict(zip(classes, map(float, proba[i]), strict=True)),
                 latency_ms=1.0,
-                label=str(int(row[TARGET])) if with_labels else None,
+                label=str(int(row[TARGET])) if with_labels and pd.notna(row[TARGET]) else None,
             )
         )
     return records
 
 
+def held_out_rows(demo: DemoModel) -> pd.DataFrame:
+    """The demo data's rows that are not in its reference: stable traffic that is not the
+    reference itself.
+
+    ``train_demo_model`` splits the data (stratified, seeded) into training rows, the
+    reference and the holdout. This returns the training rows (284, label blanked: the
+    model has seen them, so their accuracy would flatter it) followed by the holdout (114,
+    labelled: neither the model nor the reference has seen them). Both halves are drawn from
+    the reference's population, so a detector comparing them with the reference sees only
+    sampling noise, never the D = 0 and PSI = 0 of the reference compared with itself.
+    """
+    frame = load_demo_data()
+    training, _ = train_test_split(
+        frame, test_size=0.5, random_state=DEMO_SEED, stratify=frame[TARGET]
+    )
+    reference = pd.read_csv(demo.reference_path)
+    names = demo.feature_names
+    assert len(training) + len(reference) + len(demo.holdout) == len(frame)
+    # the split above must be the demo's own: no training row may be a reference row
+    same = np.isclose(
+        training[names].to_numpy()[:, None, :],
+        reference[names].to_numpy()[None, :, :],
+        rtol=1e-12,
+        atol=0,
+    ).all(axis=2)
+    assert not same.any(), "the demo's training rows overlap its reference"
+    unlabelled = training.assign(**{TARGET: np.nan})
+    return pd.concat([unlabelled, demo.holdout], ignore_index=True)
+
+
 def log_traffic(
     store: Store, model: LoadedModel, demo: DemoModel, *, drift: bool, seed: int = 0
 ) -> list[PredictionRecord]:
-    """Log the reference rows as predictions in the last hour, with drift injected or not.
+    """Log the demo's held-out rows (:func:`held_out_rows`, 398 rows, 114 labelled) as
+    predictions in the last hour, with drift injected or not.
 
-    Undrifted traffic is the reference itself, so no detector may find drift in it; drifted
-    traffic shifts a known set of features (see ``drifted_rows``) and flips labels."""
+    Undrifted traffic is held-out data of the reference's population: at the documented
+    thresholds and the default Bonferroni correction no detector finds drift in it (see
+    ``test_engine.test_stable_traffic_shows_no_drift`` for the margins). Drifted traffic
+    shifts a known set of features (see ``drifted_rows``) and flips labels."""
     rng = np.random.default_rng(seed)
-    rows = pd.read_csv(demo.reference_path)
+    rows = held_out_rows(demo)
     n = len(rows)
     if drift:
         rows = drifted_rows(rows, demo.feature_names, rng)
