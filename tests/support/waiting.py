@@ -9,9 +9,10 @@ time (leases, backoff, schedules) it injects a :class:`ManualClock` and moves ti
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 #: How long any one condition may take on a loaded CI machine before the test fails.
@@ -31,11 +32,19 @@ def wait_until(
 
 
 async def wait_until_async(
-    predicate: Callable[[], bool], timeout: float = DEADLINE, what: str = "the condition"
+    predicate: Callable[[], bool | Awaitable[bool]],
+    timeout: float = DEADLINE,
+    what: str = "the condition",
 ) -> None:
-    """:func:`wait_until` on an event loop: the loop keeps running while it polls."""
+    """:func:`wait_until` on an event loop: the loop keeps running while it polls, and the
+    predicate may be a coroutine function (an HTTP request to the app under test, say)."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        held = predicate()
+        if inspect.isawaitable(held):
+            held = await held
+        if held:
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout:g} s")
         await asyncio.sleep(_POLL)
