@@ -163,7 +163,7 @@ def test_a_429_is_honoured_before_retrying(
     try:
         wait_until(lambda: len(discord.accepted) == 1, what="the retried send")
     finally:
-        assert worker.stop(timeout=5)
+        assert worker.stop(timeout=30)
     waited = discord.requests[1].at - discord.requests[0].at
     record_property("waited_after_429_s", round(waited, 3))
     assert waited >= 0.3, waited
