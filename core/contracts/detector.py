@@ -94,8 +94,13 @@ class FeatureSample:
     name: str
     kind: FeatureKind
     values: np.ndarray
+    #: True only for values already cleaned by this rule, as the engine's are: skips the check
+    #: (a pass over the values) when a sample is built again for each detector of a run
+    assume_clean: bool = field(default=False, kw_only=True, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.assume_clean:
+            return
         problem = _unclean(self.kind, self.values)
         if problem is not None:
             raise ValueError(
@@ -130,9 +135,15 @@ def missing_categories(labels: np.ndarray) -> np.ndarray:
     reference and to every window alike (an empty CSV field, a JSON ``null`` and ``""``
     mean the same)."""
     try:
-        return np.equal(labels, None) | np.equal(labels, "") | np.not_equal(labels, labels)
-    except TypeError:  # a value whose comparison has no truth value (pandas.NA)
+        # two passes in C: falsy values (None and "", but also 0 or False, checked one by
+        # one below since they are rare) and NaN, the one value unequal to itself
+        falsy = ~labels.astype(bool)
+        absent = np.asarray(labels != labels, dtype=bool)
+    except TypeError:  # a value whose truth or comparison is undefined (pandas.NA)
         return np.array([_missing_category(v) for v in labels.tolist()], dtype=bool)
+    for i in np.flatnonzero(falsy):
+        absent[i] = _missing_category(labels[i])
+    return absent
 
 
 def _missing_category(value: Any) -> bool:

@@ -302,7 +302,8 @@ class MonitorEngine:
             )
         try:
             profile = self._profile(detector, model, column, ref_values)
-            result = detector.score(profile, FeatureSample(column.name, column.kind, cur_values))
+            current = FeatureSample(column.name, column.kind, cur_values, assume_clean=True)
+            result = detector.score(profile, current)
         except Exception as exc:
             return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
         result.details.update(counts)
@@ -420,7 +421,10 @@ class MonitorEngine:
             column.kind,
         )
         return self.cache.get_or_fit(
-            key, lambda: detector.fit(FeatureSample(column.name, column.kind, ref_values))
+            key,
+            lambda: detector.fit(
+                FeatureSample(column.name, column.kind, ref_values, assume_clean=True)
+            ),
         )
 
     def _performance(
