@@ -21,10 +21,11 @@ import yaml
 
 from driftscope.apps.api.main import create_app
 from driftscope.core.config.environment import DeploymentSettings
+from driftscope.core.config.yaml_file import ModelConfig
 from driftscope.core.contracts.detector import missing_categories
 from driftscope.core.contracts.types import CategoryCounts
-from driftscope.core.monitoring.engine import clean, clean_counts
-from driftscope.core.monitoring.model_loading import class_label
+from driftscope.core.monitoring.engine import _labelled, clean, clean_counts
+from driftscope.core.monitoring.model_loading import class_label, load_model
 from support.api_helpers import api_client
 
 pytestmark = pytest.mark.anyio
@@ -200,3 +201,17 @@ def test_one_rule_for_a_missing_category() -> None:
 )
 def test_every_spelling_of_a_boolean_class_is_one_label(value: object, label: str) -> None:
     assert class_label(value) == label
+
+
+def test_performance_scores_only_rows_with_both_a_label_and_a_prediction(tmp_path: Path) -> None:
+    # a records-only reference whose prediction column has empty fields: those rows have no
+    # prediction to judge, rather than a predicted class "None"
+    reference = tmp_path / "ref.csv"
+    reference.write_text("x,pred,label\n1,a,a\n2,,a\n3,b,b\n4,b,\n5,,b\n6,a,b\n")
+    model = load_model(
+        ModelConfig(name="m", reference=reference, target="label", prediction_column="pred")
+    )
+    ref = model.reference
+    sample = _labelled(model, ref.labels, ref.predictions, ref.probabilities)
+    assert sample.y_true.tolist() == ["a", "b", "b"]
+    assert sample.y_pred.tolist() == ["a", "b", "a"]
