@@ -316,9 +316,8 @@ class LoadedModel:
 
     def _labels(self, values: np.ndarray) -> np.ndarray:
         if self.schema.task == "classification":
-            return np.array(
-                [None if pd.isna(v) or v == "" else class_label(v) for v in values], dtype=object
-            )
+            # pandas reads an empty field as NaN: missing, as an empty category is
+            return np.array([None if pd.isna(v) else class_label(v) for v in values], dtype=object)
         return np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64)
 
 
