@@ -90,7 +90,7 @@ KS_ALPHA = 0.05
 CHI2_ALPHA = 0.05
 PSI_THRESHOLD = 0.25  # driftscope's default drift threshold (warn at 0.1)
 PSI_BINS = 10
-PSI_EPSILON = 1e-4  # the numpy baseline's floor for empty bins
+PSI_EPSILON = 1e-4  # the proportion an empty bin counts as, as in driftscope
 
 LIBRARIES: dict[str, str] = {
     "driftscope": "driftscope (fit + score)",
@@ -385,8 +385,8 @@ def numpy_psi(reference: np.ndarray, current: np.ndarray, categorical: bool) -> 
         bins = len(edges) + 1
         ref_counts = np.bincount(np.searchsorted(edges, reference, side="left"), minlength=bins)
         cur_counts = np.bincount(np.searchsorted(edges, current, side="left"), minlength=bins)
-    p = np.maximum(ref_counts / ref_counts.sum(), PSI_EPSILON)
-    q = np.maximum(cur_counts / cur_counts.sum(), PSI_EPSILON)
+    p, q = ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum()
+    p, q = np.where(p == 0, PSI_EPSILON, p), np.where(q == 0, PSI_EPSILON, q)
     return float(np.sum((q - p) * np.log(q / p)))
 
 

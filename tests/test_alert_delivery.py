@@ -7,7 +7,7 @@ a real HTTP server on 127.0.0.1 that behaves like Discord's webhook endpoint.
 from __future__ import annotations
 
 import logging
-import time
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -43,6 +43,7 @@ from support.discord_standin import (
     unknown_webhook,
 )
 from support.reports import T0, report
+from support.waiting import wait_until
 
 FAST = DeliverySettings(
     backoff_initial=timedelta(milliseconds=50),
@@ -58,14 +59,6 @@ def manager_for(
 ) -> AlertManager:
     alerting = MonitorAlerting(rules=AlertRuleSettings(**rules), notify=("ops",), min_samples=100)
     return AlertManager(store, notify, {m: alerting for m in monitors})
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 def messages(store: Store, status: str | None = None) -> list[OutboxMessage]:
@@ -168,9 +161,9 @@ def test_a_429_is_honoured_before_retrying(
     manager_for(store, "credit").handle_report(report({"age": True}))
     worker.start()
     try:
-        wait_for(lambda: len(discord.accepted) == 1)
+        wait_until(lambda: len(discord.accepted) == 1, what="the retried send")
     finally:
-        assert worker.stop(timeout=5)
+        assert worker.stop(timeout=30)
     waited = discord.requests[1].at - discord.requests[0].at
     record_property("waited_after_429_s", round(waited, 3))
     assert waited >= 0.3, waited
@@ -184,13 +177,25 @@ def test_a_500_then_success_delivers_once(store: Store, discord: DiscordStandIn)
     discord.script(server_error())
     notifier = discord_notifier(discord.url)
     worker = DeliveryWorker(store, {"ops": notifier}, FAST)
+    passes = 0
+    run_once = worker.run_once
+
+    def counted(now: datetime | None = None) -> int:  # the worker's loop calls run_once
+        nonlocal passes
+        delivered = run_once(now)
+        passes += 1
+        return delivered
+
+    worker.run_once = counted  # type: ignore[method-assign]
     manager_for(store, "credit").handle_report(report({"age": True}))
     worker.start()
     try:
-        wait_for(lambda: messages(store, "sent") != [])
-        time.sleep(0.15)  # several more polls: nothing else may be sent
+        wait_until(lambda: messages(store, "sent") != [], what="the message sent")
+        after_sent = passes
+        # several whole passes after the one that sent it: nothing else may be sent
+        wait_until(lambda: passes >= after_sent + 3, what="three more delivery passes")
     finally:
-        worker.stop()
+        assert worker.stop(timeout=30)
     assert [r.status for r in discord.requests] == [500, 200]
     (message,) = messages(store)
     assert message.attempts == 2 and message.last_error is None
@@ -383,13 +388,24 @@ def test_a_restart_resumes_pending_messages_and_sends_each_once(
     manager = manager_for(first_store, *monitors)
     for monitor in monitors:
         manager.handle_report(report({"age": True}, monitor=monitor))
-    # the first send is slow: the worker is stopped while it is in flight
-    discord.script(Reply(0, delay=0.4))
+    # the first send is held by the receiver: the worker is stopped while it is in flight
+    answer = threading.Event()
+    discord.script(Reply(0, hold=answer))
     worker = DeliveryWorker(first_store, {"ops": discord_notifier(discord.url)}, FAST)
     worker.start()
-    wait_for(lambda: len(discord.arrivals) == 1)
-    assert discord.requests == []  # still in flight
-    assert worker.stop(timeout=5)
+    stopped: list[bool] = []
+    stopper = threading.Thread(target=lambda: stopped.append(worker.stop(timeout=60)))
+    try:
+        wait_until(lambda: len(discord.arrivals) == 1, what="the first send")
+        assert discord.requests == []  # still in flight: its answer is held
+        stopper.start()
+        wait_until(lambda: worker.stopping, what="the stop request")
+        assert worker.running and stopper.is_alive()  # stop waits for the send in flight
+    finally:
+        answer.set()
+    stopper.join(60)
+    assert stopped == [True]
+    assert len(discord.arrivals) == 1  # nothing was sent after the stop
     assert len(messages(first_store, "sent")) == 1  # the in-flight send finished and was recorded
     assert len(messages(first_store, "pending")) == 2
     first_store.close()
@@ -556,12 +572,10 @@ def test_the_webhook_url_is_in_no_log_line_or_stored_error(
     discord.script(server_error(), rate_limited(0.05), unknown_webhook())
     notifier = discord_notifier(discord.url)
     worker = DeliveryWorker(store, {"ops": notifier}, FAST)
-    manager_for(store, "credit").handle_report(report({"age": True}))
-    for _ in range(20):
-        worker.run_once()
-        if messages(store, "failed"):
-            break
-        time.sleep(0.06)
+    manager_for(store, "credit").handle_report(report({"age": True}), now=T0)
+    worker.run_once(now=T0)
+    drive(worker, store, T0 + timedelta(hours=1))  # each retry at its due time
+    assert len(discord.requests) == 3
     assert messages(store, "failed")
     stored = [repr(m) for m in messages(store)] + [repr(store.get_notifier_status("ops"))]
     secret_free(

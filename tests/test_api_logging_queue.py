@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -18,25 +19,33 @@ from driftscope.core.serving.log_writer import (
     QueueFull,
     RecordsRefused,
 )
+from support.waiting import DEADLINE, wait_until_async
 
 pytestmark = pytest.mark.anyio
 
 
 class RecordingStore:
-    """Records each batch; fails while ``failing`` is set; blocks while ``gate`` is clear."""
+    """Records each batch (its size and when it was written); fails while ``failing`` is
+    set; blocks while ``gate`` is clear."""
 
     def __init__(self) -> None:
         self.batches: list[int] = []
+        self.written_at: list[float] = []
         self.ids: list[str] = []
         self.failing = threading.Event()
         self.gate = threading.Event()
         self.gate.set()
 
+    def pass_gate(self) -> None:
+        if not self.gate.wait(DEADLINE):
+            raise AssertionError("the test never opened the store's gate")
+
     def write_predictions(self, records: Sequence[PredictionRecord]) -> int:
-        self.gate.wait(10)
+        self.pass_gate()
         if self.failing.is_set():
             raise StoreError("database is down")
         self.batches.append(len(records))
+        self.written_at.append(time.monotonic())
         self.ids.extend(r.id for r in records)
         return len(records)
 
@@ -51,20 +60,24 @@ async def test_flushes_at_row_count_without_waiting_for_the_interval() -> None:
     logger = PredictionLogWriter(store, flush_rows=10, flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     await logger.enqueue(_records(25))
-    await asyncio.wait_for(logger.flush(), 2)
+    await asyncio.wait_for(logger.flush(), DEADLINE)
     assert store.batches == [25] and logger.written == 25 and logger.depth == 0
     await logger.close()
 
 
 async def test_flushes_after_the_interval() -> None:
     store = RecordingStore()
-    logger = PredictionLogWriter(store, flush_rows=1000, flush_interval=0.05)  # type: ignore[arg-type]
+    interval = 0.2
+    logger = PredictionLogWriter(store, flush_rows=1000, flush_interval=interval)  # type: ignore[arg-type]
     await logger.start()
+    queued_at = time.monotonic()
     await logger.enqueue(_records(3))
-    await asyncio.sleep(0.02)
-    assert store.batches == []
-    await asyncio.sleep(0.1)
+    # neither flush() nor close(): the writer writes on its own once the interval is over
+    await wait_until_async(lambda: store.batches != [], what="the timed flush")
     assert store.batches == [3]
+    # never before the interval (a busy machine can only make it later); 1 ms for the
+    # event loop's clock resolution
+    assert store.written_at[0] - queued_at >= interval - 0.001
     await logger.close()
 
 
@@ -89,26 +102,46 @@ async def test_full_queue_waits_then_refuses() -> None:
     )
     await logger.start()
     await logger.enqueue(_records(100))
-    await asyncio.sleep(0.02)
+    await wait_until_async(lambda: logger._in_flight == 100, what="the writer taking the rows")
+    # the store is held, so the queue stays full for the whole enqueue_timeout
     with pytest.raises(QueueFull) as refused:
         await logger.enqueue(_records(1, start=100))
     assert refused.value.retry_after >= 1 and logger.rejected == 1
     # room that appears while waiting is taken
+    logger.enqueue_timeout = DEADLINE
     waiting = asyncio.create_task(logger.enqueue(_records(5, start=200)))
-    await asyncio.sleep(0.02)
+    for _ in range(20):  # let the task run up to its wait for room (no thread involved)
+        await asyncio.sleep(0)
+    assert not waiting.done() and logger.queued == 100
     store.gate.set()
-    await asyncio.wait_for(waiting, 2)
+    await asyncio.wait_for(waiting, DEADLINE)
     await logger.close()
-    assert logger.written == 105 and logger.dropped == 0
+    assert logger.written == 105 and logger.dropped == 0 and logger.rejected == 1
+    assert store.batches == [100, 5]
 
 
 async def test_a_batch_larger_than_the_queue_goes_in_alone() -> None:
     store = RecordingStore()
-    logger = PredictionLogWriter(store, queue_size=100, flush_rows=50)  # type: ignore[arg-type]
+    store.gate.clear()
+    logger = PredictionLogWriter(  # type: ignore[arg-type]
+        store, queue_size=100, flush_rows=50, enqueue_timeout=DEADLINE
+    )
     await logger.start()
+    # an empty queue takes a batch over its bound rather than refuse it for ever
     await logger.enqueue(_records(250))
+    await wait_until_async(lambda: logger._in_flight == 250, what="the writer taking the rows")
+    # while it is written, nothing joins it: the next request waits for an empty queue
+    after = asyncio.create_task(logger.enqueue(_records(5, start=250)))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not after.done() and logger.queued == 250 and logger.depth == 250
+    store.gate.set()
+    await asyncio.wait_for(after, DEADLINE)
     await logger.close()
-    assert logger.written == 250
+    # one write of exactly the 250 rows, never split, then the next request on its own
+    assert store.batches == [250, 5]
+    assert store.ids == [f"id{i}" for i in range(255)]
+    assert logger.written == 255 and logger.rejected == 0
 
 
 async def test_store_errors_are_retried_until_they_succeed() -> None:
@@ -119,11 +152,11 @@ async def test_store_errors_are_retried_until_they_succeed() -> None:
     )
     await logger.start()
     await logger.enqueue(_records(4))
-    await asyncio.sleep(0.1)
-    assert not logger.healthy and logger.write_errors >= 2
+    await wait_until_async(lambda: logger.write_errors >= 2, what="two failed writes")
+    assert not logger.healthy and store.batches == []
     assert logger.last_error == "StoreError: database is down" and logger.depth == 4
     store.failing.clear()
-    await asyncio.wait_for(logger.flush(), 2)
+    await asyncio.wait_for(logger.flush(), DEADLINE)
     assert logger.healthy and store.ids == [f"id{i}" for i in range(4)]
     await logger.close()
 
@@ -165,7 +198,7 @@ class PickyStore(RecordingStore):
         self.letters: list[DeadLetter] = []
 
     def write_predictions(self, records: Sequence[PredictionRecord]) -> int:
-        self.gate.wait(10)
+        self.pass_gate()
         self.calls += 1
         if self.outages:
             self.outages -= 1
@@ -190,7 +223,7 @@ async def test_a_refused_record_is_dead_lettered_and_the_rest_written_in_order()
     logger = PredictionLogWriter(store, flush_rows=5000, flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     await logger.enqueue(_records(1000))
-    await asyncio.wait_for(logger.flush(), 5)
+    await asyncio.wait_for(logger.flush(), DEADLINE)
     expected = [f"id{i}" for i in range(1000) if f"id{i}" not in poison]
     assert store.ids == expected
     assert sorted(letter.record().id for letter in store.letters) == sorted(poison)
@@ -199,7 +232,7 @@ async def test_a_refused_record_is_dead_lettered_and_the_rest_written_in_order()
     assert logger.healthy and logger.dead_letters_stored == 4
     # logging goes on
     await logger.enqueue(_records(3, start=2000))
-    await asyncio.wait_for(logger.flush(), 5)
+    await asyncio.wait_for(logger.flush(), DEADLINE)
     assert store.ids[-3:] == ["id2000", "id2001", "id2002"]
     await logger.close()
 
@@ -211,7 +244,7 @@ async def test_transient_failures_are_retried_whole_never_split() -> None:
     )
     await logger.start()
     await logger.enqueue(_records(100))
-    await asyncio.wait_for(logger.flush(), 5)
+    await asyncio.wait_for(logger.flush(), DEADLINE)
     assert store.batches == [100] and store.calls == 4 and not store.letters
     assert logger.write_errors == 3 and logger.dead_lettered == 0
     await logger.close()
@@ -224,7 +257,7 @@ async def test_a_store_without_dead_letters_drops_the_refused_record_loudly(
     logger = PredictionLogWriter(store, flush_rows=3, flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     await logger.enqueue(_records(3))
-    await asyncio.wait_for(logger.flush(), 5)
+    await asyncio.wait_for(logger.flush(), DEADLINE)
     assert store.ids == ["id0", "id2"] and logger.dropped == 1
     assert "prediction id1 of model m" in caplog.text and "dropped" in caplog.text
     await logger.close()
@@ -236,13 +269,13 @@ async def test_durable_answers_after_the_commit_and_groups_concurrent_requests()
     logger = PredictionLogWriter(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     first = asyncio.create_task(logger.submit(_records(1)))
-    await _until(lambda: logger._in_flight == 1)
+    await wait_until_async(lambda: logger._in_flight == 1)
     others = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(1, 17)]
-    await _until(lambda: len(logger._buffer) == 16)
+    await wait_until_async(lambda: len(logger._buffer) == 16)
     assert not first.done() and not any(t.done() for t in others)
     assert store.ids == []  # nothing answered before its commit
     store.gate.set()
-    await asyncio.wait_for(asyncio.gather(first, *others), 5)
+    await asyncio.wait_for(asyncio.gather(first, *others), DEADLINE)
     # the flush interval (60 s) was not waited for; 16 requests shared one transaction
     assert store.batches == [1, 16]
     await logger.close()
@@ -254,18 +287,19 @@ async def test_durable_waits_for_as_many_requests_as_the_last_batch_held() -> No
     logger = PredictionLogWriter(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     first = asyncio.create_task(logger.submit(_records(1)))
-    await _until(lambda: logger._in_flight == 1)
+    await wait_until_async(lambda: logger._in_flight == 1)
     group = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(1, 17)]
-    await _until(lambda: len(logger._buffer) == 16)
+    await wait_until_async(lambda: len(logger._buffer) == 16)
     store.gate.set()
-    await asyncio.wait_for(asyncio.gather(first, *group), 5)
+    await asyncio.wait_for(asyncio.gather(first, *group), DEADLINE)
     # the last batch held 16 requests: 15 wait (on the loop, no thread involved) for a 16th
     group = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(20, 35)]
-    for _ in range(50):
+    await wait_until_async(lambda: logger.queued == 32, what="15 more requests queued")
+    for _ in range(50):  # the writer's chance to take them, were it to (no thread involved)
         await asyncio.sleep(0)
     assert len(logger._buffer) == 15 and logger._in_flight == 0 and store.batches == [1, 16]
     group.append(asyncio.create_task(logger.submit(_records(1, start=35))))
-    await asyncio.wait_for(asyncio.gather(*group), 5)
+    await asyncio.wait_for(asyncio.gather(*group), DEADLINE)
     assert store.batches == [1, 16, 16]
     await logger.close()
 
@@ -276,11 +310,13 @@ async def test_durable_fails_only_the_request_whose_record_was_refused() -> None
     logger = PredictionLogWriter(store, mode="durable")  # type: ignore[arg-type]
     await logger.start()
     blocker = asyncio.create_task(logger.submit(_records(1, start=100)))
-    await _until(lambda: logger._in_flight == 1)
+    await wait_until_async(lambda: logger._in_flight == 1)
     tasks = [asyncio.create_task(logger.submit(_records(2, start=2 * i))) for i in range(3)]
-    await _until(lambda: len(logger._buffer) == 6)
+    await wait_until_async(lambda: len(logger._buffer) == 6)
     store.gate.set()
-    results = await asyncio.wait_for(asyncio.gather(blocker, *tasks, return_exceptions=True), 5)
+    results = await asyncio.wait_for(
+        asyncio.gather(blocker, *tasks, return_exceptions=True), DEADLINE
+    )
     assert results[0] is None and results[1] is None and results[3] is None
     refused = results[2]
     assert isinstance(refused, RecordsRefused) and list(refused.refused) == ["id3"]
@@ -304,22 +340,15 @@ async def test_durable_requests_fail_rather_than_hang_when_the_writer_stops() ->
     logger = PredictionLogWriter(store, mode="durable")  # type: ignore[arg-type]
     await logger.start()
     first = asyncio.create_task(logger.submit(_records(1)))
-    await _until(lambda: logger._in_flight == 1)
+    await wait_until_async(lambda: logger._in_flight == 1)
     second = asyncio.create_task(logger.submit(_records(1, start=1)))
-    await _until(lambda: len(logger._buffer) == 1)
+    await wait_until_async(lambda: len(logger._buffer) == 1)
     assert logger._task is not None
     logger._task.cancel()
     with pytest.raises(LoggingUnavailable, match="writer stopped"):
-        await asyncio.wait_for(second, 5)
+        await asyncio.wait_for(second, DEADLINE)
     with pytest.raises(LoggingUnavailable, match="writer stopped"):
-        await asyncio.wait_for(first, 5)
+        await asyncio.wait_for(first, DEADLINE)
     store.gate.set()
     await logger.close()
     assert logger.dropped == 2  # counted, never silently lost
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``condition`` on the event loop until it holds (fail after ``timeout``)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.001)

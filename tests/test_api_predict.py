@@ -26,6 +26,7 @@ from support.api_helpers import (
     make_demo_config,
     records_only_config,
 )
+from support.waiting import DEADLINE, wait_until_async
 
 pytestmark = pytest.mark.anyio
 PREDICT = "/v1/models/cancer/predict"
@@ -348,10 +349,12 @@ async def test_full_queue_answers_503_with_retry_after_and_drops_nothing(
     )
     runtime = Runtime.from_path(config, DeploymentSettings(scheduler=False))
     release = threading.Event()
+    writing = threading.Event()
     write = runtime.store.write_predictions
 
     def slow_write(records: Any) -> int:
-        release.wait(10)
+        writing.set()
+        assert release.wait(DEADLINE), "the test never released the store"
         return write(records)
 
     runtime.store.write_predictions = slow_write  # type: ignore[method-assign]
@@ -361,7 +364,8 @@ async def test_full_queue_answers_503_with_retry_after_and_drops_nothing(
             assert (
                 await client.post(PREDICT, json={"rows": demo_rows(demo_dir, 100)})
             ).status_code == 200
-            await asyncio.sleep(0.05)  # the writer now holds the 100 rows
+            # the writer holds the 100 rows in a write the store does not finish
+            assert await asyncio.to_thread(writing.wait, DEADLINE)
             refused = await client.post(PREDICT, json={"features": demo_rows(demo_dir, 1)[0]})
             assert refused.status_code == 503
             assert int(refused.headers["Retry-After"]) >= 1
@@ -369,6 +373,12 @@ async def test_full_queue_answers_503_with_retry_after_and_drops_nothing(
             assert "driftscope_log_rows_rejected_total 1.0" in metrics
             assert 'reason="queue_full"' in metrics
             release.set()
+
+            async def drained() -> bool:
+                return "driftscope_log_queue_depth 0.0" in (await client.get("/metrics")).text
+
+            # room again once the rows are written (the 200 ms enqueue wait is not relied on)
+            await wait_until_async(drained, what="the held rows written")
             assert (
                 await client.post(PREDICT, json={"features": demo_rows(demo_dir, 1)[0]})
             ).status_code == 200
@@ -400,11 +410,12 @@ async def test_store_errors_are_retried_and_surfaced(
         async with api_client(app) as client:
             rows = demo_rows(demo_dir, 4)
             assert (await client.post(PREDICT, json={"rows": rows})).status_code == 200
-            for _ in range(100):
-                ready = await client.get("/readyz")
-                if ready.status_code == 503:
-                    break
-                await asyncio.sleep(0.01)
+
+            async def readiness(status: int) -> bool:
+                return (await client.get("/readyz")).status_code == status
+
+            await wait_until_async(lambda: readiness(503), what="/readyz answering 503")
+            ready = await client.get("/readyz")
             assert ready.status_code == 503
             logging_check = ready.json()["checks"]["logging"]
             assert logging_check["ok"] is False and "locked" in logging_check["detail"]
@@ -412,11 +423,7 @@ async def test_store_errors_are_retried_and_surfaced(
             assert "driftscope_log_healthy 0.0" in metrics
             assert "driftscope_log_rows_dropped_total 0.0" in metrics
             failing.clear()
-            for _ in range(200):
-                if (await client.get("/readyz")).status_code == 200:
-                    break
-                await asyncio.sleep(0.02)
-            assert (await client.get("/readyz")).status_code == 200
+            await wait_until_async(lambda: readiness(200), what="/readyz answering 200 again")
         assert count_rows(sqlite_url) == (4, 0)
     finally:
         runtime.close()

@@ -8,6 +8,7 @@ come from the YAML given and from arithmetic done here, not from the engine.
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,6 +24,7 @@ from driftscope import (
     DetectorSettings,
     FeatureKind,
     FeatureSample,
+    LabelledSample,
     PerformanceDetector,
     PluginError,
     PValueDetector,
@@ -295,3 +297,60 @@ def test_secret_values_finds_every_secret_of_a_notifier_settings_model():
         inner=[Nested(type="y", token=SecretStr("t0k"))],
     )
     assert sorted(secret_values(settings)) == ["Bearer xyz", "https://hook/abc", "t0k"]
+
+
+# -- unclean samples reaching a detector directly --------------------------------------------------
+def _builtin(name: str) -> Any:
+    cls = create_plugin_manager(entry_points=False).get("detector", name)
+    return cls(cls.Settings.model_validate({"type": name}))
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "clean", "dirty", "found"),
+    [
+        ("ks", "numeric", [1.0, 2.0, 3.0], [1.0, np.nan, 2.0, np.nan], "2 missing (NaN) of its 4"),
+        ("ks", "numeric", [1.0, 2.0, 3.0], [1.0, np.inf, -np.inf], "2 infinite of its 3"),
+        ("psi", "numeric", [1.0, 2.0, 3.0], [np.nan, 2.0, np.inf], "1 missing (NaN) and 1 inf"),
+        ("psi", "categorical", ["a", "b"], ["a", None, float("nan")], "2 missing (None, NaN or"),
+        ("chi2", "categorical", ["a", "b"], ["a", "", None], "2 missing (None, NaN or empty)"),
+    ],
+)
+def test_a_sample_with_missing_values_is_refused_naming_the_feature_and_count(
+    name: str, kind: FeatureKind, clean: list[Any], dirty: list[Any], found: str
+) -> None:
+    # a plugin author calling a built-in detector outside the engine: NaN is never scored
+    detector = _builtin(name)
+    dtype = np.float64 if kind == "numeric" else object
+    profile = detector.fit(FeatureSample("age", kind, np.array(clean, dtype=dtype)))
+    with pytest.raises(ValueError, match=rf"^feature 'age': {re.escape(found)}"):
+        detector.score(profile, FeatureSample("age", kind, np.array(dirty, dtype=dtype)))
+    with pytest.raises(ValueError, match=r"^feature 'age': .*remove them first"):
+        detector.fit(FeatureSample("age", kind, np.array(dirty, dtype=dtype)))
+
+
+@pytest.mark.parametrize(
+    ("task", "y_true", "y_pred", "found"),
+    [
+        ("regression", [1.0, np.nan, 3.0], [1.0, 2.0, 3.0], "y_true (the labels): 1 missing"),
+        ("regression", [1.0, 2.0, 3.0], [np.nan, np.nan, 3.0], "y_pred: 2 missing (NaN)"),
+        ("classification", ["a", None, "b"], ["a", "b", "b"], "y_true (the labels): 1 missing"),
+        ("classification", ["a", "b", "b"], ["a", float("nan"), ""], "y_pred: 2 missing"),
+    ],
+)
+def test_labelled_rows_with_a_missing_label_or_prediction_are_refused(
+    task: Any, y_true: list[Any], y_pred: list[Any], found: str
+) -> None:
+    dtype = np.float64 if task == "regression" else object
+    detector = _builtin("performance")
+    reference = LabelledSample(
+        task,
+        np.array([1.0, 2.0]) if task == "regression" else np.array(["a", "b"], object),
+        np.array([1.0, 2.0]) if task == "regression" else np.array(["a", "b"], object),
+        classes=None if task == "regression" else ("a", "b"),
+    )
+    profile = detector.fit(reference)
+    with pytest.raises(ValueError, match=rf"^{re.escape(found)}"):
+        detector.score(
+            profile,
+            LabelledSample(task, np.array(y_true, dtype=dtype), np.array(y_pred, dtype=dtype)),
+        )

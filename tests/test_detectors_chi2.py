@@ -47,6 +47,29 @@ def test_matches_chi2_contingency_without_yates_on_random_tables() -> None:
         assert ours.dof == expected.dof
 
 
+@pytest.mark.parametrize(
+    ("reference", "window", "without", "with_yates"),
+    [
+        ((500, 500), (38, 22), 0.0448, 0.0610),  # a small window: the correction decides
+        ((5_000, 5_000), (5_100, 4_900), 0.1573, 0.1615),  # a large one: it hardly matters
+    ],
+)
+def test_two_categories_use_no_yates_correction_as_documented(
+    reference: tuple[int, int], window: tuple[int, int], without: float, with_yates: float
+) -> None:
+    # the p-values the detector's docstring and the README give, both ways, from scipy
+    table = np.array([reference, window])
+    plain = stats.chi2_contingency(table, correction=False).pvalue
+    yates = stats.chi2_contingency(table, correction=True).pvalue
+    assert (round(plain, 4), round(yates, 4)) == (without, with_yates)
+    detector = _detector()
+    profile = detector.fit(_categorical(["yes"] * reference[0] + ["no"] * reference[1]))
+    result = detector.score(profile, _categorical(["yes"] * window[0] + ["no"] * window[1]))
+    assert result.p_value == pytest.approx(plain, rel=1e-12)
+    assert result.details["dof"] == 1
+    assert result.drifted == (plain < 0.05)
+
+
 def test_score_on_samples_matches_scipy() -> None:
     rng = np.random.default_rng(1)
     ref = _draw(rng, [0.5, 0.3, 0.2], 3_000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ def plain_psi(ref: np.ndarray, cur: np.ndarray, edges: np.ndarray, eps: float = 
     bounds = list(itertools.pairwise(np.concatenate(([-np.inf], edges, [np.inf]))))
     p = np.array([np.mean((ref > lo) & (ref <= hi)) for lo, hi in bounds])
     q = np.array([np.mean((cur > lo) & (cur <= hi)) for lo, hi in bounds])
-    p, q = np.maximum(p, eps), np.maximum(q, eps)
+    p, q = np.where(p == 0, eps, p), np.where(q == 0, eps, q)  # only empty bins
     return float(np.sum((q - p) * np.log(q / p)))
 
 
@@ -71,6 +72,30 @@ def test_hand_computed_empty_bin_uses_the_documented_epsilon() -> None:
     assert math.isfinite(result.statistic) and result.statistic < 10
 
 
+def test_a_bin_below_epsilon_keeps_its_true_proportion() -> None:
+    # over 10,000 rows one value is a proportion below 1e-4: it is not raised to epsilon
+    detector = _detector(bins=2)
+    profile = detector.fit(_numeric(np.arange(1, 11)))
+    assert profile.edges.tolist() == [5.0]
+    window = np.concatenate([np.full(19_999, 1.0), [9.0]])
+    result = detector.score(profile, _numeric(window))
+    q_low, q_high = 19_999 / 20_000, 1 / 20_000  # 5e-5 < epsilon
+    expected = (q_low - 0.5) * math.log(q_low / 0.5) + (q_high - 0.5) * math.log(q_high / 0.5)
+    floored = (q_low - 0.5) * math.log(q_low / 0.5) + (1e-4 - 0.5) * math.log(1e-4 / 0.5)
+    assert result.statistic == pytest.approx(expected, rel=1e-12)
+    assert abs(expected - floored) > 0.3  # what flooring every bin would have said instead
+    # and an independent numpy PSI over the same bins, on both sides past 10,000 rows
+    rng = np.random.default_rng(11)
+    ref = np.concatenate([rng.normal(size=30_000), [8.0]])  # one reference value far out
+    cur = np.concatenate([rng.normal(0.1, 1, 40_000), [8.5, 9.0]])
+    wide = _detector(bins=20, binning="uniform")
+    fitted = wide.fit(_numeric(ref))
+    shares = fitted.counts / fitted.size
+    assert 0 < shares[shares > 0].min() < 1e-4 and (shares == 0).any()  # tiny and empty bins
+    scored = wide.score(fitted, _numeric(cur))
+    assert scored.statistic == pytest.approx(plain_psi(ref, cur, fitted.edges), rel=1e-12)
+
+
 def test_quantile_edges_are_reference_deciles_and_match_a_plain_psi() -> None:
     rng = np.random.default_rng(0)
     ref, cur = rng.normal(size=10_000), rng.normal(0.2, 1.2, 3_000)
@@ -90,6 +115,28 @@ def test_uniform_binning_uses_equal_widths_over_the_reference_range() -> None:
     profile = detector.fit(_numeric([0.0, 1.0, 2.0, 3.0, 8.0]))
     assert profile.edges.tolist() == [2.0, 4.0, 6.0]
     assert profile.counts.tolist() == [3, 1, 0, 1]
+
+
+def test_uniform_edges_over_a_range_wider_than_float64_are_finite() -> None:
+    # max - min = 3e308 overflows: np.linspace gave inf edges, one bin, and PSI 0.0 for a
+    # window piled at the top of the range
+    rng = np.random.default_rng(3)
+    ref = np.concatenate([[-1.5e308, 1.5e308], rng.uniform(-1.5, 1.5, 2_000) * 1e308])
+    detector = _detector(bins=10, binning="uniform")
+    profile = detector.fit(_numeric(ref))
+    # the edges of the plain formula lo + i * (hi - lo) / bins, in exact rational arithmetic
+    lo, hi = Fraction(-1.5e308), Fraction(1.5e308)
+    exact = [float(lo + (hi - lo) * Fraction(i, 10)) for i in range(1, 10)]
+    assert profile.edges.tolist() == pytest.approx(exact, rel=1e-15, abs=1e293)
+    assert np.all(np.isfinite(profile.edges)) and np.all(np.diff(profile.edges) > 0)
+    assert profile.counts.sum() == ref.size and profile.counts.max() < 0.2 * ref.size
+
+    top = detector.score(profile, _numeric(np.full(500, 1.45e308)))
+    assert top.drifted and top.details["bins"]["current_counts"][-1] == 500
+    assert top.statistic == pytest.approx(plain_psi(ref, np.full(500, 1.45e308), profile.edges))
+    held_out = rng.uniform(-1.5, 1.5, 2_000) * 1e308  # the same distribution
+    stable = detector.score(profile, _numeric(held_out))
+    assert stable.details["severity"] == "ok" and not stable.drifted
 
 
 def test_values_outside_the_reference_range_fall_in_the_outer_bins() -> None:

@@ -30,11 +30,15 @@ import httpx
 import pandas as pd
 import psycopg
 import pytest
+from pydantic import SecretStr
 
 from driftscope.core.config.yaml_file import load_config
+from driftscope.core.contracts.store import StoreSettings
 from driftscope.core.plugin_system.manager import create_plugin_manager
 from driftscope.core.runtime import Runtime
+from driftscope.plugins.stores.sql import SQLStore
 from support.factories import demo_model, log_traffic, write_config
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres]
 
@@ -152,15 +156,22 @@ def test_two_api_processes_store_each_prediction_once_and_run_each_tick_once(
             _wait_ready(port, proc, log)
         started = datetime.now(UTC)
         clients = [httpx.Client(base_url=f"http://127.0.0.1:{p}") for p in ports]
+        watcher = SQLStore(StoreSettings(url=SecretStr(postgres_url)))
+        watcher.open()
+
+        def reports_after(since: datetime) -> int:
+            return sum(r.created_at > since for r in watcher.list_reports("cancer-drift"))
+
         try:
             ids = _send(clients, rows, batches=40)
-            time.sleep(3 * EVERY)
+            wait_until(lambda: reports_after(started) >= 3, 120, "three monitor ticks")
             killed = terminate(url, app_name)
             assert killed >= 2, "the servers' connections were not found by application_name"
             dropped_at = datetime.now(UTC)
             ids += _send(clients, rows, batches=40)
-            time.sleep(4 * EVERY)
+            wait_until(lambda: reports_after(dropped_at) >= 4, 120, "four ticks after the drop")
         finally:
+            watcher.close()
             for client in clients:
                 client.close()
         stopped = datetime.now(UTC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -31,6 +31,7 @@ from driftscope import (
 from driftscope.core.plugin_system.manager import PluginManager
 from driftscope.plugins.stores.sql import SCHEMA_VERSION, T_VERSION, SQLStore
 from support.reports import report, result
+from support.waiting import ManualClock
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SCHEMA = ModelSchema(
@@ -50,8 +51,8 @@ REGRESSION = ModelSchema(
 )
 
 
-def open_store(url: str) -> SQLStore:
-    store = SQLStore(StoreSettings(url=SecretStr(url)))
+def open_store(url: str, clock: Callable[[], datetime] | None = None) -> SQLStore:
+    store = SQLStore(StoreSettings(url=SecretStr(url)), **({"clock": clock} if clock else {}))
     store.open()
     return store
 
@@ -366,20 +367,31 @@ def test_reports_save_get_and_list_newest_first(store):
 
 # -- leases ----------------------------------------------------------------------------------------
 def test_leases_between_two_store_instances(store):
-    other = open_store(url_of(store))
+    # two processes on one database, on one clock the test moves: no waiting for expiry
+    clock = ManualClock(T0)
+    mine, other = open_store(url_of(store), clock=clock), open_store(url_of(store), clock=clock)
     try:
-        assert store.acquire_lease("monitor:iris", "a", 30)
+        assert mine.acquire_lease("monitor:iris", "a", 30)
         assert not other.acquire_lease("monitor:iris", "b", 30)
-        assert store.acquire_lease("monitor:iris", "a", 30)  # renew
+        assert mine.acquire_lease("monitor:iris", "a", 30)  # renew
         other.release_lease("monitor:iris", "b")  # not the holder: no-op
         assert not other.acquire_lease("monitor:iris", "b", 30)
-        store.release_lease("monitor:iris", "a")
-        assert other.acquire_lease("monitor:iris", "b", 0.05)
-        assert not store.acquire_lease("monitor:iris", "a", 30)
-        time.sleep(0.1)  # b's lease expires
-        assert store.acquire_lease("monitor:iris", "a", 30)
+        mine.release_lease("monitor:iris", "a")
+        assert other.acquire_lease("monitor:iris", "b", 60)
+        assert not mine.acquire_lease("monitor:iris", "a", 30)
+        clock.advance(timedelta(seconds=60) - timedelta(microseconds=1))
+        assert not mine.acquire_lease("monitor:iris", "a", 30)  # held to its last instant
+        clock.advance(timedelta(microseconds=1))  # b's lease expires
+        assert mine.acquire_lease("monitor:iris", "a", 30)
+        assert not other.acquire_lease("monitor:iris", "b", 30)
         assert other.acquire_lease("another", "b", 30)
+        # a renewal extends the lease from the time it is renewed
+        clock.advance(timedelta(seconds=20))
+        assert mine.acquire_lease("monitor:iris", "a", 30)
+        clock.advance(timedelta(seconds=29))
+        assert not other.acquire_lease("monitor:iris", "b", 30)
     finally:
+        mine.close()
         other.close()
 
 

@@ -363,6 +363,11 @@ class DeliveryWorker:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def stopping(self) -> bool:
+        """:meth:`stop` was called: the thread finishes the send in flight and ends."""
+        return self._stop.is_set()
+
     def start(self) -> None:
         """Deliver in a daemon thread until :meth:`stop`."""
         if self.running:

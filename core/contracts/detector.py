@@ -6,9 +6,11 @@ that profile, keyed by the reference file's content hash, so a scheduled run nev
 or re-sorts the reference. ``score`` compares one current window with a profile.
 
 The engine, not the detector, cleans the data: it counts and removes missing values (NaN,
-``None``) and infinities, reports those counts in ``details``, and never calls ``score`` on an
-empty sample. A detector therefore receives only finite numbers (numeric features) or
-non-missing category labels as strings (categorical features).
+``None``, and the empty string for categories) and infinities, reports those counts in
+``details``, and never calls ``score`` on an empty sample. A detector therefore receives only
+finite numbers (numeric features) or non-missing category labels as strings (categorical
+features); :class:`FeatureSample` refuses anything else with a clear error, so that a plugin
+author calling a detector directly cannot have NaN scored silently either.
 
 A detector class declares everything else the engine needs (its settings model, the feature
 kinds it scores, its threshold, whether it decides on a p-value, whether it can score from
@@ -83,12 +85,76 @@ class FeatureSample:
     """The clean values of one feature (or of the prediction) in one sample.
 
     ``values`` is a float64 array of finite numbers for a numeric feature, or an object
-    array of ``str`` category labels for a categorical one.
+    array of ``str`` category labels for a categorical one. A sample holding missing values
+    (NaN, ``None``) or infinities is refused with a :class:`ValueError` naming the feature
+    and how many there are: a detector never scores them silently, also when a plugin
+    author calls ``fit`` or ``score`` outside the engine (which removes and counts them).
     """
 
     name: str
     kind: FeatureKind
     values: np.ndarray
+    #: True only for values already cleaned by this rule, as the engine's are: skips the check
+    #: (a pass over the values) when a sample is built again for each detector of a run
+    assume_clean: bool = field(default=False, kw_only=True, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.assume_clean:
+            return
+        problem = _unclean(self.kind, self.values)
+        if problem is not None:
+            raise ValueError(
+                f"feature {self.name!r}: {problem}; a detector scores only clean values, so "
+                "remove them first (the engine does, and counts them in the report's details)"
+            )
+
+
+def _unclean(kind: FeatureKind, values: np.ndarray) -> str | None:
+    """What in a sample's values a detector must not see, or None when they are clean."""
+    size = len(values)
+    if kind == "numeric":
+        try:
+            numbers = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            return "a numeric sample must hold numbers"
+        finite = np.isfinite(numbers)
+        if finite.all():
+            return None
+        missing = int(np.isnan(numbers).sum())
+        infinite = size - int(finite.sum()) - missing
+        found = [f"{missing} missing (NaN)"] if missing else []
+        found += [f"{infinite} infinite"] if infinite else []
+        return f"{' and '.join(found)} of its {size} values"
+    missing = int(np.count_nonzero(missing_categories(np.asarray(values, dtype=object))))
+    return f"{missing} missing (None, NaN or empty) of its {size} values" if missing else None
+
+
+def missing_categories(labels: np.ndarray) -> np.ndarray:
+    """Which entries of an object array of category labels are missing: ``None``, NaN or the
+    empty string. This is driftscope's one rule for a missing category, applied to the
+    reference and to every window alike (an empty CSV field, a JSON ``null`` and ``""``
+    mean the same)."""
+    try:
+        # two passes in C: falsy values (None and "", but also 0 or False, checked one by
+        # one below since they are rare) and NaN, the one value unequal to itself
+        falsy = ~labels.astype(bool)
+        absent = np.asarray(labels != labels, dtype=bool)
+    except TypeError:  # a value whose truth or comparison is undefined (pandas.NA)
+        return np.array([_missing_category(v) for v in labels.tolist()], dtype=bool)
+    for i in np.flatnonzero(falsy):
+        absent[i] = _missing_category(labels[i])
+    return absent
+
+
+def _missing_category(value: Any) -> bool:
+    if isinstance(value, str):
+        return value == ""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN
+    except TypeError:  # pandas.NA: a missing value whose comparisons have no truth value
+        return True
 
 
 @dataclass(frozen=True)
@@ -105,6 +171,16 @@ class LabelledSample:
     y_pred: np.ndarray
     proba: np.ndarray | None = None
     classes: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        kind: FeatureKind = "categorical" if self.task == "classification" else "numeric"
+        for name, values in (("y_true (the labels)", self.y_true), ("y_pred", self.y_pred)):
+            problem = _unclean(kind, values)
+            if problem is not None:
+                raise ValueError(
+                    f"{name}: {problem}; a performance detector scores only rows with both "
+                    "a label and a prediction, so remove the others first (the engine does)"
+                )
 
     @property
     def size(self) -> int:

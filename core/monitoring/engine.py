@@ -28,6 +28,7 @@ from driftscope.core.contracts.detector import (
     FeatureSample,
     LabelledSample,
     PerformanceDetector,
+    missing_categories,
 )
 from driftscope.core.contracts.report import Report, ResultKind, ResultRow, WindowInfo
 from driftscope.core.contracts.store import Store, WindowData
@@ -65,7 +66,12 @@ class Column:
 
 
 def clean(values: np.ndarray, kind: FeatureKind) -> tuple[np.ndarray, dict[str, int]]:
-    """Drop missing and infinite values, and say how many there were."""
+    """Drop missing and infinite values, and say how many there were.
+
+    The reference and every window go through here, so one rule decides what is missing on
+    both sides: NaN for numbers; ``None``, NaN and the empty string for categories
+    (:func:`missing_categories`).
+    """
     if kind == "numeric":
         values = np.asarray(values, dtype=np.float64)
         finite = np.isfinite(values)
@@ -76,9 +82,19 @@ def clean(values: np.ndarray, kind: FeatureKind) -> tuple[np.ndarray, dict[str, 
             "missing": missing,
             "infinite": int(len(values) - finite.sum() - missing),
         }
-    # stores and the reference give categories as str or None (the WindowData contract)
-    present = np.asarray(values != None, dtype=bool)  # noqa: E711 - elementwise on object arrays
+    present = ~missing_categories(np.asarray(values, dtype=object))
     return values[present], {"missing": int((~present).sum()), "infinite": 0}
+
+
+def clean_counts(counts: CategoryCounts) -> CategoryCounts:
+    """A store's category counts under :func:`clean`'s rule: a category the rule calls
+    missing (the empty string) is counted as missing, as :func:`clean` would count it."""
+    labels = np.array(list(counts.counts), dtype=object)
+    absent = missing_categories(labels)
+    if not absent.any():
+        return counts
+    kept = {str(k): counts.counts[k] for k in labels[~absent]}
+    return CategoryCounts(kept, counts.missing + sum(counts.counts[k] for k in labels[absent]))
 
 
 class MonitorEngine:
@@ -302,7 +318,8 @@ class MonitorEngine:
             )
         try:
             profile = self._profile(detector, model, column, ref_values)
-            result = detector.score(profile, FeatureSample(column.name, column.kind, cur_values))
+            current = FeatureSample(column.name, column.kind, cur_values, assume_clean=True)
+            result = detector.score(profile, current)
         except Exception as exc:
             return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
         result.details.update(counts)
@@ -338,6 +355,8 @@ class MonitorEngine:
             counted = store_counts[column.name]
             if isinstance(counted, Exception):
                 raise counted
+            if isinstance(counted, CategoryCounts):
+                counted = clean_counts(counted)
             counts["current_infinite"] = counted.infinite if isinstance(counted, BinCounts) else 0
             counts["current_missing"] = counted.missing
             counts["counted_in_store"] = True
@@ -418,7 +437,10 @@ class MonitorEngine:
             column.kind,
         )
         return self.cache.get_or_fit(
-            key, lambda: detector.fit(FeatureSample(column.name, column.kind, ref_values))
+            key,
+            lambda: detector.fit(
+                FeatureSample(column.name, column.kind, ref_values, assume_clean=True)
+            ),
         )
 
     def _performance(
@@ -608,13 +630,16 @@ def _labelled(
     probabilities: np.ndarray | None,
 ) -> LabelledSample:
     task = model.schema.task
+    # a row is scored when it has both a label and a prediction, by the rule clean() follows
     if task == "classification":
-        mask = np.array([v is not None for v in labels], dtype=bool)
+        labels, predictions = np.asarray(labels, object), np.asarray(predictions, object)
+        mask = ~(missing_categories(labels) | missing_categories(predictions))
         y_true = labels[mask].astype(str).astype(object)
         y_pred = predictions[mask].astype(str).astype(object)
     else:
         labels = np.asarray(labels, dtype=np.float64)
-        mask = np.isfinite(labels)
-        y_true, y_pred = labels[mask], np.asarray(predictions, dtype=np.float64)[mask]
+        predictions = np.asarray(predictions, dtype=np.float64)
+        mask = np.isfinite(labels) & np.isfinite(predictions)
+        y_true, y_pred = labels[mask], predictions[mask]
     proba = probabilities[mask] if probabilities is not None else None
     return LabelledSample(task, y_true, y_pred, proba, model.schema.classes)

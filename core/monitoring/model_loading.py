@@ -34,16 +34,41 @@ PICKLE_SUFFIXES = {".joblib", ".pkl", ".pickle"}
 _TREE_LEAF = -1
 
 
+#: The one text form of each boolean class label, whatever spelling it arrived in.
+BOOLEAN_LABELS = {"true": "true", "false": "false"}
+
+
 def class_label(value: Any) -> str:
-    """The text form of a class label, so ``1``, ``1.0``, ``True`` and ``"1"`` compare equal
-    where they mean the same class."""
+    """The text form of a class label, so ``1``, ``1.0`` and ``"1"`` compare equal where they
+    mean the same class, and so do ``True``, ``"True"``, ``"TRUE"`` and ``"true"`` (all
+    ``"true"``): a reference CSV that pandas reads as booleans, a JSON ``true`` and the text
+    ``"True"`` a client copied from that CSV name one class."""
     if isinstance(value, bool | np.bool_):
         return str(bool(value)).lower()
+    if isinstance(value, str):
+        return BOOLEAN_LABELS.get(value.lower(), value)
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     if isinstance(value, np.generic):
         value = value.item()
     return str(value)
+
+
+def read_categories(path: Path, columns: list[str]) -> dict[str, np.ndarray]:
+    """Categorical columns of a reference CSV as their text, exactly as written.
+
+    pandas' default parsing would turn ``01`` into ``1``, ``1.50`` into ``1.5``, ``True``
+    into a boolean and ``NA``, ``null`` or ``None`` into missing values, while a client sends
+    (and the store keeps) the category's text as it is. Only an empty field is missing
+    (``None``), by the rule every window follows too (see ``missing_categories``).
+    """
+    if not columns:
+        return {}
+    text = pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False)
+    return {
+        name: np.array([v if v != "" else None for v in text[name].tolist()], dtype=object)
+        for name in columns
+    }
 
 
 @dataclass
@@ -229,7 +254,10 @@ class LoadedModel:
         self.name = config.name
         self.estimator = estimator
         self.schema = _schema(config, estimator, reference)
-        self.reference = self._reference_data(reference, reference_digest)
+        categorical = [f.name for f in self.schema.features if f.kind == "categorical"]
+        self.reference = self._reference_data(
+            reference, read_categories(config.reference, categorical), reference_digest
+        )
 
     # -- prediction ----------------------------------------------------------------------
     @property
@@ -266,16 +294,16 @@ class LoadedModel:
         )
 
     # -- reference -----------------------------------------------------------------------
-    def _reference_data(self, frame: pd.DataFrame, digest: str) -> ReferenceData:
+    def _reference_data(
+        self, frame: pd.DataFrame, categories: dict[str, np.ndarray], digest: str
+    ) -> ReferenceData:
         columns: dict[str, np.ndarray] = {}
         for feature in self.schema.features:
-            series = frame[feature.name]
             if feature.kind == "numeric":
+                series = frame[feature.name]
                 columns[feature.name] = pd.to_numeric(series, errors="coerce").to_numpy(np.float64)
             else:
-                columns[feature.name] = np.array(
-                    [None if pd.isna(v) else class_label(v) for v in series], dtype=object
-                )
+                columns[feature.name] = categories[feature.name]
         labels = None
         if self.config.target:
             labels = self._labels(frame[self.config.target].to_numpy())
@@ -289,6 +317,7 @@ class LoadedModel:
 
     def _labels(self, values: np.ndarray) -> np.ndarray:
         if self.schema.task == "classification":
+            # pandas reads an empty field as NaN: missing, as an empty category is
             return np.array([None if pd.isna(v) else class_label(v) for v in values], dtype=object)
         return np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64)
 

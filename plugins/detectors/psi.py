@@ -9,7 +9,9 @@ as here):
 * numeric, ``binning: quantile`` (default): inner edges at the reference's 1/bins, 2/bins, ...
   quantiles (``inverted_cdf``: each edge is a reference value, so with no ties every bin
   holds exactly 1/bins of the reference); ``binning: uniform``: equal-width inner edges
-  between the reference's minimum and maximum. Repeated edges (a reference with many ties)
+  between the reference's minimum and maximum (computed on the range scaled by a power of
+  two, so a range wider than float64 can hold, such as -1.5e308 to 1.5e308, gives finite
+  edges rather than overflowing to ``inf``). Repeated edges (a reference with many ties)
   are merged, so a discrete feature gets one bin per value rather than empty bins. Bins are
   right-closed, ``(-inf, e1], (e1, e2], ..., (ek, +inf)``: the outer bins are open-ended
   and catch values outside the reference range. A constant reference ``c`` gets the three
@@ -17,11 +19,13 @@ as here):
 * categorical: one bin per reference category plus an ``<unseen>`` bin for categories the
   reference never had.
 
-Empty bins: each proportion is floored at ``epsilon`` (default 1e-4) before the formula,
-without renormalising. A bin empty on one side then contributes at most about
-``q * ln(q / 1e-4)``, at most ln(1e4) = 9.2 — large enough to flag a new region, but never
-the hundreds frouros reports when it fills empty bins with 2.2e-308. 1e-4 is below one row
-in a window of up to 10,000 rows, so it only ever stands in for a true zero.
+Empty bins: the proportion of a bin that holds no values (on either side) is replaced by
+``epsilon`` (default 1e-4) before the formula, without renormalising; every other bin keeps
+its true proportion, however small (a window of over 10,000 rows can put one value in a
+bin, a proportion below 1e-4, and that proportion is used as it is). A bin empty on one
+side then contributes about ``q * ln(q / 1e-4)``, at most ln(1e4) = 9.2 — large enough to
+flag a new region, but never the hundreds frouros reports when it fills empty bins with
+2.2e-308 — and PSI stays finite, since every proportion in the formula is positive.
 """
 
 from __future__ import annotations
@@ -81,7 +85,10 @@ class PSISettings(DetectorSettings):
         default=1e-4,
         gt=0.0,
         lt=0.01,
-        description="Floor on each bin proportion, so an empty bin gives a finite PSI.",
+        description=(
+            "The proportion an empty bin counts as, so that it gives a finite PSI (bins "
+            "holding any values keep their true proportions)."
+        ),
     )
 
     @model_validator(mode="after")
@@ -267,8 +274,8 @@ class PSIDetector(Detector[PSISettings, PSIProfile]):
                 "binning": binning,
                 "epsilon": eps,
                 "epsilon_note": (
-                    f"each bin proportion is floored at {eps:g} before the PSI formula, so an "
-                    "empty bin contributes a finite amount"
+                    f"an empty bin counts as a proportion of {eps:g} in the PSI formula, so it "
+                    "contributes a finite amount; other bins keep their true proportions"
                 ),
                 **extra,
                 "reference_size": profile.size,
@@ -292,9 +299,10 @@ def most_common(tally: Counter[str], limit: int) -> dict[str, int]:
 
 
 def psi_terms(ref_p: np.ndarray, cur_p: np.ndarray, epsilon: float) -> np.ndarray:
-    """Each bin's contribution ``(q - p) ln(q / p)`` with both proportions floored at epsilon."""
-    p = np.maximum(ref_p, epsilon)
-    q = np.maximum(cur_p, epsilon)
+    """Each bin's contribution ``(q - p) ln(q / p)``, an empty bin's proportion (0) replaced
+    by ``epsilon`` on either side; non-empty bins keep their proportions."""
+    p = np.where(ref_p > 0, ref_p, epsilon)
+    q = np.where(cur_p > 0, cur_p, epsilon)
     return (q - p) * np.log(q / p)
 
 
@@ -307,13 +315,26 @@ def reference_edges(sorted_values: np.ndarray, bins: int, binning: str) -> np.nd
         idx = np.array([-(-i * n // bins) - 1 for i in range(1, bins)], dtype=np.intp)
         edges = np.unique(sorted_values[idx])
     elif binning == "uniform":
-        edges = np.unique(np.linspace(lo, hi, bins + 1)[1:-1]) if hi > lo else np.empty(0)
+        edges = uniform_edges(lo, hi, bins) if hi > lo else np.empty(0)
     else:
         raise ValueError(f"unknown binning {binning!r}")
     if lo == hi:
         # constant reference: bins "< c", "= c", "> c"
         return np.array([np.nextafter(lo, -np.inf), lo])
     return edges.astype(np.float64)
+
+
+def uniform_edges(lo: float, hi: float, bins: int) -> np.ndarray:
+    """The ``bins - 1`` distinct inner edges of equal-width bins over ``[lo, hi]``.
+
+    ``hi - lo`` overflows to ``inf`` when the range is wider than float64 holds (-1.5e308 to
+    1.5e308), and ``np.linspace`` then returns ``inf`` and ``nan`` edges. Both ends are
+    scaled by a power of two into [-1, 1] first (exact, so any range float64 can hold
+    gives the same edges as the plain formula), spaced there, and scaled back.
+    """
+    _, exponent = np.frexp(max(abs(lo), abs(hi)))
+    scaled = np.linspace(np.ldexp(lo, -exponent), np.ldexp(hi, -exponent), bins + 1)
+    return np.unique(np.ldexp(scaled[1:-1], exponent))
 
 
 def _numeric_counts(edges: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:

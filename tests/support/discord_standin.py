@@ -56,12 +56,15 @@ LIMITS = {
 
 @dataclass
 class Reply:
-    """One scripted answer; ``delay`` seconds pass before it is sent."""
+    """One scripted answer; ``delay`` seconds pass before it is sent, and with ``hold`` it
+    is sent only once the test sets that event (a receiver slow for as long as a test needs,
+    however busy the machine)."""
 
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    hold: threading.Event | None = None
 
 
 def accepted(**headers: str) -> Reply:
@@ -243,6 +246,8 @@ class DiscordStandIn:
         expected = f"/api/v10/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}"
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.hold is not None and not reply.hold.wait(60):
+            raise AssertionError("a held reply was never released")
         if parts.path != expected or self.deleted:
             reply = unknown_webhook()
         elif reply.status == 0:

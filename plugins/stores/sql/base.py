@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,13 +36,29 @@ class _NoLock:
 _NO_LOCK = _NoLock()
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class StoreBase(Store):
-    """What every part of the SQL store uses: the engine, transactions, errors, layouts."""
+    """What every part of the SQL store uses: the engine, transactions, errors, layouts.
+
+    :param settings: The store's settings (its URL).
+    :param clock: Returns the current UTC time; every time the store stamps or compares
+        (lease expiry, when a label arrived, when a model was registered) is read from it.
+        Tests pass a clock they move themselves.
+    """
 
     Settings: ClassVar[type[StoreSettings]] = StoreSettings
 
-    def __init__(self, settings: StoreSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: StoreSettings | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         super().__init__(settings or StoreSettings())
+        self._clock = clock
         self._url, self._password, self._dialect = self._parse_url(
             self.settings.url.get_secret_value()
         )
@@ -182,7 +198,7 @@ class StoreBase(Store):
                     "or point the store at another database"
                 )
             _registry.metadata.create_all(conn, checkfirst=True)
-            now = datetime.now(UTC)
+            now = self._clock()
             if found is None:
                 conn.execute(
                     T_VERSION.insert().values(id=1, version=SCHEMA_VERSION, updated_at=now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import and_, delete, or_
 
@@ -14,8 +14,11 @@ class LeasesMixin(StoreBase):
     """Take, renew and release named leases atomically."""
 
     def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
-        """Take or renew a lease atomically; False when another owner holds an unexpired one."""
-        now = datetime.now(UTC)
+        """Take or renew a lease atomically; False when another owner holds an unexpired one.
+
+        A lease expires ``ttl_seconds`` after it was taken, by the store's clock: from that
+        instant on, another owner may take it."""
+        now = self._clock()
         expires = now + timedelta(seconds=ttl_seconds)
         insert = self._dialect.insert(T_LEASES)
         stmt = (

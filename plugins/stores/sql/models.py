@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, update
@@ -23,7 +22,7 @@ class ModelsMixin(StoreBase):
         with self._tx(f"registering model {schema.name!r}", write=True) as conn:
             self._dialect.lock_model(conn, schema.name)
             layout = self._load_layout(conn, schema.name)
-            now = datetime.now(UTC)
+            now = self._clock()
             if layout is None:
                 model_id = conn.execute(
                     T_MODELS.insert()

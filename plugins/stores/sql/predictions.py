@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from driftscope import Label, LabelUpdate, PredictionRecord, PredictionStats, StoreError
@@ -57,7 +57,7 @@ class PredictionsMixin(StoreBase):
         columns = ["id", "ts", "prediction", "label", "labelled_at", "latency_ms"]
         columns += [layout.class_columns[c] for c in class_names]
         columns += [c for _, c in numeric] + [c for _, c in categorical]
-        now = to_micros(datetime.now(UTC))
+        now = to_micros(self._clock())
         empty: tuple[Any, ...] = (None,) * len(class_names)
         rows: list[tuple[Any, ...]] = []
         for rec in records:
@@ -146,7 +146,7 @@ class PredictionsMixin(StoreBase):
                 cursor.execute(
                     f"UPDATE {layout.table} SET label = l.label, labelled_at = {ph} "
                     f"FROM {prefix}{temp} AS l WHERE {layout.table}.id = l.id",
-                    (to_micros(datetime.now(UTC)),),
+                    (to_micros(self._clock()),),
                 )
                 updated = max(cursor.rowcount, 0)
                 cursor.execute(
