@@ -119,7 +119,8 @@ def test_a_window_detector_sees_raw_values_and_its_results_reach_the_report(
         assert [f for f, r in rows.items() if r.drifted] == ["mean radius"]
         whole = rows[None]
         assert whole.kind == "multivariate"
-        assert whole.details == {"rows": 2 * n, "labelled": n}
+        labelled = sum(r.label is not None for r in records)
+        assert whole.details == {"rows": 2 * n, "labelled": labelled}
         (sample,) = MissingShareDetector.seen
         assert list(sample.features) == rt.models["cancer"].schema.feature_names
         assert sample.task == "classification" and sample.classes == ("0", "1")
@@ -167,3 +168,14 @@ def test_the_plugin_manager_names_what_a_window_detector_misses() -> None:
 
     assert contract_problems("detector", Incomplete) == ["does not implement score"]
     assert contract_problems("detector", MissingShareDetector) == []
+
+
+def test_a_window_detector_sees_every_missing_category_as_none(tmp_path) -> None:
+    """The empty string is a missing category everywhere (one rule): a window detector gets
+    it as None, like a JSON null, not as a category of its own."""
+    from driftscope.core.monitoring.engine import _with_none_missing
+
+    values = np.array(["red", "", None, float("nan"), "blue"], dtype=object)
+    assert _with_none_missing(values, "categorical").tolist() == ["red", None, None, None, "blue"]
+    numbers = np.array([1.0, np.nan])
+    assert _with_none_missing(numbers, "numeric") is numbers

@@ -610,7 +610,7 @@ def _window_sample(
     labels: np.ndarray | None,
     probabilities: np.ndarray | None,
 ) -> WindowSample:
-    features = {f.name: columns[f.name] for f in model.schema.features}
+    features = {f.name: _with_none_missing(columns[f.name], f.kind) for f in model.schema.features}
     kinds = {f.name: f.kind for f in model.schema.features}
     return window_sample(
         features,
@@ -621,6 +621,19 @@ def _window_sample(
         probabilities,
         model.schema.classes,
     )
+
+
+def _with_none_missing(values: np.ndarray, kind: FeatureKind) -> np.ndarray:
+    """A categorical column with every missing category (:func:`missing_categories`) as
+    ``None``, the one form a window detector is promised."""
+    if kind == "numeric":
+        return values
+    absent = missing_categories(np.asarray(values, dtype=object))
+    if not absent.any():
+        return values
+    out = np.array(values, dtype=object)
+    out[absent] = None
+    return out
 
 
 def _labelled(
