@@ -7,15 +7,14 @@ The API is a thin shell over :class:`PredictionService`; it parses the HTTP body
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pydantic_core
 
 from driftscope.core.config.yaml_file import ApiConfig
@@ -26,7 +25,7 @@ from driftscope.core.contracts.store import (
     PredictionStats,
 )
 from driftscope.core.errors import DriftscopeError
-from driftscope.core.monitoring.model_loading import LoadedModel
+from driftscope.core.monitoring.model_loading import LoadedModel, ModelScoringError
 from driftscope.core.serving.log_writer import LoggingUnavailable, QueueFull, RecordsRefused
 from driftscope.core.serving.validation import (
     MAX_PROBLEMS,
@@ -41,6 +40,8 @@ from driftscope.core.validation import Problem, RequestValidationFailed, require
 if TYPE_CHECKING:
     from driftscope.core.serving.log_writer import PredictionLogWriter
     from driftscope.core.serving.metrics import ApiMetrics, ErrorReason
+
+log = logging.getLogger(__name__)
 
 # batches up to this many rows are scored on the event loop: a thread hop costs more than
 # scoring them; larger batches go to a worker thread so other requests keep flowing
@@ -197,10 +198,7 @@ class PredictionService:
                 result = await asyncio.to_thread(self._score, model, rows, loc, started)
         except (RequestValidationFailed, BatchTooLargeError) as exc:
             if self.metrics is not None:
-                kind: ErrorReason = (
-                    "too_large" if isinstance(exc, BatchTooLargeError) else "validation"
-                )
-                self.metrics.prediction_error(model.name, kind)
+                self.metrics.prediction_error(model.name, _error_reason(exc))
             raise
         if self.logger is not None:
             await self._submit(model.name, result.records, loc)
@@ -243,7 +241,10 @@ class PredictionService:
     ) -> PredictionResult:
         validator = self._validators[model.name]
         X = validator.matrix(rows, loc)
-        raw_predictions, proba = _predict(model, X)
+        try:
+            raw_predictions, proba = model.predict(X)
+        except ModelScoringError as exc:
+            raise _model_failed(model, exc, loc) from None
         now = datetime.now(UTC)
         latency_ms = (time.perf_counter() - started) * 1000.0
         ids = new_ids(len(rows), int(now.timestamp() * 1000))
@@ -371,15 +372,24 @@ class PredictionService:
         return StatsResult(model.name, start, end, stats)
 
 
-def _predict(model: LoadedModel, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """``LoadedModel.predict`` with the class label of each row looked up from the
-    schema's labels instead of formatted per row (a fifth of a 1,000-row batch's time)."""
-    classes = model.schema.classes
-    estimator = model.estimator
-    if estimator is None or not model.has_proba or classes is None:
-        return model.predict(X)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        proba = estimator.predict_proba(X)
-    labels = np.array(classes, dtype=object)
-    return labels[np.argmax(proba, axis=1)], proba
+class _ModelFailed(RequestValidationFailed):
+    """The model raised on a request's row, or answered it with a non-finite number."""
+
+
+def _model_failed(
+    model: LoadedModel, exc: ModelScoringError, loc: tuple[str | int, ...]
+) -> _ModelFailed:
+    """A 422 naming the first row the model cannot score; the service goes on serving."""
+    log.warning("model %r cannot score a request's rows: %s", model.name, exc)
+    single = loc[-1] == "features"
+    where = loc if single or exc.row is None else (*loc, exc.row)
+    row = None if single else exc.row
+    rows = "this row" if single or exc.row is not None else "these rows"
+    message = f"the model cannot score {rows}: {exc.reason}"
+    return _ModelFailed([Problem(where, message, "model_error", row=row)])
+
+
+def _error_reason(exc: Exception) -> ErrorReason:
+    if isinstance(exc, BatchTooLargeError):
+        return "too_large"
+    return "model_error" if isinstance(exc, _ModelFailed) else "validation"
