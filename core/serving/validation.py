@@ -32,6 +32,7 @@ from driftscope.core.validation import (
     Problem,
     RequestValidationFailed,
     as_utc,
+    shown,
     text_problem,
     time_problem,
 )
@@ -169,6 +170,8 @@ class RowValidator:
         if value is None:
             return None if allow_null else ("missing", "a value is required, got null")
         if kind == "numeric":
+            if isinstance(value, str):
+                return ("number_type", numeric_text_problem(value))
             if type(value) is bool or not isinstance(value, int | float):
                 return ("number_type", f"expected a number, got {type_name(value)}")
             try:
@@ -191,6 +194,28 @@ class RowValidator:
                 value = float(value)
             out[name] = value
         return out
+
+
+def numeric_text_problem(value: str) -> str:
+    """Why text is refused for a numeric feature, with the number to send instead when the
+    text reads as one.
+
+    Numbers in text are not converted: which of "14,2", "1e3", " 14.2" or "0x10" would be
+    a number is a guess, and a client that sends numbers as text has a bug the data-quality
+    figures should not hide.
+    """
+    message = (
+        f"expected a JSON number, got the string {shown(value)}: numeric features do not take "
+        "text, even text that reads as a number"
+    )
+    try:
+        number = float(value)
+    except ValueError:
+        return message
+    if not math.isfinite(number):
+        return message
+    text = str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
+    return f"{message} (send {text}, not {shown(value)})"
 
 
 def clean_label(
