@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pydantic_core
 
@@ -30,6 +31,7 @@ from driftscope.core.serving.log_writer import LoggingUnavailable, QueueFull, Re
 from driftscope.core.serving.validation import (
     MAX_PROBLEMS,
     RowValidator,
+    check_class,
     check_id,
     clean_label,
     clean_probabilities,
@@ -56,6 +58,23 @@ class ModelNotServedError(DriftscopeError):
     """The model has no file to predict with; it only accepts logged records."""
 
 
+class AlreadyLabelledError(DriftscopeError):
+    """Feedback without ``overwrite`` names predictions that already have a label; nothing
+    was written. ``labels`` holds each one's stored label by id."""
+
+    def __init__(self, model: str, labels: Mapping[str, Label]) -> None:
+        self.model = model
+        self.labels = dict(labels)
+        shown_ids = ", ".join(
+            f"{shown(i)} (label {shown(str(v))})" for i, v in list(self.labels.items())[:5]
+        )
+        more = f" and {len(self.labels) - 5} more" if len(self.labels) > 5 else ""
+        super().__init__(
+            f"{len(self.labels)} prediction(s) of model {model!r} already have a label: "
+            f"{shown_ids}{more}. Nothing was changed; send overwrite: true to replace them"
+        )
+
+
 class BatchTooLargeError(DriftscopeError):
     """A request carries more rows than ``api.max_batch_rows``."""
 
@@ -71,6 +90,14 @@ def new_ids(count: int, now_ms: int | None = None) -> list[str]:
     stamp = f"{(time.time_ns() // 1_000_000 if now_ms is None else now_ms):012x}"
     rand = os.urandom(10 * count).hex()
     return [stamp + rand[i * 20 : i * 20 + 20] for i in range(count)]
+
+
+class LabelWriter(Protocol):
+    """Where feedback goes: ``Store.attach_labels``."""
+
+    def __call__(
+        self, model: str, labels: Sequence[tuple[str, Label]], *, overwrite: bool = False
+    ) -> LabelUpdate: ...
 
 
 @dataclass
@@ -142,7 +169,7 @@ class PredictionService:
         metrics: ApiMetrics | None = None,
         *,
         store_stats: Callable[[str, datetime, datetime], PredictionStats] | None = None,
-        attach_labels: Callable[[str, Sequence[tuple[str, Label]]], LabelUpdate] | None = None,
+        attach_labels: LabelWriter | None = None,
     ) -> None:
         self.models = models
         self.api = api
@@ -304,7 +331,7 @@ class PredictionService:
             )
             label = row.get("label")
             if label is not None:
-                label = clean_label(schema, label, (*where, "label"), problems)
+                label = check_class(schema, label, (*where, "label"), problems)
             probabilities = row.get("probabilities")
             if probabilities is not None:
                 probabilities = clean_probabilities(
@@ -332,28 +359,50 @@ class PredictionService:
         return [r.id for r in records]
 
     # -- labels --------------------------------------------------------------------------------
-    async def feedback(self, model_name: str, labels: Sequence[tuple[str, Any]]) -> LabelUpdate:
+    async def feedback(
+        self, model_name: str, labels: Sequence[tuple[str, Any]], *, overwrite: bool = False
+    ) -> LabelUpdate:
         """Attach ground-truth labels by prediction id; unknown ids come back.
 
-        Predictions still waiting in the log queue are flushed first, so a label sent right
-        after its prediction finds it.
+        A classifier's label must be one of its classes. Without ``overwrite`` a prediction
+        is labelled once: an id given twice is a 422, and a prediction that already has a
+        label is an :class:`AlreadyLabelledError` (409) with nothing written. Predictions
+        still waiting in the log queue are flushed first, so a label sent right after its
+        prediction finds it.
         """
         model = self.model(model_name)
         self._check_size(len(labels))
         problems: list[Problem] = []
         cleaned: list[tuple[str, Label]] = []
+        first_at: dict[str, int] = {}
         for index, (pid, value) in enumerate(labels):
-            check_id(pid, ("body", "labels", index, "id"), problems)
-            where = ("body", "labels", index, "label")
-            label = clean_label(model.schema, value, where, problems)
+            where = ("body", "labels", index)
+            check_id(pid, (*where, "id"), problems)
+            label = check_class(model.schema, value, (*where, "label"), problems)
             cleaned.append((pid, label))
+            if not overwrite and isinstance(pid, str):
+                first = first_at.setdefault(pid, index)
+                if first != index:
+                    problems.append(
+                        Problem(
+                            (*where, "id"),
+                            f"prediction {shown(pid)} is labelled twice in this request (first "
+                            f"at labels[{first}]): send one label, or overwrite: true to keep "
+                            "the last",
+                            "duplicate_id",
+                            field="id",
+                        )
+                    )
         if problems:
             raise RequestValidationFailed(problems[:MAX_PROBLEMS], len(problems))
         if self.logger is not None:
             await self.logger.flush()
         if self._attach_labels is None:
             raise DriftscopeError("this service has no store to attach labels to")
-        update = await asyncio.to_thread(self._attach_labels, model.name, cleaned)
+        attach = partial(self._attach_labels, overwrite=overwrite)
+        update = await asyncio.to_thread(attach, model.name, cleaned)
+        if update.already_labelled:
+            raise AlreadyLabelledError(model.name, update.already_labelled)
         if self.metrics is not None:
             self.metrics.labelled(model.name, update.updated, len(update.unknown_ids))
         return update

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -248,6 +249,35 @@ def clean_label(
         problems.append(Problem(loc, problem[1], problem[0], field=str(loc[-1])))
         return None
     return text
+
+
+@lru_cache(maxsize=256)
+def _class_set(classes: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(classes)
+
+
+def check_class(
+    schema: ModelSchema, value: Any, loc: tuple[str | int, ...], problems: list[Problem]
+) -> Any:
+    """A ground-truth label as :func:`clean_label` gives it, which for a classifier must
+    also be one of the model's classes (compared as text: ``1``, ``1.0`` and ``"1"`` are
+    one class)."""
+    label = clean_label(schema, value, loc, problems)
+    classes = schema.classes
+    if label is None or schema.task != "classification" or not classes:
+        return label
+    if label in _class_set(classes):
+        return label
+    problems.append(
+        Problem(
+            loc,
+            f"{shown(label)} is not one of the model's classes: "
+            f"{', '.join(shown(c) for c in classes)}",
+            "unknown_class",
+            field=str(loc[-1]),
+        )
+    )
+    return None
 
 
 def check_id(value: Any, loc: tuple[str | int, ...], problems: list[Problem]) -> None:
