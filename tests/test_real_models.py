@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -398,9 +399,13 @@ async def test_a_row_the_model_cannot_score_is_a_422_naming_it_and_serving_goes_
     rows = demo_rows(demo_dir, 4)
     smallest_scale = "mean smoothness"  # a standard deviation of about 0.014
     rows[2] = {**rows[2], smallest_scale: HUGE}
-    async with api_client(create_app(DeploymentSettings(config=config, scheduler=False))) as c:
-        refused = await c.post("/v1/models/cancer/predict", json={"rows": rows})
-        single = await c.post("/v1/models/cancer/predict", json={"features": rows[2]})
+    app = create_app(DeploymentSettings(config=config, scheduler=False))
+    async with api_client(app) as c:
+        with warnings.catch_warnings():
+            # the model's overflow is the row's 422, not a RuntimeWarning in the server's log
+            warnings.simplefilter("error", RuntimeWarning)
+            refused = await c.post("/v1/models/cancer/predict", json={"rows": rows})
+            single = await c.post("/v1/models/cancer/predict", json={"features": rows[2]})
         fine = await c.post("/v1/models/cancer/predict", json={"rows": rows[:2]})
         stats = (await c.get("/v1/models/cancer/stats")).json()
         metrics = (await c.get("/metrics")).text

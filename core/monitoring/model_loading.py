@@ -303,7 +303,9 @@ class LoadedModel:
         estimator = self.estimator
         assert estimator is not None
         features = model_input(X)
-        with warnings.catch_warnings():
+        # a model's own overflow on an absurd but finite value (1e308 / 0.01) is no warning:
+        # what it leads to, an error or a non-finite answer, is the row's 422
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             # a model fitted on a DataFrame warns for every ndarray; the columns are in order
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
             if self.has_proba:
