@@ -287,7 +287,7 @@ async def test_bad_records_are_422_and_nothing_logged(
 
 
 # -- feedback ----------------------------------------------------------------------------------
-async def test_feedback_reports_unknown_ids_and_counts_relabels(
+async def test_feedback_reports_unknown_ids_and_counts_overwritten_labels(
     client: httpx.AsyncClient, demo_dir: Path
 ) -> None:
     rows = demo_rows(demo_dir, 5)
@@ -305,7 +305,10 @@ async def test_feedback_reports_unknown_ids_and_counts_relabels(
     assert first.json() == {"updated": 3, "unknown_ids": ["unknown-a", "unknown-b"]}
     relabel = await client.post(
         "/v1/models/cancer/feedback",
-        json={"labels": [{"id": ids[0], "label": 1 - labels[0]}, {"id": ids[1], "label": "1"}]},
+        json={
+            "labels": [{"id": ids[0], "label": 1 - labels[0]}, {"id": ids[1], "label": "1"}],
+            "overwrite": True,
+        },
     )
     assert relabel.json() == {"updated": 2, "unknown_ids": []}
     assert await _logged(client) == (5, 3)

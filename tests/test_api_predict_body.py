@@ -111,6 +111,12 @@ async def test_at_most_twenty_unknown_keys_are_named(client: httpx.AsyncClient) 
     assert response.json()["detail"] == [*(_extra(k) for k in keys[:20]), _missing()]
 
 
+NUMBER_AS_TEXT = (
+    "expected a JSON number, got the string '7': numeric features do not take text, even "
+    "text that reads as a number (send 7, not '7')"
+)
+
+
 async def test_row_problems_are_located_under_features_or_rows(
     client: httpx.AsyncClient, demo_dir: Path
 ) -> None:
@@ -123,7 +129,7 @@ async def test_row_problems_are_located_under_features_or_rows(
         {
             "type": "number_type",
             "loc": ["body", "features", name],
-            "msg": "expected a number, got string",
+            "msg": NUMBER_AS_TEXT,
             "row": 0,
             "field": name,
         }
@@ -134,7 +140,7 @@ async def test_row_problems_are_located_under_features_or_rows(
         {
             "type": "number_type",
             "loc": ["body", "rows", 1, name],
-            "msg": "expected a number, got string",
+            "msg": NUMBER_AS_TEXT,
             "row": 1,
             "field": name,
         },

@@ -237,12 +237,13 @@ def test_labels_report_unknown_ids_and_count_relabels(store):
     store.write_predictions([record(i) for i in range(5)])
     first = store.attach_labels("iris", [("p0", "setosa"), ("p1", "virginica"), ("zz", "setosa")])
     assert first.updated == 2 and first.unknown_ids == ["zz"]
-    again = store.attach_labels("iris", [("p0", "versicolor"), ("p4", 1), ("yy", "a"), ("xx", "b")])
+    labels = [("p0", "versicolor"), ("p4", 1), ("yy", "a"), ("xx", "b")]
+    again = store.attach_labels("iris", labels, overwrite=True)
     assert again.updated == 2 and again.unknown_ids == ["yy", "xx"]
     assert list(window(store).labels) == ["versicolor", "virginica", None, None, "1"]
     assert store.count_predictions("iris", T0, T0 + timedelta(hours=1)) == (5, 3)
     many = [(f"p{i % 5}", "setosa") for i in range(10_000)] + [(f"u{i}", "x") for i in range(3)]
-    result = store.attach_labels("iris", many)
+    result = store.attach_labels("iris", many, overwrite=True)
     assert result.updated == 5 and result.unknown_ids == ["u0", "u1", "u2"]
 
 

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from driftscope.core.errors import StoreError
 from driftscope.core.serving.log_writer import LoggingUnavailable
 from driftscope.core.serving.service import (
+    AlreadyLabelledError,
     BatchTooLargeError,
     ModelNotServedError,
     UnknownModelError,
@@ -176,6 +177,12 @@ async def _not_served(_: Request, exc: Exception) -> JSONResponse:
     return _error(409, str(exc))
 
 
+async def _already_labelled(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AlreadyLabelledError)
+    labelled = [{"id": i, "label": label} for i, label in exc.labels.items()]
+    return JSONResponse({"detail": str(exc), "already_labelled": labelled}, status_code=409)
+
+
 async def _too_large(_: Request, exc: Exception) -> JSONResponse:
     return _error(413, str(exc))
 
@@ -211,6 +218,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(UnknownModelError, _unknown_model)
     app.add_exception_handler(ModelNotServedError, _not_served)
+    app.add_exception_handler(AlreadyLabelledError, _already_labelled)
     app.add_exception_handler(BatchTooLargeError, _too_large)
     app.add_exception_handler(LoggingUnavailable, _unavailable)
     app.add_exception_handler(StoreError, _store_error)

@@ -136,13 +136,34 @@ class FeedbackRequest(_Body):
     """Labels by prediction id."""
 
     labels: list[LabelIn] = Field(min_length=1)
+    overwrite: bool = Field(
+        default=False,
+        description="Replace labels the predictions already have (the last label of an id "
+        "wins). Without it a prediction is labelled once: a labelled one makes the request a "
+        "409 and nothing is written.",
+    )
 
 
 class FeedbackResponse(BaseModel):
-    """How many predictions got a label (relabels included) and which ids are unknown."""
+    """How many predictions got a label (replaced ones included) and which ids are unknown."""
 
     updated: int
     unknown_ids: list[str]
+
+
+class StoredLabel(BaseModel):
+    """A prediction and the label it already has."""
+
+    id: str
+    label: LabelValue
+
+
+class AlreadyLabelledResponse(BaseModel):
+    """Feedback without ``overwrite`` for predictions that already have a label: nothing
+    was written."""
+
+    detail: str
+    already_labelled: list[StoredLabel]
 
 
 # -- models ------------------------------------------------------------------------------------

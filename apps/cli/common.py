@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.config.yaml_file import DriftscopeConfig
@@ -32,7 +33,7 @@ ConfigOption = Annotated[
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print an error to stderr and exit with ``code`` (2: bad input)."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -74,12 +75,15 @@ def get_notifiers(path: Path | None) -> dict[str, Notifier[Any]]:
 
 def print_config_error(exc: ConfigError) -> None:
     err.print(
-        f"[bold red]{exc.source or 'config'}[/]: {len(exc.problems)} problem(s)",
+        f"[bold red]{escape(exc.source or 'config')}[/]: {len(exc.problems)} problem(s)",
         highlight=False,
         soft_wrap=True,  # a path broken over two lines cannot be copied
     )
     for location, message in exc.problems:
-        err.print(f"  {location or '(file)'}: {message}", highlight=False, soft_wrap=True)
+        # not markup: "models[health]" would lose its "[health]" as a style tag
+        err.print(
+            f"  {location or '(file)'}: {message}", highlight=False, markup=False, soft_wrap=True
+        )
 
 
 def configure_logging(level: str = "info") -> None:

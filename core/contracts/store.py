@@ -110,10 +110,15 @@ class WindowData:
 
 @dataclass(frozen=True)
 class LabelUpdate:
-    """The outcome of attaching labels: how many rows changed and which ids were unknown."""
+    """The outcome of attaching labels: how many rows changed and which ids were unknown.
+
+    ``already_labelled`` holds, by id, the stored label of each prediction that had one when
+    labels were attached without ``overwrite``; when it is not empty, nothing was written.
+    """
 
     updated: int
     unknown_ids: list[str]
+    already_labelled: dict[str, Label] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -358,8 +363,17 @@ class Store(ABC):
         """Store a batch of predictions (any mix of models) in one transaction."""
 
     @abstractmethod
-    def attach_labels(self, model: str, labels: Sequence[tuple[str, Label]]) -> LabelUpdate:
-        """Set ground-truth labels by prediction id; unknown ids are returned, not raised."""
+    def attach_labels(
+        self, model: str, labels: Sequence[tuple[str, Label]], *, overwrite: bool = False
+    ) -> LabelUpdate:
+        """Set ground-truth labels by prediction id; unknown ids are returned, not raised.
+
+        Without ``overwrite``, a prediction keeps the label it has: if any of ``labels``
+        names one that is labelled, nothing is written and ``already_labelled`` names each
+        with its stored label. Checking and writing are one atomic step, so of two
+        concurrent calls labelling one prediction exactly one succeeds. With ``overwrite``,
+        labels replace stored ones (the last of an id's labels wins).
+        """
 
     @abstractmethod
     def read_window(

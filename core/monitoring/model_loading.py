@@ -21,7 +21,8 @@ import pandas as pd
 from driftscope.core.config.yaml_file import ModelConfig
 from driftscope.core.contracts.store import FeatureSpec, ModelSchema
 from driftscope.core.contracts.types import Task
-from driftscope.core.errors import ConfigError, ModelLoadError
+from driftscope.core.errors import ConfigError, DriftscopeError, ModelLoadError
+from driftscope.core.monitoring.model_input import ModelInput, check_feature_names
 
 TREE_TYPE = "sklearn.tree._tree.Tree"
 # Trusted on top of skops' own defaults, so that random forests and gradient boosting load
@@ -240,6 +241,29 @@ def _length(subsets: Any, i: int) -> int | None:
         return None
 
 
+class ModelScoringError(DriftscopeError):
+    """The model raised on some rows, or answered them with a number that is not finite.
+
+    ``row`` is the first such row of the matrix scored (``None`` when the model fails on the
+    rows together but on none alone); ``reason`` is one line, the model's own error message
+    when it raised.
+    """
+
+    def __init__(self, model: str, row: int | None, reason: str) -> None:
+        self.model = model
+        self.row = row
+        self.reason = reason
+        where = "" if row is None else f" (row {row})"
+        super().__init__(f"model {model!r} cannot score the rows{where}: {reason}")
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one line of at most ``limit`` characters: its type and message."""
+    text = " ".join(str(exc).split())
+    line = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 class LoadedModel:
     """A configured model: its estimator (if it has a file), schema and reference data."""
 
@@ -254,6 +278,16 @@ class LoadedModel:
         self.name = config.name
         self.estimator = estimator
         self.schema = _schema(config, estimator, reference)
+        self.model_input = ModelInput.for_model(
+            estimator, self.schema, f"models[{config.name}].features"
+        )
+        # the schema's classes are the estimator's classes_ as text, in predict_proba's
+        # column order: looked up, not formatted row by row (a fifth of a batch's time)
+        classes = getattr(estimator, "classes_", None)
+        self._class_labels: np.ndarray | None = None
+        known = self.schema.classes
+        if self.has_proba and classes is not None and known and len(classes) == len(known):
+            self._class_labels = np.array(self.schema.classes, dtype=object)
         categorical = [f.name for f in self.schema.features if f.kind == "categorical"]
         self.reference = self._reference_data(
             reference, read_categories(config.reference, categorical), reference_digest
@@ -268,22 +302,71 @@ class LoadedModel:
             and (self.schema.task == "classification")
         )
 
+    @property
+    def takes_dataframe(self) -> bool:
+        """Whether the model is called with a pandas DataFrame (see :mod:`model_input`)."""
+        return self.model_input.frame
+
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Predict rows in schema feature order; classes come back as text labels."""
+        """Predict rows in schema feature order; classes come back as text labels.
+
+        A model that raises, or answers a row with a probability or regression value that is
+        not finite, is a :class:`ModelScoringError` naming the first such row.
+        """
         if self.estimator is None:
             raise ModelLoadError(f"model {self.name!r} has no model file; it only logs records")
-        with warnings.catch_warnings():
-            # models fitted on DataFrames warn for every ndarray; the columns are in order
+        try:
+            predictions, proba = self._call(X, self.model_input)
+        except Exception as exc:
+            raise ModelScoringError(self.name, self._first_failing_row(X), one_line(exc)) from exc
+        outputs = proba if proba is not None else predictions
+        if outputs.dtype == np.float64 and not np.isfinite(outputs).all():
+            finite = np.isfinite(outputs)
+            row = int(np.flatnonzero(~(finite if finite.ndim == 1 else finite.all(axis=1)))[0])
+            what = "probability" if proba is not None else "prediction"
+            raise ModelScoringError(self.name, row, f"the model answered a non-finite {what}")
+        return predictions, proba
+
+    def _call(self, X: np.ndarray, model_input: ModelInput) -> tuple[np.ndarray, np.ndarray | None]:
+        estimator = self.estimator
+        assert estimator is not None
+        features = model_input(X)
+        # a model's own overflow on an absurd but finite value (1e308 / 0.01) is no warning:
+        # what it leads to, an error or a non-finite answer, is the row's 422
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            # a model fitted on a DataFrame warns for every ndarray; the columns are in order
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            proba = self.estimator.predict_proba(X) if self.has_proba else None
-            if proba is not None:
-                classes = self.estimator.classes_
-                raw = classes[np.argmax(proba, axis=1)]
-            else:
-                raw = self.estimator.predict(X)
+            if self.has_proba:
+                proba = np.asarray(estimator.predict_proba(features), dtype=np.float64)
+                if self._class_labels is not None:
+                    return self._class_labels[np.argmax(proba, axis=1)], proba
+                raw = estimator.classes_[np.argmax(proba, axis=1)]
+                return np.array([class_label(v) for v in raw], dtype=object), proba
+            raw = estimator.predict(features)
         if self.schema.task == "classification":
-            return np.array([class_label(v) for v in raw], dtype=object), proba
+            return np.array([class_label(v) for v in raw], dtype=object), None
         return np.asarray(raw, dtype=np.float64), None
+
+    def _first_failing_row(self, X: np.ndarray) -> int | None:
+        """The first row the model fails on, found by bisecting on prefixes of ``X``
+        (log2(rows) calls); ``None`` when it fails on no row alone."""
+
+        def fails(rows: np.ndarray) -> bool:
+            try:
+                self._call(rows, self.model_input)
+            except Exception:
+                return True
+            return False
+
+        low, high = 1, len(X)  # the shortest failing prefix has between low and high rows
+        while low < high:
+            middle = (low + high) // 2
+            if fails(X[:middle]):
+                high = middle
+            else:
+                low = middle + 1
+        row = high - 1
+        return row if len(X) and fails(X[row : row + 1]) else None
 
     def feature_matrix(self, columns: dict[str, np.ndarray]) -> np.ndarray:
         """Stack named columns into the model's input matrix, in schema order."""
@@ -309,17 +392,71 @@ class LoadedModel:
             labels = self._labels(frame[self.config.target].to_numpy())
         probabilities = None
         if self.estimator is not None:
-            predictions, probabilities = self.predict(self.feature_matrix(columns))
+            matrix = self.feature_matrix(columns)
+            predictions, probabilities = self._predict_reference(frame, matrix)
+            if self.model_input.frame and self._array_answers_alike(
+                matrix, predictions, probabilities
+            ):
+                self.model_input = self.model_input.as_array()
         else:
             predictions = self._labels(frame[self.config.prediction_column].to_numpy())
             probabilities = _reference_probabilities(self.config, self.schema, frame)
         return ReferenceData(digest, columns, labels, predictions, probabilities)
+
+    def _predict_reference(
+        self, frame: pd.DataFrame, matrix: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        try:
+            return self.predict(matrix)
+        except ModelScoringError as exc:
+            source = self.config.reference.name
+            if exc.row is None:
+                where = f"its rows in {source} (on no row alone)"
+            else:
+                values = {n: frame[n].iloc[exc.row] for n in self.schema.feature_names}
+                shown = ", ".join(f"{n}={_cell(v)}" for n, v in values.items())
+                if len(shown) > 200:
+                    shown = shown[:199] + "…"
+                where = f"row {exc.row + 1} of {source} (data rows counted from 1): {shown}"
+            raise ConfigError(
+                [
+                    (
+                        f"models[{self.name}].reference",
+                        f"model {self.name!r} fails on the reference, first on {where}; "
+                        f"the model says: {exc.reason}",
+                    )
+                ]
+            ) from None
+
+    def _array_answers_alike(
+        self, matrix: np.ndarray, predictions: np.ndarray, probabilities: np.ndarray | None
+    ) -> bool:
+        """Whether the model answers the reference from an array exactly as it does from a
+        DataFrame: then the array, which scikit-learn checks far faster, is what it gets."""
+        try:
+            alike, proba = self._call(matrix, self.model_input.as_array())
+        except Exception:
+            return False
+        if proba is None or probabilities is None:
+            if proba is not probabilities:
+                return False
+        elif not np.array_equal(proba, probabilities, equal_nan=True):
+            return False
+        if predictions.dtype == np.float64:
+            return bool(np.array_equal(alike, predictions, equal_nan=True))
+        return bool(np.array_equal(alike, predictions))
 
     def _labels(self, values: np.ndarray) -> np.ndarray:
         if self.schema.task == "classification":
             # pandas reads an empty field as NaN: missing, as an empty category is
             return np.array([None if pd.isna(v) else class_label(v) for v in values], dtype=object)
         return np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float | np.floating) and np.isnan(value):
+        return "(empty)"
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _schema(config: ModelConfig, estimator: Any | None, frame: pd.DataFrame) -> ModelSchema:
@@ -348,6 +485,10 @@ def _schema(config: ModelConfig, estimator: Any | None, frame: pd.DataFrame) -> 
             for c in frame.columns
             if c not in skip
         )
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is not None:
+        names = [f.name for f in features]
+        check_feature_names([str(n) for n in fitted], names, f"{where}.features")
     missing = [f.name for f in features if f.name not in frame.columns]
     if missing:
         raise ConfigError(
@@ -362,7 +503,7 @@ def _schema(config: ModelConfig, estimator: Any | None, frame: pd.DataFrame) -> 
             [(f"{where}.probability_columns", f"reference CSV has no column {absent[0]!r}")]
         )
     n_in = getattr(estimator, "n_features_in_", None)
-    if n_in is not None and n_in != len(features):
+    if n_in is not None and fitted is None and n_in != len(features):
         raise ConfigError(
             [
                 (

@@ -7,15 +7,15 @@ The API is a thin shell over :class:`PredictionService`; it parses the HTTP body
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 import pydantic_core
 
 from driftscope.core.config.yaml_file import ApiConfig
@@ -26,11 +26,12 @@ from driftscope.core.contracts.store import (
     PredictionStats,
 )
 from driftscope.core.errors import DriftscopeError
-from driftscope.core.monitoring.model_loading import LoadedModel
+from driftscope.core.monitoring.model_loading import LoadedModel, ModelScoringError
 from driftscope.core.serving.log_writer import LoggingUnavailable, QueueFull, RecordsRefused
 from driftscope.core.serving.validation import (
     MAX_PROBLEMS,
     RowValidator,
+    check_class,
     check_id,
     clean_label,
     clean_probabilities,
@@ -41,6 +42,8 @@ from driftscope.core.validation import Problem, RequestValidationFailed, require
 if TYPE_CHECKING:
     from driftscope.core.serving.log_writer import PredictionLogWriter
     from driftscope.core.serving.metrics import ApiMetrics, ErrorReason
+
+log = logging.getLogger(__name__)
 
 # batches up to this many rows are scored on the event loop: a thread hop costs more than
 # scoring them; larger batches go to a worker thread so other requests keep flowing
@@ -53,6 +56,23 @@ class UnknownModelError(DriftscopeError, LookupError):
 
 class ModelNotServedError(DriftscopeError):
     """The model has no file to predict with; it only accepts logged records."""
+
+
+class AlreadyLabelledError(DriftscopeError):
+    """Feedback without ``overwrite`` names predictions that already have a label; nothing
+    was written. ``labels`` holds each one's stored label by id."""
+
+    def __init__(self, model: str, labels: Mapping[str, Label]) -> None:
+        self.model = model
+        self.labels = dict(labels)
+        shown_ids = ", ".join(
+            f"{shown(i)} (label {shown(str(v))})" for i, v in list(self.labels.items())[:5]
+        )
+        more = f" and {len(self.labels) - 5} more" if len(self.labels) > 5 else ""
+        super().__init__(
+            f"{len(self.labels)} prediction(s) of model {model!r} already have a label: "
+            f"{shown_ids}{more}. Nothing was changed; send overwrite: true to replace them"
+        )
 
 
 class BatchTooLargeError(DriftscopeError):
@@ -70,6 +90,14 @@ def new_ids(count: int, now_ms: int | None = None) -> list[str]:
     stamp = f"{(time.time_ns() // 1_000_000 if now_ms is None else now_ms):012x}"
     rand = os.urandom(10 * count).hex()
     return [stamp + rand[i * 20 : i * 20 + 20] for i in range(count)]
+
+
+class LabelWriter(Protocol):
+    """Where feedback goes: ``Store.attach_labels``."""
+
+    def __call__(
+        self, model: str, labels: Sequence[tuple[str, Label]], *, overwrite: bool = False
+    ) -> LabelUpdate: ...
 
 
 @dataclass
@@ -141,7 +169,7 @@ class PredictionService:
         metrics: ApiMetrics | None = None,
         *,
         store_stats: Callable[[str, datetime, datetime], PredictionStats] | None = None,
-        attach_labels: Callable[[str, Sequence[tuple[str, Label]]], LabelUpdate] | None = None,
+        attach_labels: LabelWriter | None = None,
     ) -> None:
         self.models = models
         self.api = api
@@ -197,10 +225,7 @@ class PredictionService:
                 result = await asyncio.to_thread(self._score, model, rows, loc, started)
         except (RequestValidationFailed, BatchTooLargeError) as exc:
             if self.metrics is not None:
-                kind: ErrorReason = (
-                    "too_large" if isinstance(exc, BatchTooLargeError) else "validation"
-                )
-                self.metrics.prediction_error(model.name, kind)
+                self.metrics.prediction_error(model.name, _error_reason(exc))
             raise
         if self.logger is not None:
             await self._submit(model.name, result.records, loc)
@@ -243,7 +268,10 @@ class PredictionService:
     ) -> PredictionResult:
         validator = self._validators[model.name]
         X = validator.matrix(rows, loc)
-        raw_predictions, proba = _predict(model, X)
+        try:
+            raw_predictions, proba = model.predict(X)
+        except ModelScoringError as exc:
+            raise _model_failed(model, exc, loc) from None
         now = datetime.now(UTC)
         latency_ms = (time.perf_counter() - started) * 1000.0
         ids = new_ids(len(rows), int(now.timestamp() * 1000))
@@ -303,7 +331,7 @@ class PredictionService:
             )
             label = row.get("label")
             if label is not None:
-                label = clean_label(schema, label, (*where, "label"), problems)
+                label = check_class(schema, label, (*where, "label"), problems)
             probabilities = row.get("probabilities")
             if probabilities is not None:
                 probabilities = clean_probabilities(
@@ -331,28 +359,50 @@ class PredictionService:
         return [r.id for r in records]
 
     # -- labels --------------------------------------------------------------------------------
-    async def feedback(self, model_name: str, labels: Sequence[tuple[str, Any]]) -> LabelUpdate:
+    async def feedback(
+        self, model_name: str, labels: Sequence[tuple[str, Any]], *, overwrite: bool = False
+    ) -> LabelUpdate:
         """Attach ground-truth labels by prediction id; unknown ids come back.
 
-        Predictions still waiting in the log queue are flushed first, so a label sent right
-        after its prediction finds it.
+        A classifier's label must be one of its classes. Without ``overwrite`` a prediction
+        is labelled once: an id given twice is a 422, and a prediction that already has a
+        label is an :class:`AlreadyLabelledError` (409) with nothing written. Predictions
+        still waiting in the log queue are flushed first, so a label sent right after its
+        prediction finds it.
         """
         model = self.model(model_name)
         self._check_size(len(labels))
         problems: list[Problem] = []
         cleaned: list[tuple[str, Label]] = []
+        first_at: dict[str, int] = {}
         for index, (pid, value) in enumerate(labels):
-            check_id(pid, ("body", "labels", index, "id"), problems)
-            where = ("body", "labels", index, "label")
-            label = clean_label(model.schema, value, where, problems)
+            where = ("body", "labels", index)
+            check_id(pid, (*where, "id"), problems)
+            label = check_class(model.schema, value, (*where, "label"), problems)
             cleaned.append((pid, label))
+            if not overwrite and isinstance(pid, str):
+                first = first_at.setdefault(pid, index)
+                if first != index:
+                    problems.append(
+                        Problem(
+                            (*where, "id"),
+                            f"prediction {shown(pid)} is labelled twice in this request (first "
+                            f"at labels[{first}]): send one label, or overwrite: true to keep "
+                            "the last",
+                            "duplicate_id",
+                            field="id",
+                        )
+                    )
         if problems:
             raise RequestValidationFailed(problems[:MAX_PROBLEMS], len(problems))
         if self.logger is not None:
             await self.logger.flush()
         if self._attach_labels is None:
             raise DriftscopeError("this service has no store to attach labels to")
-        update = await asyncio.to_thread(self._attach_labels, model.name, cleaned)
+        attach = partial(self._attach_labels, overwrite=overwrite)
+        update = await asyncio.to_thread(attach, model.name, cleaned)
+        if update.already_labelled:
+            raise AlreadyLabelledError(model.name, update.already_labelled)
         if self.metrics is not None:
             self.metrics.labelled(model.name, update.updated, len(update.unknown_ids))
         return update
@@ -371,15 +421,24 @@ class PredictionService:
         return StatsResult(model.name, start, end, stats)
 
 
-def _predict(model: LoadedModel, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """``LoadedModel.predict`` with the class label of each row looked up from the
-    schema's labels instead of formatted per row (a fifth of a 1,000-row batch's time)."""
-    classes = model.schema.classes
-    estimator = model.estimator
-    if estimator is None or not model.has_proba or classes is None:
-        return model.predict(X)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        proba = estimator.predict_proba(X)
-    labels = np.array(classes, dtype=object)
-    return labels[np.argmax(proba, axis=1)], proba
+class _ModelFailed(RequestValidationFailed):
+    """The model raised on a request's row, or answered it with a non-finite number."""
+
+
+def _model_failed(
+    model: LoadedModel, exc: ModelScoringError, loc: tuple[str | int, ...]
+) -> _ModelFailed:
+    """A 422 naming the first row the model cannot score; the service goes on serving."""
+    log.warning("model %r cannot score a request's rows: %s", model.name, exc)
+    single = loc[-1] == "features"
+    where = loc if single or exc.row is None else (*loc, exc.row)
+    row = None if single else exc.row
+    rows = "this row" if single or exc.row is not None else "these rows"
+    message = f"the model cannot score {rows}: {exc.reason}"
+    return _ModelFailed([Problem(where, message, "model_error", row=row)])
+
+
+def _error_reason(exc: Exception) -> ErrorReason:
+    if isinstance(exc, BatchTooLargeError):
+        return "too_large"
+    return "model_error" if isinstance(exc, _ModelFailed) else "validation"

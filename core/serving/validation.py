@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -32,6 +33,7 @@ from driftscope.core.validation import (
     Problem,
     RequestValidationFailed,
     as_utc,
+    shown,
     text_problem,
     time_problem,
 )
@@ -169,6 +171,8 @@ class RowValidator:
         if value is None:
             return None if allow_null else ("missing", "a value is required, got null")
         if kind == "numeric":
+            if isinstance(value, str):
+                return ("number_type", numeric_text_problem(value))
             if type(value) is bool or not isinstance(value, int | float):
                 return ("number_type", f"expected a number, got {type_name(value)}")
             try:
@@ -191,6 +195,28 @@ class RowValidator:
                 value = float(value)
             out[name] = value
         return out
+
+
+def numeric_text_problem(value: str) -> str:
+    """Why text is refused for a numeric feature, with the number to send instead when the
+    text reads as one.
+
+    Numbers in text are not converted: which of "14,2", "1e3", " 14.2" or "0x10" would be
+    a number is a guess, and a client that sends numbers as text has a bug the data-quality
+    figures should not hide.
+    """
+    message = (
+        f"expected a JSON number, got the string {shown(value)}: numeric features do not take "
+        "text, even text that reads as a number"
+    )
+    try:
+        number = float(value)
+    except ValueError:
+        return message
+    if not math.isfinite(number):
+        return message
+    text = str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
+    return f"{message} (send {text}, not {shown(value)})"
 
 
 def clean_label(
@@ -223,6 +249,35 @@ def clean_label(
         problems.append(Problem(loc, problem[1], problem[0], field=str(loc[-1])))
         return None
     return text
+
+
+@lru_cache(maxsize=256)
+def _class_set(classes: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(classes)
+
+
+def check_class(
+    schema: ModelSchema, value: Any, loc: tuple[str | int, ...], problems: list[Problem]
+) -> Any:
+    """A ground-truth label as :func:`clean_label` gives it, which for a classifier must
+    also be one of the model's classes (compared as text: ``1``, ``1.0`` and ``"1"`` are
+    one class)."""
+    label = clean_label(schema, value, loc, problems)
+    classes = schema.classes
+    if label is None or schema.task != "classification" or not classes:
+        return label
+    if label in _class_set(classes):
+        return label
+    problems.append(
+        Problem(
+            loc,
+            f"{shown(label)} is not one of the model's classes: "
+            f"{', '.join(shown(c) for c in classes)}",
+            "unknown_class",
+            field=str(loc[-1]),
+        )
+    )
+    return None
 
 
 def check_id(value: Any, loc: tuple[str | int, ...], problems: list[Problem]) -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from driftscope.apps.api.bodies import parse_predict_body
 from driftscope.apps.api.deps import READ, WRITE, ServiceDep
 from driftscope.apps.api.schemas import (
+    AlreadyLabelledResponse,
     ErrorResponse,
     FeedbackRequest,
     FeedbackResponse,
@@ -73,12 +74,27 @@ async def records(model: str, body: RecordsRequest, service: ServiceDep) -> Reco
     "/{model}/feedback",
     dependencies=[WRITE],
     response_model=FeedbackResponse,
-    responses=_ERRORS,
+    responses={
+        **_ERRORS,
+        409: {
+            "model": AlreadyLabelledResponse,
+            "description": "Some predictions already have a label (and `overwrite` is not "
+            "true): nothing was written; each is listed with its label.",
+        },
+        422: {
+            "model": ErrorResponse,
+            "description": "Invalid values, each with its row and field: a label that is not "
+            "one of a classifier's classes, an id given twice without `overwrite`.",
+        },
+    },
     summary="Attach ground-truth labels",
 )
 async def feedback(model: str, body: FeedbackRequest, service: ServiceDep) -> FeedbackResponse:
-    """Labels by prediction id; relabelled ids count as updated, unknown ids come back."""
-    update = await service.feedback(model, [(item.id, item.label) for item in body.labels])
+    """Labels by prediction id; unknown ids come back. A prediction is labelled once unless
+    `overwrite` is true (then replaced labels count as updated)."""
+    update = await service.feedback(
+        model, [(item.id, item.label) for item in body.labels], overwrite=body.overwrite
+    )
     return FeedbackResponse(updated=update.updated, unknown_ids=update.unknown_ids)
 
 

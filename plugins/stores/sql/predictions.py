@@ -115,10 +115,26 @@ class PredictionsMixin(StoreBase):
             transient=False,
         )
 
-    def attach_labels(self, model: str, labels: Sequence[tuple[str, Label]]) -> LabelUpdate:
-        """Set labels by prediction id in one transaction; relabelled ids count as updated."""
+    def attach_labels(
+        self, model: str, labels: Sequence[tuple[str, Label]], *, overwrite: bool = False
+    ) -> LabelUpdate:
+        """Set labels by prediction id in one transaction; replaced labels count as updated.
+
+        Without ``overwrite`` the UPDATE only touches rows whose label is NULL, so the check
+        and the write are one statement: PostgreSQL re-checks the condition on a row another
+        transaction has just labelled (and skips it), SQLite runs one writer at a time. Any
+        row skipped that way rolls the whole call back and is reported with its label.
+        """
         if not labels:
             return LabelUpdate(updated=0, unknown_ids=[])
+        try:
+            return self._attach_labels(model, labels, overwrite)
+        except _AlreadyLabelled as conflict:
+            return conflict.update
+
+    def _attach_labels(
+        self, model: str, labels: Sequence[tuple[str, Label]], overwrite: bool
+    ) -> LabelUpdate:
         with self._tx(f"attaching labels to {model!r}", write=True) as conn:
             layout = self._layout(conn, model, fresh=True)
             as_label: Any = _number if layout.regression else _class_text
@@ -128,6 +144,7 @@ class PredictionsMixin(StoreBase):
                 raise StoreError(f"a label for model {model!r} is not valid: {exc}") from None
             kind = "numeric" if layout.regression else "text"
             temp = f"ds_labels_{kind}"
+            table = layout.table
             ph = self._ph()
             prefix = self._dialect.temp_prefix
             suffix = self._dialect.temp_suffix
@@ -138,26 +155,38 @@ class PredictionsMixin(StoreBase):
             conn.exec_driver_sql(f"DELETE FROM {prefix}{temp}")
             raw = conn.connection.driver_connection
             cursor = raw.cursor()  # type: ignore[union-attr]
+            unlabelled = "" if overwrite else f" AND {table}.label IS NULL"
             try:
                 cursor.executemany(
                     f"INSERT INTO {prefix}{temp} (id, label) VALUES ({ph}, {ph})",
                     list(latest.items()),
                 )
                 cursor.execute(
-                    f"UPDATE {layout.table} SET label = l.label, labelled_at = {ph} "
-                    f"FROM {prefix}{temp} AS l WHERE {layout.table}.id = l.id",
+                    f"UPDATE {table} SET label = l.label, labelled_at = {ph} "
+                    f"FROM {prefix}{temp} AS l WHERE {table}.id = l.id{unlabelled} "
+                    f"RETURNING {table}.id",
                     (to_micros(self._clock()),),
                 )
-                updated = max(cursor.rowcount, 0)
+                written = {row[0] for row in cursor.fetchall()}
                 cursor.execute(
-                    f"SELECT l.id FROM {prefix}{temp} AS l LEFT JOIN {layout.table} AS p "
-                    "ON p.id = l.id WHERE p.id IS NULL"
+                    f"SELECT l.id, p.id, p.label FROM {prefix}{temp} AS l LEFT JOIN {table} "
+                    "AS p ON p.id = l.id"
                 )
-                missing = {row[0] for row in cursor.fetchall()}
+                found = cursor.fetchall()
                 cursor.execute(f"DELETE FROM {prefix}{temp}")
             finally:
                 cursor.close()
-        return LabelUpdate(updated=updated, unknown_ids=[i for i in latest if i in missing])
+            missing = {i for i, row_id, _ in found if row_id is None}
+            unknown = [i for i in latest if i in missing]
+            # a row that is there but was not written had a label: read after the UPDATE,
+            # it is the label a transaction that got there first committed
+            stored = {
+                i: label for i, row_id, label in found if row_id is not None and i not in written
+            }
+            if stored:
+                labelled = {i: stored[i] for i in latest if i in stored}
+                raise _AlreadyLabelled(LabelUpdate(0, unknown, labelled))
+        return LabelUpdate(updated=len(written), unknown_ids=unknown)
 
     def count_predictions(self, model: str, start: datetime, end: datetime) -> tuple[int, int]:
         """``(rows, labelled rows)`` with ``start <= timestamp < end``."""
@@ -196,3 +225,11 @@ class PredictionsMixin(StoreBase):
 
 class _StaleLayout(Exception):
     """The cached layout of a model is older than the records being written."""
+
+
+class _AlreadyLabelled(Exception):
+    """Rolls back an ``attach_labels`` that found labelled predictions, carrying its outcome."""
+
+    def __init__(self, update: LabelUpdate) -> None:
+        super().__init__("already labelled")
+        self.update = update
