@@ -216,7 +216,7 @@ def scheduler(config: ConfigOption = None) -> None:
 
 
 def _register_commands() -> None:
-    from driftscope.apps.cli import alerts, dashboard, deadletter, demo, prune, serve
+    from driftscope.apps.cli import alerts, dashboard, deadletter, demo, prune, report, serve
 
     alerts.register(app, lambda path: get_runtime(path, load_models=False))
     serve.register(app)
@@ -224,6 +224,7 @@ def _register_commands() -> None:
     demo.register(app)
     prune.register(app)
     deadletter.register(app)
+    report.register(app)
 
 
 _register_commands()
