@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftscope.apps.report.formatting import DASH, duration_text, number_text
+from driftscope.apps.report.formatting import DASH, duration_text
 from driftscope.core.config.yaml_file import DriftscopeConfig, MonitorConfig
 
 _COMMON_SETTINGS = frozenset({"type", "features", "prediction"})
@@ -41,7 +41,7 @@ def _value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float):
-        return number_text(float(value))
+        return f"{value:g}"
     if isinstance(value, list | tuple):
         return _names([_value_text(v) for v in value])
     return str(value)

@@ -68,7 +68,7 @@ def _layout(fig: go.Figure, *, height: int, legend: bool = True) -> go.Figure:
 # -- one detector across the columns ---------------------------------------------------------
 def _decided_value(finding: Finding, p_values: bool) -> float | None:
     value = finding.p_decided if p_values else finding.statistic
-    if value is None or math.isnan(value) or finding.status != "ok":
+    if value is None or not math.isfinite(value) or finding.status != "ok":
         return None
     return value
 
@@ -116,16 +116,23 @@ def overview_figure(table: ReportTable, detector: str) -> go.Figure | None:
             )
     labels = [plot_text(column_label(c)) for c, _, _ in points]
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels[::-1])
+    # the axis always shows the threshold and the far end (p = 1, a statistic of 0), so a
+    # single point is seen against its line rather than filling the axis
+    ends = [v for _, _, v in points] + [t for t in thresholds if math.isfinite(t)]
     if p_values:
+        low = max(min(ends), P_VALUE_FLOOR)
         fig.update_xaxes(
+            range=[math.log10(low) - 0.5, 0.1],
             type="log",
             exponentformat="power",
             title_text=f"p-value (drift left of the dashed line; below {P_VALUE_FLOOR:g} "
             "drawn at it)",
         )
     else:
+        high = max(ends)
         fig.update_xaxes(
-            title_text="statistic (drift right of the dashed line)", rangemode="tozero"
+            title_text="statistic (drift right of the dashed line)",
+            range=[min(0.0, min(ends)), high * 1.08 if high > 0 else 1.0],
         )
     fig.update_layout(meta={"detector": detector})
     return _layout(fig, height=min(110 + 24 * len(points), 1600))

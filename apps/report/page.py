@@ -66,9 +66,9 @@ CORRECTION_HELP = (
     "the decision is made on the adjusted value."
 )
 SUMMARY_HEADERS = (
-    ("mean", "Mean of the finite values: reference → current."),
-    ("std", "Standard deviation of the finite values: reference → current."),
-    ("missing", "Share of rows without a value: reference → current."),
+    ("mean", "Mean of the finite values in the window (the reference's below it)."),
+    ("std", "Standard deviation of the finite values in the window (the reference's below it)."),
+    ("missing", "Share of rows without a value in the window (the reference's below it)."),
     (
         "out of range",
         "Share of the window's rows with a finite value below the reference's "
@@ -105,6 +105,7 @@ class Header:
     help: str | None = None
     span: int = 1
     rowspan: bool = False
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,17 +170,18 @@ def _p_cell(finding: Finding | None) -> Cell:
 def _pair(reference: float | None, current: float | None) -> Cell:
     if reference is None and current is None:
         return Cell(DASH)
-    return Cell(f"{number_text(reference)} → {number_text(current)}", sort=current)
+    return Cell(number_text(current), sort=current, note=f"ref {number_text(reference)}")
 
 
 def _share_pair(reference: SampleFigures, current: SampleFigures, part: str) -> Cell:
     ref = reference.share(getattr(reference, part))
     cur = current.share(getattr(current, part))
     return Cell(
-        f"{share_text(ref)} → {share_text(cur)}",
+        share_text(cur),
         sort=cur,
-        title=f"{getattr(reference, part):,} of {reference.rows:,} → "
-        f"{getattr(current, part):,} of {current.rows:,} rows",
+        note=f"ref {share_text(ref)}",
+        title=f"{getattr(current, part):,} of {current.rows:,} rows "
+        f"(reference: {getattr(reference, part):,} of {reference.rows:,})",
     )
 
 
@@ -204,19 +206,39 @@ def _summary_cells(column: Column) -> list[Cell]:
         _current_share(cur, "out_of_range") if summary.kind == "numeric" else Cell(DASH),
         _current_share(cur, "unseen") if summary.kind == "categorical" else Cell(DASH),
     ]
-    cells[0] = Cell(cells[0].text, cells[0].sort, css="first-in-group", title=cells[0].title)
+    first = cells[0]
+    cells[0] = Cell(first.text, first.sort, "first-in-group", first.title, first.note)
     return cells
 
 
+def _shared_thresholds(table: ReportTable) -> dict[str, str]:
+    """The threshold of each detector that compared every column with the same one: it is
+    stated once, under the detector's name, instead of in a column of equal cells."""
+    shared = {}
+    for detector in table.detectors:
+        p_values = detector in table.with_p_value
+        labels = {
+            _threshold_cell(c.findings[detector], p_values).text
+            for c in table.columns
+            if detector in c.findings
+        }
+        if len(labels) == 1:
+            shared[detector] = labels.pop()
+    return shared
+
+
 def _table_rows(
-    table: ReportTable, anchors: Mapping[int, str], with_summaries: bool
+    table: ReportTable,
+    anchors: Mapping[int, str],
+    with_summaries: bool,
+    shared: Mapping[str, str],
 ) -> list[TableRow]:
     rows = []
     for index, column in enumerate(table.columns):
         kind = column.kind if column.result_kind == "feature" else f"{column.kind} output"
         cells = [
             Cell(column.name, sort=column.name, css="name", link=anchors.get(index)),
-            Cell(kind, sort=kind, css="text"),
+            Cell(kind, sort=kind, css="text wrap"),
         ]
         for detector in table.detectors:
             finding = column.findings.get(detector)
@@ -225,7 +247,8 @@ def _table_rows(
             cells.append(Cell(number_text(statistic), sort=statistic, css="first-in-group"))
             if p_values:
                 cells.append(_p_cell(finding))
-            cells.append(_threshold_cell(finding, p_values))
+            if detector not in shared:
+                cells.append(_threshold_cell(finding, p_values))
             cells.append(_decision_cell(finding))
         if with_summaries:
             cells.extend(_summary_cells(column))
@@ -233,7 +256,9 @@ def _table_rows(
     return rows
 
 
-def _headers(table: ReportTable, with_summaries: bool) -> tuple[list[Header], list[Header]]:
+def _headers(
+    table: ReportTable, with_summaries: bool, shared: Mapping[str, str]
+) -> tuple[list[Header], list[Header]]:
     groups = [
         Header("column", column=0, css="name", rowspan=True, help="The feature or model output."),
         Header(
@@ -250,8 +275,13 @@ def _headers(table: ReportTable, with_summaries: bool) -> tuple[list[Header], li
     for detector in table.detectors:
         help_text = DETECTOR_HELP.get(detector, f"The {detector} detector (a plugin).")
         p_values = detector in table.with_p_value
-        names = ["statistic", *(["p-value"] if p_values else []), "threshold", "decision"]
-        groups.append(Header(detector, span=len(names), help=help_text))
+        names = [
+            "statistic",
+            *(["p-value"] if p_values else []),
+            *(["threshold"] if detector not in shared else []),
+            "decision",
+        ]
+        groups.append(Header(detector, span=len(names), help=help_text, note=shared.get(detector)))
         for i, name in enumerate(names):
             extra = CORRECTION_HELP if name == "p-value" else help_text
             headers.append(
@@ -267,7 +297,7 @@ def _headers(table: ReportTable, with_summaries: bool) -> tuple[list[Header], li
     if with_summaries:
         groups.append(
             Header(
-                "reference → current",
+                "current (reference)",
                 span=len(SUMMARY_HEADERS),
                 help="What the engine saw of the column in the reference and in the window.",
             )
@@ -499,7 +529,8 @@ def render_report_html(
             "(the drifting ones first); the table lists them all."
         )
 
-    groups, headers = _headers(table, with_summaries)
+    shared = _shared_thresholds(table)
+    groups, headers = _headers(table, with_summaries, shared)
     status_text, status_css = _status(report, table)
     monitor = text(report.get("monitor")) or "?"
     model = text(report.get("model")) or "?"
@@ -518,7 +549,7 @@ def render_report_html(
         "failures": _failures(table),
         "window": _window_facts(report),
         "model_facts": model_facts,
-        "columns": _table_rows(table, anchors, with_summaries),
+        "columns": _table_rows(table, anchors, with_summaries, shared),
         "has_summaries": with_summaries,
         "header_groups": groups,
         "headers": headers,

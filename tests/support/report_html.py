@@ -43,6 +43,10 @@ class HtmlTable:
             out.extend((group.text, next(below).text) for _ in range(span))
         return out
 
+    def group(self, name: str) -> TableCell:
+        """The header cell of a group of columns (a detector's)."""
+        return next(g for g in self.groups if g.text == name)
+
     def cell(self, name: str, header: str, group: str = "") -> TableCell:
         """The cell of row ``name`` under ``header`` (of ``group``)."""
         return self.row(name)[self.columns().index((group, header))]
@@ -166,6 +170,8 @@ def _side(values: np.ndarray, *, reference: np.ndarray | None) -> dict[str, Any]
     if reference is not None:
         ref = reference[np.isfinite(reference)]
         out_of_range = int(((good < ref.min()) | (good > ref.max())).sum())
+    with np.errstate(over="ignore"):  # 1e308 is finite; its square is not
+        std = float(good.std()) if good.size else None
     return {
         "rows": int(values.size),
         "missing": missing,
@@ -173,7 +179,7 @@ def _side(values: np.ndarray, *, reference: np.ndarray | None) -> dict[str, Any]
         "out_of_range": out_of_range,
         "unseen": 0,
         "mean": float(good.mean()) if good.size else None,
-        "std": float(good.std()) if good.size else None,
+        "std": std,
         "min": float(good.min()) if good.size else None,
         "max": float(good.max()) if good.size else None,
         "distinct": None,
