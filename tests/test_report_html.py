@@ -1,9 +1,9 @@
 """The HTML report (``driftscope.apps.report``): its table, charts and facts from a report's
 JSON, with and without per-feature summaries, and what it does with hostile names.
 
-Summaries are written here in the engine's shape (docs/architecture.md, "Feature
-summaries"); the figures the file must show are worked out by hand or with numpy. Reports
-without summaries come from real monitor runs over the demo model.
+Summaries are written here in the shape the engine writes into ``Report.features``; the
+figures the file must show are worked out by hand or with numpy. Reports without summaries
+come from real monitor runs over the demo model.
 """
 
 from __future__ import annotations

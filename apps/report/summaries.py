@@ -1,10 +1,10 @@
 """The per-feature summaries of a report (its ``features`` list), read into dataclasses.
 
-The shape is the one the engine writes (``docs/architecture.md``, "Feature summaries"): one
-summary per monitored column with the reference's and the current window's counts and
-moments, and a histogram whose bins are fixed on the reference. Reports saved before the
-engine wrote summaries have none; a summary that does not hold together (a histogram whose
-counts do not match its bins) keeps its figures and loses only its histogram.
+The shape is the one the engine writes into ``Report.features`` (``docs/architecture.md``,
+"The HTML report"): one summary per monitored column with the reference's and the current
+window's counts and moments, and a histogram whose bins are fixed on the reference. Reports
+saved before the engine wrote summaries have none; a summary that does not hold together (a
+histogram whose counts do not match its bins) keeps its figures and loses only its histogram.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Reading the report's HTML file back (the standard library's parser: what a browser's
-tokenizer sees), and per-feature summaries in the shape the engine writes (the contract in
-``docs/architecture.md``), built from raw values with numpy so the expected figures come from
+tokenizer sees), and per-feature summaries in the shape the engine writes into
+``Report.features``, built from raw values with numpy so the expected figures come from
 numpy rather than from the code under test."""
 
 from __future__ import annotations
