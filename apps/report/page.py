@@ -22,7 +22,6 @@ from importlib.resources import files
 from typing import Any
 
 import jinja2
-import plotly.graph_objects as go
 import plotly.io as pio
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
@@ -30,6 +29,7 @@ from plotly.offline import get_plotlyjs
 from driftscope.apps.report.facts import Fact, ReportFacts
 from driftscope.apps.report.figures import (
     MAX_OVERVIEW_COLUMNS,
+    Figure,
     column_label,
     distribution_figure,
     overview_figure,
@@ -408,7 +408,7 @@ def _column_caption(column: Column) -> str:
     return f"{column.kind} · reference {known[0]:,} values · current {known[1]:,} values"
 
 
-def _figure_json(figures: list[go.Figure]) -> str:
+def _figure_json(figures: list[Figure]) -> str:
     # plotly's JSON writes <, > and / as \u escapes; & and the two line separators JavaScript
     # does not allow in strings are escaped here too, so the block never ends early
     data = "[" + ",".join(pio.to_json(f, validate=False) for f in figures) + "]"
@@ -479,7 +479,7 @@ def render_report_html(
     facts = facts or ReportFacts()
     table = report_table(report)
     with_summaries = any(c.summary is not None for c in table.columns)
-    figures: list[go.Figure] = []
+    figures: list[Figure] = []
 
     overviews: list[Chart] = []
     overview_notes: list[str] = []
