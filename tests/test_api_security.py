@@ -39,6 +39,7 @@ ROUTES: list[tuple[str, str, str | None]] = [
     ("GET", "/v1/monitors", "read"),
     ("GET", "/v1/monitors/cancer-drift/reports", "read"),
     ("GET", "/v1/reports/x", "read"),
+    ("GET", "/v1/reports/x/html", "read"),
     ("POST", "/v1/monitors/cancer-drift/run", "admin"),
     ("GET", "/v1/alerts", "read"),
     ("GET", "/v1/alerts/events", "read"),
@@ -83,7 +84,7 @@ def _template(path: str) -> str:
     }
     parts = path.split("/")
     if parts[1:3] == ["v1", "reports"]:
-        return "/v1/reports/{report_id}"
+        return "/v1/reports/{report_id}" + ("/html" if parts[4:] == ["html"] else "")
     if parts[1:3] == ["v1", "silences"] and len(parts) == 4:
         return "/v1/silences/{silence_id}"
     if parts[1:3] == ["docs", "assets"]:
@@ -391,6 +392,7 @@ async def test_openapi_documents_every_endpoint(keyed: httpx.AsyncClient) -> Non
         "/v1/monitors",
         "/v1/monitors/{name}/reports",
         "/v1/reports/{report_id}",
+        "/v1/reports/{report_id}/html",
         "/v1/monitors/{name}/run",
         "/v1/alerts",
         "/v1/silences",
@@ -403,6 +405,8 @@ async def test_openapi_documents_every_endpoint(keyed: httpx.AsyncClient) -> Non
     body = predict["requestBody"]["content"]["application/json"]["schema"]
     assert set(body["properties"]) == {"features", "rows"}
     assert set(schema["components"]["securitySchemes"]) == {"APIKeyHeader", "HTTPBearer"}
+    html = paths["/v1/reports/{report_id}/html"]["get"]["responses"]
+    assert set(html["200"]["content"]) == {"text/html"} and "404" in html
 
 
 async def test_nothing_is_logged_for_unauthorised_predictions(

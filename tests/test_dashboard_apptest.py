@@ -286,6 +286,33 @@ def test_monitor_page_draws_heatmap_lines_comparisons_prediction_and_performance
     assert next(m for m in at.metric if m.label == "Accuracy").delta.endswith("vs reference")
 
 
+def test_monitor_page_offers_the_chosen_run_as_an_html_download(
+    live_api: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftscope.apps.dashboard.client import ApiClient, ApiError
+    from driftscope.apps.dashboard.report_download import file_name
+
+    at = run_page(
+        monkeypatch, live_api.url, "monitor", key=API_KEY, query={"monitor": "cancer-drift"}
+    )
+    (button,) = at.get("download_button")
+    assert button.proto.label == "Download this run as HTML"
+    assert "without a network" in button.proto.help
+    chosen = at.selectbox(key="cmp_report-cancer-drift").value
+    # pressed, the button fetches the API's file of that run with the dashboard's read key
+    # (the browser test presses it), under the name the API gives the file
+    client = ApiClient(live_api.url, API_KEY)
+    assert f"Run {chosen}" in client.download(f"/v1/reports/{chosen}/html").decode()
+    report = client.get(f"/v1/reports/{chosen}")
+    answer = httpx.get(
+        f"{live_api.url}/v1/reports/{chosen}/html", headers={"X-API-Key": API_KEY}, timeout=60
+    )
+    assert answer.headers["content-disposition"] == f'attachment; filename="{file_name(report)}"'
+    with pytest.raises(ApiError) as refused:
+        client.download("/v1/reports/0f0f/html")
+    assert refused.value.status == 404 and "unknown report '0f0f'" in refused.value.message
+
+
 def test_monitor_page_of_a_stable_monitor(
     live_api: ServerProcess, scenario: LiveScenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:

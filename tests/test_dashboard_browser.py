@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -223,4 +224,22 @@ def test_alerts_in_the_browser(
     timeline = page.inner_text(".js-plotly-plot")
     assert "cancer-drift" in timeline and scenario.drifting[0] in timeline
     screenshot(page, output / "alerts.png")
+    page.close()
+
+
+def test_the_monitor_page_downloads_the_chosen_run_as_one_html_file(
+    browser: Browser, dashboard: str, output: Path
+) -> None:
+    page = open_page(browser, f"{dashboard}/monitor?monitor=cancer-drift", charts=8)
+    button = page.get_by_role("button", name="Download this run as HTML")
+    with page.expect_download(timeout=90_000) as pressed:
+        button.click()
+    download = pressed.value
+    assert re.fullmatch(r"driftscope-cancer-drift-\d{8}-\d{6}\.html", download.suggested_filename)
+    saved = output / download.suggested_filename
+    download.save_as(saved)
+    document = saved.read_text(encoding="utf-8")
+    assert document.startswith("<!DOCTYPE html>")
+    assert "driftscope report: cancer-drift" in document and "mean radius" in document
+    no_exception(page)
     page.close()

@@ -238,7 +238,16 @@ def scheduler(config: ConfigOption = None) -> None:
 
 
 def _register_commands() -> None:
-    from driftscope.apps.cli import alerts, backfill, dashboard, deadletter, demo, prune, serve
+    from driftscope.apps.cli import (
+        alerts,
+        backfill,
+        dashboard,
+        deadletter,
+        demo,
+        prune,
+        report,
+        serve,
+    )
 
     # these commands read (or add to) what a server stored: they never create a database
     alerts.register(
@@ -252,6 +261,7 @@ def _register_commands() -> None:
     prune.register(app)
     deadletter.register(app)
     backfill.register(app)
+    report.register(app)
 
 
 _register_commands()

@@ -154,6 +154,18 @@ class ApiClient:
         """``GET`` a JSON document."""
         return self.request("GET", path, params, accept=accept)
 
+    def download(self, path: str, accept: str = "text/html") -> bytes:
+        """``GET`` a file the API writes (not JSON: the report's HTML) and return its bytes,
+        or raise :class:`ApiError`."""
+        url = f"{self.base_url}{path}"
+        try:
+            response = self._http.get(path, headers={"Accept": accept})
+        except httpx.HTTPError as exc:
+            raise ApiError(url, None, _connection_reason(exc)) from None
+        if response.status_code >= 400:
+            raise ApiError(url, response.status_code, _detail(response))
+        return response.content
+
     def post(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """``POST`` without a body (to run a monitor now) and return the JSON answer."""
         return self.request("POST", path, params)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import HTMLResponse
 
 from driftscope.apps.api.deps import ADMIN, READ, LoggerDep, RuntimeDep
 from driftscope.apps.api.schemas import (
@@ -17,7 +18,8 @@ from driftscope.apps.api.schemas import (
     ReportsPage,
     report_out,
 )
-from driftscope.core.config.yaml_file import MonitorConfig
+from driftscope.core.config.yaml_file import DriftscopeConfig, MonitorConfig
+from driftscope.core.contracts.report import Report
 from driftscope.core.runtime import Runtime
 from driftscope.core.validation import (
     MAX_ID_CHARS,
@@ -104,8 +106,47 @@ async def get_report(report_id: str, runtime: RuntimeDep) -> ReportOut:
     require_text(report_id, ("path", "report_id"), MAX_ID_CHARS)
     report = await asyncio.to_thread(runtime.store.get_report, report_id)
     if report is None:
-        raise HTTPException(404, "unknown report")
+        raise HTTPException(404, f"unknown report {shown(report_id)}")
     return report_out(report)
+
+
+@router.get(
+    "/reports/{report_id}/html",
+    response_class=HTMLResponse,
+    responses={
+        200: {"content": {"text/html": {}}, "description": "The report as one HTML file."},
+        **_NOT_FOUND,
+    },
+    dependencies=[READ],
+    summary="One report as a self-contained HTML file",
+)
+async def get_report_html(report_id: str, runtime: RuntimeDep) -> HTMLResponse:
+    """The report as one HTML file to download and share: its window, the monitor's and
+    model's settings, every column's findings and the charts, with Plotly embedded so it
+    opens without a network. The dashboard's download button fetches this."""
+    require_text(report_id, ("path", "report_id"), MAX_ID_CHARS)
+    report = await asyncio.to_thread(runtime.store.get_report, report_id)
+    if report is None:
+        raise HTTPException(404, f"unknown report {shown(report_id)}")
+    document, file_name = await asyncio.to_thread(_html_document, report, runtime.config)
+    return HTMLResponse(
+        document,
+        headers={
+            "Content-Disposition": f'attachment; filename="{file_name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _html_document(report: Report, config: DriftscopeConfig) -> tuple[str, str]:
+    """The report's HTML file and its name. Plotly and Jinja2 are imported on first use, on
+    the worker thread this runs on: an API that never writes a report never loads them, and
+    the import never stalls the event loop."""
+    from driftscope.apps.report import render_report_html, report_facts, report_file_name
+
+    data = report.to_dict()
+    facts = report_facts(config, report.monitor, report.model)
+    return render_report_html(data, facts), report_file_name(data)
 
 
 @router.post(

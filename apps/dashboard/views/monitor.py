@@ -30,6 +30,7 @@ from driftscope.apps.dashboard.data.reports import (
     summarize_report,
 )
 from driftscope.apps.dashboard.data.values import as_mapping, items, latest_report, sorted_reports
+from driftscope.apps.dashboard.report_download import report_download_button
 
 REPORT_LIMIT = 500
 DEFAULT_LINES = 5
@@ -263,6 +264,7 @@ def _compare_section(reports: list[Any], name: str) -> Mapping[str, Any] | None:
         key=f"cmp_report-{name}",
     )
     report = _detailed(by_id[str(report_id)])
+    report_download_button(report, key=f"download-{name}")
     features = report_features(report, "feature")
     feature = right.selectbox("Feature", features, key=f"cmp_feature-{name}")
     results = results_for_feature(report, str(feature))
