@@ -101,11 +101,11 @@ def test_alerts_shows_what_a_real_run_fired_its_history_and_delivery(
     tmp_path: Path, runtime_of: Any, request: pytest.FixtureRequest, url_fixture: str
 ) -> None:
     config = make_config(tmp_path, request.getfixturevalue(url_fixture))
+    runtime = runtime_of(config)  # as `driftscope serve` would: it creates the database
     empty = driftscope("alerts", "-c", str(config))
     assert empty.exit_code == 0, empty.output
     assert "no alerts firing" in empty.output and "no alert history" in empty.output
 
-    runtime = runtime_of(config)
     fired = drifted_run(runtime, tmp_path)
     result = driftscope("alerts", "-c", str(config))
     assert result.exit_code == 0, result.output
@@ -177,6 +177,7 @@ def test_a_silence_added_on_the_command_line_mutes_the_next_real_run(
     tmp_path: Path, runtime_of: Any, request: pytest.FixtureRequest, url_fixture: str
 ) -> None:
     config = make_config(tmp_path, request.getfixturevalue(url_fixture))
+    runtime = runtime_of(config)  # the server's, which made the database
     before = datetime.now(UTC)
     added = driftscope(
         "silence",
@@ -195,7 +196,7 @@ def test_a_silence_added_on_the_command_line_mutes_the_next_real_run(
         str(config),
     )
     assert added.exit_code == 0, added.output
-    runtime = runtime_of(config)
+
     (silence,) = runtime.alerts.list_silences()
     assert (silence.monitor, silence.feature, silence.detector) == (
         "cancer-drift",
@@ -246,10 +247,11 @@ def test_bad_silence_input_exits_2_and_stores_nothing(
     tmp_path: Path, sqlite_url: str, runtime_of: Any, args: tuple[str, ...], flag: str
 ) -> None:
     config = make_config(tmp_path, sqlite_url)
+    runtime = runtime_of(config)  # the server's, which made the database
     result = driftscope("silence", "add", *args, "-c", str(config))
     assert result.exit_code == 2, result.output
     assert flag in result.output
-    assert runtime_of(config).alerts.list_silences(active_only=False) == []
+    assert runtime.alerts.list_silences(active_only=False) == []
 
 
 def test_notify_test_sends_through_each_configured_notifier(
