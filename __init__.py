@@ -29,7 +29,14 @@ from driftscope.core.contracts.notifier import (
     protect_secrets,
     redact,
 )
-from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
+from driftscope.core.contracts.report import (
+    FeatureSummary,
+    Histogram,
+    Report,
+    ResultRow,
+    SideSummary,
+    WindowInfo,
+)
 from driftscope.core.contracts.store import (
     AlertEvent,
     AlertState,
@@ -111,6 +118,8 @@ __all__ = [
     "FeatureKind",
     "FeatureSample",
     "FeatureSpec",
+    "FeatureSummary",
+    "Histogram",
     "Label",
     "LabelUpdate",
     "LabelledSample",
@@ -133,6 +142,7 @@ __all__ = [
     "Report",
     "ResultRow",
     "ResultStatus",
+    "SideSummary",
     "Silence",
     "Store",
     "StoreError",
