@@ -332,6 +332,9 @@ class MonitorEngine:
         except Exception as exc:
             return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
         result.details.update(counts)
+        # every result says how many values it compared, whether or not its detector does
+        result.details.setdefault("reference_size", len(ref_values))
+        result.details.setdefault("current_size", len(cur_values))
         return _row(column.result_kind, column.name, detector.name, result)
 
     def _counted_feature(
@@ -380,6 +383,8 @@ class MonitorEngine:
         except Exception as exc:
             return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
         result.details.update(counts)
+        result.details.setdefault("reference_size", len(ref_values))
+        result.details.setdefault("current_size", counted.total)
         return _row(column.result_kind, column.name, detector.name, result)
 
     def _count_in_store(
