@@ -163,8 +163,8 @@ def _lines_section(reports: list[Any], name: str) -> None:
     st.subheader("Drift over time")
     ranked: dict[str, None] = {}
     for ds in series.values():
-        for name in ds.ranked_features():
-            ranked.setdefault(name, None)
+        for feature in ds.ranked_features():
+            ranked.setdefault(feature, None)
     names = list(ranked)
     chosen = st.multiselect(
         "Features",
