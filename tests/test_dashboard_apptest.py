@@ -390,7 +390,7 @@ def test_features_page_table_filters_and_distribution(
     at.toggle(key="only_drifting-cancer-drift").set_value(False).run()
     frame = at.dataframe[0].value
     gappy = frame[frame["feature"] == GAPPY_FEATURE].iloc[0]
-    assert gappy["missing"] == pytest.approx(gappy_share())
+    assert gappy["missing"] == pytest.approx(100 * gappy_share())  # shown in percent
 
 
 def test_data_quality_page_over_time(
@@ -445,11 +445,12 @@ def test_categorical_features_unseen_categories_and_one_run(
     frame = at.dataframe[0].value
     colour = frame[frame["feature"] == "colour"].iloc[0]
     assert colour["kind"] == "categorical"
-    assert colour["unseen"] == pytest.approx(made.unseen / made.rows)
-    assert colour["missing"] == pytest.approx(made.missing_colour / made.rows)
+    assert colour["unseen"] == pytest.approx(100 * made.unseen / made.rows)
+    assert colour["missing"] == pytest.approx(100 * made.missing_colour / made.rows)
     assert colour["chi2 decision"] == "drift"
     x = frame[frame["feature"] == "x"].iloc[0]
-    assert x["missing"] == pytest.approx(made.missing_x / made.rows) and x["out of range"] > 0
+    assert x["missing"] == pytest.approx(100 * made.missing_x / made.rows)
+    assert x["out of range"] > 0
     (bars,) = [f for f in figures(at) if f["layout"].get("meta", {}).get("kind") == "categorical"]
     assert bars["data"][0]["x"][-1] == "(unseen)"
     assert bars["data"][1]["y"][-1] == pytest.approx(

@@ -967,6 +967,13 @@ def test_one_run_draws_a_readable_time_axis(history: list[Any]) -> None:
     (cells,) = charts.heatmap_figure(heatmap(one, "psi")).data
     start, end = cells.x
     assert end - start >= charts.MIN_TIME_SPAN / 2  # the run's column has a width
+    # the threshold is a line across the axis, not a point; a p-value axis shows whole
+    # decades from below the value and the threshold up to 1
+    ks_fig = charts.drift_lines(drift_series(one)["ks"], ["a"])
+    (threshold,) = [t for t in ks_fig.data if t.name == "threshold"]
+    assert threshold.x[1] - threshold.x[0] >= charts.MIN_TIME_SPAN
+    low, high = ks_fig.layout.yaxis.range
+    assert low <= math.floor(math.log10(min(0.9, 0.05))) and high >= 0
 
 
 def test_metric_names_keep_their_acronyms() -> None:

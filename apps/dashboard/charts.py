@@ -82,6 +82,7 @@ def _layout(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figu
         margin={"l": 10, "r": 10, "t": MODEBAR_SPACE + (30 if title else 0), "b": 10},
         title={"text": title, "x": 0, "font": {"size": 15}} if title else None,
         legend=LEGEND,
+        showlegend=True,  # a chart of one series still says which one it is
         hovermode="closest",
         font=FONT,
     )
@@ -89,18 +90,22 @@ def _layout(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figu
 
 
 def _span(times: Sequence[datetime]) -> list[datetime]:
-    return [min(times), max(times)] if times else []
+    """Where a horizontal line (a threshold, a reference value) runs: the runs' time span,
+    widened as :func:`_time_axis` widens it, so that one run still shows the line."""
+    if not times:
+        return []
+    lo, hi = min(times), max(times)
+    if hi - lo < MIN_TIME_SPAN:
+        pad = (MIN_TIME_SPAN - (hi - lo)) / 2
+        return [lo - pad, hi + pad]
+    return [lo, hi]
 
 
 def _time_axis(fig: go.Figure, times: Sequence[datetime]) -> None:
     """A date x-axis with readable ticks, at least :data:`MIN_TIME_SPAN` wide."""
     fig.update_xaxes(type="date", tickformatstops=TIME_TICK_FORMATS)
-    if not times:
-        return
-    lo, hi = min(times), max(times)
-    if hi - lo < MIN_TIME_SPAN:
-        pad = (MIN_TIME_SPAN - (hi - lo)) / 2
-        fig.update_xaxes(range=[lo - pad, hi + pad])
+    if times and max(times) - min(times) < MIN_TIME_SPAN:
+        fig.update_xaxes(range=_span(times))
 
 
 def drift_lines(
@@ -186,13 +191,16 @@ def drift_lines(
     below = "drift below the line" if series.drift_below else "drift above the line"
     if series.drift_below:
         present = [v for s in series.series.values() for v in s.values if v is not None]
-        low = max(min(present, default=1.0), P_VALUE_FLOOR)
+        low = max(min([*present, series.threshold or 1.0], default=1.0), P_VALUE_FLOOR)
         decades = max(1, math.ceil(-math.log10(low)))
+        # from a decade below the smallest value (or the threshold) up to 1, which p-values
+        # never pass: a range inside one decade would have no tick at all
         fig.update_yaxes(
             title_text=f"{series.measure} ({below})",
             type="log",
             exponentformat="power",
             dtick=max(1, math.ceil(decades / 5)),
+            range=[-decades - 0.3, 0.15],
         )
         if floored_any:
             fig.add_annotation(
@@ -271,7 +279,7 @@ def heatmap_figure(hm: Heatmap, height: int | None = None) -> go.Figure:
     fig.update_yaxes(autorange="reversed", type="category", tickfont={"size": 12})
     fig.update_xaxes(showgrid=False)
     _time_axis(fig, hm.times)
-    return _layout(fig, height=height or min(140 + 22 * rows, 900))
+    return _layout(fig, height=height or min(max(200, 140 + 22 * rows), 900))
 
 
 def comparison_figure(

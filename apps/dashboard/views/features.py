@@ -32,8 +32,13 @@ from driftscope.apps.dashboard.data.glossary import (
 from driftscope.apps.dashboard.data.reports import correction_of, report_label, summarize_report
 from driftscope.apps.dashboard.data.values import parse_time, sorted_reports
 
-SHARE_FORMAT = "percent"
+SHARE_FORMAT = "%.1f%%"
+"""Shares are shown in percent with one decimal (0.3%, not the 0% Streamlit's "percent"
+preset rounds it to); the frame holds them as percentages."""
+SHARE_COLUMNS = ("missing", "out of range", "unseen")
 NUMBER_FORMAT = "%.4g"
+ROW_HEIGHT = 35
+MAX_TABLE_HEIGHT = 600
 
 
 def _column_config(table: FeatureTable) -> dict[str, Any]:
@@ -64,7 +69,7 @@ def _column_config(table: FeatureTable) -> dict[str, Any]:
         config[name] = st.column_config.NumberColumn(
             name, help=TABLE_HELP[name], format=NUMBER_FORMAT
         )
-    for name in ("missing", "out of range", "unseen"):
+    for name in SHARE_COLUMNS:
         config[name] = st.column_config.NumberColumn(
             name, help=TABLE_HELP[name], format=SHARE_FORMAT
         )
@@ -90,17 +95,23 @@ def _table_section(report: Mapping[str, Any], name: str) -> list[str]:
     chosen_kinds = kind_col.multiselect("Kinds", kinds, default=kinds, key=f"kinds-{name}")
     only = drift_col.toggle("Only drifting", key=f"only_drifting-{name}")
     rows = filter_rows(table.rows, text=text, kinds=chosen_kinds, only_drifting=only)
-    st.dataframe(
-        pd.DataFrame(rows, columns=table.columns),
-        column_config=_column_config(table),
-        hide_index=True,
-        key=f"feature_table-{name}",
-    )
     drifting = sum(1 for r in table.rows if r["drifted"])
     note = f"{len(rows)} of {len(table.rows)} columns shown · {drifting} drifting"
     if not table.has_summaries:
         note += " · this run was saved before per-feature summaries existed"
-    st.caption(note)
+    st.caption(note)  # between the filters and the table, under the table's own toolbar
+    frame = pd.DataFrame(rows, columns=table.columns)
+    for column in SHARE_COLUMNS:
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column]) * 100
+    st.dataframe(
+        frame,
+        column_config=_column_config(table),
+        hide_index=True,
+        key=f"feature_table-{name}",
+        placeholder="–",
+        height=min(ROW_HEIGHT * (len(rows) + 1) + 3, MAX_TABLE_HEIGHT),
+    )
     return [str(r["feature"]) for r in rows] or [str(r["feature"]) for r in table.rows]
 
 

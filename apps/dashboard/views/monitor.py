@@ -160,7 +160,12 @@ def _lines_section(reports: list[Any], name: str) -> None:
     series = drift_series(reports, "feature")
     if not series:
         return
-    st.subheader("Drift over time")
+    st.subheader(
+        "Drift over time",
+        help="One chart per detector: its value in each run for the chosen features, the "
+        "dashed line its threshold, red rings the runs it called drift. p-values are drawn on "
+        "a log scale (drift below the line), statistics on a linear one (drift above it).",
+    )
     ranked: dict[str, None] = {}
     for ds in series.values():
         for feature in ds.ranked_features():
@@ -179,11 +184,11 @@ def _lines_section(reports: list[Any], name: str) -> None:
     shown, skipped = drawable(series, chosen)
     for ds in skipped:
         st.caption(
-                f"**{ds.detector.upper()}** scores none of the chosen features; it scores "
-                f"{', '.join(ds.ranked_features()[:5])}"
-                f"{' …' if len(ds.series) > 5 else ''}.",
-                help=detector_help(ds.detector),
-            )
+            f"**{ds.detector.upper()}** scores none of the chosen features; it scores "
+            f"{', '.join(ds.ranked_features()[:5])}"
+            f"{' …' if len(ds.series) > 5 else ''}.",
+            help=detector_help(ds.detector),
+        )
     for start in range(0, len(shown), 2):
         cols = st.columns(2)
         for col, ds in zip(cols, shown[start : start + 2], strict=False):
@@ -270,7 +275,7 @@ def _compare_section(reports: list[Any], name: str) -> Mapping[str, Any] | None:
             _result_panel(result, str(feature), key=f"cmp-{i}-{result.get('detector')}")
     st.page_link(
         ui.page_path("features"),
-        label="Every feature of this run: table, distributions, data quality",
+        label="Every feature of this run: its table and distributions",
         icon=":material/arrow_forward:",
         query_params={"monitor": name, "run": str(report_id), "feature": str(feature)},
     )

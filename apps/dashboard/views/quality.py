@@ -87,17 +87,21 @@ def render() -> None:
         help="Each problem's share of the last window's rows; sort by clicking a header.",
     )
     frame = pd.DataFrame(rows, columns=["feature", "kind", *QUALITY_MEASURES, "rows"])
+    for measure in QUALITY_MEASURES:  # in percent, one decimal: 0.3% is not 0%
+        frame[measure] = pd.to_numeric(frame[measure]) * 100
     st.dataframe(
         frame.rename(columns=QUALITY_NAMES),
         column_config={
             QUALITY_NAMES[m]: st.column_config.NumberColumn(
-                QUALITY_NAMES[m], help=QUALITY_HELP[m], format="percent"
+                QUALITY_NAMES[m], help=QUALITY_HELP[m], format="%.1f%%"
             )
             for m in QUALITY_MEASURES
         }
         | {"rows": st.column_config.NumberColumn("rows", help="Rows in the window.")},
         hide_index=True,
         key="quality_table",
+        placeholder="–",
+        height=min(35 * (len(rows) + 1) + 3, 1200),
     )
 
 
