@@ -1030,6 +1030,23 @@ def test_a_detector_without_any_chosen_feature_gets_no_chart() -> None:
     assert [d.detector for d in drawn] == ["ks", "chi2"] and not skipped
 
 
+def test_pages_have_no_stray_strings_streamlit_would_print() -> None:
+    # Streamlit's "magic" writes a page script's bare expressions onto the page: a docstring
+    # under a constant showed up above the Features page's title
+    import ast
+    from pathlib import Path
+
+    views = Path(charts.__file__).parent / "views"
+    for page in sorted(views.glob("*.py")):
+        body = ast.parse(page.read_text(encoding="utf-8")).body
+        stray = [
+            node.lineno
+            for node in body[1:]  # the module docstring is not printed
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        ]
+        assert not stray, f"{page.name}: bare strings at lines {stray}"
+
+
 # -- the client's one-line errors --------------------------------------------------------------
 
 

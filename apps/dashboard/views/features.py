@@ -32,9 +32,10 @@ from driftscope.apps.dashboard.data.glossary import (
 from driftscope.apps.dashboard.data.reports import correction_of, report_label, summarize_report
 from driftscope.apps.dashboard.data.values import parse_time, sorted_reports
 
+# shares in percent with one decimal (0.3%, which Streamlit's "percent" preset rounds to 0%);
+# the frame holds them as percentages. (A page script's bare strings are printed by
+# Streamlit's "magic", so constants here carry comments, not docstrings.)
 SHARE_FORMAT = "%.1f%%"
-"""Shares are shown in percent with one decimal (0.3%, not the 0% Streamlit's "percent"
-preset rounds it to); the frame holds them as percentages."""
 SHARE_COLUMNS = ("missing", "out of range", "unseen")
 NUMBER_FORMAT = "%.4g"
 ROW_HEIGHT = 35
