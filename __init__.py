@@ -30,7 +30,14 @@ from driftscope.core.contracts.notifier import (
     protect_secrets,
     redact,
 )
-from driftscope.core.contracts.report import Report, ResultRow, WindowInfo
+from driftscope.core.contracts.report import (
+    FeatureSummary,
+    Histogram,
+    Report,
+    ResultRow,
+    SideSummary,
+    WindowInfo,
+)
 from driftscope.core.contracts.store import (
     AlertEvent,
     AlertState,
@@ -120,6 +127,8 @@ __all__ = [
     "FeatureKind",
     "FeatureSample",
     "FeatureSpec",
+    "FeatureSummary",
+    "Histogram",
     "Label",
     "LabelUpdate",
     "LabelledSample",
@@ -142,6 +151,7 @@ __all__ = [
     "Report",
     "ResultRow",
     "ResultStatus",
+    "SideSummary",
     "Silence",
     "Store",
     "StoreError",

@@ -44,6 +44,20 @@ REPORT_KEYS = {
     "duration_ms",
     "backfilled",
     "results",
+    "features",
+}
+SUMMARY_KEYS = {"name", "kind", "result_kind", "reference", "current", "histogram", "sampled"}
+SIDE_KEYS = {
+    "rows",
+    "missing",
+    "infinite",
+    "out_of_range",
+    "unseen",
+    "mean",
+    "std",
+    "min",
+    "max",
+    "distinct",
 }
 RESULT_KEYS = {
     "kind",
@@ -249,6 +263,18 @@ async def test_run_now_returns_the_published_report_shape(
     datetime.fromisoformat(report["created_at"])
     stored = (await client.get(f"/v1/reports/{report['id']}")).json()
     assert stored["id"] == report["id"] and stored["results"] == report["results"]
+    # one summary per monitored column: the features, the prediction, its probability
+    names = [s["name"] for s in stored["features"]]
+    assert names == [*demo_model(demo_dir).feature_names, "prediction", "probability:1"]
+    for summary in stored["features"]:
+        assert set(summary) == SUMMARY_KEYS
+        assert set(summary["reference"]) == set(summary["current"]) == SIDE_KEYS
+        assert summary["current"]["rows"] == 60 and summary["sampled"] is False
+    radius = stored["features"][0]
+    assert radius["kind"] == "numeric" and len(radius["histogram"]["edges"]) == 21
+    assert len(radius["histogram"]["current"]) == 22 and sum(radius["histogram"]["current"]) == 60
+    prediction = stored["features"][-2]
+    assert prediction["histogram"]["categories"][-2:] == ["(other)", "(unseen)"]
 
 
 async def test_unknown_monitor_and_report_are_404(client: httpx.AsyncClient) -> None:
@@ -281,6 +307,10 @@ async def test_reports_newest_first_paginated(client: httpx.AsyncClient, demo_di
     ks = [r for r in light_results if r["detector"] == "ks" and r["status"] == "ok"]
     assert ks and all("p_value_adjusted" in r["details"] for r in ks)
     assert all("ecdf" not in r["details"] for r in ks)
+    # the summaries' numbers stay, their histograms (chart data) go
+    summaries = light["reports"][0]["features"]
+    assert summaries and all(s["histogram"] is None for s in summaries)
+    assert all(s["current"]["rows"] == 30 for s in summaries)
     assert (await client.get(url, params={"limit": 0})).status_code == 422
 
 

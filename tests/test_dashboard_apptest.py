@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,15 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from support.api_helpers import ServerProcess, free_port
-from support.dashboard_live import LiveScenario, build_history, start_live_api
+from support.dashboard_live import (
+    GAPPY_FEATURE,
+    ColoursScenario,
+    LiveScenario,
+    build_colours,
+    build_history,
+    gappy_share,
+    start_live_api,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -265,9 +274,14 @@ def test_monitor_page_draws_heatmap_lines_comparisons_prediction_and_performance
     assert len(ecdf["data"][0]["x"]) > 10
     bars = next(f for f in compare if f["data"][0]["type"] == "bar")
     assert sum(bars["data"][0]["y"]) == pytest.approx(1.0, abs=1e-6)
-    labels = [m.label for m in at.metric]
-    assert {"Statistic", "p-value", "Threshold"} <= set(labels)
+    # the numbers in plain lines (st.metric cut them short in a third of the page), each
+    # p-value with its correction and raw value
+    assert "statistic **" in text and "threshold **0.050**" in text
+    assert "p-value **" in text and ":gray[(bonferroni; raw " in text
     assert "reference n = 171 · current n = 100" in text
+    assert not [f for f in figs if not f["data"]], "an empty chart"
+    # every chart's legend under the plot, clear of Plotly's toolbar
+    assert all(f["layout"]["legend"]["yref"] == "container" for f in figs)
 
     # the prediction's own drift
     prediction = [f for f in lines if {"prediction", "probability:1"} & set(trace_names(f))]
@@ -276,14 +290,17 @@ def test_monitor_page_draws_heatmap_lines_comparisons_prediction_and_performance
 
     # performance against the reference and the limit
     performance = next(
-        f for f in figs if "reference" in trace_names(f) and "accuracy" in trace_names(f)
+        f for f in figs if "reference" in trace_names(f) and "Accuracy" in trace_names(f)
     )
     names = trace_names(performance)
-    assert names[0] == "accuracy" and names[2].startswith("limit")
+    assert names[0] == "Accuracy" and names[2].startswith("limit")
     accuracy = performance["data"][0]["y"]
     limit = performance["data"][2]["y"][0]
     assert min(accuracy[:6]) > limit > max(accuracy[-6:])
     assert next(m for m in at.metric if m.label == "Accuracy").delta.endswith("vs reference")
+    # a link to every feature of the chosen run
+    (link,) = [p for p in at.get("page_link") if "Every feature of this run" in p.proto.label]
+    assert "features" in link.proto.page
 
 
 def test_monitor_page_offers_the_chosen_run_as_an_html_download(
@@ -351,6 +368,130 @@ def test_monitor_without_enough_labels_says_what_to_do(
     ), notes
     assert any(f["data"][0]["type"] == "heatmap" for f in figures(at))
     assert next(m for m in at.metric if m.label == "Performance").value == "-"
+
+
+# -- Features and Data quality ------------------------------------------------------------------
+
+
+def test_features_page_table_filters_and_distribution(
+    live_api: ServerProcess, scenario: LiveScenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(
+        monkeypatch, live_api.url, "features", key=API_KEY, query={"monitor": "cancer-drift"}
+    )
+    assert not at.error, [e.value for e in at.error]
+    frame = at.dataframe[0].value
+    columns = list(frame.columns)
+    for name in ("feature", "kind", "drifted", "ks p-value", "ks threshold", "ks decision"):
+        assert name in columns
+    assert {"psi statistic", "reference mean", "current mean", "current std", "missing"} <= set(
+        columns
+    )
+    outputs = {"prediction", "probability:1"}
+    assert set(frame["feature"]) == set(scenario.features) | outputs
+    drifting = frame[frame["drifted"]]["feature"].tolist()
+    assert set(scenario.drifting) <= set(drifting)
+    assert frame["feature"].tolist()[: len(drifting)] == drifting  # drifting rows first
+    radius = frame[frame["feature"] == "mean radius"].iloc[0]
+    assert radius["ks decision"] == "drift" and radius["current mean"] > radius["reference mean"]
+    # filtering
+    at.text_input(key="feature_filter-cancer-drift").set_value("radius").run()
+    assert set(at.dataframe[0].value["feature"]) == {"mean radius", "radius error", "worst radius"}
+    at.text_input(key="feature_filter-cancer-drift").set_value("").run()
+    at.toggle(key="only_drifting-cancer-drift").set_value(True).run()
+    assert set(at.dataframe[0].value["feature"]) == set(drifting)
+    # the distribution of one feature beside its drift over time
+    figs = figures(at)
+    (dist,) = [f for f in figs if f["layout"].get("meta", {}).get("kind") == "numeric"]
+    names = trace_names(dist)
+    assert names[0] == "reference (n = 171)" and names[1].startswith("current (n = ")
+    assert sum(dist["data"][0]["y"]) <= 1.0 + 1e-9
+    over_time = [f for f in figs if "threshold" in trace_names(f)]
+    assert over_time and over_time[0]["layout"]["shapes"]  # the shown run is marked
+    text = texts(at)
+    assert "p-values corrected with bonferroni" in text
+    # an older run, from the history: its window missed a value in every 12th row
+    older = at.selectbox(key="run").options[1]
+    at.selectbox(key="run").set_value(older).run()
+    frame = at.dataframe[0].value
+    at.toggle(key="only_drifting-cancer-drift").set_value(False).run()
+    frame = at.dataframe[0].value
+    gappy = frame[frame["feature"] == GAPPY_FEATURE].iloc[0]
+    assert gappy["missing"] == pytest.approx(100 * gappy_share())  # shown in percent
+
+
+def test_data_quality_page_over_time(
+    live_api: ServerProcess, scenario: LiveScenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_page(
+        monkeypatch, live_api.url, "quality", key=API_KEY, query={"monitor": "cancer-drift"}
+    )
+    assert not at.error, [e.value for e in at.error]
+    figs = {f["layout"]["meta"]["measure"]: f for f in figures(at)}
+    missing = figs["missing"]
+    assert trace_names(missing) == [GAPPY_FEATURE]
+    shares = missing["data"][0]["y"]
+    assert len(shares) == 13 and max(shares) == pytest.approx(gappy_share())
+    assert shares[0] == 0 and shares[-1] == 0  # stable first, and the API's batch is whole
+    # the drifted features moved past the reference's range
+    assert set(scenario.drifting[:3]) <= set(trace_names(figs["out_of_range"]))
+    assert "infinite" not in figs
+    successes = [s.value for s in at.success]
+    assert any(s.startswith("None in any of") for s in successes)
+    assert at.dataframe[0].value.shape[0] == len(scenario.features) + 2
+
+
+@pytest.fixture(scope="module")
+def colours_api(scenario: LiveScenario) -> Iterator[tuple[ServerProcess, ColoursScenario]]:
+    """An API over a store with one run of a model with a categorical feature."""
+    made = build_colours(scenario.config.parent)
+    with ServerProcess(
+        {"DRIFTSCOPE_CONFIG": str(made.config), "DRIFTSCOPE_SCHEDULER": "false"},
+        log_path=made.config.parent / "colours-api.log",
+    ) as server:
+        yield server, made
+
+
+def test_categorical_features_unseen_categories_and_one_run(
+    colours_api: tuple[ServerProcess, ColoursScenario], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, made = colours_api
+    # the monitor page: chi-square is named, not drawn empty, when only x is chosen
+    at = run_page(monkeypatch, server.url, "monitor")
+    at.multiselect(key="line_features-colours-drift").set_value(["x"]).run()
+    assert not at.exception
+    assert all(f["data"] for f in figures(at)), "an empty chart"
+    assert "**CHI2** scores none of the chosen features; it scores colour" in texts(at)
+    lines = [f for f in figures(at) if "threshold" in trace_names(f)]
+    for fig in lines:  # one run: a readable time axis, not a few milliseconds
+        low, high = (datetime.fromisoformat(v) for v in fig["layout"]["xaxis"]["range"])
+        assert high - low >= timedelta(minutes=10)
+
+    # the features page: unseen share, and paired bars with the unseen category
+    at = run_page(monkeypatch, server.url, "features", query={"feature": "colour"})
+    frame = at.dataframe[0].value
+    colour = frame[frame["feature"] == "colour"].iloc[0]
+    assert colour["kind"] == "categorical"
+    assert colour["unseen"] == pytest.approx(100 * made.unseen / made.rows)
+    assert colour["missing"] == pytest.approx(100 * made.missing_colour / made.rows)
+    assert colour["chi2 decision"] == "drift"
+    x = frame[frame["feature"] == "x"].iloc[0]
+    assert x["missing"] == pytest.approx(100 * made.missing_x / made.rows)
+    assert x["out of range"] > 0
+    (bars,) = [f for f in figures(at) if f["layout"].get("meta", {}).get("kind") == "categorical"]
+    assert bars["data"][0]["x"][-1] == "(unseen)"
+    assert bars["data"][1]["y"][-1] == pytest.approx(
+        made.unseen / (made.rows - made.missing_colour)
+    )
+    assert "p-values corrected with fdr" in texts(at)
+
+    # the data-quality page: every measure, from the one run
+    at = run_page(monkeypatch, server.url, "quality")
+    figs = {f["layout"]["meta"]["measure"]: f for f in figures(at)}
+    assert set(figs) == {"missing", "infinite", "out_of_range", "unseen"}
+    assert figs["unseen"]["data"][0]["name"] == "colour"
+    assert figs["unseen"]["data"][0]["y"] == [pytest.approx(made.unseen / made.rows)]
+    assert figs["infinite"]["data"][0]["y"] == [pytest.approx(made.infinite_x / made.rows)]
 
 
 # -- Alerts ------------------------------------------------------------------------------------

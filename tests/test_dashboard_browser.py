@@ -31,7 +31,13 @@ import pytest
 
 from driftscope.core.auth import hash_password
 from support.api_helpers import REPO, ServerProcess, free_port
-from support.dashboard_live import LiveScenario, build_history, start_live_api
+from support.dashboard_live import (
+    GAPPY_FEATURE,
+    LiveScenario,
+    build_colours,
+    build_history,
+    start_live_api,
+)
 from support.machine import require_browser
 from support.project_folder import shadowing_packages
 
@@ -69,8 +75,8 @@ def api(scenario: LiveScenario) -> Iterator[ServerProcess]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def dashboard(api: ServerProcess, scenario: LiveScenario) -> Iterator[str]:
+@contextlib.contextmanager
+def serve_dashboard(api_url: str, folder: Path, name: str) -> Iterator[str]:
     """``driftscope dashboard --port P --api-url URL`` in its own process group."""
     port = free_port()
     env = {
@@ -79,11 +85,12 @@ def dashboard(api: ServerProcess, scenario: LiveScenario) -> Iterator[str]:
         "DRIFTSCOPE_API_URL": "http://127.0.0.1:9",  # the flag must win over this
         "DRIFTSCOPE_DASHBOARD_PASSWORD_HASH": hash_password(PASSWORD, n=2**14),
     }
-    log = (scenario.config.parent / "dashboard.log").open("wb")
+    log_path = folder / f"{name}.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
-        [*DASHBOARD_COMMAND, "--port", str(port), "--api-url", api.url],
+        [*DASHBOARD_COMMAND, "--port", str(port), "--api-url", api_url],
         # a project folder with its own core/, apps/ and plugins/ must not shadow driftscope's
-        cwd=shadowing_packages(scenario.config.parent / "project"),
+        cwd=shadowing_packages(folder / "project"),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -96,7 +103,7 @@ def dashboard(api: ServerProcess, scenario: LiveScenario) -> Iterator[str]:
             if process.poll() is not None:
                 raise RuntimeError(
                     f"driftscope dashboard exited with {process.returncode}: "
-                    + (scenario.config.parent / "dashboard.log").read_text(errors="replace")
+                    + log_path.read_text(errors="replace")
                 )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}/_stcore/health", timeout=1).text.strip() == "ok":
@@ -114,6 +121,29 @@ def dashboard(api: ServerProcess, scenario: LiveScenario) -> Iterator[str]:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(api: ServerProcess, scenario: LiveScenario) -> Iterator[str]:
+    with serve_dashboard(api.url, scenario.config.parent, "dashboard") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def colours(scenario: LiveScenario) -> Iterator[str]:
+    """The dashboard over a second API: a categorical model, run once."""
+    made = build_colours(scenario.config.parent)
+    env = {
+        "DRIFTSCOPE_CONFIG": str(made.config),
+        "DRIFTSCOPE_SCHEDULER": "false",
+        "DRIFTSCOPE_API_KEY": ADMIN_KEY,
+        "DRIFTSCOPE_READ_KEYS": API_KEY,
+    }
+    with (
+        ServerProcess(env, log_path=made.config.parent / "colours-api.log") as server,
+        serve_dashboard(server.url, made.config.parent, "colours-dashboard") as url,
+    ):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -182,6 +212,37 @@ def no_exception(page: Page) -> None:
     assert API_KEY not in page.content()  # the dashboard never shows its key
 
 
+def nothing_clipped_or_covered(page: Page) -> None:
+    """No text cut short with an ellipsis (st.metric values were: "1.06…"), no chart without
+    a drawn trace, and no legend under Plotly's toolbar (the modebar, shown on hover)."""
+    clipped = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMain"] *')]
+            .filter(el => getComputedStyle(el).textOverflow === 'ellipsis'
+                && el.scrollWidth > el.clientWidth + 1 && el.innerText.trim())
+            .map(el => el.innerText.trim())"""
+    )
+    assert not clipped, clipped
+    charts = page.query_selector_all(".js-plotly-plot")
+    for chart in charts:
+        chart.hover()  # the toolbar shows on hover
+        found = chart.evaluate(
+            """(plot) => {
+                const box = (el) => el && el.getBoundingClientRect();
+                const overlap = (a, b) => a && b && a.width && b.width && a.left < b.right
+                    && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+                const bar = box(plot.querySelector('.modebar'));
+                const entries = [...plot.querySelectorAll('.legend .traces')];
+                const traces = plot.querySelectorAll(
+                    '.scatterlayer .trace, .barlayer .trace, .heatmaplayer .hm, image').length;
+                return {covered: entries.filter(e => overlap(bar, box(e)))
+                            .map(e => e.textContent),
+                        traces: traces};
+            }"""
+        )
+        assert not found["covered"], found
+        assert found["traces"] > 0, "a chart without a drawn trace"
+
+
 def test_overview_in_the_browser(
     browser: Browser, dashboard: str, scenario: LiveScenario, output: Path
 ) -> None:
@@ -194,6 +255,7 @@ def test_overview_in_the_browser(
     assert "Alert firing" in body and "No data" in body
     assert scenario.drifting[0] in body  # "mean radius · ks, psi" among the firing alerts
     assert "Cannot reach" not in body
+    nothing_clipped_or_covered(page)
     screenshot(page, output / "overview.png")
     page.close()
 
@@ -209,6 +271,7 @@ def test_monitor_in_the_browser(
     heatmap_labels = page.inner_text(".js-plotly-plot")
     for feature in scenario.drifting:
         assert feature in heatmap_labels
+    nothing_clipped_or_covered(page)
     screenshot(page, output / "monitor.png")
     page.close()
 
@@ -223,6 +286,7 @@ def test_alerts_in_the_browser(
     assert "console" in body
     timeline = page.inner_text(".js-plotly-plot")
     assert "cancer-drift" in timeline and scenario.drifting[0] in timeline
+    nothing_clipped_or_covered(page)
     screenshot(page, output / "alerts.png")
     page.close()
 
@@ -242,4 +306,67 @@ def test_the_monitor_page_downloads_the_chosen_run_as_one_html_file(
     assert document.startswith("<!DOCTYPE html>")
     assert "driftscope report: cancer-drift" in document and "mean radius" in document
     no_exception(page)
+    page.close()
+
+
+def test_features_in_the_browser(
+    browser: Browser, dashboard: str, scenario: LiveScenario, output: Path
+) -> None:
+    page = open_page(browser, f"{dashboard}/features?monitor=cancer-drift", charts=2)
+    no_exception(page)
+    body = page.inner_text('[data-testid="stMain"]')
+    assert "Every feature of the run" in body and "Distribution of one feature" in body
+    assert page.query_selector('[data-testid="stDataFrame"]') is not None
+    nothing_clipped_or_covered(page)
+    screenshot(page, output / "features.png")
+    page.close()
+
+
+def test_data_quality_in_the_browser(
+    browser: Browser, dashboard: str, scenario: LiveScenario, output: Path
+) -> None:
+    page = open_page(browser, f"{dashboard}/quality?monitor=cancer-drift", charts=2)
+    no_exception(page)
+    body = page.inner_text('[data-testid="stMain"]')
+    assert "Rows missing" in body and "Rows out of reference range" in body
+    assert GAPPY_FEATURE in page.inner_text(".js-plotly-plot")
+    nothing_clipped_or_covered(page)
+    screenshot(page, output / "quality.png")
+    page.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "charts", "expected"),
+    [
+        ("monitor", 4, "scores none of the chosen features"),
+        ("features?feature=colour", 2, "(unseen)"),
+        ("quality", 4, "Rows unseen category"),
+    ],
+    ids=["monitor", "features", "quality"],
+)
+def test_a_categorical_model_run_once_in_the_browser(
+    browser: Browser, colours: str, output: Path, path: str, charts: int, expected: str
+) -> None:
+    page = open_page(browser, f"{colours}/{path}", charts=charts)
+    if path == "monitor":  # only the numeric feature: chi-square is named, not drawn empty
+        chooser = page.locator('[data-testid="stMultiSelect"]').first
+        chooser.get_by_role("button", name="Clear all").click()
+        page.wait_for_function(
+            "() => document.body.innerText.includes('Choose features to draw.')",
+            timeout=60_000,
+        )
+        chooser.click()
+        page.get_by_role("option", name="x", exact=True).click()
+        page.keyboard.press("Escape")
+        page.wait_for_function(
+            f"() => document.body.innerText.includes({expected!r})", timeout=60_000
+        )
+        page.wait_for_timeout(800)
+    no_exception(page)
+    body = page.inner_text('[data-testid="stMain"]') + page.inner_text(".js-plotly-plot")
+    assert expected in body or any(
+        expected in c.inner_text() for c in page.query_selector_all(".js-plotly-plot")
+    )
+    nothing_clipped_or_covered(page)
+    screenshot(page, output / f"colours-{path.split('?')[0]}.png")
     page.close()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from driftscope.apps.dashboard import charts
@@ -28,6 +29,7 @@ from driftscope.apps.dashboard.data.display import (
     format_age,
     format_duration,
     format_number,
+    metric_label,
     since_for,
 )
 from driftscope.apps.dashboard.data.drift import (
@@ -35,6 +37,7 @@ from driftscope.apps.dashboard.data.drift import (
     ResultPoint,
     Series,
     detectors_of,
+    drawable,
     drift_series,
     heatmap,
     result_points,
@@ -43,12 +46,16 @@ from driftscope.apps.dashboard.data.drift import (
 from driftscope.apps.dashboard.data.performance import performance_series
 from driftscope.apps.dashboard.data.reports import (
     Comparison,
+    ResultNumber,
+    bin_labels,
     comparison,
     drifted_count_series,
     monitor_state,
     report_features,
+    result_numbers,
     results_for_feature,
     sample_counts,
+    sample_line,
     summarize_report,
 )
 from driftscope.apps.dashboard.data.stats import model_health
@@ -833,7 +840,7 @@ def test_comparison_figures() -> None:
 def test_performance_figure_draws_reference_and_limit() -> None:
     (series,) = performance_series([published(0, [perf(0.9)]), published(5, [perf(0.6)])])
     fig = charts.performance_figure(series)
-    assert [t.name for t in fig.data] == ["accuracy", "reference", "limit (−15%)"]
+    assert [t.name for t in fig.data] == ["Accuracy", "reference", "limit (−15%)"]
     assert list(fig.data[0].y) == [0.9, 0.6]
     assert list(fig.data[1].y) == [0.95, 0.95]
     assert list(fig.data[2].y) == [0.8075, 0.8075]
@@ -844,6 +851,200 @@ def test_alert_timeline_has_a_trace_per_state() -> None:
     fig = charts.alert_timeline(events)
     assert [t.name for t in fig.data] == ["firing", "resolved"]
     assert list(fig.data[0].y) == ["m · a · psi"]
+
+
+# -- what was broken: each of these failed on the dashboard before issue 13 ----------------------
+
+
+def _every_figure(history: list[Any]) -> list[Any]:
+    """One figure of each kind the pages draw, each with a legend."""
+    series = drift_series(history)
+    (perf_series,) = performance_series([published(0, [perf(0.9)]), published(5, [perf(0.6)])])
+    events = alert_events({"events": [event("ok", "firing"), event("firing", "resolved", 1)]})
+    return [
+        charts.drift_lines(series["psi"], ["a", "b"]),
+        charts.drift_lines(series["ks"], ["a", "b"]),
+        charts.heatmap_figure(heatmap(history, "psi")),
+        charts.comparison_figure(
+            Comparison("bins", ["x", "y"], [0.5, 0.5], [0.2, 0.8]), "f", "psi"
+        ),
+        charts.comparison_figure(
+            Comparison("ecdf", [0.0, 1.0], [0.5, 1.0], [0.1, 1.0], location=0.0), "f", "ks"
+        ),
+        charts.performance_figure(perf_series),
+        charts.alert_timeline(events),
+    ]
+
+
+def test_legends_sit_under_the_plot_where_the_toolbar_never_covers_them(
+    history: list[Any],
+) -> None:
+    # Plotly draws its toolbar (modebar) in the figure's top-right corner: a legend above the
+    # plot ran under it. Every legend now sits at the bottom of the figure, and the top
+    # margin is the toolbar's.
+    for fig in _every_figure(history):
+        legend = fig.layout.legend
+        assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom"), fig
+        assert fig.layout.margin.t >= charts.MODEBAR_SPACE
+
+
+def test_p_values_below_the_floor_are_marked_and_the_chart_says_so() -> None:
+    values = [0.3, 1e-30, 0.0, 0.01]
+    times = [T0 + timedelta(minutes=i) for i in range(4)]
+    ds = DetectorSeries("ks", "p-value", 0.05, {"a": Series("a", times, values, [False] * 4)})
+    fig = charts.drift_lines(ds, ["a"])
+    line = fig.data[0]
+    assert list(line.y) == [0.3, charts.P_VALUE_FLOOR, charts.P_VALUE_FLOOR, 0.01]
+    assert list(line.marker.symbol) == ["circle", "triangle-down", "triangle-down", "circle"]
+    assert "1.00e-30" in line.customdata[1] and "drawn at" in line.customdata[1]
+    (note,) = fig.layout.annotations
+    assert "below 1e-12" in note.text and "drawn at 1e-12" in note.text
+    # nothing below the floor: no note
+    ds.series["a"].values = [0.3, 0.2, 0.1, 0.01]
+    assert not charts.drift_lines(ds, ["a"]).layout.annotations
+
+
+def test_the_ecdf_axis_shows_every_row_of_a_window_past_the_reference() -> None:
+    from driftscope.core.contracts.detector import FeatureSample
+    from driftscope.plugins.detectors.ks import KSDetector, KSSettings
+
+    rng = np.random.default_rng(4)
+    reference, window = rng.normal(10, 2, 400), rng.normal(16, 2, 100)  # 60%+ past its max
+    detector = KSDetector(KSSettings(type="ks"))
+    scored = detector.score(
+        detector.fit(FeatureSample("r", "numeric", reference)),
+        FeatureSample("r", "numeric", window),
+    )
+    comp = comparison({"kind": "feature", "feature": "r", "details": scored.details})
+    assert comp is not None
+    fig = charts.comparison_figure(comp, "r", "ks")
+    low, high = fig.layout.xaxis.range
+    assert low < min(reference.min(), window.min()) and high > window.max()
+    current = fig.data[1]
+    # the current curve reaches 100% inside the axis, and is drawn between the reference's
+    # maximum and its own: the rows past the reference are on the chart
+    reached = next(x for x, y in zip(current.x, current.y, strict=True) if y == 1.0)
+    assert reached < high
+    past = [y for x, y in zip(current.x, current.y, strict=True) if reference.max() < x < high]
+    assert len(set(past)) >= 10
+    share_past = float(np.mean(window > reference.max()))
+    assert share_past > 0.3  # the rows the chart used to hide
+
+
+def test_psi_bin_labels_of_probabilities_tell_every_bin_apart() -> None:
+    edges = [4.34e-06, 0.000959, 0.0558, 0.747, 0.981, 0.994, 0.998, 0.9999, 0.99999]
+    shares = [0.1] * (len(edges) + 1)
+    result = {
+        "kind": "prediction",
+        "feature": "probability:1",
+        "details": {"bins": {"edges": edges, "reference": shares, "current": shares}},
+    }
+    comp = comparison(result)
+    assert comp is not None
+    labels = [str(x) for x in comp.x]
+    assert len(set(labels)) == len(labels)
+    assert labels[0] == "≤ 0.000434%" and labels[-1] == "> 99.999%"
+    assert "99.99% – 99.999%" in labels
+    for label in labels[1:-1]:
+        lo, hi = label.split(" – ")
+        assert lo != hi, label  # never "1 – 1"
+    assert not any(text in label for label in labels for text in ("100%", " 0%", "e-"))
+    # other numbers keep three significant digits, more only where neighbours would clash
+    assert bin_labels([1.0001, 1.0002, 2.5], 2) == ["1.0001 – 1.0002", "1.0002 – 2.5"]
+    assert bin_labels([0.00000123, 5.0], 3) == ["≤ 1.23e-6", "1.23e-6 – 5", "> 5"]
+
+
+def test_one_run_draws_a_readable_time_axis(history: list[Any]) -> None:
+    one = [history[-1]]
+    for fig in (
+        charts.drift_lines(drift_series(one)["psi"], ["a"]),
+        charts.heatmap_figure(heatmap(one, "psi")),
+    ):
+        low, high = (datetime.fromisoformat(str(v)) for v in fig.layout.xaxis.range)
+        assert high - low >= charts.MIN_TIME_SPAN  # not a few milliseconds wide
+        stops = [stop.value for stop in fig.layout.xaxis.tickformatstops]
+        assert stops and not any("%L" in v or "%f" in v for v in stops)
+    (cells,) = charts.heatmap_figure(heatmap(one, "psi")).data
+    start, end = cells.x
+    assert end - start >= charts.MIN_TIME_SPAN / 2  # the run's column has a width
+    # the threshold is a line across the axis, not a point; a p-value axis shows whole
+    # decades from below the value and the threshold up to 1
+    ks_fig = charts.drift_lines(drift_series(one)["ks"], ["a"])
+    (threshold,) = [t for t in ks_fig.data if t.name == "threshold"]
+    assert threshold.x[1] - threshold.x[0] >= charts.MIN_TIME_SPAN
+    low, high = ks_fig.layout.yaxis.range
+    assert low <= math.floor(math.log10(min(0.9, 0.05))) and high >= 0
+
+
+def test_metric_names_keep_their_acronyms() -> None:
+    assert [metric_label(m) for m in ("mae", "rmse", "roc_auc", "f1", "accuracy")] == [
+        "MAE",
+        "RMSE",
+        "ROC AUC",
+        "F1",
+        "Accuracy",
+    ]
+    assert metric_label("log_loss") == "Log loss" and metric_label("MAPE") == "MAPE"
+    assert metric_label("accuracy", in_sentence=True) == "accuracy"
+    assert metric_label("mae", in_sentence=True) == "MAE"
+    mae = result(
+        None,
+        "performance",
+        3.1,
+        threshold=3.3,
+        kind="performance",
+        details={"metric": "mae", "reference_value": 3.0, "current_value": 3.1, "max_drop": 0.1},
+    )
+    (series,) = performance_series([published(0, [mae])])
+    fig = charts.performance_figure(series)
+    assert fig.data[0].name == "MAE" and fig.layout.yaxis.title.text == "MAE"
+
+
+def test_a_result_without_sample_sizes_says_only_what_it_knows() -> None:
+    custom = {"detector": "median", "statistic": 1.0, "threshold": 2.0, "details": {}}
+    assert sample_line(custom) is None  # not "reference n = - · current n = -"
+    partial = {"details": {"reference_size": 171, "current_missing": 2}}
+    assert sample_line(partial) == "reference n = 171 · dropped from current: 2 missing"
+    numbers = result_numbers({"statistic": 0.5, "threshold": 2.0, "details": {}})
+    assert [(n.label, n.value) for n in numbers] == [("statistic", "0.500"), ("threshold", "2.000")]
+    corrected = result_numbers(
+        {
+            "statistic": 0.4,
+            "p_value": 1e-5,
+            "threshold": 0.05,
+            "details": {"p_value_adjusted": 3e-4, "correction": "bonferroni"},
+        }
+    )
+    assert corrected[1] == ResultNumber("p-value", "3.00e-04", "bonferroni; raw 1.00e-05")
+
+
+def test_a_detector_without_any_chosen_feature_gets_no_chart() -> None:
+    reports = [
+        published(0, [ks("x", 0.3, 0.01), result("colour", "chi2", 9.0, p_value=0.01)]),
+        published(5, [ks("x", 0.2, 0.2), result("colour", "chi2", 1.0, p_value=0.5)]),
+    ]
+    series = drift_series(reports)
+    drawn, skipped = drawable(series, ["x"])
+    assert [d.detector for d in drawn] == ["ks"] and [d.detector for d in skipped] == ["chi2"]
+    drawn, skipped = drawable(series, ["x", "colour"])
+    assert [d.detector for d in drawn] == ["ks", "chi2"] and not skipped
+
+
+def test_pages_have_no_stray_strings_streamlit_would_print() -> None:
+    # Streamlit's "magic" writes a page script's bare expressions onto the page: a docstring
+    # under a constant showed up above the Features page's title
+    import ast
+    from pathlib import Path
+
+    views = Path(charts.__file__).parent / "views"
+    for page in sorted(views.glob("*.py")):
+        body = ast.parse(page.read_text(encoding="utf-8")).body
+        stray = [
+            node.lineno
+            for node in body[1:]  # the module docstring is not printed
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        ]
+        assert not stray, f"{page.name}: bare strings at lines {stray}"
 
 
 # -- the client's one-line errors --------------------------------------------------------------

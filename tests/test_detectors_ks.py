@@ -187,7 +187,13 @@ def test_details_are_json_ready_and_hold_the_ecdf_chart() -> None:
     details = json.loads(json.dumps(result.details, allow_nan=False))
     ecdf = details["ecdf"]
     assert len(ecdf["x"]) == len(ecdf["reference"]) == len(ecdf["current"])
-    assert ECDF_POINTS <= len(ecdf["x"]) <= ECDF_POINTS + 3
+    assert ECDF_POINTS <= len(ecdf["x"]) <= 2 * ECDF_POINTS + 3
+    # both curves are drawn all the way: sampled at both samples' quantiles, no step between
+    # two points hides more than one grid step of rows (the window sits right of the
+    # reference, so its last rows lie where the reference's quantiles are sparse)
+    for curve, size in ((ecdf["reference"], ref.size), (ecdf["current"], cur.size)):
+        steps = np.diff([0.0, *curve])
+        assert steps.max() <= 1 / (ECDF_POINTS - 1) + 1 / size + 1e-12
     assert ecdf["x"] == sorted(ecdf["x"])
     assert ecdf["x"][0] == min(ref.min(), cur.min())
     assert ecdf["x"][-1] == max(ref.max(), cur.max())

@@ -218,6 +218,10 @@ def test_a_raising_detector_fails_its_part_only_and_profiles_are_cached(
         assert sum(r.detector == "ks" and r.status == "ok" for r in first.results) == 31
         assert plugins.errors[("counting-plugin", "detector:counting")] == 1
         assert "counting-plugin" in caplog.text
+        # a plugin's results carry the sample sizes too, though it never reports them
+        counted = next(r for r in first.results if r.detector == "counting" and r.status == "ok")
+        assert counted.details["reference_size"] == len(rt.models["cancer"].reference.predictions)
+        assert counted.details["current_size"] == first.window.rows
         rt.engine.run("cancer-drift")
         assert CountingDetector.fits == fits, "the second run re-fitted the reference"
         assert rt.profile_cache.hits >= 30

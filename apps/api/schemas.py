@@ -242,6 +242,47 @@ class ResultOut(BaseModel):
     details: dict[str, Any]
 
 
+class SideSummaryOut(BaseModel):
+    """One column on one side of a report: row counts (missing, infinite, outside the
+    reference's range, of categories the reference never had) and its moments or distinct
+    categories."""
+
+    rows: int
+    missing: int
+    infinite: int
+    out_of_range: int
+    unseen: int
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+    distinct: int | None
+
+
+class HistogramOut(BaseModel):
+    """Both sides counted into bins fixed on the reference: ``edges`` (numeric; counts are
+    [below, each bin, above]) or ``categories`` (categorical; the top ones, ``(other)``,
+    ``(unseen)``)."""
+
+    edges: list[float] | None
+    reference: list[int]
+    current: list[int]
+    categories: list[str] | None
+
+
+class FeatureSummaryOut(BaseModel):
+    """One monitored column in the reference and in the window. ``histogram`` is null in
+    report lists read with ``details=false``."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    result_kind: Literal["feature", "prediction", "performance"]
+    reference: SideSummaryOut
+    current: SideSummaryOut
+    histogram: HistogramOut | None
+    sampled: bool
+
+
 class ReportOut(BaseModel):
     """A monitor run's report, in the published shape."""
 
@@ -259,6 +300,7 @@ class ReportOut(BaseModel):
         "time asked for, created_at is when it was made.",
     )
     results: list[ResultOut]
+    features: list[FeatureSummaryOut] = []
 
 
 class ReportSummary(BaseModel):
@@ -475,4 +517,8 @@ def report_out(report: Report, *, details: bool = True) -> ReportOut:
             value = result[key]
             if value is not None and not math.isfinite(value):
                 result[key] = None if key != "threshold" else 0.0
+    data["features"] = jsonable(data["features"])
+    if not details:
+        for summary in data["features"]:
+            summary["histogram"] = None
     return ReportOut.model_validate(data)

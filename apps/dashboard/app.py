@@ -35,6 +35,8 @@ except ValidationError as exc:
 pages = [
     st.Page(ui.page_path("overview"), title="Overview", icon=":material/dashboard:", default=True),
     st.Page(ui.page_path("monitor"), title="Monitor", icon=":material/query_stats:"),
+    st.Page(ui.page_path("features"), title="Features", icon=":material/table_chart:"),
+    st.Page(ui.page_path("quality"), title="Data quality", icon=":material/rule:"),
     st.Page(ui.page_path("alerts"), title="Alerts", icon=":material/notifications:"),
 ]
 # the pages are registered before the sign-in, so a link to one lands there once signed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import plotly.graph_objects as go
 
@@ -21,12 +21,17 @@ from driftscope.apps.dashboard.data.display import (
     OK_COLOR,
     REFERENCE_COLOR,
     format_number,
+    metric_label,
 )
 from driftscope.apps.dashboard.data.drift import DetectorSeries, Heatmap
+from driftscope.apps.dashboard.data.features import Distribution, QualityView
+from driftscope.apps.dashboard.data.glossary import QUALITY_NAMES
 from driftscope.apps.dashboard.data.performance import PerformanceSeries
-from driftscope.apps.dashboard.data.reports import Comparison
+from driftscope.apps.dashboard.data.reports import Comparison, is_probability
 
 THRESHOLD_COLOR = "#c0392b"
+ECDF_PAD = 0.03
+"""Share of the ECDF's x span added on each side."""
 FONT = {"size": 13}
 LINE_COLORS = (
     "#3b6fd8",
@@ -42,15 +47,42 @@ LINE_COLORS = (
 )
 """Series colours: no red, which is kept for drift and thresholds."""
 P_VALUE_FLOOR = 1e-12
-"""p-values below this are drawn at it (the hover gives the real value)."""
+"""p-values below this are drawn at it, as downward triangles, and the chart says so (the
+hover gives the real value)."""
+FLOORED_SYMBOL = "triangle-down"
+MODEBAR_SPACE = 36
+"""Pixels kept free above the plot for Plotly's toolbar (the modebar), which it draws in the
+figure's top-right corner."""
+LEGEND = {
+    "orientation": "h",
+    "yref": "container",
+    "y": 0,
+    "yanchor": "bottom",
+    "x": 0,
+    "xanchor": "left",
+}
+"""Legends sit under the plot, where the toolbar never covers an entry (above the plot,
+it hid the right-hand entries of almost every chart)."""
+PLOTLY_CONFIG = {"displaylogo": False}
+"""The ``config`` of every ``st.plotly_chart``."""
+MIN_TIME_SPAN = timedelta(minutes=10)
+"""Time axes span at least this: one run alone was drawn over a few milliseconds, with
+ticks such as 01:18:39.4762."""
+TIME_TICK_FORMATS = [
+    {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
+    {"dtickrange": [60_000, 86_400_000], "value": "%H:%M\n%b %d"},
+    {"dtickrange": [86_400_000, None], "value": "%b %d\n%Y"},
+]
+"""Date tick labels by tick spacing: never fractions of a second."""
 
 
 def _layout(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
     fig.update_layout(
         height=height,
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        margin={"l": 10, "r": 10, "t": MODEBAR_SPACE + (30 if title else 0), "b": 10},
         title={"text": title, "x": 0, "font": {"size": 15}} if title else None,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        legend=LEGEND,
+        showlegend=True,  # a chart of one series still says which one it is
         hovermode="closest",
         font=FONT,
     )
@@ -58,33 +90,67 @@ def _layout(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figu
 
 
 def _span(times: Sequence[datetime]) -> list[datetime]:
-    return [min(times), max(times)] if times else []
+    """Where a horizontal line (a threshold, a reference value) runs: the runs' time span,
+    widened as :func:`_time_axis` widens it, so that one run still shows the line."""
+    if not times:
+        return []
+    lo, hi = min(times), max(times)
+    if hi - lo < MIN_TIME_SPAN:
+        pad = (MIN_TIME_SPAN - (hi - lo)) / 2
+        return [lo - pad, hi + pad]
+    return [lo, hi]
 
 
-def drift_lines(series: DetectorSeries, features: Sequence[str], height: int = 340) -> go.Figure:
+def _time_axis(fig: go.Figure, times: Sequence[datetime]) -> None:
+    """A date x-axis with readable ticks, at least :data:`MIN_TIME_SPAN` wide."""
+    fig.update_xaxes(type="date", tickformatstops=TIME_TICK_FORMATS)
+    if times and max(times) - min(times) < MIN_TIME_SPAN:
+        fig.update_xaxes(range=_span(times))
+
+
+def drift_lines(
+    series: DetectorSeries,
+    features: Sequence[str],
+    height: int = 340,
+    *,
+    highlight: datetime | None = None,
+) -> go.Figure:
     """One detector's decision value of each chosen feature over time, the threshold drawn
-    as a dashed line and drifted runs as red markers (a log axis for p-values)."""
+    as a dashed line and drifted runs as red markers (a log axis for p-values, on which
+    values below :data:`P_VALUE_FLOOR` are drawn at it as downward triangles and a note
+    says so). ``highlight`` marks one run with a vertical line."""
     fig = go.Figure()
     all_times: list[datetime] = []
     drift_x: list[datetime] = []
     drift_y: list[float | None] = []
     drift_text: list[str] = []
     floor = P_VALUE_FLOOR if series.drift_below else None
+    floored_any = False
     for i, name in enumerate(features):
         s = series.series.get(name)
         if s is None:
             continue
         all_times.extend(s.times)
         shown = _floored(s.values, floor)
+        floored = [floor is not None and v is not None and v < floor for v in s.values]
+        floored_any = floored_any or any(floored)
         fig.add_trace(
             go.Scatter(
                 x=s.times,
                 y=shown,
                 name=name,
                 mode="lines+markers",
-                marker={"size": 6},
+                marker={
+                    "size": [9 if b else 6 for b in floored],
+                    "symbol": [FLOORED_SYMBOL if b else "circle" for b in floored],
+                },
                 line={"width": 2, "color": LINE_COLORS[i % len(LINE_COLORS)]},
-                customdata=[format_number(v) for v in s.values],
+                customdata=[
+                    f"{format_number(v)} (below {P_VALUE_FLOOR:g}: drawn at it)"
+                    if b
+                    else format_number(v)
+                    for v, b in zip(s.values, floored, strict=True)
+                ],
                 hovertemplate=f"<b>{name}</b><br>%{{x|%Y-%m-%d %H:%M:%S}}<br>"
                 f"{series.measure} %{{customdata}}<extra></extra>",
             )
@@ -125,16 +191,45 @@ def drift_lines(series: DetectorSeries, features: Sequence[str], height: int = 3
     below = "drift below the line" if series.drift_below else "drift above the line"
     if series.drift_below:
         present = [v for s in series.series.values() for v in s.values if v is not None]
-        low = max(min(present, default=1.0), P_VALUE_FLOOR)
+        low = max(min([*present, series.threshold or 1.0], default=1.0), P_VALUE_FLOOR)
         decades = max(1, math.ceil(-math.log10(low)))
+        # from a decade below the smallest value (or the threshold) up to 1, which p-values
+        # never pass: a range inside one decade would have no tick at all
         fig.update_yaxes(
             title_text=f"{series.measure} ({below})",
             type="log",
             exponentformat="power",
             dtick=max(1, math.ceil(decades / 5)),
+            range=[-decades - 0.3, 0.15],
         )
+        if floored_any:
+            fig.add_annotation(
+                text=f"▼ below {P_VALUE_FLOOR:g}, drawn at {P_VALUE_FLOOR:g}",
+                xref="paper",
+                x=1,
+                xanchor="right",
+                yref="y",
+                y=math.log10(P_VALUE_FLOOR),
+                yanchor="bottom",
+                showarrow=False,
+                font={"size": 11, "color": THRESHOLD_COLOR},
+                bgcolor="rgba(255,255,255,0.8)",
+            )
     else:
         fig.update_yaxes(title_text=f"{series.measure} ({below})", rangemode="tozero")
+    if highlight is not None:
+        fig.add_shape(
+            type="line",
+            xref="x",
+            x0=highlight,
+            x1=highlight,
+            yref="paper",
+            y0=0,
+            y1=1,
+            line={"color": "#555", "width": 1, "dash": "dot"},
+        )
+        all_times.append(highlight)
+    _time_axis(fig, all_times)
     return _layout(fig, height=height)
 
 
@@ -148,9 +243,15 @@ def heatmap_figure(hm: Heatmap, height: int | None = None) -> go.Figure:
     """Features × runs coloured by how far each result is from its threshold: green well
     below, amber near, red past it; drifted cells carry a dot."""
     rows = max(len(hm.features), 1)
+    # one run alone: give its column edges, or Plotly draws it a millisecond wide
+    x: list[datetime] = (
+        [hm.times[0] - MIN_TIME_SPAN / 4, hm.times[0] + MIN_TIME_SPAN / 4]
+        if len(hm.times) == 1
+        else list(hm.times)
+    )
     fig = go.Figure(
         go.Heatmap(
-            x=hm.times,
+            x=x,
             y=hm.features,
             z=hm.z,
             zmin=0,
@@ -177,7 +278,8 @@ def heatmap_figure(hm: Heatmap, height: int | None = None) -> go.Figure:
     )
     fig.update_yaxes(autorange="reversed", type="category", tickfont={"size": 12})
     fig.update_xaxes(showgrid=False)
-    return _layout(fig, height=height or min(140 + 22 * rows, 900))
+    _time_axis(fig, hm.times)
+    return _layout(fig, height=height or min(max(200, 140 + 22 * rows), 900))
 
 
 def comparison_figure(
@@ -204,14 +306,21 @@ def comparison_figure(
         fig.update_yaxes(title_text="share of rows", tickformat=".0%")
         fig.update_xaxes(title_text=f"{feature} bins", type="category")
     else:
+        # the axis reaches a little past both samples' extremes, and both curves run to its
+        # edges: the last step up to 100% is drawn inside the chart, not on its border
+        lo, hi = min(comp.x), max(comp.x)
+        pad = (hi - lo) * ECDF_PAD or max(abs(hi), 1.0) * ECDF_PAD
+        if not math.isfinite(lo - pad) or not math.isfinite(hi + pad):
+            pad = 0.0  # values near the float's limits: no room to pad
+        x = [lo - pad, *comp.x, hi + pad]
         for name, values, color in (
             ("reference", comp.reference, REFERENCE_COLOR),
             ("current", comp.current, CURRENT_COLOR),
         ):
             fig.add_trace(
                 go.Scatter(
-                    x=comp.x,
-                    y=values,
+                    x=x,
+                    y=[0.0, *values, values[-1]],
                     name=name,
                     mode="lines",
                     line={"shape": "hv", "color": color, "width": 2.5},
@@ -232,7 +341,9 @@ def comparison_figure(
                 )
             )
         fig.update_yaxes(title_text="share of rows ≤ x (ECDF)", tickformat=".0%", range=[0, 1.02])
-        fig.update_xaxes(title_text=feature)
+        fig.update_xaxes(title_text=feature, range=[lo - pad, hi + pad])
+        if is_probability(feature):
+            fig.update_xaxes(tickformat=".0%")
     fig.update_layout(meta={"detector": detector, "feature": feature})
     return _layout(fig, height=height)
 
@@ -246,12 +357,12 @@ def performance_figure(perf: PerformanceSeries, height: int = 320) -> go.Figure:
         go.Scatter(
             x=perf.times,
             y=perf.values,
-            name=perf.metric,
+            name=metric_label(perf.metric),
             mode="lines+markers",
             marker={"size": 8, "color": colors},
             line={"color": CURRENT_COLOR, "width": 2},
             customdata=[[n if n is not None else "-"] for n in perf.labelled_rows],
-            hovertemplate=f"{perf.metric} %{{y:.3f}}<br>%{{x|%Y-%m-%d %H:%M:%S}}"
+            hovertemplate=f"{metric_label(perf.metric)} %{{y:.3f}}<br>%{{x|%Y-%m-%d %H:%M:%S}}"
             "<br>labelled rows %{customdata[0]}<extra></extra>",
         )
     )
@@ -283,7 +394,8 @@ def performance_figure(perf: PerformanceSeries, height: int = 320) -> go.Figure:
                 hovertemplate=f"limit {perf.limit:.3f}<extra></extra>",
             )
         )
-    fig.update_yaxes(title_text=perf.metric)
+    fig.update_yaxes(title_text=metric_label(perf.metric))
+    _time_axis(fig, perf.times)
     return _layout(fig, height=height)
 
 
@@ -322,4 +434,110 @@ def alert_timeline(events: Sequence[AlertEventRow], height: int | None = None) -
             )
         )
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=subjects[::-1])
+    _time_axis(fig, [e.at for e in events])
     return _layout(fig, height=height or min(120 + 28 * max(len(subjects), 1), 700))
+
+
+def distribution_figure(dist: Distribution, feature: str, height: int = 340) -> go.Figure:
+    """Reference against current for one column of one run: overlaid histograms on the
+    reference's bins (hatched bars at the ends for values outside its range), or paired bars
+    per category. Bars are shares of each side's counted values."""
+    fig = go.Figure()
+    sides = (
+        ("reference", dist.reference, REFERENCE_COLOR, dist.reference_total),
+        ("current", dist.current, CURRENT_COLOR, dist.current_total),
+    )
+    if dist.kind == "categorical":
+        for name, shares, color, total in sides:
+            fig.add_trace(
+                go.Bar(
+                    x=dist.labels,
+                    y=shares,
+                    name=f"{name} (n = {total:,})",
+                    marker={"color": color},
+                    hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>",
+                )
+            )
+        fig.update_layout(barmode="group", bargap=0.2, bargroupgap=0.05)
+        fig.update_xaxes(title_text=feature, type="category", automargin=True)
+    else:
+        centers = [(lo + hi) / 2 for lo, hi in zip(dist.left, dist.right, strict=True)]
+        widths = [hi - lo for lo, hi in zip(dist.left, dist.right, strict=True)]
+        for name, shares, color, total in sides:
+            fig.add_trace(
+                go.Bar(
+                    x=centers,
+                    y=shares,
+                    width=widths,
+                    name=f"{name} (n = {total:,})",
+                    marker={"color": color, "line": {"width": 0}},
+                    opacity=0.55,
+                    customdata=dist.labels,
+                    hovertemplate=f"{name}<br>%{{customdata}}: %{{y:.1%}}<extra></extra>",
+                )
+            )
+        outside = [
+            (dist.below, dist.left[0] - widths[0], dist.below_label),
+            (dist.above, dist.right[-1] + widths[-1], dist.above_label),
+        ]
+        for pair, x, label in outside:
+            if not any(pair):
+                continue
+            for (name, _, color, _), share in zip(sides, pair, strict=True):
+                fig.add_trace(
+                    go.Bar(
+                        x=[x],
+                        y=[share],
+                        width=[widths[0]],
+                        name=f"{name} outside the reference's range",
+                        legendgroup="outside",
+                        showlegend=False,
+                        marker={"color": color, "pattern": {"shape": "/"}, "line": {"width": 0}},
+                        opacity=0.55,
+                        hovertemplate=f"{name}<br>{label} (outside the reference's range): "
+                        "%{y:.1%}<extra></extra>",
+                    )
+                )
+            fig.add_annotation(
+                x=x, y=max(pair), text=label, showarrow=False, yanchor="bottom", font={"size": 11}
+            )
+        fig.update_layout(barmode="overlay", bargap=0)
+        fig.update_xaxes(title_text=feature)
+        if is_probability(feature):
+            fig.update_xaxes(tickformat=".0%")
+    fig.update_yaxes(title_text="share of values", tickformat=".0%", rangemode="tozero")
+    fig.update_layout(meta={"feature": feature, "kind": dist.kind})
+    return _layout(fig, height=height)
+
+
+def quality_figure(view: QualityView, height: int = 340, limit: int = 10) -> go.Figure:
+    """One data-quality measure's share of each run's window rows over time, one line per
+    column where it ever occurred (the ``limit`` worst)."""
+    fig = go.Figure()
+    times: list[datetime] = []
+    for i, series in enumerate(view.series[:limit]):
+        times.extend(series.times)
+        fig.add_trace(
+            go.Scatter(
+                x=series.times,
+                y=series.shares,
+                name=series.feature,
+                mode="lines+markers",
+                marker={"size": 6},
+                line={"width": 2, "color": LINE_COLORS[i % len(LINE_COLORS)]},
+                customdata=[
+                    [f"{c:,}" if c is not None else "-", f"{r:,}" if r is not None else "-"]
+                    for c, r in zip(series.counts, series.rows, strict=True)
+                ],
+                hovertemplate=f"<b>{series.feature}</b><br>%{{x|%Y-%m-%d %H:%M:%S}}<br>"
+                "%{y:.2%} (%{customdata[0]} of %{customdata[1]} rows)<extra></extra>",
+            )
+        )
+    fig.update_yaxes(
+        title_text=f"share of rows {QUALITY_NAMES[view.measure]}",
+        tickformat=".1%",
+        rangemode="tozero",
+    )
+    fig.update_layout(meta={"measure": view.measure})
+    _time_axis(fig, times)
+    return _layout(fig, height=height)

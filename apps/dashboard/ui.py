@@ -4,7 +4,7 @@ controls (time range, auto-refresh), and the one-line error and state badges."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -26,6 +26,7 @@ from driftscope.apps.dashboard.data.display import (
     format_age,
     since_for,
 )
+from driftscope.apps.dashboard.data.values import items
 
 PAGES_DIR = "views"
 RANGE_LABELS = {
@@ -124,6 +125,39 @@ def run_monitor(name: str) -> tuple[Any, ApiError | None]:
         return None, error
     _cached_get.clear()
     return report, None
+
+
+# -- a monitor and its reports, shared by the pages about one monitor --------------------------
+
+REPORT_LIMIT = 500
+"""The most reports a page reads for its range (newest first)."""
+
+
+def pick_monitor(names: list[str], where: Any = None) -> str:
+    """The monitor selector (``?monitor=`` in the URL); the choice carries over to the other
+    pages about one monitor."""
+    remembered = st.session_state.get("chosen_monitor")
+    index = names.index(remembered) if remembered in names else 0
+    container = where if where is not None else st
+    name = str(
+        container.selectbox("Monitor", names, index=index, key="monitor", bind="query-params")
+    )
+    st.session_state["chosen_monitor"] = name
+    return name
+
+
+def monitor_reports(name: str) -> tuple[list[Mapping[str, Any]], bool]:
+    """A monitor's reports in the chosen range, without chart data, and whether there were
+    more than :data:`REPORT_LIMIT`."""
+    page = get(f"/v1/monitors/{name}/reports", since=since(), limit=REPORT_LIMIT, details=False)
+    more = isinstance(page, Mapping) and page.get("next_before") is not None
+    return items(page, "reports"), more
+
+
+def detailed(report: Mapping[str, Any]) -> Mapping[str, Any]:
+    """One report with its chart data (``GET /v1/reports/{id}``); the listed one otherwise."""
+    full, _ = try_get(f"/v1/reports/{report.get('id')}")
+    return full if isinstance(full, Mapping) else report
 
 
 # -- sidebar controls ------------------------------------------------------------------------

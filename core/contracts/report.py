@@ -1,4 +1,5 @@
-"""A monitor run's report: what each detector found on each feature of one window."""
+"""A monitor run's report: what each detector found on each feature of one window, and what
+each monitored column looked like on both sides (its :class:`FeatureSummary`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from driftscope.core.contracts.types import ResultStatus
+from driftscope.core.contracts.types import FeatureKind, ResultStatus
 
 ResultKind = Literal["feature", "prediction", "performance", "multivariate"]
 ReportStatus = Literal["ok", "insufficient_data", "failed"]
@@ -40,12 +41,92 @@ class ResultRow:
 
 
 @dataclass
+class SideSummary:
+    """One column on one side (the reference, or the current window) of a report.
+
+    Counts are rows: ``rows`` is every row of that side, ``missing`` (NULL, NaN, no category)
+    and ``infinite`` (``±inf``) are among them, ``out_of_range`` counts finite numeric values
+    below the reference's minimum or above its maximum and ``unseen`` categorical values whose
+    category the reference never had (both 0 for the reference itself). ``mean``, ``std``
+    (sample standard deviation, ``ddof=1``), ``min`` and ``max`` are over the finite values of
+    a numeric column (``None`` when there are none, ``std`` also with one value);
+    ``distinct`` is the number of distinct categories of a categorical one.
+    """
+
+    rows: int
+    missing: int = 0
+    infinite: int = 0
+    out_of_range: int = 0
+    unseen: int = 0
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    distinct: int | None = None
+
+
+@dataclass
+class Histogram:
+    """Both sides of one column counted into the same bins, fixed on the reference.
+
+    Numeric: ``edges`` are ``k + 1`` finite, equally spaced edges over the reference's finite
+    range; ``reference`` and ``current`` hold ``k + 2`` counts: values below the first edge,
+    the ``k`` bins ``[e_0, e_1), …, [e_{k-1}, e_k]`` (the last one closed, as
+    ``numpy.histogram``), and values above the last edge. Categorical: ``categories`` are the
+    reference's most frequent categories followed by ``"(other)"`` (the reference's other
+    categories) and ``"(unseen)"`` (categories the reference never had); the counts align
+    with them. Missing and infinite values are in neither.
+    """
+
+    edges: list[float] | None
+    reference: list[int]
+    current: list[int]
+    categories: list[str] | None = None
+
+
+@dataclass
+class FeatureSummary:
+    """What one monitored column (a feature, the prediction, a class probability) looked like
+    in the reference and in the window a report checked.
+
+    ``histogram`` is ``None`` only when a numeric reference has no finite value to fix bins
+    on. ``sampled`` is true when the store returned a uniform sample of a larger window
+    (``WindowInfo.sampled_rows`` of ``WindowInfo.rows``): ``current`` then describes that
+    sample.
+    """
+
+    name: str
+    kind: FeatureKind
+    result_kind: ResultKind
+    reference: SideSummary
+    current: SideSummary
+    histogram: Histogram | None
+    sampled: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSummary:
+        """A summary from its ``asdict`` (JSON) form."""
+        histogram = data.get("histogram")
+        return cls(
+            name=data["name"],
+            kind=data["kind"],
+            result_kind=data["result_kind"],
+            reference=SideSummary(**data["reference"]),
+            current=SideSummary(**data["current"]),
+            histogram=None if histogram is None else Histogram(**histogram),
+            sampled=bool(data.get("sampled", False)),
+        )
+
+
+@dataclass
 class Report:
     """Everything one monitor run found. ``drifted`` is true when any result drifted.
 
-    ``backfilled`` marks a report made afterwards over a past window (``driftscope
-    backfill``, ``POST /v1/monitors/{name}/run?at=...``): its window ends at the time asked
-    for, while ``created_at`` is when it was made.
+    ``features`` holds one :class:`FeatureSummary` per monitored column, computed from the
+    same reference and window the detectors saw (empty when no window was read, and in
+    reports saved before summaries existed). ``backfilled`` marks a report made afterwards
+    over a past window (``driftscope backfill``, ``POST /v1/monitors/{name}/run?at=...``):
+    its window ends at the time asked for, while ``created_at`` is when it was made.
     """
 
     id: str
@@ -56,6 +137,7 @@ class Report:
     results: list[ResultRow]
     status: ReportStatus = "ok"
     duration_ms: float | None = None
+    features: list[FeatureSummary] = field(default_factory=list)
     backfilled: bool = False
 
     @property
@@ -85,6 +167,8 @@ class Report:
             results=[ResultRow(**r) for r in data["results"]],
             status=data.get("status", "ok"),
             duration_ms=data.get("duration_ms"),
+            # reports saved before summaries existed have no "features"
+            features=[FeatureSummary.from_dict(f) for f in data.get("features") or []],
             backfilled=bool(data.get("backfilled", False)),
         )
 

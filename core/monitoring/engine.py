@@ -2,7 +2,8 @@
 
 Read the current window from the store, clean each column (missing values and infinities are
 counted, not dropped silently), score every detector on every feature it applies to and on
-the model's prediction, correct p-values across features, and build one report.
+the model's prediction, correct p-values across features, summarise each column on both
+sides (:mod:`driftscope.core.monitoring.summaries`), and build one report.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ from driftscope.core.contracts.detector import (
     PerformanceDetector,
     missing_categories,
 )
-from driftscope.core.contracts.report import Report, ResultKind, ResultRow, WindowInfo
+from driftscope.core.contracts.report import (
+    FeatureSummary,
+    Report,
+    ResultKind,
+    ResultRow,
+    WindowInfo,
+)
 from driftscope.core.contracts.store import Store, WindowData
 from driftscope.core.contracts.types import BinCounts, CategoryCounts, FeatureKind
 from driftscope.core.contracts.window_detector import (
@@ -43,6 +50,7 @@ from driftscope.core.errors import PluginError
 from driftscope.core.monitoring.correction import adjust_p_values
 from driftscope.core.monitoring.model_loading import LoadedModel
 from driftscope.core.monitoring.profiles import ProfileCache
+from driftscope.core.monitoring.summaries import describe_reference, summarize
 from driftscope.core.plugin_system.manager import PluginManager
 from driftscope.core.validation import EARLIEST
 
@@ -178,7 +186,9 @@ class MonitorEngine:
             data = self.store.read_window(model.name, start, end, max_rows=monitor.window.max_rows)
             if data.sampled_from is not None:
                 window.sampled_rows = data.rows
-            report.results = self._score(monitor, model, data)
+            columns = self._columns(monitor, model, data)
+            report.results = self._score(monitor, model, data, columns)
+            report.features = self._summaries(model, columns, sampled=data.sampled_from is not None)
             if report.results and all(r.status == "failed" for r in report.results):
                 report.status = "failed"
         report.duration_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -226,10 +236,9 @@ class MonitorEngine:
         return columns
 
     def _score(
-        self, monitor: MonitorConfig, model: LoadedModel, data: WindowData
+        self, monitor: MonitorConfig, model: LoadedModel, data: WindowData, columns: list[Column]
     ) -> list[ResultRow]:
         results: list[ResultRow] = []
-        columns = self._columns(monitor, model, data)
         cleaned = {c.name: (clean(c.reference, c.kind), clean(c.current, c.kind)) for c in columns}
         for detector in self.detectors(monitor):
             if isinstance(detector, PerformanceDetector):
@@ -278,6 +287,39 @@ class MonitorEngine:
             results.extend(found)
         return results
 
+    def _summaries(
+        self, model: LoadedModel, columns: list[Column], *, sampled: bool
+    ) -> list[FeatureSummary]:
+        """Each column's summary against its reference side, which is cached with the
+        profiles. A column whose summary fails is left out and logged: the report and its
+        detector results stand without it."""
+        summaries: list[FeatureSummary] = []
+        for column in columns:
+            try:
+                key = (model.reference.digest, "summary", column.name, column.kind)
+                reference = self.cache.get_or_fit(
+                    key, partial(describe_reference, column.reference, column.kind)
+                )
+                summaries.append(
+                    summarize(
+                        column.name,
+                        column.kind,
+                        column.result_kind,
+                        reference,
+                        column.current,
+                        sampled=sampled,
+                    )
+                )
+            except Exception as exc:
+                log.error(
+                    "summarising %s of model %s failed: %s",
+                    column.name,
+                    model.name,
+                    exc,
+                    exc_info=exc,
+                )
+        return summaries
+
     def _run_all(self, tasks: list[Callable[[], ResultRow]], *, parallel: bool) -> list[ResultRow]:
         """Run one detector's per-feature tasks, in order of the tasks. Sorting and searching
         release the GIL, so thread-safe detectors score features on several cores at once."""
@@ -323,6 +365,9 @@ class MonitorEngine:
         except Exception as exc:
             return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
         result.details.update(counts)
+        # every result says how many values it compared, whether or not its detector does
+        result.details.setdefault("reference_size", len(ref_values))
+        result.details.setdefault("current_size", len(cur_values))
         return _row(column.result_kind, column.name, detector.name, result)
 
     def _counted_feature(
@@ -373,6 +418,8 @@ class MonitorEngine:
         except Exception as exc:
             return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
         result.details.update(counts)
+        result.details.setdefault("reference_size", len(ref_values))
+        result.details.setdefault("current_size", counted.total)
         return _row(column.result_kind, column.name, detector.name, result)
 
     def _count_in_store(

@@ -53,7 +53,7 @@ from driftscope import (
     hookimpl,
 )
 
-#: Number of reference quantiles at which both ECDFs are sampled for the dashboard.
+#: Quantiles of each sample (reference and window) at which both ECDFs are sampled for charts.
 ECDF_POINTS = 50
 #: ``scipy.stats.ks_2samp(method="auto")`` is exact when both sizes are at most this.
 MAX_AUTO_N = 10_000
@@ -114,8 +114,7 @@ class KSDetector(PValueDetector[KSSettings, KSProfile]):
         values = np.sort(np.asarray(reference.values, dtype=np.float64))
         if values.size == 0:
             raise ValueError(f"feature {reference.name!r}: the reference is empty")
-        idx = np.round(np.linspace(0.0, 1.0, ECDF_POINTS) * (values.size - 1)).astype(np.intp)
-        grid = np.unique(values[idx])
+        grid = _quantile_grid(values)
         values.flags.writeable = False
         grid.flags.writeable = False
         return KSProfile(values, grid)
@@ -310,11 +309,16 @@ def _smirnov_strided(n: int, x: float) -> float:
 
 # -- chart data ------------------------------------------------------------------------------
 def _ecdf_chart(profile: KSProfile, cur_sorted: np.ndarray, location: float) -> dict[str, Any]:
-    """Both ECDFs at the reference quantiles, widened to span both samples, plus D's location."""
+    """Both ECDFs at the quantiles of both samples, their extremes and D's location.
+
+    The window's own quantiles matter: sampled at the reference's alone, a window that moved
+    past the reference's range showed one jump at its maximum, and the chart hid where its
+    last 10–30% of rows lay.
+    """
     ref = profile.sorted_values
     lo = min(ref[0], cur_sorted[0])
     hi = max(ref[-1], cur_sorted[-1])
-    x = np.unique(np.concatenate((profile.grid, [lo, hi, location])))
+    x = np.unique(np.concatenate((profile.grid, _quantile_grid(cur_sorted), [lo, hi, location])))
     return {
         "x": [float(v) for v in x],
         "reference": [float(v) for v in np.searchsorted(ref, x, side="right") / ref.size],
@@ -322,6 +326,12 @@ def _ecdf_chart(profile: KSProfile, cur_sorted: np.ndarray, location: float) -> 
             float(v) for v in np.searchsorted(cur_sorted, x, side="right") / cur_sorted.size
         ],
     }
+
+
+def _quantile_grid(sorted_values: np.ndarray) -> np.ndarray:
+    """:data:`ECDF_POINTS` evenly spaced order statistics of a sorted sample, deduplicated."""
+    idx = np.round(np.linspace(0.0, 1.0, ECDF_POINTS) * (sorted_values.size - 1)).astype(np.intp)
+    return np.unique(sorted_values[idx])
 
 
 def _json_float(value: float) -> float | None:

@@ -11,13 +11,19 @@ serves the store with the API (scheduler off), sends one more drifted batch thro
 
 Monitors:
 
-* ``cancer-drift`` — ks, psi, chi2 (the prediction), performance: drifts in the second half;
+* ``cancer-drift`` — ks, psi, chi2 (the prediction), performance: drifts in the second half,
+  where :data:`GAPPY_FEATURE` also misses a value in every :data:`GAPPY_EVERY`-th row;
 * ``cancer-stable`` — psi on features the drift leaves alone: stays ok;
 * ``cancer-idle`` — never run: no reports (the empty state).
+
+:func:`build_colours` makes a second store: a model with a categorical feature, run once
+(one run: the single-point time axes), whose window has unseen and missing categories and
+absurd, infinite and missing numbers.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,14 +37,26 @@ import yaml
 from driftscope.apps.demo.model import TARGET, drifted_rows
 from driftscope.core.alerting.wiring import build_alerting
 from driftscope.core.contracts.store import PredictionRecord
+from driftscope.core.durations import format_duration
 from driftscope.core.runtime import Runtime
 from support.api_helpers import ServerProcess, demo_model, make_demo_config
+from support.factories import categorical_model
 
 BATCHES = 12
 BATCH_ROWS = 100
 STEP = timedelta(minutes=6)  # twelve runs span 72 minutes: more than the "1h" range
 DRIFT_FROM = 6  # batches from this index on are drifted
 LABELLED_SHARE = 0.7
+GAPPY_FEATURE = "worst concavity"
+GAPPY_EVERY = 12  # drifted batches miss GAPPY_FEATURE in every 12th row
+WINDOW = timedelta(minutes=5)  # the monitors' window: the newest 5 of a batch's 6 minutes
+
+
+def gappy_share() -> float:
+    """The share of a drifted run's window rows that miss :data:`GAPPY_FEATURE`: row ``i`` of
+    a batch is logged ``(i + 1) / (BATCH_ROWS + 1)`` of the way through its six minutes."""
+    seen = [i for i in range(BATCH_ROWS) if STEP * (i + 1) / (BATCH_ROWS + 1) >= STEP - WINDOW]
+    return sum(1 for i in seen if i % GAPPY_EVERY == 0) / len(seen)
 
 
 @dataclass
@@ -52,13 +70,26 @@ class LiveScenario:
     stable: list[str]
 
 
+@dataclass
+class ColoursScenario:
+    """What :func:`build_colours` made: a config, and what its one run's window held."""
+
+    config: Path
+    rows: int
+    unseen: int
+    missing_colour: int
+    missing_x: int
+    infinite_x: int
+    absurd_x: int
+
+
 def _config(tmp_path: Path, store_url: str, features: list[str]) -> Path:
     path = make_demo_config(
         tmp_path,
         store_url,
         every="1h",
         monitor={
-            "window": {"last": "5m", "min_samples": 20},
+            "window": {"last": format_duration(WINDOW), "min_samples": 20},
             "correction": "bonferroni",
             "detectors": [
                 {"type": "ks", "p_value": 0.05, "min_statistic": 0.1},
@@ -118,12 +149,15 @@ def _records(
     for i in range(len(frame)):
         at = end - STEP + (STEP * (i + 1)) / (len(frame) + 1)
         label = str(int(frame[TARGET].iloc[i])) if rng.random() < LABELLED_SHARE else None
+        values: dict[str, float | None] = {f: float(frame[f].iloc[i]) for f in features}
+        if batch >= DRIFT_FROM and i % GAPPY_EVERY == 0:
+            values[GAPPY_FEATURE] = None
         records.append(
             PredictionRecord(
                 id=f"b{batch:02d}-{i:04d}",
                 model="cancer",
                 timestamp=at,
-                features={f: float(frame[f].iloc[i]) for f in features},
+                features=values,
                 prediction=predictions[i],
                 probabilities=(
                     {c: float(p) for c, p in zip(classes, proba[i], strict=True)}
@@ -214,3 +248,73 @@ def _ok(response: httpx.Response) -> Any:
             f"{response.request.url} answered {response.status_code}: {response.text}"
         )
     return response.json()
+
+
+COLOURS_ROWS = 200
+
+
+def build_colours(tmp_path: Path, now: datetime | None = None) -> ColoursScenario:
+    """A store with one run of ``colours-drift`` (ks, psi, chi2) on a model with a numeric
+    ``x`` and a categorical ``colour``, whose window ends a minute before ``now``: 10% of its
+    colours are ``purple`` (the reference has none), some colours and numbers are missing,
+    some numbers infinite or 1e308, and ``x`` is shifted."""
+    now = now or datetime.now(UTC)
+    folder = tmp_path / "colours"
+    folder.mkdir(parents=True, exist_ok=True)
+    model_path, reference = categorical_model(folder)
+    config = folder / "colours.yaml"
+    document = {
+        "store": {"type": "sql", "url": f"sqlite:///{folder / 'colours.db'}"},
+        "models": [
+            {"name": "colours", "path": str(model_path), "reference": str(reference)}
+            | {"target": "label"}
+        ],
+        "monitors": [
+            {
+                "name": "colours-drift",
+                "model": "colours",
+                "every": "1h",
+                "window": {"last": "1h", "min_samples": 20},
+                "correction": "fdr",
+                "detectors": [
+                    {"type": "ks", "p_value": 0.05},
+                    {"type": "psi", "threshold": 0.25},
+                    {"type": "chi2", "p_value": 0.05},
+                ],
+            }
+        ],
+    }
+    config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    rng = np.random.default_rng(3)
+    colours: list[str | None] = list(rng.choice(["red", "green", "blue"], COLOURS_ROWS))
+    x: list[float | None] = list(rng.normal(0.8, 1.0, COLOURS_ROWS))
+    unseen, missing_colour = COLOURS_ROWS // 10, 6
+    colours[:unseen] = ["purple"] * unseen
+    colours[unseen : unseen + missing_colour] = [None] * missing_colour
+    missing_x, infinite_x, absurd_x = 8, 3, 2
+    x[-missing_x:] = [None] * missing_x
+    x[:infinite_x] = [math.inf] * infinite_x
+    x[infinite_x : infinite_x + absurd_x] = [1e308] * absurd_x
+    p = rng.beta(2, 2, COLOURS_ROWS)
+    end = now - timedelta(minutes=1)
+    runtime = Runtime.from_path(config)
+    try:
+        records = [
+            PredictionRecord(
+                id=f"c-{i:04d}",
+                model="colours",
+                timestamp=end - timedelta(minutes=30) + timedelta(seconds=5 * i),
+                features={"x": x[i], "colour": colours[i]},
+                prediction=str(i % 2),
+                probabilities={"0": float(1 - p[i]), "1": float(p[i])},
+            )
+            for i in range(COLOURS_ROWS)
+        ]
+        runtime.store.write_predictions(records)
+        runtime.engine.clock = lambda: end
+        runtime.engine.run("colours-drift", now=end)
+    finally:
+        runtime.close()
+    return ColoursScenario(
+        config, COLOURS_ROWS, unseen, missing_colour, missing_x, infinite_x, absurd_x
+    )

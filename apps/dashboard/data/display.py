@@ -113,8 +113,70 @@ def format_duration(seconds: float | None) -> str | None:
     return f"{seconds:g}s"
 
 
-def format_edge(value: float) -> str:
-    """A bin edge for a label: ``-∞``/``∞`` for open ends, else three significant digits."""
+def format_edge(value: float, digits: int = 3, *, percent: bool = False) -> str:
+    """A bin edge for a label: ``-∞``/``∞`` for open ends, else ``digits`` significant digits
+    (a compact exponent, ``4.34e-6``, for very small or large values); ``percent`` writes a
+    probability as a percentage."""
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
-    return f"{value:.3g}"
+    if percent:
+        return f"{_significant(value * 100, digits)}%"
+    return _significant(value, digits)
+
+
+def _significant(value: float, digits: int) -> str:
+    text = f"{value:.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+MAX_EDGE_DIGITS = 12
+
+
+def format_edges(values: list[float], *, percent: bool = False) -> list[str]:
+    """Bin edges as labels that tell neighbours apart: three significant digits, more where
+    two different neighbouring edges would read the same (``0.9999`` and ``0.99999`` are not
+    both "1"), and for probabilities (``percent``) never "0%" or "100%" for an edge that is
+    not exactly 0 or 1."""
+    labels: list[str] = []
+    for i, value in enumerate(values):
+        neighbours = [values[j] for j in (i - 1, i + 1) if 0 <= j < len(values)]
+        digits = 3
+        while digits < MAX_EDGE_DIGITS:
+            text = format_edge(value, digits, percent=percent)
+            clash = any(
+                n != value and format_edge(n, digits, percent=percent) == text for n in neighbours
+            )
+            rounded_to_bound = percent and text in ("0%", "100%") and value not in (0.0, 1.0)
+            if not clash and not rounded_to_bound:
+                break
+            digits += 1
+        labels.append(format_edge(value, digits, percent=percent))
+    return labels
+
+
+METRIC_LABELS: dict[str, str] = {
+    "accuracy": "Accuracy",
+    "f1": "F1",
+    "roc_auc": "ROC AUC",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "r2": "R²",
+}
+"""How the performance detector's metrics are written (acronyms stay capitals)."""
+
+
+def metric_label(metric: str, *, in_sentence: bool = False) -> str:
+    """A metric's display name: ``MAE``, ``ROC AUC``, ``Accuracy``; a plugin's own metric
+    keeps its spelling, underscores read as spaces and the first letter raised
+    (``log_loss`` → ``Log loss``, ``MAPE`` stays). ``in_sentence`` lowers words that are not
+    acronyms ("measure accuracy", "measure MAE")."""
+    known = METRIC_LABELS.get(metric.lower())
+    if known is None:
+        text = metric.replace("_", " ").strip()
+        known = text[:1].upper() + text[1:] if text else metric
+    if in_sentence and known[:1].isupper() and known[1:2].islower():
+        return known[:1].lower() + known[1:]
+    return known

@@ -226,3 +226,14 @@ def detectors_of(reports: Iterable[Mapping[str, Any]], kind: str = "feature") ->
     for p in result_points(reports, kind):
         seen.setdefault(p.detector, None)
     return list(seen)
+
+
+def drawable(
+    series: Mapping[str, DetectorSeries], features: Iterable[str]
+) -> tuple[list[DetectorSeries], list[DetectorSeries]]:
+    """The detectors that scored at least one of ``features`` (a chart each), and those that
+    scored none of them (chi-square when only numeric features are chosen): a page names
+    those instead of drawing an empty chart."""
+    chosen = set(features)
+    drawn = [ds for ds in series.values() if chosen & set(ds.series)]
+    return drawn, [ds for ds in series.values() if not chosen & set(ds.series)]

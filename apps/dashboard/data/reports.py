@@ -10,7 +10,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any, Literal
 
-from driftscope.apps.dashboard.data.display import format_edge
+from driftscope.apps.dashboard.data.display import format_edges, format_number
 from driftscope.apps.dashboard.data.values import (
     as_float,
     as_int,
@@ -155,15 +155,31 @@ def _proportions(values: list[float]) -> list[float]:
     return values
 
 
-def _bin_labels(bins: Mapping[str, Any], size: int) -> list[str]:
-    """Short labels of bins: from numeric ``edges`` (three significant digits) when given,
-    else the published ``labels`` (categories), else ``bin 1`` …"""
+def is_probability(feature: str) -> bool:
+    """Whether a column is a class probability (``probability:<class>``), drawn in percent."""
+    return feature.startswith("probability:")
+
+
+def bin_labels(edges: list[float], size: int, *, percent: bool = False) -> list[str] | None:
+    """Labels of ``size`` bins from ``size + 1`` edges, or from ``size - 1`` inner edges
+    with open outer bins; ``None`` when the counts do not fit. Neighbouring edges never read
+    the same (see :func:`format_edges`)."""
+    text = format_edges(edges, percent=percent)
+    inner = [f"{lo} – {hi}" for lo, hi in pairwise(text)]
+    if len(edges) == size + 1:
+        return inner
+    if len(edges) == size - 1 and size > 1:
+        return [f"≤ {text[0]}", *inner, f"> {text[-1]}"]
+    return None
+
+
+def _bin_labels(bins: Mapping[str, Any], size: int, *, percent: bool = False) -> list[str]:
+    """Short labels of bins: from numeric ``edges`` when given, else the published
+    ``labels`` (categories), else ``bin 1`` …"""
     edges = _numbers(bins.get("edges"))
-    if edges is not None and len(edges) == size + 1:
-        return [f"{format_edge(lo)} – {format_edge(hi)}" for lo, hi in pairwise(edges)]
-    if edges is not None and len(edges) == size - 1 and size > 1:  # inner edges, open ends
-        inner = [f"{format_edge(lo)} – {format_edge(hi)}" for lo, hi in pairwise(edges)]
-        return [f"≤ {format_edge(edges[0])}", *inner, f"> {format_edge(edges[-1])}"]
+    from_edges = None if edges is None else bin_labels(edges, size, percent=percent)
+    if from_edges is not None:
+        return from_edges
     labels = bins.get("labels")
     if isinstance(labels, list) and len(labels) == size:
         return [str(label) for label in labels]
@@ -173,6 +189,7 @@ def _bin_labels(bins: Mapping[str, Any], size: int) -> list[str]:
 def comparison(result: Mapping[str, Any]) -> Comparison | None:
     """The reference-against-current data a result's ``details`` carry, or ``None``."""
     details = details_of(result)
+    percent = is_probability(feature_label(result))
     bins = details.get("bins")
     if isinstance(bins, Mapping):
         reference = _numbers(bins.get("reference"))
@@ -185,7 +202,7 @@ def comparison(result: Mapping[str, Any]) -> Comparison | None:
         if reference and current and len(reference) == len(current):
             return Comparison(
                 "bins",
-                _bin_labels(bins, len(reference)),
+                _bin_labels(bins, len(reference), percent=percent),
                 _proportions(reference),
                 _proportions(current),
             )
@@ -223,6 +240,79 @@ def sample_counts(result: Mapping[str, Any]) -> SampleCounts:
         reference_infinite=as_int(d.get("reference_infinite")),
         current_infinite=as_int(d.get("current_infinite")),
     )
+
+
+def sample_line(result: Mapping[str, Any]) -> str | None:
+    """One caption line of a result's sample: sizes, and what was dropped from the window;
+    only what the result reports (``None`` when it reports nothing)."""
+    counts = sample_counts(result)
+    parts = []
+    if counts.reference_size is not None:
+        parts.append(f"reference n = {counts.reference_size:,}")
+    if counts.current_size is not None:
+        parts.append(f"current n = {counts.current_size:,}")
+    dropped = [
+        f"{value:,} {label}"
+        for label, value in (
+            ("missing", counts.current_missing),
+            ("infinite", counts.current_infinite),
+        )
+        if value
+    ]
+    if dropped:
+        parts.append(f"dropped from current: {', '.join(dropped)}")
+    if details_of(result).get("counted_in_store"):
+        parts.append("counted over the whole window in the store")
+    return " · ".join(parts) or None
+
+
+@dataclass(frozen=True)
+class ResultNumber:
+    """One number of a result as a panel shows it: ``label`` **``value``** (``note``)."""
+
+    label: str
+    value: str
+    note: str | None = None
+
+
+def result_numbers(result: Mapping[str, Any]) -> list[ResultNumber]:
+    """The numbers of one result: its statistic, its p-value (the adjusted one, with the
+    correction and the raw value as a note) or its severity, and its threshold."""
+    details = details_of(result)
+    numbers = [ResultNumber("statistic", format_number(as_float(result.get("statistic"))))]
+    raw = as_float(result.get("p_value"))
+    adjusted = as_float(details.get("p_value_adjusted"))
+    if raw is not None and adjusted is not None:
+        correction = details.get("correction") or "corrected"
+        numbers.append(
+            ResultNumber(
+                "p-value", format_number(adjusted), f"{correction}; raw {format_number(raw)}"
+            )
+        )
+    elif raw is not None:
+        numbers.append(ResultNumber("p-value", format_number(raw)))
+    elif details.get("severity") is not None:
+        numbers.append(ResultNumber("severity", str(details.get("severity"))))
+    numbers.append(ResultNumber("threshold", format_number(as_float(result.get("threshold")))))
+    return numbers
+
+
+def report_label(report: Mapping[str, Any]) -> str:
+    """A run in a selector: its time and how many features drifted (or its status)."""
+    summary = summarize_report(report)
+    when = f"{summary.created_at:%Y-%m-%d %H:%M:%S}" if summary.created_at else summary.id
+    if summary.status != "ok":
+        return f"{when} · {summary.status.replace('_', ' ')}"
+    return f"{when} · {len(summary.drifted_features)} drifting"
+
+
+def correction_of(report: Mapping[str, Any]) -> str | None:
+    """The multiple-testing correction a report's p-values were adjusted with, if any."""
+    for row in items(report.get("results")):
+        correction = details_of(row).get("correction")
+        if isinstance(correction, str) and correction:
+            return correction
+    return None
 
 
 def results_for_feature(report: Mapping[str, Any], feature: str) -> list[Mapping[str, Any]]:

@@ -42,7 +42,12 @@ STATE_BACKGROUNDS = {
 
 
 def _active(rows: list[AlertRow]) -> None:
-    st.subheader("Active now")
+    st.subheader(
+        "Active now",
+        help="One row per alert key (monitor, detector, feature) that is firing, pending or "
+        "out of data. A key fires after the monitor's `for_runs` drifted runs in a row and "
+        "resolves after `resolve_runs` clean ones, so one noisy run does not page anyone.",
+    )
     active = [r for r in rows if r.state in ACTIVE]
     if not active:
         st.success("Nothing is firing, pending or out of data.", icon=":material/check_circle:")
@@ -76,7 +81,11 @@ def _active(rows: list[AlertRow]) -> None:
 
 
 def _history(events: list[AlertEventRow]) -> None:
-    st.subheader("History")
+    st.subheader(
+        "History",
+        help="Every change of an alert key's state in the range, one row per key: red when "
+        "it started firing, blue when it resolved. Hover a dot for the value that caused it.",
+    )
     if not events:
         st.info(
             "No state changes in this range. Alerts change state when a monitor's report "
@@ -86,7 +95,7 @@ def _history(events: list[AlertEventRow]) -> None:
         )
         return
     st.plotly_chart(
-        charts.alert_timeline(events), key="alert-timeline", config={"displaylogo": False}
+        charts.alert_timeline(events), key="alert-timeline", config=charts.PLOTLY_CONFIG
     )
     table = [
         {
@@ -119,7 +128,11 @@ def _delivery(
     waiting: list[OutboxMessageRow],
     error: ApiError | None,
 ) -> None:
-    st.subheader("Delivery")
+    st.subheader(
+        "Delivery",
+        help="How each notifier is doing with the alert messages: sent, waiting to be retried "
+        "(a notifier that is down gets them later), or given up after `give_up_after`.",
+    )
     if error is not None:
         st.warning(error.message, icon=":material/cloud_off:")
         return

@@ -16,23 +16,31 @@ from driftscope.apps.dashboard.data.display import (
     STATE_ICONS,
     STATE_LABELS,
     format_age,
-    format_number,
+    metric_label,
 )
-from driftscope.apps.dashboard.data.drift import detectors_of, drift_series, heatmap
+from driftscope.apps.dashboard.data.drift import (
+    DetectorSeries,
+    detectors_of,
+    drawable,
+    drift_series,
+    heatmap,
+)
+from driftscope.apps.dashboard.data.glossary import HEATMAP_HELP, MEASURE_HELP, detector_help
 from driftscope.apps.dashboard.data.performance import PerformanceSeries, performance_series
 from driftscope.apps.dashboard.data.reports import (
     ReportSummary,
     comparison,
     monitor_state,
     report_features,
+    report_label,
+    result_numbers,
     results_for_feature,
-    sample_counts,
+    sample_line,
     summarize_report,
 )
-from driftscope.apps.dashboard.data.values import as_mapping, items, latest_report, sorted_reports
+from driftscope.apps.dashboard.data.values import latest_report, sorted_reports
 from driftscope.apps.dashboard.report_download import report_download_button
 
-REPORT_LIMIT = 500
 DEFAULT_LINES = 5
 
 
@@ -95,11 +103,12 @@ def _metrics(latest: Mapping[str, Any], perf: list[PerformanceSeries]) -> Report
     if latest_perf is not None:
         change = latest_perf.latest_change
         cols[4].metric(
-            latest_perf.metric.replace("_", " ").capitalize(),
+            metric_label(latest_perf.metric),
             f"{latest_perf.values[-1]:.3f}",
             delta=f"{change:+.1%} vs reference" if change is not None else None,
             delta_color="inverse" if latest_perf.lower_is_better else "normal",
             border=True,
+            help=detector_help("performance"),
         )
     else:
         cols[4].metric("Performance", "-", border=True, help="Needs labelled rows.")
@@ -125,7 +134,7 @@ def _heatmap_section(reports: list[Any], name: str) -> None:
     detectors = detectors_of(reports, "feature")
     if not detectors:
         return
-    st.subheader("Which features drift when")
+    st.subheader("Which features drift when", help=HEATMAP_HELP)
     detector = (
         st.segmented_control(
             "Detector",
@@ -133,6 +142,7 @@ def _heatmap_section(reports: list[Any], name: str) -> None:
             default=detectors[0],
             key=f"heatmap_detector-{name}",
             required=True,
+            help=" ".join(detector_help(d) for d in detectors),
         )
         or detectors[0]
     )
@@ -140,7 +150,7 @@ def _heatmap_section(reports: list[Any], name: str) -> None:
     if not hm.times:
         st.caption("No results of this detector in the range.")
         return
-    st.plotly_chart(charts.heatmap_figure(hm), key="heatmap", config={"displaylogo": False})
+    st.plotly_chart(charts.heatmap_figure(hm), key="heatmap", config=charts.PLOTLY_CONFIG)
     st.caption(
         "Each cell is one run: green is well inside the threshold, red is past it. "
         "Features that drifted most often are at the top."
@@ -151,11 +161,16 @@ def _lines_section(reports: list[Any], name: str) -> None:
     series = drift_series(reports, "feature")
     if not series:
         return
-    st.subheader("Drift over time")
+    st.subheader(
+        "Drift over time",
+        help="One chart per detector: its value in each run for the chosen features, the "
+        "dashed line its threshold, red rings the runs it called drift. p-values are drawn on "
+        "a log scale (drift below the line), statistics on a linear one (drift above it).",
+    )
     ranked: dict[str, None] = {}
     for ds in series.values():
-        for name in ds.ranked_features():
-            ranked.setdefault(name, None)
+        for feature in ds.ranked_features():
+            ranked.setdefault(feature, None)
     names = list(ranked)
     chosen = st.multiselect(
         "Features",
@@ -167,29 +182,33 @@ def _lines_section(reports: list[Any], name: str) -> None:
     if not chosen:
         st.caption("Choose features to draw.")
         return
-    shown = list(series.values())
+    shown, skipped = drawable(series, chosen)
+    for ds in skipped:
+        st.caption(
+            f"**{ds.detector.upper()}** scores none of the chosen features; it scores "
+            f"{', '.join(ds.ranked_features()[:5])}"
+            f"{' …' if len(ds.series) > 5 else ''}.",
+            help=detector_help(ds.detector),
+        )
     for start in range(0, len(shown), 2):
         cols = st.columns(2)
         for col, ds in zip(cols, shown[start : start + 2], strict=False):
             with col:
-                st.markdown(
-                    f"**{ds.detector.upper()}** · {ds.measure}, threshold {ds.threshold:g}"
-                    if ds.threshold is not None
-                    else f"**{ds.detector.upper()}**"
-                )
+                _chart_title(ds)
                 st.plotly_chart(
                     charts.drift_lines(ds, chosen),
                     key=f"lines-{ds.detector}",
-                    config={"displaylogo": False},
+                    config=charts.PLOTLY_CONFIG,
                 )
 
 
-def _report_label(report: Mapping[str, Any]) -> str:
-    summary = summarize_report(report)
-    when = f"{summary.created_at:%Y-%m-%d %H:%M:%S}" if summary.created_at else summary.id
-    if summary.status != "ok":
-        return f"{when} · {summary.status.replace('_', ' ')}"
-    return f"{when} · {len(summary.drifted_features)} drifting"
+def _chart_title(ds: DetectorSeries) -> None:
+    """A drift chart's title line, with what the detector and its measure mean."""
+    threshold = f", threshold {ds.threshold:g}" if ds.threshold is not None else ""
+    st.markdown(
+        f"**{ds.detector.upper()}** · {ds.measure}{threshold}",
+        help=f"{detector_help(ds.detector)}\n\n{MEASURE_HELP[ds.measure]}",
+    )
 
 
 def _result_panel(result: Mapping[str, Any], feature: str, key: str) -> None:
@@ -213,40 +232,19 @@ def _result_panel(result: Mapping[str, Any], feature: str, key: str) -> None:
             st.plotly_chart(
                 charts.comparison_figure(comp, feature, detector),
                 key=key,
-                config={"displaylogo": False},
+                config=charts.PLOTLY_CONFIG,
             )
-        counts = sample_counts(result)
-        details = as_mapping(result.get("details"))
-        p_raw = result.get("p_value")
-        p_adj = details.get("p_value_adjusted")
-        a, b, c = st.columns(3)
-        a.metric("Statistic", format_number(result.get("statistic")))
-        if p_raw is not None:
-            b.metric(
-                "p-value",
-                format_number(p_adj if p_adj is not None else p_raw),
-                help=(
-                    f"raw {format_number(p_raw)}, adjusted ({details.get('correction')})"
-                    if p_adj is not None
-                    else None
-                ),
-            )
-        else:
-            b.metric("Severity", str(details.get("severity", "-")))
-        c.metric("Threshold", format_number(result.get("threshold")))
-        dropped = []
-        for label, value in (
-            ("missing", counts.current_missing),
-            ("infinite", counts.current_infinite),
-        ):
-            if value:
-                dropped.append(f"{value} {label}")
-        ref_n = "-" if counts.reference_size is None else f"{counts.reference_size:,}"
-        cur_n = "-" if counts.current_size is None else f"{counts.current_size:,}"
-        st.caption(
-            f"reference n = {ref_n} · current n = {cur_n}"
-            + (f" · dropped from current: {', '.join(dropped)}" if dropped else "")
+        # plain lines, not st.metric: three metrics in a third of the page cut numbers short
+        st.markdown(
+            "  \n".join(
+                f"{n.label} **{n.value}**" + (f" :gray[({n.note})]" if n.note else "")
+                for n in result_numbers(result)
+            ),
+            help=detector_help(detector),
         )
+        line = sample_line(result)
+        if line is not None:
+            st.caption(line)
 
 
 def _compare_section(reports: list[Any], name: str) -> Mapping[str, Any] | None:
@@ -255,15 +253,20 @@ def _compare_section(reports: list[Any], name: str) -> Mapping[str, Any] | None:
     by_id = {str(r.get("id")): r for r in newest_first if report_features(r, "feature")}
     if not by_id:
         return newest_first[0] if newest_first else None
-    st.subheader("Reference against current")
+    st.subheader(
+        "Reference against current",
+        help="What each detector compared in one run: the bins PSI and chi-square count "
+        "(shares of rows), or the two cumulative distributions KS measures the largest gap "
+        "between. The Features page shows every column's histogram of the run.",
+    )
     left, right = st.columns(2)
     report_id = left.selectbox(
         "Report",
         list(by_id),
-        format_func=lambda i: _report_label(by_id[i]),
+        format_func=lambda i: report_label(by_id[i]),
         key=f"cmp_report-{name}",
     )
-    report = _detailed(by_id[str(report_id)])
+    report = ui.detailed(by_id[str(report_id)])
     report_download_button(report, key=f"download-{name}")
     features = report_features(report, "feature")
     feature = right.selectbox("Feature", features, key=f"cmp_feature-{name}")
@@ -272,6 +275,12 @@ def _compare_section(reports: list[Any], name: str) -> Mapping[str, Any] | None:
     for i, (col, result) in enumerate(zip(cols, results, strict=False)):
         with col:
             _result_panel(result, str(feature), key=f"cmp-{i}-{result.get('detector')}")
+    st.page_link(
+        ui.page_path("features"),
+        label="Every feature of this run: its table and distributions",
+        icon=":material/arrow_forward:",
+        query_params={"monitor": name, "run": str(report_id), "feature": str(feature)},
+    )
     return report
 
 
@@ -279,7 +288,11 @@ def _prediction_section(reports: list[Any], report: Mapping[str, Any] | None) ->
     series = drift_series(reports, "prediction")
     if not series:
         return
-    st.subheader("The prediction's own drift")
+    st.subheader(
+        "The prediction's own drift",
+        help="The model's output is monitored like a feature: a shift in what it predicts "
+        "often shows drift before labels arrive to measure accuracy.",
+    )
     st.caption(
         "The distribution of what the model says, against its output on the reference; "
         "the right-hand side shows the report chosen above."
@@ -288,11 +301,11 @@ def _prediction_section(reports: list[Any], report: Mapping[str, Any] | None) ->
     chart, compare = st.columns([3, 2]) if outputs else (st.container(), None)
     with chart:
         for ds in series.values():
-            st.markdown(f"**{ds.detector.upper()}** · {ds.measure}")
+            _chart_title(ds)
             st.plotly_chart(
                 charts.drift_lines(ds, ds.ranked_features(), height=300),
                 key=f"prediction-{ds.detector}",
-                config={"displaylogo": False},
+                config=charts.PLOTLY_CONFIG,
             )
     if compare is not None and report is not None:
         with compare:
@@ -306,7 +319,7 @@ def _prediction_section(reports: list[Any], report: Mapping[str, Any] | None) ->
 
 
 def _performance_section(perf: list[PerformanceSeries], model: str) -> None:
-    st.subheader("Model performance")
+    st.subheader("Model performance", help=detector_help("performance"))
     feedback = f"`POST /v1/models/{model}/feedback`"
     if not perf:
         st.info(
@@ -319,7 +332,8 @@ def _performance_section(perf: list[PerformanceSeries], model: str) -> None:
     for p in perf:
         if not p.values:
             st.info(
-                f"Not enough labelled rows yet to measure {p.metric}: {p.skipped} run(s) "
+                "Not enough labelled rows yet to measure "
+                f"{metric_label(p.metric, in_sentence=True)}: {p.skipped} run(s) "
                 f"skipped ({p.last_skip_reason}). Send ground-truth labels with {feedback}.",
                 icon=":material/label:",
             )
@@ -327,7 +341,7 @@ def _performance_section(perf: list[PerformanceSeries], model: str) -> None:
         st.plotly_chart(
             charts.performance_figure(p),
             key=f"perf-{p.detector}-{p.metric}",
-            config={"displaylogo": False},
+            config=charts.PLOTLY_CONFIG,
         )
         if p.skipped:
             st.caption(f"{p.skipped} run(s) without enough labels are not drawn.")
@@ -346,13 +360,9 @@ def render() -> None:
         return
     by_name = {m.name: m for m in configured}
     pick, run = st.columns([5, 1], vertical_alignment="bottom")
-    name = str(pick.selectbox("Monitor", list(by_name), key="monitor", bind="query-params"))
+    name = ui.pick_monitor(list(by_name), pick)
     monitor = by_name[name]
-    page = ui.get(
-        f"/v1/monitors/{name}/reports", since=ui.since(), limit=REPORT_LIMIT, details=False
-    )
-    reports = items(page, "reports")
-    more = isinstance(page, Mapping) and page.get("next_before") is not None
+    reports, more = ui.monitor_reports(name)
     alert_payload, _ = ui.try_get("/v1/alerts")
     alerts = alerts_by_monitor(alert_rows(alert_payload)).get(name, [])
 
@@ -369,7 +379,7 @@ def render() -> None:
             icon=":material/hourglass_empty:",
         )
         return
-    latest_full = _detailed(latest)
+    latest_full = ui.detailed(latest)
     perf = performance_series(reports, latest_full)
     summary = _metrics(latest, perf)
     _status_notes(summary, monitor.model)
@@ -378,12 +388,6 @@ def render() -> None:
     chosen = _compare_section(reports, name)
     _prediction_section(reports, chosen)
     _performance_section(perf, monitor.model)
-
-
-def _detailed(report: Mapping[str, Any]) -> Mapping[str, Any]:
-    """One report with its chart data (``GET /v1/reports/{id}``); the listed one otherwise."""
-    full, _ = ui.try_get(f"/v1/reports/{report.get('id')}")
-    return full if isinstance(full, Mapping) else report
 
 
 ui.page(render)

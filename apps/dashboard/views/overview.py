@@ -193,7 +193,11 @@ def render() -> None:
                 help=f"Monitors whose state is {STATE_LABELS[state].lower()}.",
             )
 
-    st.subheader("Alerts firing now")
+    st.subheader(
+        "Alerts firing now",
+        help="Per monitor, the features whose alert fires, with the detectors that flagged "
+        "them. The Alerts page has the history and how each notifier delivered it.",
+    )
     if alert_error is not None:
         st.warning(alert_error.message, icon=":material/cloud_off:")
     elif firing:
@@ -225,7 +229,11 @@ def render() -> None:
         st.success("No alerts firing.", icon=":material/check_circle:")
 
     if configured:
-        st.subheader("Monitors")
+        st.subheader(
+            "Monitors",
+            help="Each monitor's state from its last run and its alerts; the sparkline counts "
+            "drifted features in each run of the range. Open one to see which features drift.",
+        )
         per_row = 3
         for start in range(0, len(configured), per_row):
             cols = st.columns(per_row)
@@ -234,7 +242,11 @@ def render() -> None:
                     _monitor_card(monitor, reports[monitor.name], by_monitor.get(monitor.name, []))
 
     if models:
-        st.subheader("Models")
+        st.subheader(
+            "Models",
+            help="Traffic of each model in the range: predictions, rate, latency and how many "
+            "have a ground-truth label (needed to measure performance).",
+        )
         cols = st.columns(min(len(models), 2))
         for i, model in enumerate(models):
             stats, error = ui.try_get(f"/v1/models/{model}/stats", last=ui.time_range())
