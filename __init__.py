@@ -5,6 +5,7 @@
 Built-in plugins import only these names, exactly as an outside plugin would.
 """
 
+from driftscope.core.contracts.comparison import comparison_parts, comparison_text
 from driftscope.core.contracts.details import MAX_CHART_BINS, cap_bins
 from driftscope.core.contracts.detector import (
     UNSEEN,
@@ -51,6 +52,8 @@ from driftscope.core.contracts.store import (
 from driftscope.core.contracts.types import (
     BinCounts,
     CategoryCounts,
+    Compared,
+    DriftsWhen,
     FeatureKind,
     ResultStatus,
     Task,
@@ -97,6 +100,7 @@ __all__ = [
     "AlertState",
     "BinCounts",
     "CategoryCounts",
+    "Compared",
     "ComponentRecord",
     "ConfigError",
     "DeadLetter",
@@ -106,6 +110,7 @@ __all__ = [
     "DetectorRecord",
     "DetectorResult",
     "DetectorSettings",
+    "DriftsWhen",
     "DriftscopeError",
     "Duration",
     "FeatureKind",
@@ -143,6 +148,8 @@ __all__ = [
     "WindowData",
     "WindowInfo",
     "cap_bins",
+    "comparison_parts",
+    "comparison_text",
     "count_bins",
     "count_categories",
     "format_duration",

@@ -47,6 +47,12 @@ RESULT_KEYS = {
     "status",
     "error",
     "details",
+    # what the decision compared (see driftscope.core.contracts.comparison)
+    "compared",
+    "value",
+    "drifts_when",
+    "p_value_adjusted",
+    "statistic_floor",
 }
 
 

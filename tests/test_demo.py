@@ -411,7 +411,9 @@ def test_the_alert_printer_prints_each_change_once_grouped_by_its_report(tmp_pat
         printer.print_new()
         first = console.export_text()
         assert re.search(rf"^alert \d\d:\d\d:\d\d {MONITOR}: 14 firing$", first, re.M), first
-        shown = re.findall(r"^\s+firing psi on (f\d\d): 0\.4 \(threshold 0\.25\)$", first, re.M)
+        shown = re.findall(
+            r"^\s+firing psi on (f\d\d): statistic 0\.4 ≥ threshold 0\.25$", first, re.M
+        )
         assert shown == features[:12]
         assert "  … and 2 more" in first
         printer.print_new()  # nothing new: nothing printed
@@ -428,7 +430,9 @@ def test_the_alert_printer_prints_each_change_once_grouped_by_its_report(tmp_pat
             printed += console.export_text()
             time.sleep(0.05)
         assert re.search(rf"^alert \d\d:\d\d:\d\d {MONITOR}: 1 resolved$", printed, re.M), printed
-        assert re.search(r"^\s+resolved psi on f03: 0\.01 \(threshold 0\.25\)$", printed, re.M)
+        assert re.search(
+            r"^\s+resolved psi on f03: statistic 0\.01 < threshold 0\.25$", printed, re.M
+        )
     finally:
         printer.stop()
         watcher.close()

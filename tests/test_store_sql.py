@@ -622,7 +622,7 @@ def test_a_version_1_database_gets_the_dead_letter_table(store):
     upgraded = SQLStore(StoreSettings(url=SecretStr(url_of(store))))
     upgraded.open()
     try:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 2
+        assert upgraded.schema_version() == SCHEMA_VERSION == 3
         upgraded.add_dead_letters([DeadLetter.of(_poison("p"), "why", T0)])
         assert upgraded.count_dead_letters() == 1
         assert upgraded.count_predictions("iris", T0, T0 + timedelta(1)) == (1, 0)

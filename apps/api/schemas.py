@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from driftscope.core.config.yaml_file import MonitorConfig
+from driftscope.core.contracts.comparison import comparison_text
 from driftscope.core.contracts.report import Report
 from driftscope.core.contracts.store import AlertEvent, AlertState, Silence
 from driftscope.core.monitoring.model_loading import LoadedModel
@@ -206,14 +207,40 @@ class WindowOut(BaseModel):
     sampled_rows: int | None = None
 
 
-class ResultOut(BaseModel):
+Compared = Literal["p_value", "statistic", "rows"]
+DriftsWhen = Literal["below", "at_or_above", "above"]
+
+
+class _Compared(BaseModel):
+    """What a decision compared: ``value`` (the number named by ``compared``: the p-value
+    after the monitor's correction, the statistic, or a window's rows) against
+    ``threshold``, drift lying ``drifts_when`` of it; ``statistic_floor`` is an effect size
+    the statistic must also reach (KS's ``min_statistic``). ``None`` for data recorded before
+    these fields existed."""
+
+    statistic: float | None
+    threshold: float | None
+    compared: Compared | None = None
+    value: float | None = None
+    drifts_when: DriftsWhen | None = None
+    p_value: float | None = None
+    p_value_adjusted: float | None = None
+    statistic_floor: float | None = None
+
+
+class _ComparedWithText(_Compared):
+    comparison: str = Field(
+        description="The comparison in words, each number beside its own threshold: "
+        "'p-value 0.0123 < threshold 0.05 · statistic 0.409 ≥ floor 0.1'."
+    )
+
+
+class ResultOut(_Compared):
     """One detector's finding; ``details`` holds what a chart needs."""
 
     kind: Literal["feature", "prediction", "performance"]
     feature: str | None
     detector: str
-    statistic: float | None
-    p_value: float | None
     threshold: float
     drifted: bool
     status: Literal["ok", "failed", "insufficient_data"]
@@ -296,8 +323,9 @@ class MonitorsResponse(BaseModel):
 AlertStateName = Literal["ok", "pending", "firing", "resolved", "no_data"]
 
 
-class AlertOut(BaseModel):
-    """The current alert state of one key (monitor, detector, feature)."""
+class AlertOut(_ComparedWithText):
+    """The current alert state of one key (monitor, detector, feature), with the comparison
+    of the result that last moved it."""
 
     monitor: str
     detector: str
@@ -307,21 +335,20 @@ class AlertOut(BaseModel):
     consecutive_clean: int
     changed_at: datetime | None
     last_notified_at: datetime | None
-    statistic: float | None
-    threshold: float | None
     report_id: str | None
 
     @classmethod
     def of(cls, state: AlertState) -> AlertOut:
-        return cls(**{k: getattr(state, k) for k in cls.model_fields})
+        values = {k: getattr(state, k) for k in cls.model_fields if k != "comparison"}
+        return cls(**values, comparison=comparison_text(state))
 
 
 class AlertsResponse(BaseModel):
     alerts: list[AlertOut]
 
 
-class AlertEventOut(BaseModel):
-    """One recorded change of an alert key's state."""
+class AlertEventOut(_ComparedWithText):
+    """One recorded change of an alert key's state, with the comparison its key held."""
 
     id: int | None
     monitor: str
@@ -330,14 +357,13 @@ class AlertEventOut(BaseModel):
     from_state: AlertStateName
     to_state: AlertStateName
     at: datetime
-    statistic: float | None
-    threshold: float | None
     report_id: str | None
     silenced: bool
 
     @classmethod
     def of(cls, event: AlertEvent) -> AlertEventOut:
-        return cls(**{k: getattr(event, k) for k in cls.model_fields})
+        values = {k: getattr(event, k) for k in cls.model_fields if k != "comparison"}
+        return cls(**values, comparison=comparison_text(event))
 
 
 class AlertEventsResponse(BaseModel):

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from driftscope.core.alerting.config import AlertRuleSettings
+from driftscope.core.contracts.comparison import copy_comparison
 from driftscope.core.contracts.notifier import AlertChange, Notification
 from driftscope.core.contracts.report import Report, ResultRow
 from driftscope.core.contracts.store import (
@@ -137,7 +138,6 @@ class _Evaluator:
         self.changes: list[tuple[AlertState, AlertChange]] = []
         self.changed_keys: set[Key] = set()
         self.kinds: dict[Key, str] = {}
-        self.p_values: dict[Key, float | None] = {}
 
     # -- helpers -----------------------------------------------------------------------------
     def state_of(self, key: Key) -> AlertState:
@@ -158,20 +158,18 @@ class _Evaluator:
     def transition(self, state: AlertState, to_state: AlertStateName) -> None:
         from_state = state.state
         silenced = self.silenced(state)
-        self.events.append(
-            AlertEvent(
-                monitor=state.monitor,
-                detector=state.detector,
-                feature=state.feature,
-                from_state=from_state,
-                to_state=to_state,
-                at=self.now,
-                statistic=state.statistic,
-                threshold=state.threshold,
-                report_id=self.report.id,
-                silenced=silenced,
-            )
+        event = AlertEvent(
+            monitor=state.monitor,
+            detector=state.detector,
+            feature=state.feature,
+            from_state=from_state,
+            to_state=to_state,
+            at=self.now,
+            report_id=self.report.id,
+            silenced=silenced,
         )
+        copy_comparison(state, event)
+        self.events.append(event)
         state.state = to_state
         state.changed_at = self.now
         self.changed_keys.add(state.key)
@@ -184,12 +182,10 @@ class _Evaluator:
             feature=state.feature,
             from_state=from_state,
             to_state=state.state,
-            statistic=state.statistic,
-            threshold=state.threshold,
-            p_value=self.p_values.get(state.key),
             kind=self.kind_of(state),
             at=self.now,
         )
+        copy_comparison(state, change)
         self.changes.append((state, change))
 
     def repeat_if_due(self, state: AlertState) -> None:
@@ -229,10 +225,14 @@ class _Evaluator:
         )
 
     def set_window_statistic(self, state: AlertState) -> None:
-        state.statistic = float(self.report.window.rows)
+        """The monitor's key compares the window's rows with ``min_samples``."""
+        rows = float(self.report.window.rows)
+        state.statistic = rows
         state.threshold = (
             float(self.alerting.min_samples) if self.alerting.min_samples is not None else None
         )
+        state.compared, state.value, state.drifts_when = "rows", rows, "below"
+        state.p_value = state.p_value_adjusted = state.statistic_floor = None
         state.report_id = self.report.id
 
     def enter_no_data(self, state: AlertState) -> None:
@@ -253,7 +253,6 @@ class _Evaluator:
                 rows[key] = row
         for key, row in rows.items():
             self.kinds[key] = row.kind
-            self.p_values[key] = row.p_value
             self.apply_row(self.state_of(key), row)
 
     def apply_row(self, state: AlertState, row: ResultRow) -> None:
@@ -267,8 +266,7 @@ class _Evaluator:
             # a clean key's row untouched run after run
             state.consecutive_clean = state.consecutive_clean + 1 if not at_rest else 0
         if row.drifted or not at_rest:
-            state.statistic = row.statistic
-            state.threshold = row.threshold
+            copy_comparison(row, state)
             state.report_id = self.report.id
 
         if row.drifted:

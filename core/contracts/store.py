@@ -24,6 +24,8 @@ from driftscope.core.contracts.report import Report
 from driftscope.core.contracts.types import (
     BinCounts,
     CategoryCounts,
+    Compared,
+    DriftsWhen,
     FeatureKind,
     Task,
     count_bins,
@@ -132,7 +134,12 @@ class PredictionStats:
 @dataclass
 class AlertState:
     """The alert state of one key (monitor, detector, feature); ``feature`` is "" for the
-    monitor itself (its ``no_data`` state)."""
+    monitor itself (its ``no_data`` state).
+
+    ``statistic`` … ``statistic_floor`` are the comparison of the result that last moved
+    the key (see :mod:`driftscope.core.contracts.comparison`): for the monitor's key,
+    ``compared`` is ``"rows"``, ``value`` the window's rows and ``threshold`` its
+    ``min_samples``."""
 
     monitor: str
     detector: str
@@ -145,6 +152,12 @@ class AlertState:
     statistic: float | None = None
     threshold: float | None = None
     report_id: str | None = None
+    compared: Compared | None = None
+    value: float | None = None
+    drifts_when: DriftsWhen | None = None
+    p_value: float | None = None
+    p_value_adjusted: float | None = None
+    statistic_floor: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -153,7 +166,8 @@ class AlertState:
 
 @dataclass
 class AlertEvent:
-    """One recorded change of an alert key's state (the alert history)."""
+    """One recorded change of an alert key's state (the alert history), with the comparison
+    its key held when it changed (as :class:`AlertState`)."""
 
     monitor: str
     detector: str
@@ -166,6 +180,12 @@ class AlertEvent:
     report_id: str | None = None
     silenced: bool = False
     id: int | None = None
+    compared: Compared | None = None
+    value: float | None = None
+    drifts_when: DriftsWhen | None = None
+    p_value: float | None = None
+    p_value_adjusted: float | None = None
+    statistic_floor: float | None = None
 
 
 @dataclass

@@ -290,7 +290,7 @@ class MonitorEngine:
         except Exception as exc:
             return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
         result.details.update(counts)
-        return _row(column.result_kind, column.name, detector.name, result)
+        return _row(column.result_kind, column.name, detector, result)
 
     def _counted_feature(
         self,
@@ -338,7 +338,7 @@ class MonitorEngine:
         except Exception as exc:
             return self._failure(detector, column.result_kind, column.name, threshold, exc, counts)
         result.details.update(counts)
-        return _row(column.result_kind, column.name, detector.name, result)
+        return _row(column.result_kind, column.name, detector, result)
 
     def _count_in_store(
         self,
@@ -424,7 +424,7 @@ class MonitorEngine:
             )
         except Exception as exc:
             return self._failure(detector, "performance", None, threshold, exc, {})
-        return _row("performance", None, detector.name, result)
+        return _row("performance", None, detector, result)
 
     def _failure(
         self,
@@ -456,6 +456,7 @@ class MonitorEngine:
             "failed",
             f"{type(exc).__name__}: {exc}",
             details,
+            **_declared(detector),
         )
 
     @staticmethod
@@ -470,6 +471,10 @@ class MonitorEngine:
         for row, p_adj in zip(tested, adjusted, strict=True):
             row.details["p_value_adjusted"] = float(p_adj)
             row.details["correction"] = monitor.correction
+            # the decision below compares the adjusted p-value: that is the value alerts show
+            row.value = float(p_adj)
+            if monitor.correction != "none":
+                row.p_value_adjusted = float(p_adj)
             result = DetectorResult(
                 row.statistic,
                 row.p_value,
@@ -514,21 +519,40 @@ def _insufficient(
         "insufficient_data",
         why,
         details,
+        **_declared(detector),
     )
 
 
-def _row(kind: ResultKind, feature: str | None, detector: str, result: DetectorResult) -> ResultRow:
+def _declared(detector: AnyDetector) -> dict[str, Any]:
+    """What a detector declares about its decisions: the number it compares with its
+    threshold, on which side drift lies, and its statistic floor."""
+    floor = detector.statistic_floor
+    return {
+        "compared": detector.compared,
+        "drifts_when": detector.drifts_when,
+        "statistic_floor": None if floor is None else float(floor),
+    }
+
+
+def _row(
+    kind: ResultKind, feature: str | None, detector: AnyDetector, result: DetectorResult
+) -> ResultRow:
+    statistic = None if result.statistic is None else float(result.statistic)
+    p_value = None if result.p_value is None else float(result.p_value)
+    declared = _declared(detector)
     return ResultRow(
         kind,
         feature,
-        detector,
-        None if result.statistic is None else float(result.statistic),
-        None if result.p_value is None else float(result.p_value),
+        detector.name,
+        statistic,
+        p_value,
         float(result.threshold),
         bool(result.drifted),
         result.status,
         result.error,
         result.details,
+        value=p_value if declared["compared"] == "p_value" else statistic,
+        **declared,
     )
 
 
