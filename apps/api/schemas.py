@@ -109,7 +109,14 @@ class RecordIn(_Body):
         max_length=MAX_ID_CHARS,
         description="Default: a new sortable id.",
     )
-    latency_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    latency_ms: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="The latency of the request that made this prediction. /stats counts "
+        "every record that carries one as a request: for a batch scored in one call, give it "
+        "on one row only.",
+    )
 
 
 class RecordsRequest(_Body):
@@ -182,7 +189,13 @@ class ModelsResponse(BaseModel):
 
 
 class StatsResponse(BaseModel):
-    """A model's predictions over a window ending now."""
+    """A model's predictions over a window ending now.
+
+    Rates are per time the model was receiving traffic: ``count`` over the
+    ``active_minutes`` (UTC clock minutes of the window holding at least one prediction),
+    not over the whole window. Latency percentiles are per request (a batch counts once),
+    as the ``driftscope_prediction_latency_seconds`` histogram counts them.
+    """
 
     model: str
     start: datetime
@@ -190,10 +203,14 @@ class StatsResponse(BaseModel):
     count: int
     labelled: int
     labelled_share: float | None
-    rate_per_second: float
-    latency_p50_ms: float | None
-    latency_p90_ms: float | None
-    latency_p99_ms: float | None
+    active_minutes: int = Field(
+        description="Clock minutes of the window with at least one prediction."
+    )
+    rate_per_second: float = Field(description="count / (60 × active_minutes); 0 without any.")
+    rate_per_minute: float = Field(description="count / active_minutes; 0 without any.")
+    latency_p50_ms: float | None = Field(description="Per request, over the window.")
+    latency_p90_ms: float | None = Field(description="Per request, over the window.")
+    latency_p99_ms: float | None = Field(description="Per request, over the window.")
     first_at: datetime | None
     last_at: datetime | None
 

@@ -120,7 +120,13 @@ class LabelUpdate:
 
 @dataclass(frozen=True)
 class PredictionStats:
-    """Counts and latency of one model's predictions in a time range."""
+    """Counts and latency of one model's predictions in a time range.
+
+    ``active_minutes`` is how many clock minutes (UTC, aligned to the minute) of the range
+    hold at least one prediction: the time the model was receiving traffic, over which
+    rates are taken. The latency percentiles are over the records that carry a latency:
+    the API records a request's latency on its first row only, so they are per request.
+    """
 
     count: int
     labelled: int
@@ -129,6 +135,7 @@ class PredictionStats:
     latency_p99_ms: float | None
     first_at: datetime | None
     last_at: datetime | None
+    active_minutes: int = 0
 
 
 @dataclass
@@ -440,7 +447,8 @@ class Store(ABC):
 
     @abstractmethod
     def prediction_stats(self, model: str, start: datetime, end: datetime) -> PredictionStats:
-        """Counts and latency percentiles of a model's predictions in a time range."""
+        """Counts, active minutes and latency percentiles (over the records that carry a
+        latency) of a model's predictions in a time range."""
 
     # -- reports ---------------------------------------------------------------------------
     @abstractmethod

@@ -12,6 +12,8 @@ from .base import StoreBase
 from .tables import _Layout
 from .values import _category, _class_text, _number, from_micros, to_micros
 
+MICROS_PER_MINUTE = 60_000_000
+
 
 class PredictionsMixin(StoreBase):
     """Write prediction batches, attach labels, count rows and summarise latency."""
@@ -171,15 +173,17 @@ class PredictionsMixin(StoreBase):
         return int(row[0]), int(row[1])
 
     def prediction_stats(self, model: str, start: datetime, end: datetime) -> PredictionStats:
-        """Counts, first/last time and latency percentiles (p50, p90, p99)."""
+        """Counts, first/last time, active minutes and latency percentiles (p50, p90, p99,
+        over the rows that carry a latency: one per request)."""
         lo, hi = to_micros(start), to_micros(end)
         ph = self._ph()
         with self._tx(f"reading prediction stats of {model!r}") as conn:
             layout = self._layout(conn, model)
             where = f"ts >= {ph} AND ts < {ph}"
-            count, labelled, first, last = conn.exec_driver_sql(
-                f"SELECT count(*), count(label), min(ts), max(ts) FROM {layout.table} "
-                f"WHERE {where}",
+            # ts is integer microseconds: integer division gives its UTC minute
+            count, labelled, first, last, minutes = conn.exec_driver_sql(
+                f"SELECT count(*), count(label), min(ts), max(ts), "
+                f"count(DISTINCT ts / {MICROS_PER_MINUTE}) FROM {layout.table} WHERE {where}",
                 (lo, hi),
             ).one()
             percentiles = self._dialect.latency_percentiles(conn, layout.table, where, lo, hi)
@@ -191,6 +195,7 @@ class PredictionsMixin(StoreBase):
             latency_p99_ms=percentiles[2],
             first_at=from_micros(first),
             last_at=from_micros(last),
+            active_minutes=int(minutes),
         )
 
 
