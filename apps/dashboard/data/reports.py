@@ -106,6 +106,30 @@ def monitor_state(
     return "ok"
 
 
+def state_tallies(
+    latest: Mapping[str, Mapping[str, Any] | None],
+    alerts: Mapping[str, Iterable[Mapping[str, Any]]],
+) -> dict[MonitorState, int]:
+    """How many monitors the Overview counts under each state, from each monitor's latest
+    report (``latest``, by monitor) and its alert states (``alerts``, by monitor).
+
+    Every monitor counts once under its :func:`monitor_state`, except ``drifting``, which
+    counts every monitor whose latest report found drift, whether or not its alert fires
+    (an alert may wait for ``for_runs`` or be silenced; one that fires is still drift). The
+    tallies can therefore add up to more than the monitors.
+    """
+    tallies: dict[MonitorState, int] = dict.fromkeys(
+        ("ok", "drifting", "firing", "failing", "no_data"), 0
+    )
+    for name, report in latest.items():
+        state = monitor_state(report, alerts.get(name, ()))
+        if state != "drifting":
+            tallies[state] += 1
+        if report is not None and summarize_report(report).drifted:
+            tallies["drifting"] += 1
+    return tallies
+
+
 def drifted_count_series(reports: Iterable[Mapping[str, Any]]) -> list[int]:
     """How many features drifted in each report, oldest first (for a sparkline)."""
     return [len(summarize_report(r).drifted_features) for r in sorted_reports(reports)]

@@ -14,6 +14,7 @@ from driftscope.apps.dashboard.data.display import STATE_BADGE_COLORS, STATE_ICO
 from driftscope.apps.dashboard.data.reports import (
     drifted_count_series,
     monitor_state,
+    state_tallies,
     summarize_report,
 )
 from driftscope.apps.dashboard.data.stats import ModelHealth, model_health
@@ -175,22 +176,23 @@ def render() -> None:
         )
         for m in configured
     }
-    states = {
-        name: monitor_state(latest_report(rs), by_monitor.get(name, []))
-        for name, rs in reports.items()
-    }
     firing = [a for a in alerts if a.state in ("firing", "no_data")]
 
     if configured:
+        counts = state_tallies(
+            {name: latest_report(rs) for name, rs in reports.items()}, by_monitor
+        )
         tallies = st.columns(5)
         for col, state in zip(
             tallies, ("ok", "drifting", "firing", "failing", "no_data"), strict=True
         ):
             col.metric(
                 f":{STATE_BADGE_COLORS[state]}[{STATE_ICONS[state]} {STATE_LABELS[state]}]",
-                sum(1 for s in states.values() if s == state),
+                counts[state],
                 border=True,
-                help=f"Monitors whose state is {STATE_LABELS[state].lower()}.",
+                help="Monitors whose last run found drift, whether or not their alert fires."
+                if state == "drifting"
+                else f"Monitors whose state is {STATE_LABELS[state].lower()}.",
             )
 
     st.subheader("Alerts firing now")
