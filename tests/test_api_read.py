@@ -362,7 +362,10 @@ async def test_a_receiver_that_is_down_shows_as_degraded_on_readyz_and_metrics(
         async with api_client(
             create_app(DeploymentSettings(config=config, scheduler=False))
         ) as client:
-            # no traffic: the run finds too few rows, and "no data" is announced to ops
+            # one prediction, fewer than min_samples: the run finds too few rows, and "no
+            # data" is announced to ops
+            one = {"features": demo_rows(demo_dir, 1)[0]}
+            assert (await client.post("/v1/models/cancer/predict", json=one)).status_code == 200
             await client.post("/v1/monitors/cancer-drift/run")
 
             async def tried_twice() -> bool:
@@ -462,7 +465,9 @@ async def test_a_failing_alert_observer_is_counted_on_metrics(
     runtime.plugins.register(Watching(), "watching-observer")
     try:
         async with api_client(create_app(settings, runtime)) as client:
-            # no traffic yet: the window is below min_samples, so the monitor goes no_data
+            # one prediction: the window is below min_samples, so the monitor goes no_data
+            one = {"features": demo_rows(demo_dir, 1)[0]}
+            assert (await client.post("/v1/models/cancer/predict", json=one)).status_code == 200
             assert (await client.post("/v1/monitors/cancer-drift/run")).status_code == 200
             assert seen == ["no_data"]
             families = {

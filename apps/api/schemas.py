@@ -266,7 +266,10 @@ class ResultOut(_Compared):
 
 
 class ReportOut(BaseModel):
-    """A monitor run's report, in the published shape."""
+    """A monitor run's report, in the published shape. ``status`` is
+    ``waiting_for_predictions`` while the model has never had a prediction (no alert),
+    ``insufficient_data`` when the window holds fewer than ``min_samples`` rows after
+    traffic was seen (the monitor's ``no_data`` alert)."""
 
     id: str
     monitor: str
@@ -274,7 +277,7 @@ class ReportOut(BaseModel):
     created_at: datetime
     window: WindowOut
     drifted: bool
-    status: Literal["ok", "insufficient_data", "failed"]
+    status: Literal["ok", "insufficient_data", "waiting_for_predictions", "failed"]
     duration_ms: float | None
     results: list[ResultOut]
 

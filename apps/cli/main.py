@@ -132,6 +132,13 @@ def print_report(report: Report) -> None:
         + (f", sampled {window.sampled_rows}" if window.sampled_rows else ""),
         highlight=False,
     )
+    if report.status == "waiting_for_predictions":
+        console.print(
+            f"waiting for the first predictions of model {escape(report.model)}: no drift "
+            "checked (and no no_data alert until traffic has been seen)",
+            highlight=False,
+        )
+        return
     if report.status == "insufficient_data":
         console.print("[yellow]not enough data in the window: no drift checked[/]")
         return

@@ -14,7 +14,9 @@ The monitor itself has the key ``(monitor, "monitor", "")``: a report with statu
 announced (a broken pipeline is news); while it is there every drift key is held exactly as
 it was, so a starved window cannot flap alerts. The next report with data moves it to
 ``resolved`` and announces the recovery. Results (or whole reports) with status ``failed``
-or ``insufficient_data`` change nothing.
+or ``insufficient_data`` change nothing. A report ``waiting_for_predictions`` (the model has
+never had one: a new deployment) changes nothing either, unless the monitor is already in
+``no_data``, which it then keeps.
 
 What gets announced: entering ``firing`` or ``no_data``, and ``resolved`` after either. A
 key that stays ``firing``/``no_data`` is announced again once ``repeat_every`` has passed
@@ -205,9 +207,16 @@ class _Evaluator:
 
     # -- the rules ---------------------------------------------------------------------------
     def run(self, new_id: Callable[[], str]) -> Evaluation:
-        if self.report.status != "failed":
+        status = self.report.status
+        if status == "waiting_for_predictions":
+            monitor_key = (self.monitor, MONITOR_DETECTOR, "")
+            # once announced, a no_data alert stays until data comes back, even if the
+            # model's predictions have since all been pruned
+            if monitor_key in self.working and self.working[monitor_key].state == "no_data":
+                status = "insufficient_data"
+        if status not in ("failed", "waiting_for_predictions"):
             monitor_state = self.state_of((self.monitor, MONITOR_DETECTOR, ""))
-            if self.report.status == "insufficient_data":
+            if status == "insufficient_data":
                 self.enter_no_data(monitor_state)
             else:
                 if monitor_state.state == "no_data":

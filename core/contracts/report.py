@@ -9,7 +9,10 @@ from typing import Any, Literal
 from driftscope.core.contracts.types import Compared, DriftsWhen, ResultStatus
 
 ResultKind = Literal["feature", "prediction", "performance"]
-ReportStatus = Literal["ok", "insufficient_data", "failed"]
+#: ``waiting_for_predictions``: the model has never had a prediction, so the window is empty
+#: by no fault (a new deployment); ``insufficient_data``: fewer rows than ``min_samples``
+#: after traffic was seen, which the alert rules announce as ``no_data``.
+ReportStatus = Literal["ok", "insufficient_data", "waiting_for_predictions", "failed"]
 
 
 @dataclass

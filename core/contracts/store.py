@@ -14,7 +14,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -440,6 +440,16 @@ class Store(ABC):
         to count every feature in one statement.
         """
         return {name: self.category_counts(model, name, start, end) for name in features}
+
+    def has_predictions(self, model: str) -> bool:
+        """Whether the store holds any prediction of ``model``, at any time: a monitor whose
+        model never had one is waiting for its first predictions, not out of data.
+
+        The default counts every time; database stores override it with a cheaper query.
+        """
+        earliest = datetime.min.replace(tzinfo=UTC)
+        latest = datetime.max.replace(tzinfo=UTC)
+        return self.count_predictions(model, earliest, latest)[0] > 0
 
     @abstractmethod
     def count_predictions(self, model: str, start: datetime, end: datetime) -> tuple[int, int]:

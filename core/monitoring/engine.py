@@ -144,7 +144,10 @@ class MonitorEngine:
             results=[],
         )
         if rows < monitor.window.min_samples:
-            report.status = "insufficient_data"
+            # an empty window of a model that never had a prediction is a new deployment,
+            # not a broken pipeline: no no_data alert for it
+            waiting = rows == 0 and not self.store.has_predictions(model.name)
+            report.status = "waiting_for_predictions" if waiting else "insufficient_data"
         else:
             data = self.store.read_window(model.name, start, end, max_rows=monitor.window.max_rows)
             if data.sampled_from is not None:

@@ -88,8 +88,9 @@ def monitor_state(
     """A monitor's state at a glance from its latest report and its alert states.
 
     ``firing`` when one of its alert keys fires; else ``failing`` when the report failed or a
-    detector on it raised; ``no_data`` without a report, with too few rows, or when its alert
-    is in ``no_data``; ``drifting`` when the report found drift; else ``ok``.
+    detector on it raised; ``no_data`` without a report, with too few rows, while its model
+    waits for its first predictions, or when its alert is in ``no_data``; ``drifting`` when
+    the report found drift; else ``ok``.
     """
     alert_states = {str(a.get("state")) for a in alerts}
     if "firing" in alert_states:
@@ -99,7 +100,9 @@ def monitor_state(
     summary = summarize_report(report)
     if summary.status == "failed" or summary.failed:
         return "failing"
-    if summary.status == "insufficient_data" or "no_data" in alert_states:
+    if summary.status in ("insufficient_data", "waiting_for_predictions"):
+        return "no_data"
+    if "no_data" in alert_states:
         return "no_data"
     if summary.drifted:
         return "drifting"

@@ -63,7 +63,9 @@ def _monitor_card(monitor: MonitorInfo, reports: list[Any], alerts: list[dict[st
             delta_arrow="off",
         )
         st.caption(f":material/schedule: last run {ui.when(summary.created_at)}")
-        if summary.status == "insufficient_data":
+        if summary.status == "waiting_for_predictions":
+            st.markdown(":gray[Waiting for the first predictions of the model.]")
+        elif summary.status == "insufficient_data":
             st.markdown(":gray[Too few rows in the last window to check drift.]")
         elif summary.failed:
             st.markdown(
@@ -182,13 +184,11 @@ def render() -> None:
         counts = state_tallies(
             {name: latest_report(rs) for name, rs in reports.items()}, by_monitor
         )
-        tallies = st.columns(5)
-        for col, state in zip(
-            tallies, ("ok", "drifting", "firing", "failing", "no_data"), strict=True
-        ):
+        tallies = st.columns(len(counts))  # ok, drifting, firing, failing, no_data
+        for col, (state, count) in zip(tallies, counts.items(), strict=True):
             col.metric(
                 f":{STATE_BADGE_COLORS[state]}[{STATE_ICONS[state]} {STATE_LABELS[state]}]",
-                counts[state],
+                count,
                 border=True,
                 help="Monitors whose last run found drift, whether or not their alert fires."
                 if state == "drifting"

@@ -161,6 +161,13 @@ class PredictionsMixin(StoreBase):
                 cursor.close()
         return LabelUpdate(updated=updated, unknown_ids=[i for i in latest if i in missing])
 
+    def has_predictions(self, model: str) -> bool:
+        """Whether the model's table holds any row (one index probe, not a count)."""
+        with self._tx(f"looking for predictions of {model!r}") as conn:
+            layout = self._layout(conn, model)
+            found = conn.exec_driver_sql(f"SELECT 1 FROM {layout.table} LIMIT 1").first()
+        return found is not None
+
     def count_predictions(self, model: str, start: datetime, end: datetime) -> tuple[int, int]:
         """``(rows, labelled rows)`` with ``start <= timestamp < end``."""
         with self._tx(f"counting predictions of {model!r}") as conn:
