@@ -156,8 +156,19 @@ def test_demo_once_detects_drift_records_an_alert_and_leaves_nothing_running(tmp
         firing = {e.feature for e in events if e.to_state == "firing"}
         assert firing & DRIFTING, firing
         assert {m.status for m in store.list_messages(limit=100)} == {"sent"}
+        drifted = {r.feature or r.kind for report in reports for r in report.results if r.drifted}
     finally:
         store.close()
+
+    # the summary lists every feature that drifted, the features its alert lines fired for
+    # (no false alarm in this run, and every drifted key fires at once: for_runs is 1)
+    assert sorted(summary["drifted_features"]) == sorted(drifted) == sorted(firing)
+    printed = set(re.findall(r"^\s+firing \S+ on (.+?): ", result.stdout, re.M))
+    if re.search(r"^\s+firing .*measured quality", result.stdout, re.M):
+        printed.add("performance")
+    assert printed and printed <= firing, (printed, firing)
+    listed = re.search(r"^│ drifted features\s+│ (\d+): ", result.stdout, re.M)
+    assert listed and int(listed.group(1)) == len(firing), result.stdout
 
     # the log notifier wrote the alert to the API's log
     log = (folder / "api.log").read_text()
@@ -436,3 +447,62 @@ def test_the_alert_printer_prints_each_change_once_grouped_by_its_report(tmp_pat
     finally:
         printer.stop()
         watcher.close()
+
+
+def test_the_summary_lists_every_feature_its_alert_lines_fired_for(tmp_path):
+    """Drift found gradually: the first detecting run flags one feature, later runs more.
+    The summary lists them all, as the alert lines printed them, not only the first run's."""
+    from driftscope.apps.demo.simulate import TrafficStats
+    from driftscope.apps.demo.summary import print_summary, summarise
+    from support.factories import demo_model
+    from support.reports import report, result
+
+    demo_model(tmp_path)
+    config = tmp_path / CONFIG_NAME
+    config.write_text(
+        demo_config(DemoOptions(folder=tmp_path), tmp_path, dashboard_url=None, discord=False)
+    )
+    drift_at = datetime.now(UTC).replace(microsecond=0)
+    watcher = StoreWatcher(config, drift_at - timedelta(minutes=1))
+    console = Console(record=True, width=250)
+    printer = AlertPrinter(watcher, console, lambda: None)
+    alerts = AlertManager(watcher.store, None, {MONITOR: MonitorAlerting(notify=("console",))})
+    accuracy = result(
+        None, "performance", 0.7, threshold=0.8, drifted=True, kind="performance",
+        compared="statistic", drifts_when="below",
+    )  # fmt: skip
+    runs = [
+        report({"mean radius": True, "worst area": False}, monitor=MONITOR),
+        report({"mean radius": True, "mean texture": True}, monitor=MONITOR),
+        report({"mean radius": True}, results=[accuracy], monitor=MONITOR),
+    ]
+    try:
+        for i, run in enumerate(runs):
+            run.created_at = drift_at + timedelta(seconds=2 * i + 1)
+            watcher.store.save_report(run)
+            alerts.handle_report(run, now=run.created_at)
+            printer.print_new()
+        stats = TrafficStats(planned=600, drift_start=300, sent=600, labels_sent=600)
+        stats.started_at = drift_at - timedelta(seconds=5)
+        stats.finished_at = drift_at + timedelta(seconds=10)
+        stats.drift_started_at = drift_at
+        stats.answered_at = [
+            (drift_at + timedelta(seconds=i / 60 - 5)).timestamp() for i in range(600)
+        ]
+        summary = summarise(stats, watcher, api_url="http://x", dashboard_url=None, folder=tmp_path)
+    finally:
+        watcher.close()
+    lines = console.export_text()
+    fired = set(re.findall(r"^\s+firing psi on (.+?): ", lines, re.M))
+    if re.search(r"^\s+firing the model's measured quality", lines, re.M):
+        fired.add("performance")
+    assert fired == {"mean radius", "mean texture", "performance"}, lines
+    assert summary.drifted_features == sorted(fired)
+    assert summary.first_drifted_features == ["mean radius"]
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["drifted_features"] == sorted(fired)
+
+    print_summary(console, summary, replace=True, folder=tmp_path)
+    table = console.export_text()
+    assert "drifted features     │ 3: mean radius, mean texture, performance" in table, table
+    assert "after it started, in mean radius" in table
