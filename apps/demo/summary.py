@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ class DemoSummary:
     api_url: str = ""
     dashboard_url: str | None = None
     folder: str = ""
+    #: the moment the summary describes: reports and alert changes up to it (ISO 8601)
+    summarised_at: str | None = None
 
     @property
     def alerts_delivered(self) -> int:
@@ -86,8 +89,11 @@ def summarise(
         dashboard_url=dashboard_url,
         folder=str(folder),
     )
-    reports = watcher.reports()
-    events = watcher.events()
+    # one moment for everything: the monitor keeps running while the summary is read
+    now = datetime.now(UTC)
+    summary.summarised_at = now.isoformat()
+    reports = [r for r in watcher.reports() if r.created_at <= now]
+    events = [e for e in watcher.events() if e.at <= now]
     summary.reports = len(reports)
     drift_start = stats.drift_started_at
     if drift_start is not None:
