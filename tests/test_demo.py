@@ -516,3 +516,60 @@ def test_the_summary_lists_every_feature_its_alert_lines_fired_for(tmp_path):
     table = console.export_text()
     assert "drifted features     │ 3: mean radius, mean texture, performance" in table, table
     assert "after it started, in mean radius" in table
+
+
+def _flat(node: object, path: str = "") -> dict[str, object]:
+    """A YAML document as {"monitors[0].window.last": "5m", ...}."""
+    if isinstance(node, dict):
+        out: dict[str, object] = {}
+        for key, value in node.items():
+            out.update(_flat(value, f"{path}.{key}" if path else str(key)))
+        return out
+    if isinstance(node, list):
+        out = {}
+        for index, value in enumerate(node):
+            out.update(_flat(value, f"{path}[{index}]"))
+        return out
+    return {path: node}
+
+
+def test_configs_demo_yaml_says_truly_how_it_differs_from_the_demos_own_config(tmp_path):
+    """Its header lists the settings in which it differs from what `driftscope demo` writes
+    (with and without Discord): every difference is listed, every listed one is real, and
+    each entry states this file's value."""
+    import yaml
+
+    shipped_text = (Path(__file__).resolve().parents[1] / "configs" / "demo.yaml").read_text()
+    shipped = _flat(yaml.safe_load(shipped_text))
+    differing: set[str] = set()
+    for discord in (False, True):
+        written = demo_config(
+            DemoOptions(), tmp_path, dashboard_url="http://127.0.0.1:8501", discord=discord
+        )
+        demo = _flat(yaml.safe_load(written))
+        differing |= {k for k in demo.keys() | shipped.keys() if demo.get(k) != shipped.get(k)}
+
+    entries: dict[str, str] = {}  # each path named in the header -> its entry's text
+    current: list[str] = []
+    for line in shipped_text.splitlines():
+        if line.startswith("#   - "):
+            names, _, text = line[len("#   - ") :].partition(": ")
+            current = names.split(", ")
+            entries.update(dict.fromkeys(current, text))
+        elif line.startswith("#     ") and current:
+            for name in current:
+                entries[name] += " " + line[len("#     ") :]
+        else:
+            current = []
+
+    def named(leaf: str) -> str | None:
+        for name in entries:
+            if leaf == name or leaf.startswith((name + ".", name + "[")):
+                return name
+        return None
+
+    assert {leaf for leaf in differing if named(leaf) is None} == set(), entries
+    assert {name for name in entries if not any(named(d) == name for d in differing)} == set()
+    for leaf in differing & shipped.keys():
+        entry = entries[str(named(leaf))]
+        assert str(shipped[leaf]) in entry, (leaf, shipped[leaf], entry)
