@@ -5,6 +5,7 @@
 Built-in plugins import only these names, exactly as an outside plugin would.
 """
 
+from driftscope.core.contracts.comparison import comparison_parts, comparison_text
 from driftscope.core.contracts.details import MAX_CHART_BINS, cap_bins
 from driftscope.core.contracts.detector import (
     UNSEEN,
@@ -59,6 +60,8 @@ from driftscope.core.contracts.store import (
 from driftscope.core.contracts.types import (
     BinCounts,
     CategoryCounts,
+    Compared,
+    DriftsWhen,
     FeatureKind,
     ResultStatus,
     Task,
@@ -112,6 +115,7 @@ __all__ = [
     "AlertState",
     "BinCounts",
     "CategoryCounts",
+    "Compared",
     "ComponentRecord",
     "ConfigError",
     "DeadLetter",
@@ -121,6 +125,7 @@ __all__ = [
     "DetectorRecord",
     "DetectorResult",
     "DetectorSettings",
+    "DriftsWhen",
     "DriftscopeError",
     "Duration",
     "FeatureEncoder",
@@ -166,6 +171,8 @@ __all__ = [
     "WindowResultKind",
     "WindowSample",
     "cap_bins",
+    "comparison_parts",
+    "comparison_text",
     "count_bins",
     "count_categories",
     "format_duration",

@@ -70,6 +70,12 @@ RESULT_KEYS = {
     "status",
     "error",
     "details",
+    # what the decision compared (see driftscope.core.contracts.comparison)
+    "compared",
+    "value",
+    "drifts_when",
+    "p_value_adjusted",
+    "statistic_floor",
 }
 
 
@@ -344,7 +350,9 @@ async def test_stats(client: httpx.AsyncClient, demo_dir: Path) -> None:
     counts = (await client.get("/v1/models/cancer/stats", params={"last": "15m"})).json()
     assert counts["count"] == 41 and counts["labelled"] == len(sent.ids)
     assert counts["labelled_share"] == pytest.approx(40 / 41)
-    assert counts["rate_per_second"] == pytest.approx(41 / 900)
+    # per minute of traffic, not per the 15 minutes asked for (two requests just now)
+    assert counts["active_minutes"] in (1, 2)
+    assert counts["rate_per_second"] == pytest.approx(41 / (60 * counts["active_minutes"]))
     assert 0 < counts["latency_p50_ms"] <= counts["latency_p90_ms"] <= counts["latency_p99_ms"]
     for bad in ("soon", "-5m", "999999999999d"):
         response = await client.get("/v1/models/cancer/stats", params={"last": bad})
@@ -545,7 +553,10 @@ async def test_a_receiver_that_is_down_shows_as_degraded_on_readyz_and_metrics(
         async with api_client(
             create_app(DeploymentSettings(config=config, scheduler=False))
         ) as client:
-            # no traffic: the run finds too few rows, and "no data" is announced to ops
+            # one prediction, fewer than min_samples: the run finds too few rows, and "no
+            # data" is announced to ops
+            one = {"features": demo_rows(demo_dir, 1)[0]}
+            assert (await client.post("/v1/models/cancer/predict", json=one)).status_code == 200
             await client.post("/v1/monitors/cancer-drift/run")
 
             async def tried_twice() -> bool:
@@ -645,7 +656,9 @@ async def test_a_failing_alert_observer_is_counted_on_metrics(
     runtime.plugins.register(Watching(), "watching-observer")
     try:
         async with api_client(create_app(settings, runtime)) as client:
-            # no traffic yet: the window is below min_samples, so the monitor goes no_data
+            # one prediction: the window is below min_samples, so the monitor goes no_data
+            one = {"features": demo_rows(demo_dir, 1)[0]}
+            assert (await client.post("/v1/models/cancer/predict", json=one)).status_code == 200
             assert (await client.post("/v1/monitors/cancer-drift/run")).status_code == 200
             assert seen == ["no_data"]
             families = {

@@ -193,10 +193,11 @@ def test_overview_states_cards_and_firing_alerts(
     assert "#### cancer-stable :green-badge[:material/check_circle: OK]" in text
     assert "#### cancer-idle :gray-badge[:material/hourglass_empty: No data]" in text
     assert "No reports in this range yet" in text
-    # the state counters: one firing, one ok, one without data
+    # the state counters: one firing (and so drifting too), one ok, one without data
     counters = {m.label: m.value for m in at.metric if m.proto.show_border}
-    assert sorted(counters.values()) == ["0", "0", "1", "1", "1"], counters
+    assert sorted(counters.values()) == ["0", "1", "1", "1", "1"], counters
     assert any("Alert firing" in label and value == "1" for label, value in counters.items())
+    assert any("Drifting" in label and value == "1" for label, value in counters.items())
     assert any("OK" in label and value == "1" for label, value in counters.items())
     assert any("No data" in label and value == "1" for label, value in counters.items())
     # the alerts firing now name the drifting features

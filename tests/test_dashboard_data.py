@@ -56,6 +56,7 @@ from driftscope.apps.dashboard.data.reports import (
     results_for_feature,
     sample_counts,
     sample_line,
+    state_tallies,
     summarize_report,
 )
 from driftscope.apps.dashboard.data.stats import model_health
@@ -340,6 +341,20 @@ def test_monitor_state_priorities() -> None:
     assert monitor_state(drifting, [{"state": "firing"}]) == "firing"
     assert monitor_state(None, [{"state": "firing"}]) == "firing"
     assert monitor_state(clean, [{"state": "resolved"}, {"state": "ok"}]) == "ok"
+
+
+def test_drifting_counts_every_drifting_monitor_whether_or_not_its_alert_fires() -> None:
+    drifting = published(0, [psi("a", 0.5)])
+    latest = {
+        "fires": drifting,  # drifted, and its alert fires
+        "waits": drifting,  # drifted, its alert pending (for_runs) or silenced
+        "clean": published(0, [psi("a", 0.1)]),
+        "starved": published(0, [], status="insufficient_data", rows=3),
+        "never-ran": None,
+    }
+    alerts = {"fires": [{"state": "firing"}], "waits": [{"state": "pending"}]}
+    tallies = state_tallies(latest, alerts)
+    assert tallies == {"ok": 1, "drifting": 2, "firing": 1, "failing": 0, "no_data": 2}
 
 
 def test_drifted_count_series(history: list[Any]) -> None:

@@ -156,8 +156,29 @@ def test_demo_once_detects_drift_records_an_alert_and_leaves_nothing_running(tmp
         firing = {e.feature for e in events if e.to_state == "firing"}
         assert firing & DRIFTING, firing
         assert {m.status for m in store.list_messages(limit=100)} == {"sent"}
+        # what the store held when the summary was made (the monitor ran on until the stop)
+        made = datetime.fromisoformat(summary["summarised_at"])
+        drifted = {
+            r.feature or r.kind
+            for report in reports
+            if report.created_at <= made
+            for r in report.results
+            if r.drifted
+        }
+        fired = {e.feature for e in events if e.to_state == "firing" and e.at <= made}
     finally:
         store.close()
+
+    # the summary lists every feature that drifted, the features its alert lines fired for
+    # (no false alarm in this run, and every drifted key fires at once: for_runs is 1)
+    assert sorted(summary["drifted_features"]) == sorted(drifted) == sorted(fired)
+    before_summary = result.stdout.split("driftscope demo summary")[0]
+    printed = set(re.findall(r"^\s+firing \S+ on (.+?): ", before_summary, re.M))
+    if re.search(r"^\s+firing .*measured quality", before_summary, re.M):
+        printed.add("performance")
+    assert printed and printed <= fired, (printed, fired)
+    listed = re.search(r"^│ drifted features\s+│ (\d+): ", result.stdout, re.M)
+    assert listed and int(listed.group(1)) == len(fired), result.stdout
 
     # the log notifier wrote the alert to the API's log
     log = (folder / "api.log").read_text()
@@ -411,7 +432,9 @@ def test_the_alert_printer_prints_each_change_once_grouped_by_its_report(tmp_pat
         printer.print_new()
         first = console.export_text()
         assert re.search(rf"^alert \d\d:\d\d:\d\d {MONITOR}: 14 firing$", first, re.M), first
-        shown = re.findall(r"^\s+firing psi on (f\d\d): 0\.4 \(threshold 0\.25\)$", first, re.M)
+        shown = re.findall(
+            r"^\s+firing psi on (f\d\d): statistic 0\.4 ≥ threshold 0\.25$", first, re.M
+        )
         assert shown == features[:12]
         assert "  … and 2 more" in first
         printer.print_new()  # nothing new: nothing printed
@@ -428,7 +451,125 @@ def test_the_alert_printer_prints_each_change_once_grouped_by_its_report(tmp_pat
             printed += console.export_text()
             time.sleep(0.05)
         assert re.search(rf"^alert \d\d:\d\d:\d\d {MONITOR}: 1 resolved$", printed, re.M), printed
-        assert re.search(r"^\s+resolved psi on f03: 0\.01 \(threshold 0\.25\)$", printed, re.M)
+        assert re.search(
+            r"^\s+resolved psi on f03: statistic 0\.01 < threshold 0\.25$", printed, re.M
+        )
     finally:
         printer.stop()
         watcher.close()
+
+
+def test_the_summary_lists_every_feature_its_alert_lines_fired_for(tmp_path):
+    """Drift found gradually: the first detecting run flags one feature, later runs more.
+    The summary lists them all, as the alert lines printed them, not only the first run's."""
+    from driftscope.apps.demo.simulate import TrafficStats
+    from driftscope.apps.demo.summary import print_summary, summarise
+    from support.factories import demo_model
+    from support.reports import report, result
+
+    demo_model(tmp_path)
+    config = tmp_path / CONFIG_NAME
+    config.write_text(
+        demo_config(DemoOptions(folder=tmp_path), tmp_path, dashboard_url=None, discord=False)
+    )
+    drift_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    watcher = StoreWatcher(config, drift_at - timedelta(minutes=1))
+    console = Console(record=True, width=250)
+    printer = AlertPrinter(watcher, console, lambda: None)
+    alerts = AlertManager(watcher.store, None, {MONITOR: MonitorAlerting(notify=("console",))})
+    accuracy = result(
+        None, "performance", 0.7, threshold=0.8, drifted=True, kind="performance",
+        compared="statistic", drifts_when="below",
+    )  # fmt: skip
+    runs = [
+        report({"mean radius": True, "worst area": False}, monitor=MONITOR),
+        report({"mean radius": True, "mean texture": True}, monitor=MONITOR),
+        report({"mean radius": True}, results=[accuracy], monitor=MONITOR),
+    ]
+    try:
+        for i, run in enumerate(runs):
+            run.created_at = drift_at + timedelta(seconds=2 * i + 1)
+            watcher.store.save_report(run)
+            alerts.handle_report(run, now=run.created_at)
+            printer.print_new()
+        stats = TrafficStats(planned=600, drift_start=300, sent=600, labels_sent=600)
+        stats.started_at = drift_at - timedelta(seconds=5)
+        stats.finished_at = drift_at + timedelta(seconds=10)
+        stats.drift_started_at = drift_at
+        stats.answered_at = [
+            (drift_at + timedelta(seconds=i / 60 - 5)).timestamp() for i in range(600)
+        ]
+        summary = summarise(stats, watcher, api_url="http://x", dashboard_url=None, folder=tmp_path)
+    finally:
+        watcher.close()
+    lines = console.export_text()
+    fired = set(re.findall(r"^\s+firing psi on (.+?): ", lines, re.M))
+    if re.search(r"^\s+firing the model's measured quality", lines, re.M):
+        fired.add("performance")
+    assert fired == {"mean radius", "mean texture", "performance"}, lines
+    assert summary.drifted_features == sorted(fired)
+    assert summary.first_drifted_features == ["mean radius"]
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["drifted_features"] == sorted(fired)
+
+    print_summary(console, summary, replace=True, folder=tmp_path)
+    table = console.export_text()
+    assert "drifted features     │ 3: mean radius, mean texture, performance" in table, table
+    assert "after it started, in mean radius" in table
+
+
+def _flat(node: object, path: str = "") -> dict[str, object]:
+    """A YAML document as {"monitors[0].window.last": "5m", ...}."""
+    if isinstance(node, dict):
+        out: dict[str, object] = {}
+        for key, value in node.items():
+            out.update(_flat(value, f"{path}.{key}" if path else str(key)))
+        return out
+    if isinstance(node, list):
+        out = {}
+        for index, value in enumerate(node):
+            out.update(_flat(value, f"{path}[{index}]"))
+        return out
+    return {path: node}
+
+
+def test_configs_demo_yaml_says_truly_how_it_differs_from_the_demos_own_config(tmp_path):
+    """Its header lists the settings in which it differs from what `driftscope demo` writes
+    (with and without Discord): every difference is listed, every listed one is real, and
+    each entry states this file's value."""
+    import yaml
+
+    shipped_text = (Path(__file__).resolve().parents[1] / "configs" / "demo.yaml").read_text()
+    shipped = _flat(yaml.safe_load(shipped_text))
+    differing: set[str] = set()
+    for discord in (False, True):
+        written = demo_config(
+            DemoOptions(), tmp_path, dashboard_url="http://127.0.0.1:8501", discord=discord
+        )
+        demo = _flat(yaml.safe_load(written))
+        differing |= {k for k in demo.keys() | shipped.keys() if demo.get(k) != shipped.get(k)}
+
+    entries: dict[str, str] = {}  # each path named in the header -> its entry's text
+    current: list[str] = []
+    for line in shipped_text.splitlines():
+        if line.startswith("#   - "):
+            names, _, text = line[len("#   - ") :].partition(": ")
+            current = names.split(", ")
+            entries.update(dict.fromkeys(current, text))
+        elif line.startswith("#     ") and current:
+            for name in current:
+                entries[name] += " " + line[len("#     ") :]
+        else:
+            current = []
+
+    def named(leaf: str) -> str | None:
+        for name in entries:
+            if leaf == name or leaf.startswith((name + ".", name + "[")):
+                return name
+        return None
+
+    assert {leaf for leaf in differing if named(leaf) is None} == set(), entries
+    assert {name for name in entries if not any(named(d) == name for d in differing)} == set()
+    for leaf in differing & shipped.keys():
+        entry = entries[str(named(leaf))]
+        assert str(shipped[leaf]) in entry, (leaf, shipped[leaf], entry)

@@ -167,10 +167,18 @@ def test_missing_and_infinite_values_are_counted(runtime, tmp_path):
     assert row.details["current_size"] == len(records)
 
 
-def test_an_empty_window_is_insufficient_data(runtime):
+def test_an_empty_window_waits_for_the_first_predictions_then_is_insufficient_data(
+    runtime, tmp_path
+):
     report = runtime.engine.run("cancer-drift")
-    assert report.status == "insufficient_data"
+    assert report.status == "waiting_for_predictions"  # the model never had one
     assert report.results == [] and not report.drifted
+    records = log_traffic(
+        runtime.store, runtime.models["cancer"], demo_model(tmp_path), drift=False
+    )
+    later = max(r.timestamp for r in records) + timedelta(hours=2)  # past the 1h window
+    report = runtime.engine.run("cancer-drift", now=later)
+    assert report.status == "insufficient_data" and report.window.rows == 0
 
 
 class CountingDetector(Detector):

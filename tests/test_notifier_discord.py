@@ -119,12 +119,13 @@ def test_colours_of_resolved_and_no_data() -> None:
 
 def test_a_merged_message_tells_each_keys_changes_in_order() -> None:
     fired, resolved = NOW - timedelta(minutes=9), NOW - timedelta(minutes=2)
+    psi = {"compared": "statistic", "drifts_when": "at_or_above"}
     payload = build_payload(
         notification(
             [
-                AlertChange("psi", "age", "ok", "firing", 0.41, 0.25, at=fired),
-                AlertChange("psi", "income", "ok", "firing", 0.52, 0.25, at=fired),
-                AlertChange("psi", "age", "firing", "resolved", 0.01, 0.25, at=resolved),
+                AlertChange("psi", "age", "ok", "firing", 0.41, 0.25, at=fired, **psi),
+                AlertChange("psi", "income", "ok", "firing", 0.52, 0.25, at=fired, **psi),
+                AlertChange("psi", "age", "firing", "resolved", 0.01, 0.25, at=resolved, **psi),
             ]
         )
     )
@@ -134,9 +135,9 @@ def test_a_merged_message_tells_each_keys_changes_in_order() -> None:
     by_name = {f["name"]: f["value"] for f in embed["fields"]}
     assert by_name["🟢 age · psi"].splitlines() == [
         f"ok → firing at {fired:%Y-%m-%d %H:%M:%S} UTC",
-        "statistic 0.41 · threshold 0.25",
+        "statistic 0.41 ≥ threshold 0.25",
         f"firing → resolved at {resolved:%Y-%m-%d %H:%M:%S} UTC",
-        "statistic 0.01 · threshold 0.25",
+        "statistic 0.01 < threshold 0.25",
     ]
     assert [f["name"] for f in embed["fields"]] == ["🔴 income · psi", "🟢 age · psi"]
     assert validate(payload) == []

@@ -256,8 +256,10 @@ def test_prediction_stats(store):
     assert stats.latency_p50_ms == pytest.approx(50.5)
     assert stats.latency_p99_ms == pytest.approx(float(np.percentile(np.arange(1, 101), 99)))
     assert stats.first_at == T0 and stats.last_at == T0 + timedelta(seconds=99)
+    assert stats.active_minutes == 2  # 12:00:00-12:00:59 and 12:01:00-12:01:39
     none = store.prediction_stats("iris", T0 + timedelta(days=2), T0 + timedelta(days=3))
     assert none.count == 0 and none.latency_p50_ms is None and none.first_at is None
+    assert none.active_minutes == 0
 
 
 def test_unregistered_models_and_unknown_features_are_errors_and_nothing_is_written(store):
@@ -657,7 +659,7 @@ def test_a_version_1_database_gets_the_dead_letter_table(store):
     upgraded = SQLStore(StoreSettings(url=SecretStr(url_of(store))))
     upgraded.open()
     try:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 2
+        assert upgraded.schema_version() == SCHEMA_VERSION == 3
         upgraded.add_dead_letters([DeadLetter.of(_poison("p"), "why", T0)])
         assert upgraded.count_dead_letters() == 1
         assert upgraded.count_predictions("iris", T0, T0 + timedelta(1)) == (1, 0)

@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from driftscope.core.config.yaml_file import MonitorConfig
+from driftscope.core.contracts.comparison import comparison_text
 from driftscope.core.contracts.report import Report
 from driftscope.core.contracts.store import AlertEvent, AlertState, Silence
 from driftscope.core.monitoring.model_loading import LoadedModel
@@ -108,7 +109,14 @@ class RecordIn(_Body):
         max_length=MAX_ID_CHARS,
         description="Default: a new sortable id.",
     )
-    latency_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    latency_ms: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="The latency of the request that made this prediction. /stats counts "
+        "every record that carries one as a request: for a batch scored in one call, give it "
+        "on one row only.",
+    )
 
 
 class RecordsRequest(_Body):
@@ -202,7 +210,13 @@ class ModelsResponse(BaseModel):
 
 
 class StatsResponse(BaseModel):
-    """A model's predictions over a window ending now."""
+    """A model's predictions over a window ending now.
+
+    Rates are per time the model was receiving traffic: ``count`` over the
+    ``active_minutes`` (UTC clock minutes of the window holding at least one prediction),
+    not over the whole window. Latency percentiles are per request (a batch counts once),
+    as the ``driftscope_prediction_latency_seconds`` histogram counts them.
+    """
 
     model: str
     start: datetime
@@ -210,10 +224,14 @@ class StatsResponse(BaseModel):
     count: int
     labelled: int
     labelled_share: float | None
-    rate_per_second: float
-    latency_p50_ms: float | None
-    latency_p90_ms: float | None
-    latency_p99_ms: float | None
+    active_minutes: int = Field(
+        description="Clock minutes of the window with at least one prediction."
+    )
+    rate_per_second: float = Field(description="count / (60 × active_minutes); 0 without any.")
+    rate_per_minute: float = Field(description="count / active_minutes; 0 without any.")
+    latency_p50_ms: float | None = Field(description="Per request, over the window.")
+    latency_p90_ms: float | None = Field(description="Per request, over the window.")
+    latency_p99_ms: float | None = Field(description="Per request, over the window.")
     first_at: datetime | None
     last_at: datetime | None
 
@@ -227,14 +245,40 @@ class WindowOut(BaseModel):
     sampled_rows: int | None = None
 
 
-class ResultOut(BaseModel):
+Compared = Literal["p_value", "statistic", "rows"]
+DriftsWhen = Literal["below", "at_or_above", "above"]
+
+
+class _Compared(BaseModel):
+    """What a decision compared: ``value`` (the number named by ``compared``: the p-value
+    after the monitor's correction, the statistic, or a window's rows) against
+    ``threshold``, drift lying ``drifts_when`` of it; ``statistic_floor`` is an effect size
+    the statistic must also reach (KS's ``min_statistic``). ``None`` for data recorded before
+    these fields existed."""
+
+    statistic: float | None
+    threshold: float | None
+    compared: Compared | None = None
+    value: float | None = None
+    drifts_when: DriftsWhen | None = None
+    p_value: float | None = None
+    p_value_adjusted: float | None = None
+    statistic_floor: float | None = None
+
+
+class _ComparedWithText(_Compared):
+    comparison: str = Field(
+        description="The comparison in words, each number beside its own threshold: "
+        "'p-value 0.0123 < threshold 0.05 · statistic 0.409 ≥ floor 0.1'."
+    )
+
+
+class ResultOut(_Compared):
     """One detector's finding; ``details`` holds what a chart needs."""
 
     kind: Literal["feature", "prediction", "performance", "multivariate"]
     feature: str | None
     detector: str
-    statistic: float | None
-    p_value: float | None
     threshold: float
     drifted: bool
     status: Literal["ok", "failed", "insufficient_data"]
@@ -284,7 +328,10 @@ class FeatureSummaryOut(BaseModel):
 
 
 class ReportOut(BaseModel):
-    """A monitor run's report, in the published shape."""
+    """A monitor run's report, in the published shape. ``status`` is
+    ``waiting_for_predictions`` while the model has never had a prediction (no alert),
+    ``insufficient_data`` when the window holds fewer than ``min_samples`` rows after
+    traffic was seen (the monitor's ``no_data`` alert)."""
 
     id: str
     monitor: str
@@ -292,7 +339,7 @@ class ReportOut(BaseModel):
     created_at: datetime
     window: WindowOut
     drifted: bool
-    status: Literal["ok", "insufficient_data", "failed"]
+    status: Literal["ok", "insufficient_data", "waiting_for_predictions", "failed"]
     duration_ms: float | None
     backfilled: bool = Field(
         default=False,
@@ -366,8 +413,9 @@ class MonitorsResponse(BaseModel):
 AlertStateName = Literal["ok", "pending", "firing", "resolved", "no_data"]
 
 
-class AlertOut(BaseModel):
-    """The current alert state of one key (monitor, detector, feature)."""
+class AlertOut(_ComparedWithText):
+    """The current alert state of one key (monitor, detector, feature), with the comparison
+    of the result that last moved it."""
 
     monitor: str
     detector: str
@@ -377,21 +425,20 @@ class AlertOut(BaseModel):
     consecutive_clean: int
     changed_at: datetime | None
     last_notified_at: datetime | None
-    statistic: float | None
-    threshold: float | None
     report_id: str | None
 
     @classmethod
     def of(cls, state: AlertState) -> AlertOut:
-        return cls(**{k: getattr(state, k) for k in cls.model_fields})
+        values = {k: getattr(state, k) for k in cls.model_fields if k != "comparison"}
+        return cls(**values, comparison=comparison_text(state))
 
 
 class AlertsResponse(BaseModel):
     alerts: list[AlertOut]
 
 
-class AlertEventOut(BaseModel):
-    """One recorded change of an alert key's state."""
+class AlertEventOut(_ComparedWithText):
+    """One recorded change of an alert key's state, with the comparison its key held."""
 
     id: int | None
     monitor: str
@@ -400,14 +447,13 @@ class AlertEventOut(BaseModel):
     from_state: AlertStateName
     to_state: AlertStateName
     at: datetime
-    statistic: float | None
-    threshold: float | None
     report_id: str | None
     silenced: bool
 
     @classmethod
     def of(cls, event: AlertEvent) -> AlertEventOut:
-        return cls(**{k: getattr(event, k) for k in cls.model_fields})
+        values = {k: getattr(event, k) for k in cls.model_fields if k != "comparison"}
+        return cls(**values, comparison=comparison_text(event))
 
 
 class AlertEventsResponse(BaseModel):

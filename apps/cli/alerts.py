@@ -19,12 +19,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from driftscope.core.alerting.rules import MONITOR_DETECTOR
+from driftscope.core.contracts.comparison import comparison_parts
 from driftscope.core.contracts.notifier import (
     AlertChange,
     DeliveryOutcome,
     Notification,
     Notifier,
 )
+from driftscope.core.contracts.store import AlertEvent, AlertState
 from driftscope.core.durations import format_duration
 from driftscope.core.plugin_system.manager import unknown_name_message
 from driftscope.core.validation import RequestValidationFailed
@@ -68,8 +70,9 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
+def _compared(item: AlertState | AlertEvent) -> str:
+    """The number the key's decision compared beside its threshold, one part per line."""
+    return escape("\n".join(comparison_parts(item)))
 
 
 def _key(monitor: str, detector: str, feature: str) -> str:
@@ -275,7 +278,7 @@ def _print_states(runtime: Runtime, monitor: str | None) -> None:
     if not states:
         console.print("[green]no alerts firing[/]")
         return
-    table = Table("key", "state", "since (UTC)", "statistic", "threshold", "last notified")
+    table = Table("key", "state", "since (UTC)", "value vs threshold", "last notified")
     order = {"firing": 0, "no_data": 1, "pending": 2}
     for s in sorted(states, key=lambda s: (order[s.state], s.monitor, s.detector, s.feature)):
         colour = {"firing": "red", "no_data": "yellow", "pending": "magenta"}[s.state]
@@ -283,8 +286,7 @@ def _print_states(runtime: Runtime, monitor: str | None) -> None:
             _key(s.monitor, s.detector, s.feature),
             f"[{colour}]{s.state}[/]",
             _when(s.changed_at),
-            _num(s.statistic),
-            _num(s.threshold),
+            _compared(s),
             _when(s.last_notified_at),
         )
     console.print(table)
@@ -295,13 +297,15 @@ def _print_history(runtime: Runtime, monitor: str | None, limit: int) -> None:
     if not events:
         console.print("no alert history")
         return
-    table = Table("at (UTC)", "key", "change", "statistic", "silenced", title="recent changes")
+    table = Table(
+        "at (UTC)", "key", "change", "value vs threshold", "silenced", title="recent changes"
+    )
     for e in events:
         table.add_row(
             _when(e.at),
             _key(e.monitor, e.detector, e.feature),
             f"{e.from_state} → {e.to_state}",
-            _num(e.statistic),
+            _compared(e),
             "yes" if e.silenced else "",
         )
     console.print(table)

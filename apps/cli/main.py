@@ -30,6 +30,7 @@ from driftscope.apps.cli.common import (
 from driftscope.core.config.environment import DeploymentSettings
 from driftscope.core.config.paths import sqlite_file
 from driftscope.core.config.yaml_file import DriftscopeConfig, load_config
+from driftscope.core.contracts.comparison import comparison_parts
 from driftscope.core.contracts.report import Report
 from driftscope.core.durations import format_duration
 from driftscope.core.errors import ConfigError
@@ -153,21 +154,24 @@ def print_report(report: Report) -> None:
         + (f", sampled {window.sampled_rows}" if window.sampled_rows else ""),
         highlight=False,
     )
+    if report.status == "waiting_for_predictions":
+        console.print(
+            f"waiting for the first predictions of model {escape(report.model)}: no drift "
+            "checked (and no no_data alert until traffic has been seen)",
+            highlight=False,
+        )
+        return
     if report.status == "insufficient_data":
         console.print("[yellow]not enough data in the window: no drift checked[/]")
         return
-    table = Table(
-        "kind", "feature", "detector", "statistic", "p-value", "threshold", "status", "drift"
-    )
+    table = Table("kind", "feature", "detector", "value vs threshold", "status", "drift")
     for r in report.results:
         table.add_row(
             r.kind,
-            r.feature or "-",
+            escape(r.feature or "-"),
             r.detector,
-            _num(r.statistic),
-            _num(r.p_value),
-            _num(r.threshold),
-            r.status if not r.error else f"{r.status}: {r.error}",
+            escape("\n".join(comparison_parts(r))),
+            escape(r.status if not r.error else f"{r.status}: {r.error}"),
             "[bold red]DRIFT[/]" if r.drifted else "[green]ok[/]",
         )
     console.print(table)
@@ -176,12 +180,6 @@ def print_report(report: Report) -> None:
         f"[bold red]drift found:[/] {', '.join(drifted)}" if drifted else "[green]no drift[/]",
         highlight=False,
     )
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
 
 
 @app.command("hash-password")

@@ -424,13 +424,13 @@ def alert_timeline(events: Sequence[AlertEventRow], height: int | None = None) -
                     [
                         e.from_state,
                         e.to_state,
-                        format_number(e.statistic),
+                        e.comparison,
                         " (silenced)" if e.silenced else "",
                     ]
                     for e in chosen
                 ],
                 hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]}%{customdata[3]}"
-                "<br>statistic %{customdata[2]}<br>%{x|%Y-%m-%d %H:%M:%S}<extra></extra>",
+                "<br>%{customdata[2]}<br>%{x|%Y-%m-%d %H:%M:%S}<extra></extra>",
             )
         )
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=subjects[::-1])

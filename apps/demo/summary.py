@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,14 @@ class DemoSummary:
     drift_detected: bool = False
     detected_after_requests: int | None = None
     detected_after_seconds: float | None = None
+    #: every feature (or ``prediction``, ``probability:…``, ``performance``) that drifted in
+    #: any run since the drift began: the keys the alert lines fired for
     drifted_features: list[str] = field(default_factory=list)
+    #: those the first run that detected the drift found
+    first_drifted_features: list[str] = field(default_factory=list)
     false_alarms: int = 0
+    #: features flagged by runs before the drift began (their alert lines come first)
+    false_alarm_features: list[str] = field(default_factory=list)
     alerts_fired: int = 0
     alerts_firing_now: int = 0
     alerts_resolved: int = 0
@@ -40,6 +47,8 @@ class DemoSummary:
     api_url: str = ""
     dashboard_url: str | None = None
     folder: str = ""
+    #: the moment the summary describes: reports and alert changes up to it (ISO 8601)
+    summarised_at: str | None = None
 
     @property
     def alerts_delivered(self) -> int:
@@ -80,12 +89,17 @@ def summarise(
         dashboard_url=dashboard_url,
         folder=str(folder),
     )
-    reports = watcher.reports()
-    events = watcher.events()
+    # one moment for everything: the monitor keeps running while the summary is read
+    now = datetime.now(UTC)
+    summary.summarised_at = now.isoformat()
+    reports = [r for r in watcher.reports() if r.created_at <= now]
+    events = [e for e in watcher.events() if e.at <= now]
     summary.reports = len(reports)
     drift_start = stats.drift_started_at
     if drift_start is not None:
-        summary.false_alarms = sum(1 for r in reports if r.drifted and r.created_at < drift_start)
+        early = [r for r in reports if r.drifted and r.created_at < drift_start]
+        summary.false_alarms = len(early)
+        summary.false_alarm_features = _drifted_in(early)
         detected = [r for r in reports if r.drifted and r.created_at >= drift_start]
         if detected:
             first = detected[0]
@@ -96,9 +110,10 @@ def summarise(
             summary.detected_after_requests = stats.answered_before(first.created_at) - (
                 stats.drift_start or 0
             )
-            summary.drifted_features = sorted(
-                {r.feature or r.kind for r in first.results if r.drifted}
-            )
+            summary.first_drifted_features = _drifted_in([first])
+            # every run since, not only the first: later runs (more drifted rows, the labels
+            # for accuracy) flag more, and the alert lines printed them
+            summary.drifted_features = _drifted_in(detected)
     drift_events = [e for e in events if e.detector != "monitor"]
     summary.alerts_fired = sum(1 for e in drift_events if e.to_state == "firing")
     summary.alerts_resolved = sum(1 for e in drift_events if e.to_state == "resolved")
@@ -111,6 +126,12 @@ def summarise(
         json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8"
     )
     return summary
+
+
+def _drifted_in(reports: list[Any]) -> list[str]:
+    """The features (or prediction columns, or ``performance``) any of ``reports`` found
+    drifting, named as alert keys name them."""
+    return sorted({r.feature or r.kind for report in reports for r in report.results if r.drifted})
 
 
 def print_summary(console: Console, summary: DemoSummary, *, replace: bool, folder: Path) -> None:
@@ -131,9 +152,13 @@ def print_summary(console: Console, summary: DemoSummary, *, replace: bool, fold
         table.add_row(
             "drift first detected",
             f"{summary.detected_after_requests} predictions and "
-            f"{summary.detected_after_seconds:g}s after it started",
+            f"{summary.detected_after_seconds:g}s after it started, in "
+            + ", ".join(summary.first_drifted_features),
         )
-        table.add_row("drifting", ", ".join(summary.drifted_features))
+        table.add_row(
+            "drifted features",
+            f"{len(summary.drifted_features)}: {', '.join(summary.drifted_features)}",
+        )
     else:
         table.add_row("drift first detected", "[red]not detected[/]")
     if summary.false_alarms:
@@ -142,7 +167,10 @@ def print_summary(console: Console, summary: DemoSummary, *, replace: bool, fold
             if not replace
             else ""
         )
-        table.add_row("runs flagging drift before it began", f"{summary.false_alarms}{why}")
+        table.add_row(
+            "runs flagging drift before it began",
+            f"{summary.false_alarms} ({', '.join(summary.false_alarm_features)}){why}",
+        )
     table.add_row(
         "alerts fired",
         f"{summary.alerts_fired} (resolved {summary.alerts_resolved}, "

@@ -19,10 +19,9 @@ from rich.console import Console
 
 from driftscope.apps.demo.options import MONITOR
 from driftscope.apps.demo.simulate import TrafficStats
+from driftscope.core.contracts.comparison import comparison_text
 from driftscope.core.contracts.store import AlertEvent, Store
 
-# built-in detectors whose threshold is a p-value, not a bound on the statistic
-P_VALUE_DETECTORS = frozenset({"ks", "chi2"})
 # alert changes printed per report; the rest are counted
 SHOWN_PER_REPORT = 12
 
@@ -85,20 +84,16 @@ class StoreWatcher:
 
 
 def describe_event(event: AlertEvent) -> str:
-    """One line for an alert change."""
+    """One line for an alert change: what changed, and the number its decision compared
+    beside the threshold it was compared with."""
     if event.detector == "monitor":
         rows = "?" if event.statistic is None else f"{event.statistic:.0f}"
         need = "?" if event.threshold is None else f"{event.threshold:.0f}"
         what = f"window has {rows} rows (needs {need})"
+    elif event.detector == "performance":
+        what = f"the model's measured quality: {comparison_text(event)}"
     else:
-        stat = "n/a" if event.statistic is None else f"{event.statistic:.3g}"
-        limit = "n/a" if event.threshold is None else f"{event.threshold:.3g}"
-        if event.detector == "performance":
-            what = f"the model's measured quality: {stat} (floor {limit})"
-        elif event.detector in P_VALUE_DETECTORS:
-            what = f"{event.detector} on {event.feature}: statistic {stat} (p-value < {limit})"
-        else:
-            what = f"{event.detector} on {event.feature}: {stat} (threshold {limit})"
+        what = f"{event.detector} on {event.feature}: {comparison_text(event)}"
     colour = {"firing": "bold red", "no_data": "yellow", "resolved": "green"}.get(
         event.to_state, "dim"
     )

@@ -14,7 +14,9 @@ The monitor itself has the key ``(monitor, "monitor", "")``: a report with statu
 announced (a broken pipeline is news); while it is there every drift key is held exactly as
 it was, so a starved window cannot flap alerts. The next report with data moves it to
 ``resolved`` and announces the recovery. Results (or whole reports) with status ``failed``
-or ``insufficient_data`` change nothing.
+or ``insufficient_data`` change nothing. A report ``waiting_for_predictions`` (the model has
+never had one: a new deployment) changes nothing either, unless the monitor is already in
+``no_data``, which it then keeps.
 
 What gets announced: entering ``firing`` or ``no_data``, and ``resolved`` after either. A
 key that stays ``firing``/``no_data`` is announced again once ``repeat_every`` has passed
@@ -43,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from driftscope.core.alerting.config import AlertRuleSettings
+from driftscope.core.contracts.comparison import copy_comparison
 from driftscope.core.contracts.notifier import AlertChange, Notification
 from driftscope.core.contracts.report import Report, ResultRow
 from driftscope.core.contracts.store import (
@@ -137,7 +140,6 @@ class _Evaluator:
         self.changes: list[tuple[AlertState, AlertChange]] = []
         self.changed_keys: set[Key] = set()
         self.kinds: dict[Key, str] = {}
-        self.p_values: dict[Key, float | None] = {}
 
     # -- helpers -----------------------------------------------------------------------------
     def state_of(self, key: Key) -> AlertState:
@@ -158,20 +160,18 @@ class _Evaluator:
     def transition(self, state: AlertState, to_state: AlertStateName) -> None:
         from_state = state.state
         silenced = self.silenced(state)
-        self.events.append(
-            AlertEvent(
-                monitor=state.monitor,
-                detector=state.detector,
-                feature=state.feature,
-                from_state=from_state,
-                to_state=to_state,
-                at=self.now,
-                statistic=state.statistic,
-                threshold=state.threshold,
-                report_id=self.report.id,
-                silenced=silenced,
-            )
+        event = AlertEvent(
+            monitor=state.monitor,
+            detector=state.detector,
+            feature=state.feature,
+            from_state=from_state,
+            to_state=to_state,
+            at=self.now,
+            report_id=self.report.id,
+            silenced=silenced,
         )
+        copy_comparison(state, event)
+        self.events.append(event)
         state.state = to_state
         state.changed_at = self.now
         self.changed_keys.add(state.key)
@@ -184,12 +184,10 @@ class _Evaluator:
             feature=state.feature,
             from_state=from_state,
             to_state=state.state,
-            statistic=state.statistic,
-            threshold=state.threshold,
-            p_value=self.p_values.get(state.key),
             kind=self.kind_of(state),
             at=self.now,
         )
+        copy_comparison(state, change)
         self.changes.append((state, change))
 
     def repeat_if_due(self, state: AlertState) -> None:
@@ -209,9 +207,16 @@ class _Evaluator:
 
     # -- the rules ---------------------------------------------------------------------------
     def run(self, new_id: Callable[[], str]) -> Evaluation:
-        if self.report.status != "failed":
+        status = self.report.status
+        if status == "waiting_for_predictions":
+            monitor_key = (self.monitor, MONITOR_DETECTOR, "")
+            # once announced, a no_data alert stays until data comes back, even if the
+            # model's predictions have since all been pruned
+            if monitor_key in self.working and self.working[monitor_key].state == "no_data":
+                status = "insufficient_data"
+        if status not in ("failed", "waiting_for_predictions"):
             monitor_state = self.state_of((self.monitor, MONITOR_DETECTOR, ""))
-            if self.report.status == "insufficient_data":
+            if status == "insufficient_data":
                 self.enter_no_data(monitor_state)
             else:
                 if monitor_state.state == "no_data":
@@ -229,10 +234,14 @@ class _Evaluator:
         )
 
     def set_window_statistic(self, state: AlertState) -> None:
-        state.statistic = float(self.report.window.rows)
+        """The monitor's key compares the window's rows with ``min_samples``."""
+        rows = float(self.report.window.rows)
+        state.statistic = rows
         state.threshold = (
             float(self.alerting.min_samples) if self.alerting.min_samples is not None else None
         )
+        state.compared, state.value, state.drifts_when = "rows", rows, "below"
+        state.p_value = state.p_value_adjusted = state.statistic_floor = None
         state.report_id = self.report.id
 
     def enter_no_data(self, state: AlertState) -> None:
@@ -253,7 +262,6 @@ class _Evaluator:
                 rows[key] = row
         for key, row in rows.items():
             self.kinds[key] = row.kind
-            self.p_values[key] = row.p_value
             self.apply_row(self.state_of(key), row)
 
     def apply_row(self, state: AlertState, row: ResultRow) -> None:
@@ -267,8 +275,7 @@ class _Evaluator:
             # a clean key's row untouched run after run
             state.consecutive_clean = state.consecutive_clean + 1 if not at_rest else 0
         if row.drifted or not at_rest:
-            state.statistic = row.statistic
-            state.threshold = row.threshold
+            copy_comparison(row, state)
             state.report_id = self.report.id
 
         if row.drifted:

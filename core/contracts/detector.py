@@ -31,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from driftscope.core.contracts.types import (
     BinCounts,
     CategoryCounts,
+    Compared,
+    DriftsWhen,
     FeatureKind,
     ResultStatus,
     Task,
@@ -224,7 +226,9 @@ class Detector(ABC, Generic[SettingsT, ProfileT]):
       correction and decides again through :meth:`decide` with the adjusted p-value.
       :class:`PValueDetector` declares this, and the threshold, from :class:`PValueSettings`;
     * :meth:`decide`: whether a value means drift. By default a statistic at or above the
-      threshold, or a p-value below it; override to add conditions (KS's effect-size floor);
+      threshold, or a p-value below it; override to add conditions (KS's effect-size floor),
+      and declare such a floor in :attr:`statistic_floor` so alerts show it beside the
+      statistic (:attr:`compared` and :attr:`drifts_when` follow from ``uses_p_value``);
     * ``scores_counts``: whether it can score from counts the store computed over a whole
       window (PSI over fixed bins, chi-square over categories). Such a detector implements
       :meth:`score_counts`, and :meth:`bin_edges` when it scores numeric features: when a
@@ -256,6 +260,24 @@ class Detector(ABC, Generic[SettingsT, ProfileT]):
     @abstractmethod
     def threshold(self) -> float:
         """The number this detector's value is compared with (from its settings)."""
+
+    @property
+    def compared(self) -> Compared:
+        """Which number :meth:`decide` holds against :attr:`threshold`: the p-value with
+        ``uses_p_value``, else the statistic. Alerts show that number beside the threshold."""
+        return "p_value" if self.uses_p_value else "statistic"
+
+    @property
+    def drifts_when(self) -> DriftsWhen:
+        """On which side of the threshold drift lies: below it for a p-value, at or above it
+        for a statistic (the default :meth:`decide`)."""
+        return "below" if self.uses_p_value else "at_or_above"
+
+    @property
+    def statistic_floor(self) -> float | None:
+        """An effect size the statistic must also reach for drift (KS's ``min_statistic``),
+        shown beside the statistic in alerts; ``None`` when :meth:`decide` has none."""
+        return None
 
     @abstractmethod
     def fit(self, reference: FeatureSample) -> ProfileT:
@@ -361,6 +383,23 @@ class PerformanceDetector(ABC, Generic[SettingsT, ProfileT]):
     @abstractmethod
     def threshold(self) -> float:
         """The threshold of a result this detector could not make (from its settings)."""
+
+    @property
+    def compared(self) -> Compared:
+        """The metric (the result's ``statistic``) is what is compared with the limit."""
+        return "statistic"
+
+    @property
+    def drifts_when(self) -> DriftsWhen:
+        """Drift is a metric below its lowest acceptable value (the default: higher is
+        better); a detector of an error metric, where lower is better, returns ``"above"``
+        (its highest acceptable value)."""
+        return "below"
+
+    @property
+    def statistic_floor(self) -> float | None:
+        """Performance detectors have no effect-size floor."""
+        return None
 
     @abstractmethod
     def fit(self, reference: LabelledSample) -> ProfileT:

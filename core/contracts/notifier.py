@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftscope.core.contracts.types import Compared, DriftsWhen
 from driftscope.core.durations import Duration
 
 
@@ -49,6 +50,12 @@ class AlertChange:
     A key that stays firing and is announced again has ``from_state == to_state``. ``at``
     is when the monitor run recorded the change; messages written before it existed carry
     ``None`` and take their notification's ``created_at``.
+
+    ``compared``, ``value``, ``threshold``, ``drifts_when``, ``p_value_adjusted`` and
+    ``statistic_floor`` say what the decision compared (see
+    :mod:`driftscope.core.contracts.comparison`, whose :func:`comparison_text` renders them:
+    "p-value 0.0123 < threshold 0.05 · statistic 0.409"); messages written before they
+    existed carry ``None``.
     """
 
     detector: str
@@ -60,6 +67,11 @@ class AlertChange:
     p_value: float | None = None
     kind: str = "feature"
     at: datetime | None = None
+    compared: Compared | None = None
+    value: float | None = None
+    drifts_when: DriftsWhen | None = None
+    p_value_adjusted: float | None = None
+    statistic_floor: float | None = None
 
     @property
     def key(self) -> tuple[str, str]:

@@ -7,10 +7,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from driftscope.core.contracts.types import FeatureKind, ResultStatus
+from driftscope.core.contracts.types import Compared, DriftsWhen, FeatureKind, ResultStatus
 
 ResultKind = Literal["feature", "prediction", "performance", "multivariate"]
-ReportStatus = Literal["ok", "insufficient_data", "failed"]
+#: ``waiting_for_predictions``: the model has never had a prediction, so the window is empty
+#: by no fault (a new deployment); ``insufficient_data``: fewer rows than ``min_samples``
+#: after traffic was seen, which the alert rules announce as ``no_data``.
+ReportStatus = Literal["ok", "insufficient_data", "waiting_for_predictions", "failed"]
 
 
 @dataclass
@@ -26,7 +29,16 @@ class WindowInfo:
 
 @dataclass
 class ResultRow:
-    """One detector's finding on one feature, the prediction, or the model's metric."""
+    """One detector's finding on one feature, the prediction, or the model's metric.
+
+    ``compared`` says which number was held against ``threshold`` and ``value`` is that
+    number: the p-value (after the monitor's correction, also in ``p_value_adjusted``) for
+    KS and chi-square, the statistic for PSI and a model's metric. ``drifts_when`` says on
+    which side of the threshold drift lies, and ``statistic_floor`` is an effect size the
+    statistic must also reach (KS's ``min_statistic``). The engine sets them from the
+    detector's declarations; reports saved before they existed read them as ``None``
+    (:mod:`driftscope.core.contracts.comparison` renders both).
+    """
 
     kind: ResultKind
     feature: str | None
@@ -38,6 +50,11 @@ class ResultRow:
     status: ResultStatus = "ok"
     error: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    compared: Compared | None = None
+    value: float | None = None
+    drifts_when: DriftsWhen | None = None
+    p_value_adjusted: float | None = None
+    statistic_floor: float | None = None
 
 
 @dataclass

@@ -14,7 +14,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -24,6 +24,8 @@ from driftscope.core.contracts.report import Report
 from driftscope.core.contracts.types import (
     BinCounts,
     CategoryCounts,
+    Compared,
+    DriftsWhen,
     FeatureKind,
     Task,
     count_bins,
@@ -123,7 +125,13 @@ class LabelUpdate:
 
 @dataclass(frozen=True)
 class PredictionStats:
-    """Counts and latency of one model's predictions in a time range."""
+    """Counts and latency of one model's predictions in a time range.
+
+    ``active_minutes`` is how many clock minutes (UTC, aligned to the minute) of the range
+    hold at least one prediction: the time the model was receiving traffic, over which
+    rates are taken. The latency percentiles are over the records that carry a latency:
+    the API records a request's latency on its first row only, so they are per request.
+    """
 
     count: int
     labelled: int
@@ -132,12 +140,18 @@ class PredictionStats:
     latency_p99_ms: float | None
     first_at: datetime | None
     last_at: datetime | None
+    active_minutes: int = 0
 
 
 @dataclass
 class AlertState:
     """The alert state of one key (monitor, detector, feature); ``feature`` is "" for the
-    monitor itself (its ``no_data`` state)."""
+    monitor itself (its ``no_data`` state).
+
+    ``statistic`` … ``statistic_floor`` are the comparison of the result that last moved
+    the key (see :mod:`driftscope.core.contracts.comparison`): for the monitor's key,
+    ``compared`` is ``"rows"``, ``value`` the window's rows and ``threshold`` its
+    ``min_samples``."""
 
     monitor: str
     detector: str
@@ -150,6 +164,12 @@ class AlertState:
     statistic: float | None = None
     threshold: float | None = None
     report_id: str | None = None
+    compared: Compared | None = None
+    value: float | None = None
+    drifts_when: DriftsWhen | None = None
+    p_value: float | None = None
+    p_value_adjusted: float | None = None
+    statistic_floor: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -158,7 +178,8 @@ class AlertState:
 
 @dataclass
 class AlertEvent:
-    """One recorded change of an alert key's state (the alert history)."""
+    """One recorded change of an alert key's state (the alert history), with the comparison
+    its key held when it changed (as :class:`AlertState`)."""
 
     monitor: str
     detector: str
@@ -171,6 +192,12 @@ class AlertEvent:
     report_id: str | None = None
     silenced: bool = False
     id: int | None = None
+    compared: Compared | None = None
+    value: float | None = None
+    drifts_when: DriftsWhen | None = None
+    p_value: float | None = None
+    p_value_adjusted: float | None = None
+    statistic_floor: float | None = None
 
 
 @dataclass
@@ -440,13 +467,24 @@ class Store(ABC):
         """
         return {name: self.category_counts(model, name, start, end) for name in features}
 
+    def has_predictions(self, model: str) -> bool:
+        """Whether the store holds any prediction of ``model``, at any time: a monitor whose
+        model never had one is waiting for its first predictions, not out of data.
+
+        The default counts every time; database stores override it with a cheaper query.
+        """
+        earliest = datetime.min.replace(tzinfo=UTC)
+        latest = datetime.max.replace(tzinfo=UTC)
+        return self.count_predictions(model, earliest, latest)[0] > 0
+
     @abstractmethod
     def count_predictions(self, model: str, start: datetime, end: datetime) -> tuple[int, int]:
         """Return ``(rows, labelled_rows)`` in a time range without reading the rows."""
 
     @abstractmethod
     def prediction_stats(self, model: str, start: datetime, end: datetime) -> PredictionStats:
-        """Counts and latency percentiles of a model's predictions in a time range."""
+        """Counts, active minutes and latency percentiles (over the records that carry a
+        latency) of a model's predictions in a time range."""
 
     # -- reports ---------------------------------------------------------------------------
     @abstractmethod

@@ -18,6 +18,14 @@ FeatureKind = Literal["numeric", "categorical"]
 ResultStatus = Literal["ok", "failed", "insufficient_data"]
 Task = Literal["classification", "regression"]
 
+#: Which number a drift decision compared with its threshold: the (adjusted) p-value, the
+#: statistic (PSI, a model's metric), or the window's row count (a monitor's ``no_data``).
+Compared = Literal["p_value", "statistic", "rows"]
+#: When the compared number means drift (or no data): below the threshold (p-values, a metric
+#: with a lowest acceptable value, rows under ``min_samples``), at or above it (PSI), or above
+#: it (an error metric with a highest acceptable value).
+DriftsWhen = Literal["below", "at_or_above", "above"]
+
 
 @dataclass(frozen=True)
 class BinCounts:

@@ -30,7 +30,7 @@ from driftscope.core.contracts.detector import (
     SettingsT,
     common_contract_problems,
 )
-from driftscope.core.contracts.types import FeatureKind, Task
+from driftscope.core.contracts.types import Compared, DriftsWhen, FeatureKind, Task
 
 #: What a window detector's result is about: one feature, the model's performance (a metric
 #: named in ``feature``), or the window as a whole (all features together).
@@ -104,6 +104,24 @@ class WindowDetector(ABC, Generic[SettingsT, ProfileT]):
     @abstractmethod
     def threshold(self) -> float:
         """The threshold of a result this detector could not make (from its settings)."""
+
+    @property
+    def compared(self) -> Compared:
+        """What each result compares with its threshold: its ``statistic`` (the default), or
+        ``"p_value"`` for a detector that decides on p-values it corrects itself."""
+        return "statistic"
+
+    @property
+    def drifts_when(self) -> DriftsWhen:
+        """On which side of the threshold drift lies: ``"at_or_above"`` (the default: a
+        statistic that grows with drift), ``"above"``, or ``"below"`` (an estimated metric
+        where higher is better). Alerts write the comparison with it."""
+        return "at_or_above"
+
+    @property
+    def statistic_floor(self) -> float | None:
+        """An effect-size floor shown beside the statistic, if the detector has one."""
+        return None
 
     @abstractmethod
     def fit(self, reference: WindowSample) -> ProfileT:

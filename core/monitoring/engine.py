@@ -181,7 +181,10 @@ class MonitorEngine:
             backfilled=backfill,
         )
         if rows < monitor.window.min_samples:
-            report.status = "insufficient_data"
+            # an empty window of a model that never had a prediction is a new deployment,
+            # not a broken pipeline: no no_data alert for it
+            waiting = rows == 0 and not self.store.has_predictions(model.name)
+            report.status = "waiting_for_predictions" if waiting else "insufficient_data"
         else:
             data = self.store.read_window(model.name, start, end, max_rows=monitor.window.max_rows)
             if data.sampled_from is not None:
@@ -368,7 +371,7 @@ class MonitorEngine:
         # every result says how many values it compared, whether or not its detector does
         result.details.setdefault("reference_size", len(ref_values))
         result.details.setdefault("current_size", len(cur_values))
-        return _row(column.result_kind, column.name, detector.name, result)
+        return _row(column.result_kind, column.name, detector, result)
 
     def _counted_feature(
         self,
@@ -420,7 +423,7 @@ class MonitorEngine:
         result.details.update(counts)
         result.details.setdefault("reference_size", len(ref_values))
         result.details.setdefault("current_size", counted.total)
-        return _row(column.result_kind, column.name, detector.name, result)
+        return _row(column.result_kind, column.name, detector, result)
 
     def _count_in_store(
         self,
@@ -509,7 +512,7 @@ class MonitorEngine:
             )
         except Exception as exc:
             return self._failure(detector, "performance", None, threshold, exc, {})
-        return _row("performance", None, detector.name, result)
+        return _row("performance", None, detector, result)
 
     def _window(
         self, detector: WindowDetector[Any, Any], model: LoadedModel, data: WindowData
@@ -542,7 +545,7 @@ class MonitorEngine:
             return [
                 self._failure(detector, "multivariate", None, float(detector.threshold), exc, {})
             ]
-        return [_row(r.kind, r.feature, detector.name, r) for r in found]
+        return [_row(r.kind, r.feature, detector, r) for r in found]
 
     def _failure(
         self,
@@ -574,6 +577,7 @@ class MonitorEngine:
             "failed",
             f"{type(exc).__name__}: {exc}",
             details,
+            **_declared(detector),
         )
 
     @staticmethod
@@ -588,6 +592,10 @@ class MonitorEngine:
         for row, p_adj in zip(tested, adjusted, strict=True):
             row.details["p_value_adjusted"] = float(p_adj)
             row.details["correction"] = monitor.correction
+            # the decision below compares the adjusted p-value: that is the value alerts show
+            row.value = float(p_adj)
+            if monitor.correction != "none":
+                row.p_value_adjusted = float(p_adj)
             result = DetectorResult(
                 row.statistic,
                 row.p_value,
@@ -632,21 +640,40 @@ def _insufficient(
         "insufficient_data",
         why,
         details,
+        **_declared(detector),
     )
 
 
-def _row(kind: ResultKind, feature: str | None, detector: str, result: DetectorResult) -> ResultRow:
+def _declared(detector: AnyDetector) -> dict[str, Any]:
+    """What a detector declares about its decisions: the number it compares with its
+    threshold, on which side drift lies, and its statistic floor."""
+    floor = detector.statistic_floor
+    return {
+        "compared": detector.compared,
+        "drifts_when": detector.drifts_when,
+        "statistic_floor": None if floor is None else float(floor),
+    }
+
+
+def _row(
+    kind: ResultKind, feature: str | None, detector: AnyDetector, result: DetectorResult
+) -> ResultRow:
+    statistic = None if result.statistic is None else float(result.statistic)
+    p_value = None if result.p_value is None else float(result.p_value)
+    declared = _declared(detector)
     return ResultRow(
         kind,
         feature,
-        detector,
-        None if result.statistic is None else float(result.statistic),
-        None if result.p_value is None else float(result.p_value),
+        detector.name,
+        statistic,
+        p_value,
         float(result.threshold),
         bool(result.drifted),
         result.status,
         result.error,
         result.details,
+        value=p_value if declared["compared"] == "p_value" else statistic,
+        **declared,
     )
 
 

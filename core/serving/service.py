@@ -126,7 +126,13 @@ class PredictionResult:
 
 @dataclass(frozen=True)
 class StatsResult:
-    """A model's prediction counts, rate, latency percentiles and labelled share."""
+    """A model's prediction counts, rate, latency percentiles and labelled share.
+
+    The rate is per time the model was receiving traffic, not per length of the range:
+    the predictions over the clock minutes (UTC, aligned to the minute) that hold at least
+    one, so 2,000 predictions in one minute of a day are 2,000 a minute, not 1.4. Latency
+    percentiles are per request (see :meth:`PredictionService.predict`).
+    """
 
     model: str
     start: datetime
@@ -135,7 +141,8 @@ class StatsResult:
 
     def to_dict(self) -> dict[str, Any]:
         s = self.stats
-        seconds = max((self.end - self.start).total_seconds(), 1e-9)
+        active_seconds = 60.0 * s.active_minutes
+        per_second = s.count / active_seconds if active_seconds else 0.0
         return {
             "model": self.model,
             "start": self.start,
@@ -143,7 +150,9 @@ class StatsResult:
             "count": s.count,
             "labelled": s.labelled,
             "labelled_share": (s.labelled / s.count) if s.count else None,
-            "rate_per_second": s.count / seconds,
+            "active_minutes": s.active_minutes,
+            "rate_per_second": per_second,
+            "rate_per_minute": per_second * 60.0,
             "latency_p50_ms": s.latency_p50_ms,
             "latency_p90_ms": s.latency_p90_ms,
             "latency_p99_ms": s.latency_p99_ms,
@@ -159,6 +168,8 @@ class PredictionService:
     :param api: The ``api:`` block of the config (batch limit).
     :param logger: Where records go; ``None`` logs nothing (a benchmark baseline).
     :param metrics: Counters and latency histogram to update; optional.
+    :param clock: Seconds on a monotonic clock, read to measure each request's latency
+        (``time.perf_counter``; tests pass their own).
     """
 
     def __init__(
@@ -170,8 +181,10 @@ class PredictionService:
         *,
         store_stats: Callable[[str, datetime, datetime], PredictionStats] | None = None,
         attach_labels: LabelWriter | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.models = models
+        self._clock = clock
         self.api = api
         self.logger = logger
         self.metrics = metrics
@@ -208,8 +221,12 @@ class PredictionService:
         carry no row index). It is called once the model is known to serve predictions, so
         a request to an unknown or records-only model fails as such whatever its body; a
         :class:`RequestValidationFailed` it raises counts as a validation error.
+
+        The request's latency (validating and scoring) is recorded once, on its first
+        record; the others carry none, so that the store's latency percentiles count each
+        request once, as the ``driftscope_prediction_latency_seconds`` histogram does.
         """
-        started = time.perf_counter()
+        started = self._clock()
         model = self.model(model_name)
         if model.estimator is None:
             raise ModelNotServedError(
@@ -230,7 +247,7 @@ class PredictionService:
         if self.logger is not None:
             await self._submit(model.name, result.records, loc)
         if self.metrics is not None:
-            self.metrics.predicted(model.name, len(result.ids), time.perf_counter() - started)
+            self.metrics.predicted(model.name, len(result.ids), self._clock() - started)
         return result
 
     async def _submit(
@@ -273,7 +290,7 @@ class PredictionService:
         except ModelScoringError as exc:
             raise _model_failed(model, exc, loc) from None
         now = datetime.now(UTC)
-        latency_ms = (time.perf_counter() - started) * 1000.0
+        latency_ms = (self._clock() - started) * 1000.0
         ids = new_ids(len(rows), int(now.timestamp() * 1000))
         predictions: list[Any] = raw_predictions.tolist()
         probabilities = None
@@ -292,7 +309,9 @@ class PredictionService:
                 else dict(zip(validator.names, values[i], strict=True)),
                 prediction=predictions[i],
                 probabilities=probabilities[i] if probabilities else None,
-                latency_ms=latency_ms,
+                # the request's latency, once: /stats percentiles are per request, like the
+                # Prometheus histogram, not weighted by the rows of a batch
+                latency_ms=latency_ms if i == 0 else None,
             )
             for i, row in enumerate(rows)
         ]

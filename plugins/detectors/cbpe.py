@@ -143,6 +143,11 @@ class CBPEDetector(WindowDetector[CBPESettings, CBPEProfile]):
     Settings = CBPESettings
 
     @property
+    def drifts_when(self) -> Literal["below", "above"]:
+        """An estimate below the lowest acceptable value is drift."""
+        return "below"
+
+    @property
     def threshold(self) -> float:
         """The largest tolerated relative drop, ``settings.max_drop``."""
         return self.settings.max_drop

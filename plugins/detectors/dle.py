@@ -108,6 +108,11 @@ class DLEDetector(WindowDetector[DLESettings, DLEProfile]):
     Settings = DLESettings
 
     @property
+    def drifts_when(self) -> Literal["below", "above"]:
+        """A value above the threshold is drift."""
+        return "above"
+
+    @property
     def threshold(self) -> float:
         """The largest tolerated relative rise of the error, ``settings.max_drop``."""
         return self.settings.max_drop

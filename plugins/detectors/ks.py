@@ -109,6 +109,11 @@ class KSDetector(PValueDetector[KSSettings, KSProfile]):
     Settings: ClassVar[type[DetectorSettings]] = KSSettings
     applies_to: ClassVar[frozenset[FeatureKind]] = frozenset({"numeric"})
 
+    @property
+    def statistic_floor(self) -> float | None:
+        """The effect-size floor on D, ``settings.min_statistic`` (``None``: no floor)."""
+        return self.settings.min_statistic
+
     def fit(self, reference: FeatureSample) -> KSProfile:
         """Sort the reference once and pick the quantiles the ECDF chart is sampled at."""
         values = np.sort(np.asarray(reference.values, dtype=np.float64))

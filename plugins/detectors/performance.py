@@ -109,6 +109,12 @@ class PerformanceDropDetector(PerformanceDetector[PerformanceSettings, Performan
     def lower_is_better(self) -> bool:
         return self.settings.metric in ERROR_METRICS
 
+    @property
+    def drifts_when(self) -> Literal["below", "above"]:
+        """Below the lowest acceptable accuracy, F1 or ROC AUC; above the highest acceptable
+        MAE or RMSE."""
+        return "above" if self.lower_is_better else "below"
+
     def fit(self, reference: LabelledSample) -> PerformanceProfile:
         """Compute the metric on the labelled reference."""
         classes = _classes(reference)

@@ -105,6 +105,11 @@ class QualityDetector(WindowDetector[QualitySettings, QualityProfile]):
     Settings = QualitySettings
 
     @property
+    def drifts_when(self) -> Literal["below", "above"]:
+        """A value above the threshold is drift."""
+        return "above"
+
+    @property
     def threshold(self) -> float:
         """The largest tolerated increase of a share, ``settings.max_increase``."""
         return self.settings.max_increase

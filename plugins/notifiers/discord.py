@@ -48,6 +48,7 @@ from driftscope import (
     Notifier,
     NotifierRecord,
     NotifierSettings,
+    comparison_text,
     hookimpl,
     protect_secrets,
     redact,
@@ -287,10 +288,6 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
-
-
 def _when(change: AlertChange) -> str:
     return "" if change.at is None else f" at {change.at.strftime('%Y-%m-%d %H:%M:%S')} UTC"
 
@@ -307,9 +304,7 @@ def _history_line(change: AlertChange) -> str:
         minimum = "n/a" if change.threshold is None else str(int(change.threshold))
         detail = f"{rows} rows in the window, minimum {minimum}"
     else:
-        detail = f"statistic {_number(change.statistic)} · threshold {_number(change.threshold)}"
-        if change.p_value is not None:
-            detail += f" · p {_number(change.p_value)}"
+        detail = comparison_text(change)  # each number beside its own threshold
     return f"{_transition(change)}{_when(change)}\n{detail}"
 
 

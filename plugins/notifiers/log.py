@@ -19,6 +19,7 @@ from driftscope import (
     Notifier,
     NotifierRecord,
     NotifierSettings,
+    comparison_text,
     hookimpl,
 )
 
@@ -74,21 +75,16 @@ class LogNotifier(Notifier[LogSettings]):
         for change in notification.changes:  # oldest first, every change of every key
             self.logger.log(
                 level,
-                "  %s %s/%s: %s -> %s at %s (statistic %s, threshold %s)",
+                "  %s %s/%s: %s -> %s at %s (%s)",
                 notification.monitor,
                 change.detector,
                 change.feature,
                 change.from_state,
                 change.to_state,
                 change.at.isoformat() if change.at else "?",
-                _number(change.statistic),
-                _number(change.threshold),
+                comparison_text(change),
             )
         return DeliveryResult(DeliveryOutcome.DELIVERED)
-
-
-def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
 
 
 @hookimpl

@@ -20,16 +20,30 @@ The request::
       "window": {"start": "…", "end": "…", "rows": 500, "labelled_rows": 120,
                  "sampled_rows": null, "min_samples": 200},
       "counts": {"firing": 2, "resolved": 1},
-      "changes": [{"detector": "psi", "feature": "age", "kind": "feature",
+      "changes": [{"detector": "ks", "feature": "age", "kind": "feature",
                    "from_state": "ok", "to_state": "firing",
                    "at": "2024-06-10T12:00:00+00:00",
-                   "statistic": 0.41, "threshold": 0.25, "p_value": null}, …]
+                   "compared": "p_value", "value": 0.0369, "threshold": 0.05,
+                   "drifts_when": "below", "p_value": 0.0123, "p_value_adjusted": 0.0369,
+                   "statistic": 0.41, "statistic_floor": 0.1,
+                   "comparison": "adjusted p-value 0.0369 < threshold 0.05 (raw 0.0123)
+                                  · statistic 0.41 ≥ floor 0.1"},   # one line
+                  …]
     }
 
 ``changes`` are state changes oldest first. A message merged during a notifier's cooldown
 keeps every change, so one key may appear several times ("ok → firing" at T1, then
 "firing → resolved" at T2); ``state`` and ``counts`` count each key once, by its last
 change. ``from_state == to_state`` is a reminder that a key is still firing.
+
+In each change, ``value`` is the number the decision compared with ``threshold`` and
+``compared`` says which number it is: ``"p_value"`` (KS, chi-square: the p-value after the
+monitor's correction, also in ``p_value_adjusted``; ``statistic`` is then the test
+statistic, held against ``statistic_floor`` when KS has a ``min_statistic``),
+``"statistic"`` (PSI; a model's metric, where ``drifts_when: "below"`` makes ``threshold``
+its lowest acceptable value and ``"above"`` an error metric's highest), or ``"rows"`` (a
+monitor's ``no_data``: the window's rows against ``min_samples``). ``comparison`` says the
+same in words. Messages enqueued before these fields existed carry ``null`` in them.
 
 The signature is ``"sha256=" + hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") +
 b"." + body, hashlib.sha256).hexdigest()``: the lowercase hex HMAC-SHA256, keyed with the
@@ -69,6 +83,7 @@ from driftscope import (
     Notifier,
     NotifierRecord,
     NotifierSettings,
+    comparison_text,
     hookimpl,
     protect_secrets,
     redact,
@@ -141,6 +156,10 @@ def build_body(notification: Notification) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for change in notification.latest():
         counts[change.to_state] = counts.get(change.to_state, 0) + 1
+    changes = [
+        {**data_change, "comparison": comparison_text(change)}
+        for data_change, change in zip(data["changes"], notification.changes, strict=True)
+    ]
     return {
         "schema": SCHEMA,
         "monitor": data["monitor"],
@@ -152,7 +171,7 @@ def build_body(notification: Notification) -> dict[str, Any]:
         "test": data["test"],
         "window": data["window"],
         "counts": counts,
-        "changes": data["changes"],
+        "changes": changes,
     }
 
 

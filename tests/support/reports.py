@@ -22,6 +22,7 @@ from driftscope.core.contracts.report import (
     ResultRow,
     WindowInfo,
 )
+from driftscope.core.contracts.types import Compared, DriftsWhen
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 """When a report is made unless ``at`` says otherwise."""
@@ -45,8 +46,24 @@ def result(
     status: ResultStatus = "ok",
     error: str | None = None,
     details: dict[str, Any] | None = None,
+    compared: Compared | None = None,
+    drifts_when: DriftsWhen | None = None,
+    p_value_adjusted: float | None = None,
+    statistic_floor: float | None = None,
 ) -> ResultRow:
-    """One detector's finding on one feature (or the prediction, or the model's metric)."""
+    """One detector's finding on one feature (or the prediction, or the model's metric).
+
+    Its comparison is filled as the engine fills it: a result with a p-value compared its
+    p-value (the adjusted one when given), any other its statistic, at or above the
+    threshold, unless ``compared`` and ``drifts_when`` say otherwise."""
+    if compared is None:
+        compared = "p_value" if p_value is not None else "statistic"
+    if drifts_when is None:
+        drifts_when = "below" if compared == "p_value" else "at_or_above"
+    if compared == "p_value":
+        value = p_value_adjusted if p_value_adjusted is not None else p_value
+    else:
+        value = statistic
     return ResultRow(
         kind=kind,
         feature=feature,
@@ -58,6 +75,11 @@ def result(
         status=status,
         error=error,
         details=details if details is not None else {},
+        compared=compared,
+        value=value,
+        drifts_when=drifts_when,
+        p_value_adjusted=p_value_adjusted,
+        statistic_floor=statistic_floor,
     )
 
 

@@ -8,8 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from driftscope.apps.dashboard.data.display import ALERT_STATE_COLORS
+from driftscope.apps.dashboard.data.display import ALERT_STATE_COLORS, format_number
 from driftscope.apps.dashboard.data.values import as_float, items, parse_time
+
+
+def comparison_of(entry: Mapping[str, Any]) -> str:
+    """What an alert's decision compared, as the API words it (``comparison``: "p-value
+    0.0123 < threshold 0.05 · statistic 0.409"); an answer without it (an older API) shows
+    the statistic and the threshold without relating them."""
+    text = entry.get("comparison")
+    if isinstance(text, str) and text:
+        return text
+    statistic = format_number(as_float(entry.get("statistic")), 4)
+    threshold = format_number(as_float(entry.get("threshold")), 4)
+    return f"statistic {statistic}, threshold {threshold}"
 
 
 def alert_subject(detector: str, feature: str) -> str:
@@ -33,6 +45,8 @@ class AlertRow:
     since: datetime | None
     statistic: float | None
     threshold: float | None
+    comparison: str = ""
+    """The number the decision compared beside its threshold, in words."""
 
     @property
     def subject(self) -> str:
@@ -53,6 +67,7 @@ def alert_rows(payload: Any) -> list[AlertRow]:
                 since=parse_time(a.get("changed_at", a.get("since"))),
                 statistic=as_float(a.get("statistic")),
                 threshold=as_float(a.get("threshold")),
+                comparison=comparison_of(a),
             )
         )
     order = {"firing": 0, "no_data": 1, "pending": 2, "resolved": 3, "ok": 4}
@@ -106,6 +121,8 @@ class AlertEventRow:
     statistic: float | None
     threshold: float | None
     silenced: bool
+    comparison: str = ""
+    """The number the decision compared beside its threshold, in words."""
 
     @property
     def subject(self) -> str:
@@ -131,6 +148,7 @@ def alert_events(payload: Any) -> list[AlertEventRow]:
                 statistic=as_float(e.get("statistic")),
                 threshold=as_float(e.get("threshold")),
                 silenced=bool(e.get("silenced", False)),
+                comparison=comparison_of(e),
             )
         )
     rows.sort(key=lambda r: r.at, reverse=True)

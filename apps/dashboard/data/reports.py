@@ -88,8 +88,9 @@ def monitor_state(
     """A monitor's state at a glance from its latest report and its alert states.
 
     ``firing`` when one of its alert keys fires; else ``failing`` when the report failed or a
-    detector on it raised; ``no_data`` without a report, with too few rows, or when its alert
-    is in ``no_data``; ``drifting`` when the report found drift; else ``ok``.
+    detector on it raised; ``no_data`` without a report, with too few rows, while its model
+    waits for its first predictions, or when its alert is in ``no_data``; ``drifting`` when
+    the report found drift; else ``ok``.
     """
     alert_states = {str(a.get("state")) for a in alerts}
     if "firing" in alert_states:
@@ -99,11 +100,37 @@ def monitor_state(
     summary = summarize_report(report)
     if summary.status == "failed" or summary.failed:
         return "failing"
-    if summary.status == "insufficient_data" or "no_data" in alert_states:
+    if summary.status in ("insufficient_data", "waiting_for_predictions"):
+        return "no_data"
+    if "no_data" in alert_states:
         return "no_data"
     if summary.drifted:
         return "drifting"
     return "ok"
+
+
+def state_tallies(
+    latest: Mapping[str, Mapping[str, Any] | None],
+    alerts: Mapping[str, Iterable[Mapping[str, Any]]],
+) -> dict[MonitorState, int]:
+    """How many monitors the Overview counts under each state, from each monitor's latest
+    report (``latest``, by monitor) and its alert states (``alerts``, by monitor).
+
+    Every monitor counts once under its :func:`monitor_state`, except ``drifting``, which
+    counts every monitor whose latest report found drift, whether or not its alert fires
+    (an alert may wait for ``for_runs`` or be silenced; one that fires is still drift). The
+    tallies can therefore add up to more than the monitors.
+    """
+    tallies: dict[MonitorState, int] = dict.fromkeys(
+        ("ok", "drifting", "firing", "failing", "no_data"), 0
+    )
+    for name, report in latest.items():
+        state = monitor_state(report, alerts.get(name, ()))
+        if state != "drifting":
+            tallies[state] += 1
+        if report is not None and summarize_report(report).drifted:
+            tallies["drifting"] += 1
+    return tallies
 
 
 def drifted_count_series(reports: Iterable[Mapping[str, Any]]) -> list[int]:

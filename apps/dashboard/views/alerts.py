@@ -59,8 +59,7 @@ def _active(rows: list[AlertRow]) -> None:
                 "monitor": r.monitor,
                 "alert": r.subject,
                 "since": r.since,
-                "statistic": r.statistic,
-                "threshold": r.threshold,
+                "comparison": r.comparison,
             }
             for r in active
         ]
@@ -74,8 +73,11 @@ def _active(rows: list[AlertRow]) -> None:
             "monitor": st.column_config.TextColumn("Monitor"),
             "alert": st.column_config.TextColumn("Alert"),
             "since": st.column_config.DatetimeColumn("Since (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "statistic": st.column_config.NumberColumn("Statistic", format="%.4g"),
-            "threshold": st.column_config.NumberColumn("Threshold", format="%.4g"),
+            "comparison": st.column_config.TextColumn(
+                "Value vs threshold",
+                help="The number the decision compared (the p-value for KS and chi-square, "
+                "the statistic for PSI, the metric for performance) beside its threshold.",
+            ),
         },
     )
 
@@ -103,7 +105,7 @@ def _history(events: list[AlertEventRow]) -> None:
             "monitor": e.monitor,
             "alert": e.subject,
             "change": f"{e.from_state.replace('_', ' ')} → {e.to_state.replace('_', ' ')}",
-            "statistic": e.statistic,
+            "comparison": e.comparison,
             "silenced": "yes" if e.silenced else "",
         }
         for e in events
@@ -116,7 +118,7 @@ def _history(events: list[AlertEventRow]) -> None:
             "monitor": st.column_config.TextColumn("Monitor"),
             "alert": st.column_config.TextColumn("Alert"),
             "change": st.column_config.TextColumn("Change"),
-            "statistic": st.column_config.NumberColumn("Statistic", format="%.4g"),
+            "comparison": st.column_config.TextColumn("Value vs threshold"),
             "silenced": st.column_config.TextColumn("Silenced", width="small"),
         },
         height=min(38 + 35 * len(table), 420),

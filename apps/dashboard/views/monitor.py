@@ -116,6 +116,13 @@ def _metrics(latest: Mapping[str, Any], perf: list[PerformanceSeries]) -> Report
 
 
 def _status_notes(summary: ReportSummary, model: str) -> None:
+    if summary.status == "waiting_for_predictions":
+        st.info(
+            f"Waiting for the first predictions of `{model}`: send some to "
+            f"`POST /v1/models/{model}/predict` (or log outside ones with `/records`). No "
+            "alert is raised until traffic has been seen.",
+            icon=":material/hourglass_empty:",
+        )
     if summary.status == "insufficient_data":
         st.warning(
             f"The last window had {summary.rows or 0} rows, too few to check drift. Send more "

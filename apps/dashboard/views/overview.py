@@ -14,6 +14,7 @@ from driftscope.apps.dashboard.data.display import STATE_BADGE_COLORS, STATE_ICO
 from driftscope.apps.dashboard.data.reports import (
     drifted_count_series,
     monitor_state,
+    state_tallies,
     summarize_report,
 )
 from driftscope.apps.dashboard.data.stats import ModelHealth, model_health
@@ -62,7 +63,9 @@ def _monitor_card(monitor: MonitorInfo, reports: list[Any], alerts: list[dict[st
             delta_arrow="off",
         )
         st.caption(f":material/schedule: last run {ui.when(summary.created_at)}")
-        if summary.status == "insufficient_data":
+        if summary.status == "waiting_for_predictions":
+            st.markdown(":gray[Waiting for the first predictions of the model.]")
+        elif summary.status == "insufficient_data":
             st.markdown(":gray[Too few rows in the last window to check drift.]")
         elif summary.failed:
             st.markdown(
@@ -175,22 +178,21 @@ def render() -> None:
         )
         for m in configured
     }
-    states = {
-        name: monitor_state(latest_report(rs), by_monitor.get(name, []))
-        for name, rs in reports.items()
-    }
     firing = [a for a in alerts if a.state in ("firing", "no_data")]
 
     if configured:
-        tallies = st.columns(5)
-        for col, state in zip(
-            tallies, ("ok", "drifting", "firing", "failing", "no_data"), strict=True
-        ):
+        counts = state_tallies(
+            {name: latest_report(rs) for name, rs in reports.items()}, by_monitor
+        )
+        tallies = st.columns(len(counts))  # ok, drifting, firing, failing, no_data
+        for col, (state, count) in zip(tallies, counts.items(), strict=True):
             col.metric(
                 f":{STATE_BADGE_COLORS[state]}[{STATE_ICONS[state]} {STATE_LABELS[state]}]",
-                sum(1 for s in states.values() if s == state),
+                count,
                 border=True,
-                help=f"Monitors whose state is {STATE_LABELS[state].lower()}.",
+                help="Monitors whose last run found drift, whether or not their alert fires."
+                if state == "drifting"
+                else f"Monitors whose state is {STATE_LABELS[state].lower()}.",
             )
 
     st.subheader(

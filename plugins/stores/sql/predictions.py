@@ -12,6 +12,8 @@ from .base import StoreBase
 from .tables import _Layout
 from .values import _category, _class_text, _number, from_micros, to_micros
 
+MICROS_PER_MINUTE = 60_000_000
+
 
 class PredictionsMixin(StoreBase):
     """Write prediction batches, attach labels, count rows and summarise latency."""
@@ -188,6 +190,13 @@ class PredictionsMixin(StoreBase):
                 raise _AlreadyLabelled(LabelUpdate(0, unknown, labelled))
         return LabelUpdate(updated=len(written), unknown_ids=unknown)
 
+    def has_predictions(self, model: str) -> bool:
+        """Whether the model's table holds any row (one index probe, not a count)."""
+        with self._tx(f"looking for predictions of {model!r}") as conn:
+            layout = self._layout(conn, model)
+            found = conn.exec_driver_sql(f"SELECT 1 FROM {layout.table} LIMIT 1").first()
+        return found is not None
+
     def count_predictions(self, model: str, start: datetime, end: datetime) -> tuple[int, int]:
         """``(rows, labelled rows)`` with ``start <= timestamp < end``."""
         with self._tx(f"counting predictions of {model!r}") as conn:
@@ -200,15 +209,17 @@ class PredictionsMixin(StoreBase):
         return int(row[0]), int(row[1])
 
     def prediction_stats(self, model: str, start: datetime, end: datetime) -> PredictionStats:
-        """Counts, first/last time and latency percentiles (p50, p90, p99)."""
+        """Counts, first/last time, active minutes and latency percentiles (p50, p90, p99,
+        over the rows that carry a latency: one per request)."""
         lo, hi = to_micros(start), to_micros(end)
         ph = self._ph()
         with self._tx(f"reading prediction stats of {model!r}") as conn:
             layout = self._layout(conn, model)
             where = f"ts >= {ph} AND ts < {ph}"
-            count, labelled, first, last = conn.exec_driver_sql(
-                f"SELECT count(*), count(label), min(ts), max(ts) FROM {layout.table} "
-                f"WHERE {where}",
+            # ts is integer microseconds: integer division gives its UTC minute
+            count, labelled, first, last, minutes = conn.exec_driver_sql(
+                f"SELECT count(*), count(label), min(ts), max(ts), "
+                f"count(DISTINCT ts / {MICROS_PER_MINUTE}) FROM {layout.table} WHERE {where}",
                 (lo, hi),
             ).one()
             percentiles = self._dialect.latency_percentiles(conn, layout.table, where, lo, hi)
@@ -220,6 +231,7 @@ class PredictionsMixin(StoreBase):
             latency_p99_ms=percentiles[2],
             first_at=from_micros(first),
             last_at=from_micros(last),
+            active_minutes=int(minutes),
         )
 
 

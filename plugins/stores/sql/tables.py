@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Connection, Double, Index, MetaData, Table, Text
+from sqlalchemy import Boolean, Connection, Double, Index, MetaData, Table, Text, inspect
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -17,7 +17,7 @@ from driftscope import ModelSchema, StoreError
 
 from .values import UTCMicros
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The version of the physical layout this code writes and understands."""
 
 # -- the fixed tables (SQLModel, on a private registry so they never mix with other tables) --------
@@ -95,6 +95,13 @@ class AlertStateRow(_StoreTable, table=True):
     statistic: float | None = Field(default=None, sa_type=Double)
     threshold: float | None = Field(default=None, sa_type=Double)
     report_id: str | None = Field(default=None, sa_type=Text)
+    # what the decision compared (schema version 3)
+    compared: str | None = Field(default=None, sa_type=Text)
+    value: float | None = Field(default=None, sa_type=Double)
+    drifts_when: str | None = Field(default=None, sa_type=Text)
+    p_value: float | None = Field(default=None, sa_type=Double)
+    p_value_adjusted: float | None = Field(default=None, sa_type=Double)
+    statistic_floor: float | None = Field(default=None, sa_type=Double)
 
 
 class AlertEventRow(_StoreTable, table=True):
@@ -112,6 +119,13 @@ class AlertEventRow(_StoreTable, table=True):
     statistic: float | None = Field(default=None, sa_type=Double)
     threshold: float | None = Field(default=None, sa_type=Double)
     report_id: str | None = Field(default=None, sa_type=Text)
+    # what the decision compared (schema version 3)
+    compared: str | None = Field(default=None, sa_type=Text)
+    value: float | None = Field(default=None, sa_type=Double)
+    drifts_when: str | None = Field(default=None, sa_type=Text)
+    p_value: float | None = Field(default=None, sa_type=Double)
+    p_value_adjusted: float | None = Field(default=None, sa_type=Double)
+    statistic_floor: float | None = Field(default=None, sa_type=Double)
     silenced: bool = Field(default=False, sa_type=Boolean)
 
 
@@ -204,8 +218,34 @@ def _add_dead_letters(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+#: The columns version 3 added to ``alert_states`` and ``alert_events``.
+COMPARISON_COLUMNS = (
+    "compared",
+    "value",
+    "drifts_when",
+    "p_value",
+    "p_value_adjusted",
+    "statistic_floor",
+)
+
+
+def _add_comparison_columns(conn: Connection) -> None:
+    """Version 3: what each alert's decision compared, on its state and its events (rows
+    written before keep ``NULL``, which the renderers read as "not recorded")."""
+    inspector = inspect(conn)
+    for table in (T_STATES, T_EVENTS):
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for name in COMPARISON_COLUMNS:
+            if name not in present:
+                kind = table.c[name].type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+
+
 #: Each step upgrades a database from the version before it; ``open()`` runs them in order.
-_MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _add_dead_letters}
+_MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _add_dead_letters,
+    3: _add_comparison_columns,
+}
 
 
 # -- per-model layout ------------------------------------------------------------------------------

@@ -1,0 +1,148 @@
+"""What a drift decision compared, told the same way by every renderer.
+
+A result, an alert state, a recorded alert change and a notification's change all carry
+the same fields: ``compared`` (which number was held against the threshold: the p-value,
+the statistic, or a window's row count), ``value`` (that number: the *adjusted* p-value
+when the monitor corrects for multiple tests), ``threshold``, ``drifts_when`` (on which side
+of the threshold drift lies), and beside them the ``statistic``, the raw ``p_value``, the
+``p_value_adjusted`` and a ``statistic_floor`` (KS's ``min_statistic``: an effect size the
+statistic must also reach). :func:`comparison_parts` turns them into text that puts each
+number beside its own threshold: "p-value 0.0123 < threshold 0.05 · statistic 0.409 ≥
+floor 0.1", never a KS statistic beside a p-value threshold. The Discord embed, the log
+notifier, ``driftscope alerts``, the demo and the API's ``comparison`` field all use it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from driftscope.core.contracts.types import Compared, DriftsWhen
+
+#: The fields that say what a decision compared; copied together from a result to an alert
+#: state, and from a state to its events and announced changes.
+COMPARISON_FIELDS: tuple[str, ...] = (
+    "statistic",
+    "threshold",
+    "compared",
+    "value",
+    "drifts_when",
+    "p_value",
+    "p_value_adjusted",
+    "statistic_floor",
+)
+
+
+class HasComparison(Protocol):
+    """Anything that carries the comparison fields (read-only here)."""
+
+    @property
+    def statistic(self) -> float | None: ...
+
+    @property
+    def threshold(self) -> float | None: ...
+
+    @property
+    def compared(self) -> Compared | None: ...
+
+    @property
+    def value(self) -> float | None: ...
+
+    @property
+    def drifts_when(self) -> DriftsWhen | None: ...
+
+    @property
+    def p_value(self) -> float | None: ...
+
+    @property
+    def p_value_adjusted(self) -> float | None: ...
+
+    @property
+    def statistic_floor(self) -> float | None: ...
+
+
+def copy_comparison(source: HasComparison, target: object) -> None:
+    """Set every comparison field of ``target`` to ``source``'s."""
+    for name in COMPARISON_FIELDS:
+        setattr(target, name, getattr(source, name))
+
+
+def number(value: float | None) -> str:
+    """A number as alerts show it: four significant digits, ``n/a`` when missing."""
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _relation(value: float, threshold: float, drifts_when: DriftsWhen) -> str:
+    """The sign that holds between ``value`` and ``threshold``, as the rule reads it."""
+    if drifts_when == "above":
+        return ">" if value > threshold else "≤"
+    return "<" if value < threshold else "≥"
+
+
+def _against(
+    label: str,
+    value: float | None,
+    threshold: float | None,
+    drifts_when: DriftsWhen,
+    threshold_label: str,
+) -> str:
+    if value is None or threshold is None:
+        return f"{label} {number(value)} ({threshold_label} {number(threshold)})"
+    sign = _relation(value, threshold, drifts_when)
+    return f"{label} {number(value)} {sign} {threshold_label} {number(threshold)}"
+
+
+_STATISTIC_LIMITS: dict[DriftsWhen, str] = {
+    "at_or_above": "threshold",
+    "below": "lowest acceptable",
+    "above": "highest acceptable",
+}
+
+
+def comparison_parts(item: HasComparison) -> list[str]:
+    """Each number the decision compared, beside the threshold it was compared with.
+
+    The first part is the deciding comparison; a p-value decision adds the statistic (with
+    its floor when one applies). A row from before these fields existed (``compared`` is
+    ``None``) is read as a p-value decision when it has a p-value, else says the statistic and
+    the threshold without relating them.
+    """
+    compared = item.compared
+    if compared is None and item.p_value is not None:
+        compared = "p_value"
+    if compared == "rows":
+        rows = item.value if item.value is not None else item.statistic
+        return [_against("rows", rows, item.threshold, "below", "minimum")]
+    if compared == "p_value":
+        adjusted = item.p_value_adjusted
+        value = item.value
+        if value is None:
+            value = adjusted if adjusted is not None else item.p_value
+        label = "adjusted p-value" if adjusted is not None else "p-value"
+        first = _against(label, value, item.threshold, "below", "threshold")
+        if adjusted is not None and item.p_value is not None:
+            first += f" (raw {number(item.p_value)})"
+        parts = [first]
+        if item.statistic is not None:
+            floor = item.statistic_floor
+            if floor is None:
+                parts.append(f"statistic {number(item.statistic)}")
+            else:
+                parts.append(_against("statistic", item.statistic, floor, "at_or_above", "floor"))
+        return parts
+    if compared == "statistic":
+        drifts_when = item.drifts_when or "at_or_above"
+        value = item.value if item.value is not None else item.statistic
+        parts = [
+            _against(
+                "statistic", value, item.threshold, drifts_when, _STATISTIC_LIMITS[drifts_when]
+            )
+        ]
+        if item.p_value is not None:
+            parts.append(f"p-value {number(item.p_value)}")
+        return parts
+    return [f"statistic {number(item.statistic)}, threshold {number(item.threshold)}"]
+
+
+def comparison_text(item: HasComparison) -> str:
+    """:func:`comparison_parts` on one line, joined by `` · ``."""
+    return " · ".join(comparison_parts(item))
