@@ -42,13 +42,19 @@ def driftscope(*args: str) -> Any:
 
 
 def tables(output: str) -> list[list[list[str]]]:
-    """The body rows of each table rich printed (cells stripped), in order."""
+    """The body rows of each table rich printed (cells stripped), in order; a line whose
+    first cell is empty continues the row above (rich wraps long cells)."""
     found: list[list[list[str]]] = []
     for line in output.splitlines():
         if line.startswith("┡"):
             found.append([])
         elif line.startswith("│") and found:
-            found[-1].append([cell.strip() for cell in line.split("│")[1:-1]])
+            cells = [cell.strip() for cell in line.split("│")[1:-1]]
+            if found[-1] and not cells[0]:
+                above = found[-1][-1]
+                found[-1][-1] = [" ".join(filter(None, pair)) for pair in zip(above, cells)]
+            else:
+                found[-1].append(cells)
     return found
 
 
