@@ -5,7 +5,12 @@
 Built-in plugins import only these names, exactly as an outside plugin would.
 """
 
-from driftscope.core.contracts.comparison import comparison_parts, comparison_text
+from driftscope.core.contracts.comparison import (
+    comparison_parts,
+    comparison_text,
+    comparison_with_context,
+    result_context,
+)
 from driftscope.core.contracts.details import MAX_CHART_BINS, cap_bins
 from driftscope.core.contracts.detector import (
     UNSEEN,
@@ -173,6 +178,7 @@ __all__ = [
     "cap_bins",
     "comparison_parts",
     "comparison_text",
+    "comparison_with_context",
     "count_bins",
     "count_categories",
     "format_duration",
@@ -181,6 +187,7 @@ __all__ = [
     "parse_duration",
     "protect_secrets",
     "redact",
+    "result_context",
     "text_problem",
     "time_problem",
 ]

@@ -52,7 +52,9 @@ def tables(output: str) -> list[list[list[str]]]:
             cells = [cell.strip() for cell in line.split("│")[1:-1]]
             if found[-1] and not cells[0]:
                 above = found[-1][-1]
-                found[-1][-1] = [" ".join(filter(None, pair)) for pair in zip(above, cells)]
+                found[-1][-1] = [
+                    " ".join(filter(None, pair)) for pair in zip(above, cells, strict=True)
+                ]
             else:
                 found[-1].append(cells)
     return found

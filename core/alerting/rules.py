@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from driftscope.core.alerting.config import AlertRuleSettings
-from driftscope.core.contracts.comparison import copy_comparison
+from driftscope.core.contracts.comparison import copy_comparison, result_context
 from driftscope.core.contracts.notifier import AlertChange, Notification
 from driftscope.core.contracts.report import Report, ResultRow
 from driftscope.core.contracts.store import (
@@ -140,6 +140,7 @@ class _Evaluator:
         self.changes: list[tuple[AlertState, AlertChange]] = []
         self.changed_keys: set[Key] = set()
         self.kinds: dict[Key, str] = {}
+        self.contexts: dict[Key, str | None] = {}
 
     # -- helpers -----------------------------------------------------------------------------
     def state_of(self, key: Key) -> AlertState:
@@ -186,6 +187,7 @@ class _Evaluator:
             to_state=state.state,
             kind=self.kind_of(state),
             at=self.now,
+            context=self.contexts.get(state.key),
         )
         copy_comparison(state, change)
         self.changes.append((state, change))
@@ -262,6 +264,7 @@ class _Evaluator:
                 rows[key] = row
         for key, row in rows.items():
             self.kinds[key] = row.kind
+            self.contexts[key] = result_context(row.details)
             self.apply_row(self.state_of(key), row)
 
     def apply_row(self, state: AlertState, row: ResultRow) -> None:

@@ -14,7 +14,8 @@ notifier, ``driftscope alerts``, the demo and the API's ``comparison`` field all
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from driftscope.core.contracts.types import Compared, DriftsWhen
 
@@ -146,3 +147,63 @@ def comparison_parts(item: HasComparison) -> list[str]:
 def comparison_text(item: HasComparison) -> str:
     """:func:`comparison_parts` on one line, joined by `` · ``."""
     return " · ".join(comparison_parts(item))
+
+
+def comparison_with_context(item: HasComparison) -> str:
+    """:func:`comparison_text`, followed by the item's ``context`` when it has one (an
+    alert change's band, ranking or data-quality check: :func:`result_context`)."""
+    text = comparison_text(item)
+    context = getattr(item, "context", None)
+    return f"{text} · {context}" if context else text
+
+
+#: How many features of a ranking an alert names.
+RANKED_IN_ALERTS = 3
+
+
+def result_context(details: Mapping[str, Any]) -> str | None:
+    """What a result's ``details`` add to an alert's comparison, read by the conventions the
+    built-in window detectors follow (an outside detector that follows them gets the same):
+
+    * an estimate's confidence band, ``lower`` and ``upper``, and the ``realized`` value with
+      its ``realized_rows`` once labels came: "band 0.781–0.842 · realized 0.801 (1,204
+      rows)";
+    * where a multivariate change is, ``ranking``, a list of ``{"feature", "importance"}``
+      (shares, largest first): "carried by car_value 45%, salary_range 31%, loan_length 12%";
+    * a data-quality finding, ``worst`` naming one of ``checks`` ({check: {"reference",
+      "current"}}): "missing 40.0% (reference 0.0%)".
+
+    ``None`` when the details hold none of these, or hold them malformed.
+    """
+    parts: list[str] = []
+    lower, upper = details.get("lower"), details.get("upper")
+    if _is_number(lower) and _is_number(upper):
+        parts.append(f"band {number(lower)}–{number(upper)}")
+        realized, rows = details.get("realized"), details.get("realized_rows")
+        if _is_number(realized):
+            counted = f" ({int(rows):,} rows)" if _is_number(rows) else ""
+            parts.append(f"realized {number(realized)}{counted}")
+    ranking = details.get("ranking")
+    if isinstance(ranking, list) and ranking:
+        named = [
+            f"{entry['feature']} {entry['importance']:.0%}"
+            for entry in ranking[:RANKED_IN_ALERTS]
+            if isinstance(entry, Mapping)
+            and isinstance(entry.get("feature"), str)
+            and _is_number(entry.get("importance"))
+            and entry["importance"] > 0
+        ]
+        if named:
+            parts.append("carried by " + ", ".join(named))
+    worst, checks = details.get("worst"), details.get("checks")
+    if isinstance(worst, str) and isinstance(checks, Mapping):
+        check = checks.get(worst)
+        if isinstance(check, Mapping) and _is_number(check.get("current")):
+            reference = check.get("reference")
+            against = f" (reference {reference:.1%})" if _is_number(reference) else ""
+            parts.append(f"{worst.replace('_', ' ')} {check['current']:.1%}{against}")
+    return " · ".join(parts) or None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value

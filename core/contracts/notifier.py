@@ -67,6 +67,9 @@ class AlertChange:
     p_value: float | None = None
     kind: str = "feature"
     at: datetime | None = None
+    #: what the result's details add, in words (an estimate's band, the features carrying a
+    #: multivariate change, a data-quality check): :func:`result_context`
+    context: str | None = None
     compared: Compared | None = None
     value: float | None = None
     drifts_when: DriftsWhen | None = None

@@ -48,7 +48,7 @@ from driftscope import (
     Notifier,
     NotifierRecord,
     NotifierSettings,
-    comparison_text,
+    comparison_with_context,
     hookimpl,
     protect_secrets,
     redact,
@@ -304,7 +304,7 @@ def _history_line(change: AlertChange) -> str:
         minimum = "n/a" if change.threshold is None else str(int(change.threshold))
         detail = f"{rows} rows in the window, minimum {minimum}"
     else:
-        detail = comparison_text(change)  # each number beside its own threshold
+        detail = comparison_with_context(change)  # each number beside its own threshold
     return f"{_transition(change)}{_when(change)}\n{detail}"
 
 
@@ -316,7 +316,7 @@ def _field(history: list[AlertChange], monitor: str) -> dict[str, Any]:
     if last.kind == "monitor":
         name = f"{icon} {monitor} · {_STATE_TEXT.get(last.to_state, last.to_state)}"
     else:
-        name = f"{icon} {last.feature} · {last.detector}"
+        name = f"{icon} {last.feature or last.kind} · {last.detector}"
     lines = [_history_line(c) for c in history]
     value = "\n".join(lines)
     dropped = 0

@@ -19,7 +19,7 @@ from driftscope import (
     Notifier,
     NotifierRecord,
     NotifierSettings,
-    comparison_text,
+    comparison_with_context,
     hookimpl,
 )
 
@@ -82,7 +82,7 @@ class LogNotifier(Notifier[LogSettings]):
                 change.from_state,
                 change.to_state,
                 change.at.isoformat() if change.at else "?",
-                comparison_text(change),
+                comparison_with_context(change),
             )
         return DeliveryResult(DeliveryOutcome.DELIVERED)
 

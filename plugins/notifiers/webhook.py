@@ -43,7 +43,10 @@ statistic, held against ``statistic_floor`` when KS has a ``min_statistic``),
 ``"statistic"`` (PSI; a model's metric, where ``drifts_when: "below"`` makes ``threshold``
 its lowest acceptable value and ``"above"`` an error metric's highest), or ``"rows"`` (a
 monitor's ``no_data``: the window's rows against ``min_samples``). ``comparison`` says the
-same in words. Messages enqueued before these fields existed carry ``null`` in them.
+same in words. ``context`` adds what the result's details say, in words, or ``null``: an
+estimate's band and realized value, the features carrying a multivariate change, the check a
+data-quality finding failed (see ``driftscope.result_context``). Messages enqueued before
+these fields existed carry ``null`` in them.
 
 The signature is ``"sha256=" + hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") +
 b"." + body, hashlib.sha256).hexdigest()``: the lowercase hex HMAC-SHA256, keyed with the
