@@ -181,7 +181,7 @@ def result_context(details: Mapping[str, Any]) -> str | None:
         parts.append(f"band {number(lower)}–{number(upper)}")
         realized, rows = details.get("realized"), details.get("realized_rows")
         if _is_number(realized):
-            counted = f" ({int(rows):,} rows)" if _is_number(rows) else ""
+            counted = f" ({int(rows):,} rows)" if isinstance(rows, int | float) else ""
             parts.append(f"realized {number(realized)}{counted}")
     ranking = details.get("ranking")
     if isinstance(ranking, list) and ranking:
