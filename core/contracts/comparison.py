@@ -181,7 +181,8 @@ def result_context(details: Mapping[str, Any]) -> str | None:
         parts.append(f"band {number(lower)}–{number(upper)}")
         realized, rows = details.get("realized"), details.get("realized_rows")
         if _is_number(realized):
-            counted = f" ({int(rows):,} rows)" if isinstance(rows, int | float) else ""
+            number_of_rows = rows if isinstance(rows, int | float) and _is_number(rows) else None
+            counted = f" ({int(number_of_rows):,} rows)" if number_of_rows is not None else ""
             parts.append(f"realized {number(realized)}{counted}")
     ranking = details.get("ranking")
     if isinstance(ranking, list) and ranking:
