@@ -145,7 +145,12 @@ class WindowDetector(ABC, Generic[SettingsT, ProfileT]):
     @abstractmethod
     def score(self, profile: ProfileT, current: WindowSample) -> list[WindowResult]:
         """Compare a window with a profile made by :meth:`fit`: one result per thing decided
-        (per metric, per feature, or one for the whole window), never an empty list."""
+        (per metric, per feature, or one for the whole window), never an empty list.
+
+        Never raise for the window's data: a window it cannot score (too few rows, no
+        probabilities, no labels) gets ``failed`` or ``insufficient_data`` results whose
+        ``error`` says why. The engine turns an exception into one failed result too, but
+        logs it as the plugin's error, which a window short of data is not."""
 
     @classmethod
     def contract_problems(cls) -> list[str]:
