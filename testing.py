@@ -33,7 +33,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -51,18 +51,26 @@ from driftscope import (
     Detector,
     DetectorResult,
     DetectorSettings,
+    FeatureKind,
     FeatureSample,
     LabelledSample,
     Notification,
     Notifier,
     NotifierSettings,
     PerformanceDetector,
+    ResultRow,
+    Task,
+    WindowDetector,
+    WindowResult,
+    WindowSample,
+    comparison_text,
     count_bins,
     count_categories,
     redact,
 )
 
 __all__ = [
+    "WINDOW_FEATURES",
     "CheckReport",
     "LocalReceiver",
     "ReceivedRequest",
@@ -375,8 +383,11 @@ def _arrays(sample: Any) -> list[np.ndarray]:
     return arrays if sample.proba is None else [*arrays, sample.proba]
 
 
-def _canonical(result: DetectorResult) -> str:
-    """A result as comparable text: equal text means an equal result, field by field."""
+def _canonical(result: DetectorResult | list[WindowResult]) -> str:
+    """A result (or a window detector's list of them) as comparable text: equal text means
+    equal results, field by field and in the same order."""
+    if isinstance(result, list):
+        return "[" + ",".join(_canonical(item) for item in result) + "]"
     data = {f.name: getattr(result, f.name) for f in fields(result)}
     return json.dumps(data, sort_keys=True, default=repr)
 
@@ -617,29 +628,48 @@ def _check_counts(
         )
 
 
+def _thread_check(
+    detector_cls: type[Any],
+    model: DetectorSettings,
+    scored: list[tuple[_Case, Any, str]],
+    threads: int,
+    rounds: int,
+    stress_seconds: float,
+    problems: _Problems,
+    report: CheckReport,
+) -> None:
+    if getattr(detector_cls, "thread_safe", True):
+        if scored:
+            _check_threads(detector_cls(model), scored, threads, rounds, stress_seconds, problems)
+            report.passed.append(f"thread safety: {threads} threads, {stress_seconds:g} s")
+    else:
+        report.skipped.append("thread safety: the detector sets thread_safe = False")
+
+
 def check_detector(
-    detector_cls: type[Detector] | type[PerformanceDetector],
+    detector_cls: type[Detector] | type[PerformanceDetector] | type[WindowDetector],
     settings: Mapping[str, Any] | DetectorSettings | None = None,
     *,
     kinds: Iterable[str] | None = None,
     seed: int = 0,
     threads: int = 8,
-    rounds: int = 4,
+    rounds: int | None = None,
     stress_seconds: float = 0.5,
 ) -> CheckReport:
     """Check a detector class against driftscope's detector contract on generated data.
 
-    :param detector_cls: A subclass of :class:`driftscope.Detector` or
-        :class:`driftscope.PerformanceDetector`.
+    :param detector_cls: A subclass of :class:`driftscope.Detector`,
+        :class:`driftscope.PerformanceDetector` or :class:`driftscope.WindowDetector`.
     :param settings: The detector's YAML block without ``type`` (a dict), or a validated
         settings model. Default: the settings model's defaults.
     :param kinds: Which cases to generate. Feature detectors: ``"numeric"`` and/or
-        ``"categorical"`` (default: the class's ``applies_to``). Performance detectors:
-        ``"classification"`` and/or ``"regression"`` (default: both; a detector may decline
-        a task with a ``failed`` result that says why, but must score at least one).
+        ``"categorical"`` (default: the class's ``applies_to``). Performance and window
+        detectors: ``"classification"`` and/or ``"regression"`` (default: both; a detector
+        may decline a task, saying why, but must score at least one).
     :param seed: Seeds the generated data.
     :param threads: How many threads score at once in the thread-safety check.
-    :param rounds: How many times each thread scores every case, at least.
+    :param rounds: How many times each thread scores every case, at least. Default: 4, and
+        1 for a window detector (each of its calls may train models).
     :param stress_seconds: How long the threads go on scoring, at least (a race in a fast
         detector is a narrow window, hit only by many calls).
     :returns: A :class:`CheckReport`.
@@ -663,18 +693,63 @@ def check_detector(
     * with ``scores_counts``, ``score_counts`` equals ``score`` on the same values;
     * unless ``thread_safe`` is false, one instance scoring from several threads at once
       gives every result it gives alone.
+
+    A window detector gets :class:`driftscope.WindowSample` cases of a generated model with
+    the features of :data:`WINDOW_FEATURES` (age, score, income: numeric; colour, city:
+    categorical), as a binary classifier, a multiclass one (both with calibrated
+    probabilities) and a regressor: held-out windows of the reference's distribution with
+    and without labels, a shifted window, the reference itself, a window with missing values
+    (a 40% broken join), infinities, values far out of range, unseen and missing categories
+    and rows without probabilities, windows of five rows and of one, a window without any
+    probabilities, references without labels or probabilities, a perfect regressor, and
+    constant columns. The same checks apply, and:
+
+    * ``fit`` may refuse a reference it cannot use only with a ``ValueError`` saying why
+      (the engine reports its text on the run's result); ``score`` never raises: a window it
+      cannot score gets ``failed`` or ``insufficient_data`` results saying why;
+    * ``score`` returns a non-empty list of :class:`driftscope.WindowResult`, each ``kind``
+      one of feature, performance, multivariate, with ``feature`` a feature of the window
+      (and of the settings' ``features``, when set), a metric's name, or ``None``
+      respectively, no two with the same alert key (``feature``, or ``kind`` without one);
+    * ``threshold``, ``compared`` (statistic or p_value), ``drifts_when`` and
+      ``statistic_floor`` are valid, and an ``ok`` result's ``drifted`` is what its alert
+      will print: its statistic (or p-value) on the drift side of its threshold;
+    * it may decline a whole task (a classifier-only estimator and a regressor, say), by
+      refusing the reference or with non-ok results on every ordinary window; it must score
+      at least one task's ordinary windows all ``ok``, and on an ordinary window either all
+      its results are ``ok`` or none;
+    * a new instance is compared on the ordinary windows and the reference itself, and the
+      thread-safety check scores the first ordinary window of each model (each call may
+      train models, so the check stays a few seconds long with small settings).
     """
-    performance = isinstance(detector_cls, type) and issubclass(detector_cls, PerformanceDetector)
-    if not performance and not (
-        isinstance(detector_cls, type) and issubclass(detector_cls, Detector)
-    ):
+    is_class = isinstance(detector_cls, type)
+    performance = is_class and issubclass(detector_cls, PerformanceDetector)
+    window = is_class and issubclass(detector_cls, WindowDetector)
+    if not (performance or window or (is_class and issubclass(detector_cls, Detector))):
         raise TypeError(
-            f"check_detector needs a Detector or PerformanceDetector subclass, got {detector_cls!r}"
+            "check_detector needs a Detector, PerformanceDetector or WindowDetector subclass, "
+            f"got {detector_cls!r}"
         )
     subject = detector_cls.__name__
     report = CheckReport(subject)
     problems = _Problems(subject, "detector")
     model = _settings_model(detector_cls, settings)
+    if window:
+        tasks = tuple(kinds) if kinds is not None else TASKS
+        unknown_tasks = [k for k in tasks if k not in TASKS]
+        if unknown_tasks or not tasks:
+            raise ValueError(
+                f"kinds {unknown_tasks or list(tasks)!r} cannot be checked for {subject}: "
+                f"choose from {TASKS}"
+            )
+        ordinary = _check_window_detector(detector_cls, model, tasks, seed, problems, report)
+        # each call may train models: one round of the first ordinary window of each model
+        rounds = 1 if rounds is None else rounds
+        _thread_check(
+            detector_cls, model, ordinary, threads, rounds, stress_seconds, problems, report
+        )
+        problems.raise_if_any()
+        return report
     allowed = TASKS if performance else FEATURE_KINDS
     if performance:
         declared: tuple[str, ...] = TASKS
@@ -712,12 +787,8 @@ def check_detector(
     if performance and not ok_kinds and scored:
         problems.add("performance", f"no case scored 'ok' for {', '.join(chosen)}")
 
-    if getattr(detector_cls, "thread_safe", True):
-        if scored:
-            _check_threads(detector_cls(model), scored, threads, rounds, stress_seconds, problems)
-            report.passed.append(f"thread safety: {threads} threads, {stress_seconds:g} s")
-    else:
-        report.skipped.append("thread safety: the detector sets thread_safe = False")
+    rounds = 4 if rounds is None else rounds
+    _thread_check(detector_cls, model, scored, threads, rounds, stress_seconds, problems, report)
     if not performance and getattr(detector_cls, "scores_counts", False):
         detector = detector_cls(model)
         for case, profile, expected in scored:
@@ -778,6 +849,595 @@ def _check_case(
     elif anew != expected:
         problems.add(case.where, "a new instance with the same settings gave a different result")
     return profile, expected, str(result.status)
+
+
+# -- window detectors -------------------------------------------------------------------------
+#: The features of the model whose windows a window detector is checked on, in its feature
+#: order, with their kinds: name them in settings such as ``features`` or ``bounds``.
+WINDOW_FEATURES: dict[str, FeatureKind] = {
+    "age": "numeric",
+    "score": "numeric",
+    "income": "numeric",
+    "colour": "categorical",
+    "city": "categorical",
+}
+WINDOW_RESULT_KINDS: frozenset[str] = frozenset({"feature", "performance", "multivariate"})
+#: What a window detector may compare with its thresholds, and on which side drift may lie.
+WINDOW_COMPARED: frozenset[str] = frozenset({"statistic", "p_value"})
+DRIFTS_WHEN: frozenset[str] = frozenset({"below", "at_or_above", "above"})
+_COLOURS = ("red", "green", "blue", "black")
+_USUAL_COLOURS = (0.4, 0.3, 0.2, 0.1)
+_SHIFTED_COLOURS = (0.1, 0.2, 0.3, 0.4)
+_COLOUR_EFFECT = {"red": 0.5, "green": -0.3, "blue": 0.0, "black": -0.6}
+_CITIES = ("café", "東京", "naïve ✓", "São Paulo")
+_BINARY: tuple[str, ...] = ("no", "yes")
+_MULTICLASS: tuple[str, ...] = ("low", "mid", "high")
+#: The generated models of each task, and how a case names them (``kind`` of a _Case).
+_VARIANTS: dict[str, tuple[str, ...]] = {
+    "classification": ("binary", "multiclass"),
+    "regression": ("regression",),
+}
+_MODELS = {
+    "binary": "binary classifier",
+    "multiclass": "multiclass classifier",
+    "regression": "regressor",
+}
+
+
+def _draw_features(rng: np.random.Generator, rows: int, *, shifted: bool) -> dict[str, np.ndarray]:
+    """Two correlated numbers, a skewed amount, and two categories (one with non-ASCII
+    labels); ``shifted`` moves age, income and the colours' proportions."""
+    age = rng.normal(52.0 if shifted else 40.0, 10.0, rows)
+    score = 0.6 * (age - 40.0) / 10.0 + 0.8 * rng.normal(0.0, 1.0, rows)
+    income = rng.lognormal(10.4 if shifted else 10.0, 0.5, rows)
+    colours = rng.choice(len(_COLOURS), rows, p=_SHIFTED_COLOURS if shifted else _USUAL_COLOURS)
+    cities = rng.choice(len(_CITIES), rows)
+    return {
+        "age": age,
+        "score": score,
+        "income": income,
+        "colour": np.array([_COLOURS[i] for i in colours], dtype=object),
+        "city": np.array([_CITIES[i] for i in cities], dtype=object),
+    }
+
+
+def _serve(
+    rng: np.random.Generator, variant: str, features: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple[str, ...] | None]:
+    """The generated model on these rows: its predictions, the truth, its probabilities and
+    classes. A classifier's probabilities are calibrated (the truth is drawn from them); a
+    regressor's error grows with the distance of ``age`` from its mean."""
+    z = (features["age"] - 40.0) / 10.0
+    effect = np.array([_COLOUR_EFFECT[c] for c in features["colour"]], dtype=np.float64)
+    rows = len(z)
+    if variant == "regression":
+        mean = 3.0 * z + 2.0 * features["score"] + effect
+        return mean, mean + rng.normal(0.0, 1.0, rows) * (0.5 + 0.8 * np.abs(z)), None, None
+    if variant == "binary":
+        positive = 1.0 / (1.0 + np.exp(-(1.5 * z - features["score"] + effect)))
+        proba, classes = np.column_stack([1.0 - positive, positive]), _BINARY
+    else:
+        logits = np.column_stack([np.zeros(rows), 1.2 * z + effect, 0.5 - features["score"]])
+        scaled = np.exp(logits - logits.max(axis=1, keepdims=True))
+        proba, classes = scaled / scaled.sum(axis=1, keepdims=True), _MULTICLASS
+    drawn = (rng.random(rows)[:, None] > np.cumsum(proba, axis=1)).sum(axis=1)
+    names = np.array(classes, dtype=object)
+    return names[proba.argmax(axis=1)], names[np.minimum(drawn, len(classes) - 1)], proba, classes
+
+
+def _break(
+    rng: np.random.Generator, features: Mapping[str, np.ndarray], proba: np.ndarray | None
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """What upstream faults make of a window: a broken join (40% of ``age`` missing),
+    infinities, values far out of range, missing and unseen categories, and rows sent
+    without probabilities (NaN, as a store returns them)."""
+    rows = len(features["age"])
+    out = {name: values.copy() for name, values in features.items()}
+    out["age"][rng.random(rows) < 0.4] = np.nan
+    pick = rng.random(rows)
+    out["income"][pick < 0.05] = np.inf
+    out["income"][(pick >= 0.05) & (pick < 0.1)] = -np.inf
+    out["score"][rng.random(rows) < 0.05] = 1e12
+    pick = rng.random(rows)
+    out["colour"][pick < 0.1] = None
+    out["colour"][(pick >= 0.1) & (pick < 0.2)] = "purple"
+    out["city"][rng.random(rows) < 0.2] = "Zürich"
+    if proba is not None:
+        proba = proba.copy()
+        proba[rng.random(rows) < 0.3] = np.nan
+    return out, proba
+
+
+def _make_window(
+    rng: np.random.Generator,
+    variant: str,
+    rows: int,
+    *,
+    shifted: bool = False,
+    labelled: float = 1.0,
+    probabilities: bool = True,
+    broken: bool = False,
+) -> WindowSample:
+    """``rows`` rows of the generated model, a ``labelled`` share of them with a label."""
+    features = _draw_features(rng, rows, shifted=shifted)
+    predictions, truth, proba, classes = _serve(rng, variant, features)
+    task: Task = "regression" if variant == "regression" else "classification"
+    labels = truth.copy()
+    labels[rng.random(rows) >= labelled] = np.nan if task == "regression" else None
+    if broken:
+        features, proba = _break(rng, features, proba)
+    return WindowSample(
+        features=features,
+        kinds=dict(WINDOW_FEATURES),
+        task=task,
+        predictions=predictions,
+        labels=labels,
+        probabilities=proba if probabilities else None,
+        classes=classes,
+    )
+
+
+def _with_constants(sample: WindowSample) -> WindowSample:
+    """The sample with ``score`` one number and ``city`` one category on every row."""
+    features = dict(sample.features)
+    features["score"] = np.zeros(sample.rows)
+    features["city"] = np.full(sample.rows, _CITIES[0], dtype=object)
+    return replace(sample, features=features)
+
+
+def _variant_cases(variant: str, rng: np.random.Generator) -> list[_Case]:
+    """The cases of one kind of model. A multiclass model gets only the cases whose answer
+    depends on the number of classes: the others are the binary model's."""
+
+    def make(rows: int, **options: Any) -> WindowSample:
+        return _make_window(rng, variant, rows, **options)
+
+    def case(name: str, reference: WindowSample, current: WindowSample, **flags: bool) -> _Case:
+        return _Case(_MODELS[variant], name, reference, current, **flags)
+
+    reference = make(1000)
+    cases = [
+        case("same distribution", reference, make(400), typical=True),
+        case("same distribution, no labels yet", reference, make(400, labelled=0.0), typical=True),
+        case("window equal to the reference", reference, reference, identical=True),
+        case(
+            "missing values, infinities, unseen categories",
+            reference,
+            make(300, labelled=0.5, broken=True),
+        ),
+    ]
+    if variant != "regression":
+        without = make(300, probabilities=False)
+        cases.append(case("window without probabilities", reference, without))
+    if variant == "multiclass":
+        return cases
+    cases += [
+        case("shifted, a third labelled", reference, make(400, shifted=True, labelled=1 / 3)),
+        case("five rows", reference, make(5)),
+        case("one unlabelled row", reference, make(1, labelled=0.0)),
+        case("reference without labels", make(1000, labelled=0.0), make(400)),
+    ]
+    if variant == "binary":
+        without = make(1000, probabilities=False)
+        cases.append(
+            case("reference without probabilities", without, make(400, probabilities=False))
+        )
+    else:
+        perfect = make(1000)
+        perfect = replace(perfect, labels=perfect.predictions.copy())
+        cases.append(case("perfect reference", perfect, make(400)))
+    constant = _with_constants(make(1000))
+    cases.append(case("constant columns", constant, _with_constants(make(400))))
+    return cases
+
+
+def _window_cases(task: str, rng: np.random.Generator) -> list[_Case]:
+    """Every case of one task: binary and multiclass classifiers, or a regressor."""
+    return [case for variant in _VARIANTS[task] for case in _variant_cases(variant, rng)]
+
+
+def _window_parts(sample: WindowSample) -> dict[str, Any]:
+    """Everything of a sample a detector could change in place, by name."""
+    parts: dict[str, Any] = {"feature names": list(sample.features), "kinds": dict(sample.kinds)}
+    for name, values in sample.features.items():
+        parts[f"features[{name!r}]"] = values
+    parts.update(
+        predictions=sample.predictions, labels=sample.labels, probabilities=sample.probabilities
+    )
+    return parts
+
+
+def _copied(parts: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.copy() if isinstance(v, np.ndarray | list | dict) else v for k, v in parts.items()}
+
+
+def _same(before: Any, after: Any) -> bool:
+    if not (isinstance(before, np.ndarray) and isinstance(after, np.ndarray)):
+        return bool(before is after or before == after)
+    if before.shape != after.shape or before.dtype != after.dtype:
+        return False
+    if before.dtype.kind in "fc":
+        return bool(np.array_equal(before, after, equal_nan=True))
+    # a list compares its items by identity first: NaN and None stay equal to themselves
+    return bool(before.tolist() == after.tolist())
+
+
+def _changed(before: dict[str, Any], sample: WindowSample) -> list[str]:
+    """Which parts of ``sample`` differ from the copy ``before`` made of them."""
+    after = _window_parts(sample)
+    return [name for name in {**before, **after} if not _same(before.get(name), after.get(name))]
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """What a window detector declares about its decisions (its alerts print them)."""
+
+    compared: str = "statistic"
+    drifts_when: str = "at_or_above"
+    floor: float | None = None
+
+
+def _window_declarations(detector: Any, problems: _Problems) -> _Declared:
+    where = "declarations"
+    try:
+        threshold = detector.threshold
+        compared, drifts_when = detector.compared, detector.drifts_when
+        floor = detector.statistic_floor
+    except Exception as exc:
+        problems.raised(where, "reading threshold, compared, drifts_when, statistic_floor", exc)
+        return _Declared()
+    if not _finite_number(threshold):
+        problems.add(
+            where,
+            f"threshold {threshold!r} is not a finite number (the engine refuses to build the "
+            "monitor, and puts it on a result it makes when the detector raised)",
+        )
+    if compared not in WINDOW_COMPARED:
+        problems.add(where, f"compared {compared!r} is not one of {sorted(WINDOW_COMPARED)}")
+        compared = "statistic"
+    if drifts_when not in DRIFTS_WHEN:
+        problems.add(where, f"drifts_when {drifts_when!r} is not one of {sorted(DRIFTS_WHEN)}")
+        drifts_when = "at_or_above"
+    if floor is not None and not _finite_number(floor):
+        problems.add(where, f"statistic_floor {floor!r} is neither None nor a finite number")
+        floor = None
+    if not isinstance(getattr(type(detector), "thread_safe", True), bool):
+        problems.add(where, "thread_safe must be a bool")
+    return _Declared(compared, drifts_when, None if floor is None else float(floor))
+
+
+def _window_where(case: _Case, result: WindowResult) -> str:
+    about = f" {result.feature!r}" if result.feature is not None else ""
+    return f"{case.where}, {result.kind} result{about}"
+
+
+def _check_about(
+    result: WindowResult,
+    sample: WindowSample,
+    settings: DetectorSettings,
+    where: str,
+    problems: _Problems,
+) -> None:
+    """``kind`` and ``feature`` say what a result is about, as the WindowResult contract has it."""
+    kind, feature = result.kind, result.feature
+    if kind not in WINDOW_RESULT_KINDS:
+        problems.add(where, f"kind {kind!r} is not one of {sorted(WINDOW_RESULT_KINDS)}")
+    elif kind == "feature":
+        if not (isinstance(feature, str) and feature in sample.features):
+            problems.add(
+                where,
+                f"a feature result must name a feature of the window "
+                f"({', '.join(sample.features)}), got {feature!r}",
+            )
+        elif settings.features is not None and feature not in settings.features:
+            problems.add(
+                where, f"feature {feature!r} is not among the settings' {settings.features}"
+            )
+    elif kind == "performance":
+        if not (isinstance(feature, str) and feature.strip()):
+            problems.add(
+                where, f"a performance result must name its metric in feature, got {feature!r}"
+            )
+    elif feature is not None:
+        problems.add(where, f"a multivariate result is about no one feature, yet names {feature!r}")
+
+
+def _check_decision(
+    result: WindowResult, declared: _Declared, where: str, problems: _Problems
+) -> None:
+    """An ``ok`` result's ``drifted`` is what its comparison says: alerts print the
+    comparison (``compared``, ``drifts_when``), so the two must never disagree."""
+    if result.status != "ok" or not _finite_number(result.threshold):
+        return
+    if not isinstance(result.drifted, bool | np.bool_):
+        return
+    threshold, statistic = float(result.threshold), result.statistic
+    has_statistic = statistic is not None and _finite_number(statistic)
+    if declared.compared == "p_value":
+        if result.p_value is None or not _finite_number(result.p_value):
+            return
+        value: float = float(result.p_value)
+        holds = value < threshold
+        if holds and declared.floor is not None and has_statistic:
+            holds = float(statistic) >= declared.floor  # type: ignore[arg-type]
+    else:
+        if not has_statistic:
+            return
+        value = float(statistic)  # type: ignore[arg-type]
+        holds = {
+            "below": value < threshold,
+            "above": value > threshold,
+            "at_or_above": value >= threshold,
+        }[declared.drifts_when]
+    if bool(result.drifted) == holds:
+        return
+    row = ResultRow(
+        result.kind,
+        result.feature,
+        "check",
+        float(statistic) if has_statistic else None,  # type: ignore[arg-type]
+        result.p_value,
+        threshold,
+        bool(result.drifted),
+        compared=declared.compared,  # type: ignore[arg-type]
+        value=value,
+        drifts_when=declared.drifts_when,  # type: ignore[arg-type]
+        statistic_floor=declared.floor,
+    )
+    problems.add(
+        where,
+        f"drifted is {bool(result.drifted)}, but its alert would read {comparison_text(row)!r} "
+        f"(compared {declared.compared!r}, drifts_when {declared.drifts_when!r})",
+    )
+
+
+def _check_window_results(
+    found: list[Any],
+    case: _Case,
+    declared: _Declared,
+    settings: DetectorSettings,
+    problems: _Problems,
+) -> bool:
+    """Every result of one score() call; False when the list holds something else."""
+    keys: set[Any] = set()
+    valid = True
+    for result in found:
+        if not isinstance(result, WindowResult):
+            problems.add(
+                case.where,
+                f"score() returned a {type(result).__name__} in its list, not a WindowResult",
+            )
+            valid = False
+            continue
+        where = _window_where(case, result)
+        _result_fields(result, where, problems, declared.compared == "p_value")
+        _check_about(result, case.current, settings, where, problems)
+        _check_decision(result, declared, where, problems)
+        # the alert key of a result (core/alerting/rules.py result_key)
+        key = result.feature if result.feature is not None else result.kind
+        try:
+            duplicate = key in keys
+            keys.add(key)
+        except TypeError:
+            continue
+        if duplicate:
+            problems.add(
+                where,
+                f"two results share the alert key {key!r}: alerts keep one state per "
+                "detector and feature (or kind), so one of them would never be seen",
+            )
+    return valid
+
+
+@dataclass
+class _Fitted:
+    """A reference fitted by the instance that scores its windows and, once a case asks
+    for it (:func:`_fresh`), by a new instance with the same settings."""
+
+    detector: Any
+    profile: Any
+    fresh: Any = None
+    fresh_profile: Any = None
+
+
+def _fit_window_reference(
+    detector_cls: type[Any], model: DetectorSettings, case: _Case, problems: _Problems
+) -> _Fitted | str | None:
+    """Fit a case's reference. A ``ValueError`` with a message refuses the reference (its
+    text is returned); None when the detector broke."""
+    before = _copied(_window_parts(case.reference))
+    try:
+        detector = detector_cls(model)
+        profile = detector.fit(case.reference)
+    except ValueError as exc:
+        reason = str(exc).strip()
+        if not reason:
+            problems.raised(
+                case.where, "fit()", exc, "without a message: say why it refuses the reference"
+            )
+            return None
+        _unchanged(before, case, "fit()", problems)
+        return reason
+    except Exception as exc:
+        problems.raised(
+            case.where,
+            "fit()",
+            exc,
+            " (only a ValueError saying why may refuse a reference; anything else is a bug "
+            "the engine logs as the plugin's error)",
+        )
+        return None
+    _unchanged(before, case, "fit()", problems)
+    return _Fitted(detector, profile)
+
+
+def _fresh(
+    detector_cls: type[Any], model: DetectorSettings, case: _Case, fitted: _Fitted
+) -> tuple[Any, Any]:
+    """A new instance and its own profile of the case's reference, made once."""
+    if fitted.fresh is None:
+        fresh = detector_cls(model)
+        fitted.fresh_profile = fresh.fit(case.reference)
+        fitted.fresh = fresh
+    return fitted.fresh, fitted.fresh_profile
+
+
+def _unchanged(before: dict[str, Any], case: _Case, call: str, problems: _Problems) -> None:
+    changed = _changed(before, case.reference)
+    if changed:
+        problems.add(
+            case.where,
+            f"{call} changed its inputs (the reference's {', '.join(changed)}): the engine "
+            "shares them",
+        )
+
+
+def _check_window_case(
+    detector_cls: type[Any],
+    case: _Case,
+    fitted: _Fitted,
+    declared: _Declared,
+    settings: DetectorSettings,
+    problems: _Problems,
+) -> tuple[str, list[WindowResult]] | None:
+    """Score one case with every check; its canonical text and results, or None."""
+    before = _copied(_window_parts(case.current))
+    reference_before = _copied(_window_parts(case.reference))
+    try:
+        found = fitted.detector.score(fitted.profile, case.current)
+    except Exception as exc:
+        problems.raised(
+            case.where,
+            "score()",
+            exc,
+            " (a window it cannot score gets a 'failed' or 'insufficient_data' result saying "
+            "why; an exception is logged as the plugin's error)",
+        )
+        return None
+    if not isinstance(found, list) or not found:
+        shown = f"an empty {type(found).__name__}" if not found else type(found).__name__
+        problems.add(
+            case.where,
+            f"score() returned {shown}, not a non-empty list of WindowResult (the engine fails "
+            "the detector's result)",
+        )
+        return None
+    if not _check_window_results(found, case, declared, settings, problems):
+        return None
+    changed = _changed(before, case.current)
+    if case.reference is not case.current:
+        changed += [f"reference's {part}" for part in _changed(reference_before, case.reference)]
+    if changed:
+        problems.add(
+            case.where,
+            f"score() changed its inputs ({', '.join(changed)}): the engine shares them",
+        )
+    if case.identical:
+        for result in found:
+            if result.drifted:
+                problems.add(
+                    _window_where(case, result),
+                    "a window equal to the reference is flagged as drifted",
+                )
+    expected = _canonical(found)
+    try:
+        again = _canonical(fitted.detector.score(fitted.profile, case.current))
+    except Exception as exc:
+        problems.raised(case.where, "scoring the same inputs again", exc)
+        return None
+    if again != expected:
+        problems.add(case.where, "scoring the same inputs twice gave different results")
+    elif case.typical or case.identical:
+        # a new instance on the windows that take the whole path (each call may train models)
+        try:
+            fresh, profile = _fresh(detector_cls, settings, case, fitted)
+            anew = _canonical(fresh.score(profile, case.current))
+        except Exception as exc:
+            problems.raised(case.where, "fitting and scoring with a new instance", exc)
+            return None
+        if anew != expected:
+            problems.add(case.where, "a new instance with the same settings gave different results")
+    return expected, found
+
+
+def _check_window_detector(
+    detector_cls: type[Any],
+    model: DetectorSettings,
+    chosen: tuple[str, ...],
+    seed: int,
+    problems: _Problems,
+    report: CheckReport,
+) -> list[tuple[_Case, Any, str]]:
+    """Every single-threaded check of a window detector; the first ordinary window of each
+    model it scored, for the thread-safety check."""
+    for problem in detector_cls.contract_problems():
+        problems.add("class", problem)
+    _check_settings_model(type(model), model, problems, report)
+    try:
+        declared = _window_declarations(detector_cls(model), problems)
+    except Exception as exc:
+        problems.raised("settings", "creating the detector", exc)
+        return []
+    report.passed.append("declarations: threshold, compared, drifts_when, statistic_floor")
+    rng = np.random.default_rng(seed)
+    ordinary: dict[str, tuple[_Case, Any, str]] = {}  # by model: binary, multiclass, regression
+    accepted: list[str] = []
+    declined: list[str] = []
+    for task in chosen:
+        reasons: dict[str, list[str]] = {}  # why it declined: the ordinary windows it declined
+        # per task, so that every reference in the table is alive (ids stay unique)
+        cases = _window_cases(task, rng)
+        fits: dict[int, _Fitted | str | None] = {}
+        for case in cases:
+            if id(case.reference) not in fits:
+                fits[id(case.reference)] = _fit_window_reference(
+                    detector_cls, model, case, problems
+                )
+            fitted = fits[id(case.reference)]
+            if fitted is None:
+                continue
+            if isinstance(fitted, str):
+                if case.typical:
+                    why = f"fit() refused the reference: {fitted}"
+                    reasons.setdefault(why, []).append(f"{case.kind} {case.name!r}")
+                continue
+            outcome = _check_window_case(detector_cls, case, fitted, declared, model, problems)
+            if outcome is None:
+                continue
+            expected, found = outcome
+            if not case.typical:
+                continue
+            ordinary.setdefault(case.kind, (case, fitted.profile, expected))
+            statuses = {str(r.status) for r in found}
+            if statuses == {"ok"}:
+                if task not in accepted:
+                    accepted.append(task)
+            elif "ok" not in statuses:
+                why = f"{found[0].status}: {found[0].error}"
+                reasons.setdefault(why, []).append(f"{case.kind} {case.name!r}")
+            else:
+                for result in found:
+                    if result.status != "ok":
+                        problems.add(
+                            _window_where(case, result),
+                            f"ordinary data scored {result.status!r} ({result.error}) while "
+                            "the detector's other results scored 'ok'",
+                        )
+        if task in accepted:
+            report.passed.append(
+                f"{task}: result fields, JSON details, decisions, determinism, inputs unchanged"
+            )
+        elif reasons:
+            said = [f"{why} ({', '.join(cases)})" for why, cases in reasons.items()]
+            report.skipped.append(f"{task}: declined: {'; '.join(said)}")
+            declined += said
+    if not accepted and declined:
+        problems.add(
+            "window detector",
+            f"no ordinary window of {', '.join(chosen)} scored 'ok' (a detector may decline "
+            f"a task, not every one): {'; '.join(declined[:3])}",
+        )
+    return list(ordinary.values())
 
 
 # -- notifiers --------------------------------------------------------------------------------

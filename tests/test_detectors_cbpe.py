@@ -211,6 +211,33 @@ def test_rows_without_probabilities_are_left_out_and_counted(binary_profile) -> 
     assert {r.status for r in detector.score(profile, few)} == {"insufficient_data"}
 
 
+@pytest.mark.parametrize("calibration", ["none", "isotonic"])
+@pytest.mark.parametrize("given", ["none at all", "every row NaN"])
+def test_a_window_without_probabilities_is_insufficient_data_not_an_error(
+    calibration: str, given: str
+) -> None:
+    # records sent without probabilities: a store gives rows of NaN, or none at all. That is
+    # a fact about the data, which the results say, not a failure of the detector (and the
+    # isotonic maps of a calibrated profile must not be asked to map zero rows)
+    detector = CBPEDetector(CBPESettings(type="cbpe", metrics=ALL, calibration=calibration))
+    profile = detector.fit(_binary(*_draw(np.random.default_rng(10), 1, 1, 2_000)))
+    assert profile.calibrated == (calibration == "isotonic")
+    p, y = _draw(np.random.default_rng(9), 1, 1, 300)
+    window = _binary(p, y)
+    if given == "none at all":
+        window = WindowSample(**{**window.__dict__, "probabilities": None})
+    else:
+        window.probabilities[:] = np.nan
+    results = detector.score(profile, window)
+    assert [r.feature for r in results] == ALL
+    for result in results:
+        assert result.status == "insufficient_data"
+        assert (result.statistic, result.drifted) == (None, False)
+        assert result.error is not None
+        assert "none of the window's 300 rows has probabilities" in result.error
+        assert result.details["rows_without_probabilities"] == 300
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

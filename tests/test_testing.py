@@ -38,6 +38,9 @@ from driftscope import (
     Notifier,
     NotifierSettings,
     PerformanceDetector,
+    WindowDetector,
+    WindowResult,
+    WindowSample,
     protect_secrets,
 )
 from driftscope.core.plugin_system.manager import create_plugin_manager
@@ -52,11 +55,46 @@ from driftscope.testing import (
 )
 
 # -- every built-in ---------------------------------------------------------------------------
+ALL_CBPE_METRICS = ["roc_auc", "accuracy", "f1", "precision", "recall"]
+# window detectors that train models get small ones (few rows, folds and iterations): the
+# check fits and scores each many times, and what it checks does not depend on their size
 DETECTOR_SETTINGS: dict[str, list[dict[str, Any]]] = {
     "ks": [{}, {"min_statistic": 0.1, "p_value": 0.01}],
     "psi": [{}, {"binning": "uniform", "bins": 20}],
     "chi2": [{}],
     "performance": [{"metric": m} for m in ("accuracy", "f1", "roc_auc", "mae", "rmse")],
+    "cbpe": [
+        {"min_samples": 20, "calibration_splits": 2},
+        # calibrated, and tiny windows scored (one row too)
+        {
+            "metrics": ALL_CBPE_METRICS,
+            "calibration": "isotonic",
+            "min_samples": 1,
+            "calibration_splits": 2,
+        },
+    ],
+    "dle": [
+        {"min_samples": 20, "max_iter": 10},
+        {"metrics": ["rmse"], "min_samples": 1, "max_iter": 10},
+    ],
+    "domain_classifier": [
+        {"max_rows": 100, "min_rows": 20, "folds": 2, "max_iter": 5, "calibration_splits": 2},
+        {
+            "max_rows": 100,
+            "threshold": 0.7,
+            "folds": 2,
+            "max_iter": 5,
+            "features": ["age", "colour"],
+        },
+    ],
+    "quality": [{}, {"checks": ["missing", "out_of_range"], "bounds": {"age": [0.0, 120.0]}}],
+}
+#: the tasks each window detector scores; it declines the others (with a reason)
+WINDOW_TASKS: dict[str, set[str]] = {
+    "cbpe": {"classification"},
+    "dle": {"regression"},
+    "domain_classifier": {"classification", "regression"},
+    "quality": {"classification", "regression"},
 }
 
 
@@ -81,6 +119,11 @@ def test_builtin_detectors_keep_the_contract(name: str, settings: dict[str, Any]
     assert any(p.startswith("thread safety") for p in report.passed)
     if getattr(detector_cls, "scores_counts", False):
         assert "score_counts equals score on the same values" in report.passed
+    if name in WINDOW_TASKS:  # the tasks it scores were checked, the others declined
+        checked = {p.split(":")[0] for p in report.passed if p.endswith("inputs unchanged")}
+        assert checked == WINDOW_TASKS[name]
+        declined = {s.split(":")[0] for s in report.skipped if ": declined: " in s}
+        assert declined == set(driftscope.testing.TASKS) - WINDOW_TASKS[name]
 
 
 def _token() -> str:
@@ -467,6 +510,525 @@ def test_json_problems_name_the_place() -> None:
         "details has the key 1 of type int (JSON keys are str: it would come back changed)"
     ]
     assert json_problems(np.zeros(2), "d") == ["d is a numpy.ndarray, not a JSON value"]
+
+
+# -- a correct window detector, and window detectors broken on purpose ------------------------
+class GoodWindowSettings(DetectorSettings):
+    """Settings of the reference window detector."""
+
+    threshold: float = Field(default=0.5, gt=0, allow_inf_nan=False)
+    min_rows: int = Field(default=10, ge=1)
+
+
+MeanProfile = dict[str, tuple[float, float]]
+
+
+class GoodWindowDetector(WindowDetector[GoodWindowSettings, MeanProfile]):
+    """Per numeric feature, how far the mean of the window's finite values moved, in
+    reference standard deviations; and the largest of those moves for the whole window."""
+
+    Settings = GoodWindowSettings
+
+    @property
+    def threshold(self) -> float:
+        return self.settings.threshold
+
+    @property
+    def drifts_when(self) -> Literal["above"]:
+        return "above"
+
+    def fit(self, reference: WindowSample) -> MeanProfile:
+        profile = {}
+        wanted = self.settings.features
+        for name, values in reference.features.items():
+            if reference.kinds[name] == "numeric" and (wanted is None or name in wanted):
+                finite = values[np.isfinite(values)]
+                std = float(finite.std()) if finite.size else 0.0
+                mean = float(finite.mean()) if finite.size else 0.0
+                profile[name] = (mean, std if std > 0 else 1.0)
+        return profile
+
+    def shift(self, profile: MeanProfile, name: str, finite: np.ndarray) -> float:
+        mean, std = profile[name]
+        return abs(float(finite.mean()) - mean) / std
+
+    def feature_result(self, profile: MeanProfile, name: str, values: np.ndarray) -> WindowResult:
+        threshold = self.settings.threshold
+        finite = values[np.isfinite(values)]
+        if finite.size < self.settings.min_rows:
+            why = f"{finite.size} finite values, {self.settings.min_rows} needed"
+            return WindowResult(
+                None, None, threshold, False, "insufficient_data", why, kind="feature", feature=name
+            )
+        shift = self.shift(profile, name, finite)
+        details = {"current_mean": float(finite.mean()), "finite": int(finite.size)}
+        return WindowResult(
+            shift, None, threshold, shift > threshold, details=details, kind="feature", feature=name
+        )
+
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        results = [self.feature_result(profile, n, current.features[n]) for n in profile]
+        shifts = [r.statistic for r in results if r.statistic is not None]
+        threshold = self.settings.threshold
+        if not shifts:
+            why = "no feature had enough finite values"
+            results.append(WindowResult(None, None, threshold, False, "insufficient_data", why))
+        else:
+            largest = max(shifts)
+            results.append(WindowResult(largest, None, threshold, largest > threshold))
+        return results
+
+
+class GoodPValueWindowDetector(GoodWindowDetector):
+    """A z-test per numeric feature, decided on its p-value."""
+
+    @property
+    def compared(self) -> Literal["p_value"]:
+        return "p_value"
+
+    @property
+    def threshold(self) -> float:
+        return 0.05
+
+    def feature_result(self, profile: MeanProfile, name: str, values: np.ndarray) -> WindowResult:
+        result = super().feature_result(profile, name, values)
+        if result.statistic is not None:
+            rows = int(np.isfinite(values).sum())
+            result.p_value = math.erfc(result.statistic * math.sqrt(rows) / math.sqrt(2))
+            result.threshold = 0.05
+            result.drifted = self.decide(result.p_value)
+        return result
+
+    def decide(self, p_value: float) -> bool:
+        return p_value < 0.05
+
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        return [self.feature_result(profile, n, current.features[n]) for n in profile]
+
+
+class ClassifiersOnly(GoodWindowDetector):
+    """Declines regressors with a failed result that says why: allowed."""
+
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        if current.task != "classification":
+            why = "this detector watches classifiers"
+            return [WindowResult(None, None, self.threshold, False, "failed", why)]
+        return super().score(profile, current)
+
+
+class RegressorsOnly(GoodWindowDetector):
+    """Refuses a classifier's reference with a ValueError that says why: allowed."""
+
+    def fit(self, reference: WindowSample) -> MeanProfile:
+        if reference.task != "regression":
+            raise ValueError("this detector watches regressors")
+        return super().fit(reference)
+
+
+class ReturnsNothing(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        return [r for r in super().score(profile, current) if r.drifted]
+
+
+class ReturnsOneResult(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> Any:
+        return super().score(profile, current)[-1]
+
+
+class ReturnsDetectorResults(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> Any:
+        return [
+            DetectorResult(r.statistic, None, r.threshold, r.drifted, r.status, r.error)
+            for r in super().score(profile, current)
+        ]
+
+
+class NaNOnConstantColumns(GoodWindowDetector):
+    def fit(self, reference: WindowSample) -> MeanProfile:
+        return {
+            name: (float(np.mean(values)), float(np.std(values)))
+            for name, values in reference.features.items()
+            if reference.kinds[name] == "numeric"
+        }
+
+    def shift(self, profile: MeanProfile, name: str, finite: np.ndarray) -> float:
+        mean, std = profile[name]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.abs(finite.mean() - mean) / np.float64(std))
+
+
+class ArrayInDetails(GoodWindowDetector):
+    def feature_result(self, profile: MeanProfile, name: str, values: np.ndarray) -> WindowResult:
+        result = super().feature_result(profile, name, values)
+        result.details["quartiles"] = np.nanpercentile(values, [25, 75])
+        return result
+
+
+class ImputesInPlace(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        for name in profile:
+            values = current.features[name]
+            values[~np.isfinite(values)] = profile[name][0]  # the engine shares this array
+        return super().score(profile, current)
+
+
+class CentresTheReference(GoodWindowDetector):
+    def fit(self, reference: WindowSample) -> MeanProfile:
+        profile = super().fit(reference)
+        reference.features["age"] -= profile["age"][0]  # in place: the engine caches it
+        return profile
+
+
+class UnseededWindow(GoodWindowDetector):
+    def shift(self, profile: MeanProfile, name: str, finite: np.ndarray) -> float:
+        jitter = abs(np.random.default_rng().normal(0.0, 1e-9))  # a new value each call
+        return super().shift(profile, name, finite) + jitter
+
+
+class SeededByInstance(GoodWindowDetector):
+    def shift(self, profile: MeanProfile, name: str, finite: np.ndarray) -> float:
+        jitter = np.random.default_rng(id(self)).normal(0.0, 1e-9)  # differs per instance
+        return super().shift(profile, name, finite) + abs(jitter)
+
+
+class WindowStateOnSelf(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        self._current = current  # shared by every thread scoring with this instance
+        total = 0
+        for i in range(2000):  # some Python work: another thread runs in between
+            total += i
+        return super().score(profile, self._current)
+
+
+class DriftsOnTheReference(GoodWindowDetector):
+    """A threshold of 0 on a move that is 0 on the reference, with ">=": it drifts."""
+
+    @property
+    def drifts_when(self) -> Literal["at_or_above"]:
+        return "at_or_above"
+
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        results = super().score(profile, current)
+        for result in results:
+            if result.statistic is not None:
+                result.threshold, result.drifted = 0.0, result.statistic >= 0.0
+        return results
+
+
+class WrongSideOfTheThreshold(GoodWindowDetector):
+    @property
+    def drifts_when(self) -> Literal["below"]:
+        return "below"  # an estimate that drifts when low: not a move that drifts when large
+
+
+class PValueDecidedBackwards(GoodPValueWindowDetector):
+    def decide(self, p_value: float) -> bool:
+        return p_value > 0.05
+
+
+class RaisesOnTinyWindows(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        if current.rows < self.settings.min_rows:
+            raise ValueError(f"only {current.rows} rows")
+        return super().score(profile, current)
+
+
+class NeedsProbabilities(GoodWindowDetector):
+    def fit(self, reference: WindowSample) -> MeanProfile:
+        # as if every model had probabilities: a regressor's are None
+        if not np.isfinite(reference.probabilities).all():  # type: ignore[arg-type]
+            raise ValueError("the reference has rows without probabilities")
+        return super().fit(reference)
+
+
+class RefusesWithoutSaying(GoodWindowDetector):
+    def fit(self, reference: WindowSample) -> MeanProfile:
+        if reference.task == "regression":
+            raise ValueError()
+        return super().fit(reference)
+
+
+class RefusesEverything(GoodWindowDetector):
+    def fit(self, reference: WindowSample) -> MeanProfile:
+        raise ValueError("not configured for this model")
+
+
+class NeverScores(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        why = "waiting for more rows"
+        return [WindowResult(None, None, 0.5, False, "insufficient_data", why)]
+
+
+class FailsOnOneFeature(GoodWindowDetector):
+    def feature_result(self, profile: MeanProfile, name: str, values: np.ndarray) -> WindowResult:
+        if name == "income":  # a skewed feature its method cannot handle
+            why = "skewed"
+            return WindowResult(None, None, 0.5, False, "failed", why, kind="feature", feature=name)
+        return super().feature_result(profile, name, values)
+
+
+class SilentInsufficientWindow(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        results = super().score(profile, current)
+        for result in results:
+            if result.status != "ok":
+                result.error = None
+        return results
+
+
+class MisnamesAFeature(GoodWindowDetector):
+    def feature_result(self, profile: MeanProfile, name: str, values: np.ndarray) -> WindowResult:
+        result = super().feature_result(profile, name, values)
+        result.feature = name.title()  # "Age": not the model's feature "age"
+        return result
+
+
+class NamesTheWholeWindow(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        results = super().score(profile, current)
+        results[-1].feature = "all features"  # a multivariate result is about none
+        return results
+
+
+class UnnamedMetric(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        results = super().score(profile, current)
+        results[-1].kind = "performance"  # a metric, but which?
+        return results
+
+
+class UnknownKind(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        results = super().score(profile, current)
+        results[-1].kind = "window"  # type: ignore[assignment]
+        return results
+
+
+class TwoResultsOneKey(GoodWindowDetector):
+    def score(self, profile: MeanProfile, current: WindowSample) -> list[WindowResult]:
+        results = super().score(profile, current)
+        return [*results, dataclasses.replace(results[-1], details={"again": True})]
+
+
+class NaNThresholdWindow(GoodWindowDetector):
+    @property
+    def threshold(self) -> float:
+        return math.nan
+
+
+class ComparesRows(GoodWindowDetector):
+    @property
+    def compared(self) -> Any:
+        return "rows"  # the monitor's own comparison, not a detector's
+
+
+BROKEN_WINDOW_DETECTORS: list[tuple[type[WindowDetector[Any, Any]], str]] = [
+    (
+        ReturnsNothing,
+        "binary classifier case 'same distribution': score() returned an empty list, not a "
+        "non-empty list of WindowResult",
+    ),
+    (ReturnsOneResult, "score() returned WindowResult, not a non-empty list of WindowResult"),
+    (ReturnsDetectorResults, "score() returned a DetectorResult in its list, not a WindowResult"),
+    (
+        NaNOnConstantColumns,
+        "binary classifier case 'constant columns', feature result 'score': statistic nan is "
+        "not a finite number",
+    ),
+    (ArrayInDetails, "details['quartiles'] is a numpy.ndarray, not a JSON value"),
+    (
+        ImputesInPlace,
+        "binary classifier case 'missing values, infinities, unseen categories': score() "
+        "changed its inputs (features['age'], features['income']): the engine shares them",
+    ),
+    (CentresTheReference, "fit() changed its inputs (the reference's features['age'])"),
+    (UnseededWindow, "scoring the same inputs twice gave different results"),
+    (SeededByInstance, "a new instance with the same settings gave different results"),
+    (
+        WindowStateOnSelf,
+        "thread safety: scoring from 8 threads at once gave a different result",
+    ),
+    (
+        DriftsOnTheReference,
+        "binary classifier case 'window equal to the reference', feature result 'age': a "
+        "window equal to the reference is flagged as drifted",
+    ),
+    (
+        WrongSideOfTheThreshold,
+        "drifted is True, but its alert would read 'statistic 1.",
+    ),
+    (PValueDecidedBackwards, "drifted is True, but its alert would read 'p-value 0."),
+    (
+        RaisesOnTinyWindows,
+        "binary classifier case 'five rows': score() raised ValueError: only 5 rows (a window "
+        "it cannot score gets a 'failed' or 'insufficient_data' result saying why",
+    ),
+    (
+        NeedsProbabilities,
+        "regressor case 'same distribution': fit() raised TypeError",
+    ),
+    (RefusesWithoutSaying, "fit() raised ValueError: without a message"),
+    (
+        RefusesEverything,
+        "no ordinary window of classification, regression scored 'ok' (a detector may decline "
+        "a task, not every one): fit() refused the reference: not configured for this model",
+    ),
+    (NeverScores, "no ordinary window of classification, regression scored 'ok'"),
+    (
+        FailsOnOneFeature,
+        "binary classifier case 'same distribution', feature result 'income': ordinary data "
+        "scored 'failed' (skewed) while the detector's other results scored 'ok'",
+    ),
+    (
+        SilentInsufficientWindow,
+        "status 'insufficient_data' without an error saying why",
+    ),
+    (MisnamesAFeature, "a feature result must name a feature of the window"),
+    (NamesTheWholeWindow, "a multivariate result is about no one feature, yet names"),
+    (UnnamedMetric, "a performance result must name its metric in feature, got None"),
+    (UnknownKind, "kind 'window' is not one of ['feature', 'multivariate', 'performance']"),
+    (TwoResultsOneKey, "two results share the alert key 'multivariate'"),
+    (NaNThresholdWindow, "declarations: threshold nan is not a finite number"),
+    (ComparesRows, "declarations: compared 'rows' is not one of ['p_value', 'statistic']"),
+]
+
+
+@pytest.mark.parametrize(
+    "detector_cls", [GoodWindowDetector, GoodPValueWindowDetector, ClassifiersOnly, RegressorsOnly]
+)
+def test_a_correct_window_detector_passes(detector_cls: type[WindowDetector[Any, Any]]) -> None:
+    report = check_detector(detector_cls)
+    assert report.subject == detector_cls.__name__
+    assert "thread safety: 8 threads, 0.5 s" in report.passed
+
+
+def test_a_window_detector_may_decline_a_task_saying_why() -> None:
+    report = check_detector(ClassifiersOnly)
+    assert report.skipped == [
+        "regression: declined: failed: this detector watches classifiers "
+        "(regressor 'same distribution', regressor 'same distribution, no labels yet')"
+    ]
+    report = check_detector(RegressorsOnly)
+    (skipped,) = report.skipped
+    assert skipped.startswith(
+        "classification: declined: fit() refused the reference: this detector watches "
+        "regressors (binary classifier 'same distribution',"
+    )
+    assert "regression: result fields, JSON details, decisions, determinism, inputs unchanged" in (
+        report.passed
+    )
+
+
+@pytest.mark.parametrize(
+    ("detector_cls", "complaint"),
+    BROKEN_WINDOW_DETECTORS,
+    ids=[c.__name__ for c, _ in BROKEN_WINDOW_DETECTORS],
+)
+def test_check_detector_names_what_broke_in_a_window_detector(
+    detector_cls: type[WindowDetector[Any, Any]], complaint: str
+) -> None:
+    with pytest.raises(AssertionError) as raised:
+        check_detector(detector_cls)
+    message = str(raised.value)
+    assert message.startswith(f"{detector_cls.__name__} breaks the detector contract:")
+    assert complaint in message
+
+
+def test_a_window_detector_keeps_to_the_features_its_settings_choose() -> None:
+    # the engine hands a window detector every feature: `features` is its own to honour
+    report = check_detector(GoodWindowDetector, {"features": ["age", "income"]})
+    assert report.passed
+
+    class IgnoresTheFeaturesSetting(GoodWindowDetector):
+        def fit(self, reference: WindowSample) -> MeanProfile:
+            everything = self.settings.model_copy(update={"features": None})
+            return GoodWindowDetector(everything).fit(reference)
+
+    with pytest.raises(AssertionError) as raised:
+        check_detector(IgnoresTheFeaturesSetting, {"features": ["age", "income"]})
+    assert (
+        "binary classifier case 'same distribution', feature result 'score': feature 'score' "
+        "is not among the settings' ['age', 'income']"
+    ) in str(raised.value)
+
+
+def test_a_window_detector_that_is_not_thread_safe_may_say_so() -> None:
+    class DeclaredUnsafe(WindowStateOnSelf):
+        thread_safe = False
+
+    report = check_detector(DeclaredUnsafe)
+    assert "thread safety: the detector sets thread_safe = False" in report.skipped
+
+
+def test_window_detectors_are_checked_on_the_tasks_asked_for() -> None:
+    report = check_detector(GoodWindowDetector, kinds=["regression"])
+    checked = [p for p in report.passed if p.endswith("inputs unchanged")]
+    assert checked == [
+        "regression: result fields, JSON details, decisions, determinism, inputs unchanged"
+    ]
+    with pytest.raises(ValueError, match="choose from"):
+        check_detector(GoodWindowDetector, kinds=["numeric"])
+    with pytest.raises(AssertionError, match="no ordinary window of regression scored 'ok'"):
+        check_detector(ClassifiersOnly, kinds=["regression"])
+
+
+def test_the_generated_windows_are_what_the_window_contract_promises() -> None:
+    # the harness's own data must be valid input, or it would blame a detector for its bug
+    rng = np.random.default_rng(0)
+    cases = [
+        c
+        for task in ("classification", "regression")
+        for c in driftscope.testing._window_cases(task, rng)
+    ]
+    assert {c.kind for c in cases} == {
+        "binary classifier",
+        "multiclass classifier",
+        "regressor",
+    }
+    for case in cases:
+        for sample in (case.reference, case.current):
+            assert list(sample.features) == list(driftscope.testing.WINDOW_FEATURES)
+            for name, values in sample.features.items():
+                assert len(values) == sample.rows
+                if sample.kinds[name] == "numeric":
+                    assert values.dtype == np.float64
+                else:
+                    assert values.dtype == object
+                    assert all(v is None or type(v) is str for v in values)
+            labelled = sample.labelled()
+            if sample.task == "classification":
+                assert sample.classes is not None
+                assert all(v is None or v in sample.classes for v in sample.labels)
+                assert set(sample.predictions) <= set(sample.classes)
+                if sample.probabilities is not None:
+                    assert sample.probabilities.shape == (sample.rows, len(sample.classes))
+                    given = np.isfinite(sample.probabilities).all(axis=1)
+                    assert np.allclose(sample.probabilities[given].sum(axis=1), 1.0)
+            else:
+                assert sample.classes is None and sample.probabilities is None
+                assert (
+                    sample.predictions.dtype == np.float64 and np.isfinite(sample.predictions).all()
+                )
+            if sample is case.reference and not case.name.endswith("reference without labels"):
+                assert labelled.all()
+        if case.name.endswith("no labels yet"):
+            assert not case.current.labelled().any()
+        if case.name.endswith("reference without labels"):
+            assert not case.reference.labelled().any() and case.current.labelled().all()
+    # the held-out windows come from the reference's distribution but are not its rows
+    typical = [c for c in cases if c.typical]
+    assert typical and all(c.current is not c.reference for c in typical)
+    broken = next(
+        c
+        for c in cases
+        if (c.kind, c.name)
+        == ("binary classifier", "missing values, infinities, unseen categories")
+    )
+    age, income = broken.current.features["age"], broken.current.features["income"]
+    assert 0.3 < np.isnan(age).mean() < 0.5 and np.isinf(income).any()
+    assert "purple" in set(broken.current.features["colour"]) and None in set(
+        broken.current.features["colour"]
+    )
 
 
 # -- a correct notifier, and notifiers broken on purpose ---------------------------------------

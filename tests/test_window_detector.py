@@ -7,7 +7,9 @@ the real engine on a real SQLite store with the demo model.
 from __future__ import annotations
 
 import math
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -73,10 +75,39 @@ class RaisingDetector(MissingShareDetector):
         raise ValueError("this reference has no probabilities")
 
 
+class OneAtATime(MissingShareDetector):
+    """Says it is not thread-safe; counts the calls inside score at once, and holds the
+    first one until the test lets it go."""
+
+    thread_safe = False
+    guard = threading.Lock()
+    inside: ClassVar[int] = 0
+    most: ClassVar[int] = 0
+    entered: ClassVar[threading.Event] = threading.Event()
+    overlapped: ClassVar[threading.Event] = threading.Event()
+    release: ClassVar[threading.Event] = threading.Event()
+
+    def score(self, profile: dict[str, float], current: WindowSample) -> list[WindowResult]:
+        cls = type(self)
+        with cls.guard:
+            cls.inside += 1
+            cls.most = max(cls.most, cls.inside)
+            if cls.inside > 1:
+                cls.overlapped.set()
+        cls.entered.set()
+        try:
+            cls.release.wait(timeout=120)
+            return super().score(profile, current)
+        finally:
+            with cls.guard:
+                cls.inside -= 1
+
+
 class WindowPlugin:
     @hookimpl
     def driftscope_detectors(self) -> Any:
         yield DetectorRecord("missing_share", MissingShareDetector)
+        yield DetectorRecord("one_at_a_time", OneAtATime)
         yield DetectorRecord("empty", EmptyDetector)
         yield DetectorRecord("raising", RaisingDetector)
 
@@ -155,6 +186,48 @@ def test_a_broken_window_detector_fails_its_own_result_only(
         assert rt.plugins.errors[("window-plugin", f"detector:{detector}")] == 1
     finally:
         rt.close()
+
+
+def test_a_window_detector_that_is_not_thread_safe_is_called_one_run_at_a_time(
+    tmp_path, sqlite_url
+) -> None:
+    # runs overlap (the scheduler, POST /run, backfills) and share the monitor's instance:
+    # a detector that sets thread_safe = False must never be inside score twice at once
+    OneAtATime.inside = OneAtATime.most = 0
+    for event in (OneAtATime.entered, OneAtATime.overlapped, OneAtATime.release):
+        event.clear()
+    rt = _runtime(tmp_path, sqlite_url, [{"type": "one_at_a_time"}])
+    try:
+        log_traffic(rt.store, rt.models["cancer"], demo_model(tmp_path), drift=False)
+        read_window = rt.store.read_window
+        reads: list[int] = []
+        second_has_its_window = threading.Event()
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            data = read_window(*args, **kwargs)
+            reads.append(1)
+            if len(reads) == 2:
+                second_has_its_window.set()
+            return data
+
+        rt.store.read_window = counted  # type: ignore[method-assign]
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(rt.engine.run, "cancer-drift")
+            assert OneAtATime.entered.wait(60), "the first run never reached score"
+            second = pool.submit(rt.engine.run, "cancer-drift")
+            assert second_has_its_window.wait(60), "the second run never read its window"
+            # from here the second run only computes: held back by the engine, it cannot
+            # enter score within this deadline; unheld, it does in milliseconds
+            overlapped = OneAtATime.overlapped.wait(timeout=3)
+            OneAtATime.release.set()
+            reports = [first.result(120), second.result(120)]
+    finally:
+        OneAtATime.release.set()
+        rt.close()
+    assert not overlapped and OneAtATime.most == 1
+    for report in reports:
+        rows = [r for r in report.results if r.detector == "one_at_a_time"]
+        assert rows and all(r.status == "ok" for r in rows)
 
 
 def test_the_plugin_manager_names_what_a_window_detector_misses() -> None:

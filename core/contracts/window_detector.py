@@ -89,9 +89,19 @@ class WindowDetector(ABC, Generic[SettingsT, ProfileT]):
     the engine puts on a result it makes when the detector raised), and implements
     :meth:`fit` and :meth:`score`. The engine applies no multiple-testing correction to its
     results: a window detector that tests several hypotheses decides on them itself.
+
+    The engine calls it once per run, but runs overlap: the scheduler, ``POST
+    /v1/monitors/{name}/run`` and backfills each run in their own thread, with the same
+    instance (one per monitor) and the same cached profile (shared by every monitor with the
+    same settings and reference). So ``fit`` and ``score`` must be safe to call from several
+    threads at once: keep per-call state in locals, never on ``self`` or in the profile. A
+    detector that cannot sets :attr:`thread_safe` to ``False``, and the engine then calls
+    the ``fit`` and ``score`` of its class one at a time.
     """
 
     Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
+    #: whether ``fit`` and ``score`` may run in several threads at once (see above)
+    thread_safe: ClassVar[bool] = True
 
     def __init__(self, settings: SettingsT) -> None:
         self.settings: SettingsT = settings
@@ -135,7 +145,12 @@ class WindowDetector(ABC, Generic[SettingsT, ProfileT]):
     @abstractmethod
     def score(self, profile: ProfileT, current: WindowSample) -> list[WindowResult]:
         """Compare a window with a profile made by :meth:`fit`: one result per thing decided
-        (per metric, per feature, or one for the whole window), never an empty list."""
+        (per metric, per feature, or one for the whole window), never an empty list.
+
+        Never raise for the window's data: a window it cannot score (too few rows, no
+        probabilities, no labels) gets ``failed`` or ``insufficient_data`` results whose
+        ``error`` says why. The engine turns an exception into one failed result too, but
+        logs it as the plugin's error, which a window short of data is not."""
 
     @classmethod
     def contract_problems(cls) -> list[str]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -522,18 +524,19 @@ class MonitorEngine:
         try:
             ref = model.reference
             key = (ref.digest, detector.settings.model_dump_json(), "window")
-            profile = self.cache.get_or_fit(
-                key,
-                lambda: detector.fit(
-                    _window_sample(
-                        model, ref.columns, ref.predictions, ref.labels, ref.probabilities
-                    )
-                ),
-            )
-            current = _window_sample(
-                model, data.columns, data.prediction, data.labels, data.probabilities
-            )
-            found = detector.score(profile, current)
+            with _one_at_a_time(detector):
+                profile = self.cache.get_or_fit(
+                    key,
+                    lambda: detector.fit(
+                        _window_sample(
+                            model, ref.columns, ref.predictions, ref.labels, ref.probabilities
+                        )
+                    ),
+                )
+                current = _window_sample(
+                    model, data.columns, data.prediction, data.labels, data.probabilities
+                )
+                found = detector.score(profile, current)
             if not isinstance(found, list) or not found:
                 raise TypeError(
                     f"score() must return a non-empty list of WindowResult, got {found!r}"
@@ -606,6 +609,22 @@ class MonitorEngine:
                 row.details,
             )
             row.drifted = bool(detector.decide(result, float(p_adj)))
+
+
+#: One lock per window detector class that is not thread-safe. Runs overlap (the scheduler,
+#: POST /run, backfills, each in its own thread) and share one instance per monitor and the
+#: cached profiles of every monitor with the same settings, so the lock is the class's.
+_SERIAL_LOCKS: dict[type, threading.Lock] = {}
+_SERIAL_LOCKS_GUARD = threading.Lock()
+
+
+def _one_at_a_time(detector: WindowDetector[Any, Any]) -> AbstractContextManager[Any]:
+    """Nothing for a thread-safe window detector; else its class's lock, so that its ``fit``
+    and ``score`` run one call at a time in the process."""
+    if detector.thread_safe:
+        return nullcontext()
+    with _SERIAL_LOCKS_GUARD:
+        return _SERIAL_LOCKS.setdefault(type(detector), threading.Lock())
 
 
 def _applies(detector: Detector[Any, Any], column: Column) -> bool:

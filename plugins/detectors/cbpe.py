@@ -32,7 +32,8 @@ at all. So:
    the number of classes squared. When the window has labels, ``details.realized`` is the metric on
    those rows (``realized_rows`` of them).
 
-Rows without probabilities (records sent without them) are left out and counted. It is a
+Rows without probabilities (records sent without them) are left out and counted; with fewer
+than ``min_samples`` left (none at all, say), every metric is ``insufficient_data``. It is a
 :class:`driftscope.WindowDetector` and uses only the public ``driftscope`` surface.
 """
 
@@ -108,8 +109,9 @@ class Calibration:
     maps: tuple[IsotonicRegression, ...] | None
 
     def apply(self, proba: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities, rows summing to 1."""
-        if self.maps is None:
+        """Calibrated probabilities, rows summing to 1 (none for no rows: scikit-learn's
+        isotonic maps refuse an empty array)."""
+        if self.maps is None or len(proba) == 0:
             return proba
         if proba.shape[1] == 2:  # binary: calibrate the positive class, the negative follows
             positive = self.maps[0].predict(proba[:, 1])
@@ -184,11 +186,12 @@ class CBPEDetector(WindowDetector[CBPESettings, CBPEProfile]):
         )
 
     def score(self, profile: CBPEProfile, current: WindowSample) -> list[WindowResult]:
-        if current.probabilities is None:
-            raise ValueError("the window has no probabilities (send them with each record)")
-        usable = _has_probabilities(current.probabilities)
+        probabilities = current.probabilities
+        if probabilities is None:  # a store that holds none: no row of the window has them
+            probabilities = np.full((current.rows, len(profile.classes)), np.nan)
+        usable = _has_probabilities(probabilities)
         rows = int(usable.sum())
-        given = current.probabilities[usable]
+        given = probabilities[usable]
         calibrated = profile.calibration.apply(given)
         predicted = current.predictions[usable].astype(str)
         labelled = current.labelled()[usable]
@@ -216,8 +219,7 @@ class CBPEDetector(WindowDetector[CBPESettings, CBPEProfile]):
                         floor,
                         False,
                         status="insufficient_data",
-                        error=f"{rows} rows with probabilities, at least "
-                        f"{self.settings.min_samples} needed",
+                        error=_too_few(rows, current.rows, self.settings.min_samples),
                         details=details,
                         kind="performance",
                         feature=metric,
@@ -248,6 +250,15 @@ class CBPEDetector(WindowDetector[CBPESettings, CBPEProfile]):
                 )
             )
         return results
+
+
+def _too_few(rows: int, window_rows: int, needed: int) -> str:
+    if rows == 0 and window_rows > 0:
+        return (
+            f"none of the window's {window_rows} rows has probabilities (send them with each "
+            f"record); at least {needed} needed"
+        )
+    return f"{rows} rows with probabilities, at least {needed} needed"
 
 
 # -- estimation --------------------------------------------------------------------------------
