@@ -97,7 +97,8 @@ def _realized_cell(e: Estimate) -> Cell:
         rows = f"{e.realized_rows:,} labelled rows" if e.realized_rows is not None else None
         where = {True: "inside the band", False: "outside the band", None: None}[e.realized_in_band]
         note = " · ".join(part for part in (rows, where) if part)
-        return Cell(number_text(e.realized), sort=e.realized, note=note or None)
+        css = "outside" if e.realized_in_band is False else ""
+        return Cell(number_text(e.realized), sort=e.realized, css=css, note=note or None)
     if e.realized_error is not None:
         return Cell(DASH, note="not computable", title=e.realized_error)
     return Cell(DASH, note="no labels yet")
