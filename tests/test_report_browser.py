@@ -285,7 +285,11 @@ def test_estimates_multivariate_drift_and_quality_open_offline_drawn_and_uncover
         assert page.inner_text("#backfilled").startswith("Backfilled: this run was made")
         # the estimate chart: one error bar (the band) per metric, a realized diamond each
         estimate = page.locator(".card", has_text="cbpe: estimate and band against realized")
-        assert estimate.locator(".errorbar").count() == 3
+        bands = estimate.evaluate(
+            """(card) => [...card.querySelectorAll('.errorbar path.yerror')]
+                .map((p) => p.getBoundingClientRect().height)"""
+        )
+        assert len(bands) == 3 and all(height > 4 for height in bands), bands
         assert estimate.locator(".scatterlayer .trace").nth(1).locator(".point").count() == 3
         # the ranking: the features with a share, most important on top
         ranking = page.locator(".card", has_text="Where the change is (domain_classifier)")
