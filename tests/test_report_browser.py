@@ -1,7 +1,9 @@
 """The HTML report opened from disk in Debian's headless Chromium with the network off.
 
-``driftscope report`` (the real command, in its own process) writes a real run's report; a
-report with per-feature summaries and names full of markup is written by the renderer. Each
+``driftscope report`` (the real command, in its own process) writes a real run's report, and
+one of a backfilled run with the window detectors (estimated performance, multivariate drift,
+data quality); a report with per-feature summaries and names full of markup is written by the
+renderer. Each
 file is opened as a ``file://`` URL in a browser context that is offline and records every
 request, console error, script error, dialog and Content-Security-Policy violation; the test
 waits until every chart has drawn its SVG, checks that the page asked for nothing but itself,
@@ -30,6 +32,7 @@ from support.api_helpers import REPO
 from support.factories import demo_model, log_traffic, write_config
 from support.report_html import categorical_summary, numeric_summary
 from support.reports import report, result
+from support.window_runs import WindowRuns, window_runs
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -133,6 +136,35 @@ def screenshot(page: Page, path: Path) -> None:
     assert path.stat().st_size > 20_000
 
 
+def visible_and_uncovered(page: Page, selector: str) -> None:
+    """The element is drawn with a size, and what the browser finds at its centre, once it
+    is scrolled into view, is the element or inside it: nothing covers it."""
+    element = page.locator(selector).first
+    element.scroll_into_view_if_needed()
+    box = element.bounding_box()
+    assert box is not None and box["width"] > 50 and box["height"] > 20, (selector, box)
+    on_top = page.evaluate(
+        """(selector) => {
+            const element = document.querySelector(selector);
+            const box = element.getBoundingClientRect();
+            const found = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+            return element === found || element.contains(found);
+        }""",
+        selector,
+    )
+    assert on_top, f"{selector} is covered"
+
+
+def run_report_command(config: Path, run_id: str, target: Path) -> None:
+    """``driftscope report RUN --html FILE -c CONFIG`` in its own process, as a user runs it."""
+    done = subprocess.run(
+        [sys.executable, "-P", "-m", "driftscope", "report", run_id, "--html", str(target),
+         "-c", str(config)],
+        cwd=target.parent, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.fixture(scope="module")
 def written_by_the_command(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``driftscope report RUN --html FILE`` run as a user runs it, on a real run."""
@@ -145,12 +177,7 @@ def written_by_the_command(demo_dir: Path, tmp_path_factory: pytest.TempPathFact
     finally:
         runtime.close()
     target = folder / "run.html"
-    done = subprocess.run(
-        [sys.executable, "-P", "-m", "driftscope", "report", run_id, "--html", str(target),
-         "-c", str(config)],
-        cwd=folder, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    run_report_command(config, run_id, target)
     return target
 
 
@@ -231,3 +258,64 @@ def test_a_report_with_summaries_and_markup_in_its_names_opens_offline(
         assert "<b>Nice</b>" in ticks and "(unseen)" in ticks  # drawn as written
         assert "> 1e+308" not in ticks  # the bins are the reference's, whatever the window holds
         screenshot(page, output / "summaries.png")
+
+
+@pytest.fixture(scope="module")
+def window_detectors_report(
+    demo_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, WindowRuns]:
+    """The command's file of a backfilled run with cbpe, domain_classifier and quality."""
+    folder = tmp_path_factory.mktemp("report-window")
+    runs = window_runs(folder, demo_dir)
+    target = folder / "window.html"
+    run_report_command(runs.config_path, runs.with_labels["id"], target)
+    return target, runs
+
+
+def test_estimates_multivariate_drift_and_quality_open_offline_drawn_and_uncovered(
+    browser: Browser, window_detectors_report: tuple[Path, WindowRuns], output: Path
+) -> None:
+    path, runs = window_detectors_report
+    (found,) = [r for r in runs.with_labels["results"] if r["detector"] == "domain_classifier"]
+    used = [r["feature"] for r in found["details"]["ranking"] if r["importance"] > 0]
+    for opened in open_offline(browser, path):
+        check_self_contained(opened, path)
+        page = opened.page
+        assert "backfilled" in page.inner_text("h1")
+        assert page.inner_text("#backfilled").startswith("Backfilled: this run was made")
+        # the estimate chart: one error bar (the band) per metric, a realized diamond each
+        estimate = page.locator(".card", has_text="cbpe: estimate and band against realized")
+        bands = estimate.evaluate(
+            """(card) => [...card.querySelectorAll('.errorbar path.yerror')]
+                .map((p) => p.getBoundingClientRect().height)"""
+        )
+        assert len(bands) == 3 and all(height > 4 for height in bands), bands
+        assert estimate.locator(".scatterlayer .trace").nth(1).locator(".point").count() == 3
+        # the ranking: the features with a share, most important on top
+        ranking = page.locator(".card", has_text="Where the change is (domain_classifier)")
+        tops = ranking.evaluate(
+            """(card) => [...card.querySelectorAll('.ytick text')]
+                .map((t) => [t.textContent, t.getBoundingClientRect().y])""",
+        )
+        assert [name for name, _ in sorted(tops, key=lambda t: t[1])] == used
+        assert ranking.locator(".barlayer .point").count() == len(used)
+        # the quality cell reads in words
+        assert "missing +" in page.inner_text("#columns")
+        for selector in (
+            "#backfilled",
+            "#multivariate",
+            ".scroll:has(> #ranking-0)",  # the table scrolls inside its box
+            "#estimated-performance",
+            "#performance",
+            "#multivariate-drift ~ .charts .chart",
+        ):
+            visible_and_uncovered(page, selector)
+        page.evaluate("window.scrollTo(0, 0)")
+        screenshot(page, output / "window-detectors.png")
+        page.locator("#multivariate-drift").scroll_into_view_if_needed()
+        for name, selector in (
+            ("window-multivariate.png", "#multivariate-drift ~ .charts"),
+            ("window-estimates.png", "#estimated-performance-part ~ .charts"),
+        ):
+            page.locator(selector).first.screenshot(path=str(output / name))
+            assert (output / name).stat().st_size > 10_000

@@ -210,7 +210,7 @@ def test_a_report_without_summaries_is_drawn_from_what_the_detectors_kept(
     np.testing.assert_allclose(bars[0]["y"], psi["details"]["bins"]["reference"])
     np.testing.assert_allclose(bars[1]["y"], psi["details"]["bins"]["current"])
     # the model's performance, apart
-    performance = page.tables["table-1"]
+    performance = page.tables["performance"]
     (accuracy,) = performance.rows
     row = next(r for r in data["results"] if r["kind"] == "performance")
     assert accuracy[0].text == "accuracy"

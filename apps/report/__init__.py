@@ -4,6 +4,9 @@ API's ``GET /v1/reports/{id}/html`` (which the dashboard's download button fetch
 * ``reading``: defensive readers of the report's JSON;
 * ``summaries``: the per-feature summaries (``features``) a report holds;
 * ``table``: one row per monitored column with each detector's finding, and performance;
+* ``window_findings``: the window detectors' results (estimates, multivariate, quality);
+* ``window_sections``: the estimated-performance and multivariate-drift sections;
+* ``cells``: the template's cells, headers and chart cards;
 * ``facts``: the monitor's and the model's settings from the config;
 * ``figures``: the Plotly figures;
 * ``formatting``: numbers, shares, bin edges, times;

@@ -1,5 +1,6 @@
-"""The report's Plotly figures: each detector's findings across the columns, and reference
-against current for each column.
+"""The report's Plotly figures: each detector's findings across the columns, reference
+against current for each column, estimated performance with its band against the realized
+value, and the features a multivariate detector ranked.
 
 Plotly reads a small set of HTML tags (``<b>``, ``<br>``, ``<a href>``) in every label it
 draws, so every name that comes from the data (features, categories, bin labels) goes
@@ -17,10 +18,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from driftscope.apps.report.formatting import edge_labels, number_text
+from driftscope.apps.report.formatting import edge_labels, increase_text, number_text
 from driftscope.apps.report.reading import mapping, numbers, text
 from driftscope.apps.report.summaries import Histogram
 from driftscope.apps.report.table import Column, Finding, ReportTable
+from driftscope.apps.report.window_findings import Estimate, Multivariate
 
 REFERENCE_COLOR = "#7f8c9d"
 CURRENT_COLOR = "#3b6fd8"
@@ -31,6 +33,10 @@ P_VALUE_FLOOR = 1e-16
 """p-values below this are drawn at it (the axis title says so; the table has the value)."""
 MAX_OVERVIEW_COLUMNS = 60
 """A detector's overview chart shows at most this many columns, the most drifted first."""
+MAX_RANKED_BARS = 20
+"""A ranking chart draws this many features at most, the most important first (its table
+lists them all)."""
+REALIZED_COLOR = "#1d2129"
 
 Figure = dict[str, Any]
 """A Plotly figure as JSON: ``data`` (the traces) and ``layout``."""
@@ -91,6 +97,13 @@ def _decided_value(finding: Finding, p_values: bool) -> float | None:
     return value
 
 
+def _overview_hover(finding: Finding, value: float) -> str:
+    checks = finding.quality
+    if checks is None:
+        return number_text(value)
+    return f"{checks.worst.label} {increase_text(checks.worst.increase)}"
+
+
 def overview_figure(table: ReportTable, detector: str) -> Figure | None:
     """One dot per column the detector scored, at the value it decided on (the p-value,
     adjusted when corrected, on a log axis; else the statistic), its threshold a dashed
@@ -120,7 +133,7 @@ def overview_figure(table: ReportTable, detector: str) -> Figure | None:
                 "mode": "markers",
                 "name": name,
                 "marker": {"color": color, "size": 10, "line": {"width": 1, "color": "white"}},
-                "customdata": [number_text(v) for _, _, v in chosen],
+                "customdata": [_overview_hover(f, v) for _, f, v in chosen],
                 "hovertemplate": "%{y}<br>%{customdata}<extra></extra>",
             }
         )
@@ -159,9 +172,15 @@ def overview_figure(table: ReportTable, detector: str) -> Figure | None:
         }
     else:
         high = max(ends)
+        quality = detector in table.quality_detectors
         xaxis = {
-            **_title("statistic (drift right of the dashed line)"),
+            **_title(
+                "worst check's increase (drift right of the dashed line)"
+                if quality
+                else "statistic (drift right of the dashed line)"
+            ),
             "range": [min(0.0, min(ends)), high * 1.08 if high > 0 else 1.0],
+            **({"tickformat": ".0%"} if quality else {}),
         }
     return _figure(
         traces,
@@ -302,3 +321,144 @@ def distribution_figure(column: Column) -> Figure | None:
         return None
     fig["layout"]["meta"] = {"column": column.name, "result_kind": column.result_kind}
     return fig
+
+
+# -- estimated performance ---------------------------------------------------------------------
+def estimate_figure(estimates: Sequence[Estimate]) -> Figure | None:
+    """One estimating detector's metrics: each estimate with its band as an error bar, the
+    realized value beside it when labels arrived, and the threshold (red, dashed) and the
+    reference's value (grey, dotted) as short lines across the metric; ``None`` when no
+    metric was estimated."""
+    shown = [e for e in estimates if e.estimate is not None]
+    if not shown:
+        return None
+    labels = [plot_text(e.metric) for e in shown]
+    values = [e.estimate for e in shown]
+    above = [(e.upper - v) if e.upper is not None and v is not None else 0.0
+             for e, v in zip(shown, values, strict=True)]  # fmt: skip
+    below = [(v - e.lower) if e.lower is not None and v is not None else 0.0
+             for e, v in zip(shown, values, strict=True)]  # fmt: skip
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "x": labels,
+            "y": values,
+            "mode": "markers",
+            "name": "estimate (band)",
+            "marker": {
+                "color": [DRIFT_COLOR if e.drifted else CURRENT_COLOR for e in shown],
+                "size": 12,
+            },
+            "error_y": {
+                "type": "data",
+                "symmetric": False,
+                "array": above,
+                "arrayminus": below,
+                "color": CURRENT_COLOR,
+                "thickness": 2,
+                "width": 10,
+            },
+            "customdata": [f"{number_text(e.lower)} – {number_text(e.upper)}" for e in shown],
+            "hovertemplate": "%{x}<br>estimate %{y:.4g}<br>band %{customdata}<extra></extra>",
+        }
+    ]
+    realized = [e for e in shown if e.realized is not None]
+    if realized:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [plot_text(e.metric) for e in realized],
+                "y": [e.realized for e in realized],
+                "mode": "markers",
+                "name": "realized (labels)",
+                "marker": {"color": REALIZED_COLOR, "size": 12, "symbol": "diamond"},
+                "customdata": [f"{e.realized_rows or 0:,}" for e in realized],
+                "hovertemplate": "%{x}<br>realized %{y:.4g} on %{customdata} labelled rows"
+                "<extra></extra>",
+            }
+        )
+    shapes = []
+    in_legend: set[str] = set()
+    for i, e in enumerate(shown):
+        for value, color, dash, name in (
+            (e.threshold, THRESHOLD_COLOR, "dash", "threshold"),
+            (e.reference_value, REFERENCE_COLOR, "dot", "reference value"),
+        ):
+            if value is None:
+                continue
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "y",
+                    "x0": i - 0.4,
+                    "x1": i + 0.4,
+                    "y0": value,
+                    "y1": value,
+                    "line": {"color": color, "dash": dash, "width": 2},
+                    "name": name,
+                    "legendgroup": name,
+                    "showlegend": name not in in_legend,  # one entry per kind of line
+                }
+            )
+            in_legend.add(name)
+    heights = [
+        v
+        for e in shown
+        for v in (e.lower, e.upper, e.realized, e.threshold, e.reference_value, e.estimate)
+        if v is not None
+    ]
+    low, high = min(heights), max(heights)
+    pad = (high - low) * 0.12 or abs(high) * 0.05 or 0.05
+    return _figure(
+        traces,
+        height=340,
+        xaxis={
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": labels,
+            "range": [-0.5, len(shown) - 0.5],
+            "showgrid": False,
+        },
+        yaxis={**_title("metric value"), "range": [low - pad, high + pad]},
+        shapes=shapes,
+        scattermode="group",
+        scattergap=0.55,
+        meta={"estimated": shown[0].detector},
+    )
+
+
+# -- multivariate drift ------------------------------------------------------------------------
+def ranking_figure(result: Multivariate) -> Figure | None:
+    """The features a multivariate detector ranked, as horizontal bars of their share of
+    the importance, the most important on top (those with a share, when any has one);
+    ``None`` without a ranking."""
+    # features the classifier did not use at all say nothing: the table lists them
+    used = [r for r in result.ranking if r.importance > 0]
+    ranked = (used or result.ranking)[:MAX_RANKED_BARS]
+    if not ranked:
+        return None
+    labels = [plot_text(r.feature) for r in ranked]
+    trace = {
+        "type": "bar",
+        "orientation": "h",
+        "x": [r.importance for r in ranked],
+        "y": labels,
+        "name": "share of the importance",
+        "marker": {"color": DRIFT_COLOR if result.drifted else CURRENT_COLOR},
+        "customdata": [number_text(r.auc_drop) for r in ranked],
+        "hovertemplate": "%{y}<br>%{x:.1%} of the importance<br>AUC falls by %{customdata} "
+        "when shuffled<extra></extra>",
+    }
+    return _figure(
+        [trace],
+        height=min(120 + 24 * len(ranked), 620),
+        xaxis={
+            **_title("share of the classifier's importance (AUC lost when shuffled)"),
+            "tickformat": ".0%",
+            "rangemode": "tozero",
+        },
+        yaxis={"type": "category", "categoryorder": "array", "categoryarray": labels[::-1]},
+        showlegend=False,
+        meta={"ranking": result.detector},
+    )

@@ -73,3 +73,10 @@ def duration_text(span: timedelta | float | None) -> str:
         if amount:
             parts.append(f"{amount}{unit}")
     return " ".join(parts[:2])
+
+
+def increase_text(increase: float | None) -> str:
+    """A change of a share in percentage points: ``+40.0 pts``."""
+    if increase is None or not math.isfinite(increase):
+        return DASH
+    return f"{increase * 100:+.1f} pts"

@@ -14,8 +14,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import metadata
 from importlib.resources import files
@@ -26,6 +25,7 @@ import plotly.io as pio
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from driftscope.apps.report.cells import Cell, Chart, Header, TableRow
 from driftscope.apps.report.facts import Fact, ReportFacts
 from driftscope.apps.report.figures import (
     MAX_OVERVIEW_COLUMNS,
@@ -37,6 +37,7 @@ from driftscope.apps.report.figures import (
 from driftscope.apps.report.formatting import (
     DASH,
     duration_text,
+    increase_text,
     number_text,
     share_text,
     time_text,
@@ -44,6 +45,16 @@ from driftscope.apps.report.formatting import (
 from driftscope.apps.report.reading import count, mapping, moment, number, text
 from driftscope.apps.report.summaries import SampleFigures
 from driftscope.apps.report.table import Column, Finding, Performance, ReportTable, report_table
+from driftscope.apps.report.window_findings import Estimate, Multivariate
+from driftscope.apps.report.window_sections import (
+    ESTIMATE_HEADERS,
+    ESTIMATE_HELP,
+    MULTIVARIATE_HEADERS,
+    MULTIVARIATE_HELP,
+    RANKING_HEADERS,
+    estimate_section,
+    multivariate_blocks,
+)
 
 MAX_DISTRIBUTION_CHARTS = 60
 """Columns drawn reference against current at most (the drifting ones first); the table
@@ -59,6 +70,11 @@ DETECTOR_HELP = {
     "chi2": "Chi-square test of homogeneity over the categories: the p-value is the chance of "
     "category shares this different if nothing had changed. Drift when it is below the "
     "threshold.",
+    "quality": "Data quality: the shares of missing, infinite, out-of-range (beyond the "
+    "reference's range or the configured bounds) and unseen-category values, each against "
+    "the reference's share. Shown is the check whose share grew the most, in percentage "
+    "points (+40.0 pts: 40 more rows in a hundred), with the reference's and the window's "
+    "share below it; hover for every check. Drift when the increase is over the threshold.",
 }
 CORRECTION_HELP = (
     "With many columns tested at once some p-values are small by chance; the monitor's "
@@ -82,53 +98,6 @@ SUMMARY_HEADERS = (
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One table cell: its text, the key it sorts by, and how it looks."""
-
-    text: str
-    sort: str | float | None = None
-    css: str = ""
-    title: str | None = None
-    note: str | None = None
-    badge: str | None = None
-    link: str | None = None
-
-
-@dataclass(frozen=True)
-class Header:
-    """A header cell; ``column`` is the index of the body cells it sorts."""
-
-    label: str
-    column: int | None = None
-    css: str = ""
-    help: str | None = None
-    span: int = 1
-    rowspan: bool = False
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class Chart:
-    """One chart card: ``figure`` indexes the page's figure list (``None``: nothing to draw)."""
-
-    title: str
-    caption: str
-    figure: int | None
-    help: str = ""
-    anchor: str = ""
-    badges: list[Cell] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class TableRow:
-    """A row of the column table."""
-
-    name: str
-    drifted: bool
-    cells: list[Cell]
-
-
 # -- the column table ------------------------------------------------------------------------
 def _decision_cell(finding: Finding | None) -> Cell:
     if finding is None:
@@ -141,9 +110,40 @@ def _decision_cell(finding: Finding | None) -> Cell:
     return Cell(decision, sort=order, css="text", badge=badge, title=finding.error)
 
 
+def _quality_cell(finding: Finding) -> Cell | None:
+    checks = finding.quality
+    if checks is None or finding.status != "ok" or checks.worst.increase is None:
+        return None
+    worst = checks.worst
+    grew = worst.increase is not None and worst.increase > 0
+    every = "; ".join(
+        f"{c.label}: {share_text(c.reference)} → {share_text(c.current)} "
+        f"({increase_text(c.increase)})"
+        for c in checks.checks
+    )
+    return Cell(
+        f"{worst.label} {increase_text(worst.increase)}" if grew else "no increase",
+        sort=finding.statistic,
+        css="first-in-group",
+        note=f"{share_text(worst.reference)} → {share_text(worst.current)}" if grew else None,
+        title=f"reference → window: {every}",
+    )
+
+
+def _statistic_cell(finding: Finding | None) -> Cell:
+    if finding is not None:
+        quality = _quality_cell(finding)
+        if quality is not None:
+            return quality
+    statistic = None if finding is None else finding.statistic
+    return Cell(number_text(statistic), sort=statistic, css="first-in-group")
+
+
 def _threshold_cell(finding: Finding | None, p_values: bool) -> Cell:
     if finding is None or finding.threshold is None:
         return Cell(DASH)
+    if finding.quality is not None:
+        return Cell(f"> {increase_text(finding.threshold)}", sort=finding.threshold)
     shown = number_text(finding.threshold)
     label = f"p < {shown}" if p_values else f"≥ {shown}"
     floor = number(finding.details.get("min_statistic"))
@@ -243,8 +243,7 @@ def _table_rows(
         for detector in table.detectors:
             finding = column.findings.get(detector)
             p_values = detector in table.with_p_value
-            statistic = None if finding is None else finding.statistic
-            cells.append(Cell(number_text(statistic), sort=statistic, css="first-in-group"))
+            cells.append(_statistic_cell(finding))
             if p_values:
                 cells.append(_p_cell(finding))
             if detector not in shared:
@@ -276,7 +275,7 @@ def _headers(
         help_text = DETECTOR_HELP.get(detector, f"The {detector} detector (a plugin).")
         p_values = detector in table.with_p_value
         names = [
-            "statistic",
+            "worst check" if detector in table.quality_detectors else "statistic",
             *(["p-value"] if p_values else []),
             *(["threshold"] if detector not in shared else []),
             "decision",
@@ -358,20 +357,64 @@ def _summary_sentence(report: Mapping[str, Any], table: ReportTable) -> str:
     if status == "failed":
         return "The run failed: no results."
     features = [c for c in table.columns if c.result_kind == "feature"]
-    drifted = [c.name for c in features if c.drifted_by]
+    quality = table.quality_detectors
+    drifted = [c.name for c in features if any(d not in quality for d in c.drifted_by)]
     outputs = [c.name for c in table.columns if c.result_kind != "feature" and c.drifted_by]
-    parts = [
-        f"{len(drifted)} of {len(features)} features drifting"
-        + (f": {', '.join(drifted[:12])}" if drifted else "")
-        + (f" and {len(drifted) - 12} more" if len(drifted) > 12 else "")
-        + "."
-    ]
+    parts = []
+    if any(d not in quality for d in table.detectors):
+        parts.append(f"{len(drifted)} of {len(features)} features drifting{_listed(drifted)}.")
+    broken = []
+    for column in features:
+        for detector in column.drifted_by:
+            cell = _quality_cell(column.findings[detector]) if detector in quality else None
+            if cell is not None:
+                broken.append(f"{column.name} ({cell.text})")
+    if broken:
+        plural = "s" if len(broken) > 1 else ""
+        parts.append(f"Data-quality problem{plural} on {len(broken)} feature{plural}"
+                     f"{_listed(broken)}.")  # fmt: skip
+    for m in table.multivariate:
+        if m.drifted:
+            top = ", ".join(r.feature for r in m.ranking[:3])
+            parts.append(
+                f"The features together drifted ({m.detector} AUC {number_text(m.statistic)} "
+                f"≥ {number_text(m.threshold)})" + (f", most in {top}." if top else ".")
+            )
     if outputs:
         parts.append(f"The model's output drifted ({', '.join(outputs)}).")
     dropped = [p.metric for p in table.performance if p.drifted]
     if dropped:
         parts.append(f"Performance fell past its limit ({', '.join(dropped)}).")
+    estimated = [f"{e.metric} by {e.detector}" for e in table.estimates if e.drifted]
+    if estimated:
+        parts.append(f"Estimated performance fell past its limit ({', '.join(estimated)}).")
     return " ".join(parts)
+
+
+def _listed(names: list[str], limit: int = 12) -> str:
+    """``: a, b and 3 more`` (nothing for no names)."""
+    if not names:
+        return ""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f": {', '.join(names[:limit])}{more}"
+
+
+def _backfill_note(report: Mapping[str, Any]) -> str | None:
+    """What a backfilled report says of itself: it was made later, over a past window."""
+    if report.get("backfilled") is not True:
+        return None
+    made = moment(report.get("created_at"))
+    end = moment(mapping(report.get("window")).get("end"))
+    note = (
+        f"Backfilled: this run was made afterwards ({time_text(made)}) over a past window "
+        f"that ended {time_text(end)}"
+    )
+    if made is not None and end is not None and (made - end).total_seconds() >= 1:
+        note += f", {duration_text(timedelta(seconds=int((made - end).total_seconds())))} earlier"
+    return (
+        note + ". It describes the data as it was then; backfilled runs fire no alerts unless "
+        "asked to."
+    )
 
 
 def _status(report: Mapping[str, Any], table: ReportTable) -> tuple[str, str]:
@@ -380,7 +423,12 @@ def _status(report: Mapping[str, Any], table: ReportTable) -> tuple[str, str]:
         return "not enough data", "other"
     if status == "failed":
         return "failed", "failed"
-    drifted = bool(table.drifted_columns) or any(p.drifted for p in table.performance)
+    drifted = (
+        bool(table.drifted_columns)
+        or any(p.drifted for p in table.performance)
+        or any(e.drifted for e in table.estimates)
+        or any(m.drifted for m in table.multivariate)
+    )
     return ("drift found", "drift") if drifted else ("no drift", "ok")
 
 
@@ -390,6 +438,10 @@ def _failures(table: ReportTable) -> list[str]:
         for finding in column.findings.values():
             if finding.status == "failed":
                 lines.append(f"{finding.detector} on {column.name} failed: {finding.error or '?'}")
+    apart: list[Estimate | Multivariate] = [*table.estimates, *table.multivariate]
+    for found in apart:
+        if found.status == "failed":
+            lines.append(f"{found.detector} failed: {found.error or '?'}")
     return lines[:20]
 
 
@@ -512,7 +564,10 @@ def render_report_html(
         if fig is not None:
             figures.append(fig)
         anchors[index] = f"column-{index}"
-        badges = [Cell(f"{d} drift", badge="drift") for d in column.drifted_by]
+        badges = [
+            Cell(f"{d} problem" if d in table.quality_detectors else f"{d} drift", badge="drift")
+            for d in column.drifted_by
+        ]
         distributions.append(
             Chart(
                 title=column_label(column),
@@ -528,6 +583,9 @@ def render_report_html(
             f"The first {MAX_DISTRIBUTION_CHARTS} of {len(table.columns)} columns are drawn "
             "(the drifting ones first); the table lists them all."
         )
+
+    estimates = estimate_section(table.estimates, figures)
+    multivariate = multivariate_blocks(table.multivariate, figures)
 
     shared = _shared_thresholds(table)
     groups, headers = _headers(table, with_summaries, shared)
@@ -546,6 +604,7 @@ def render_report_html(
         "monitor": monitor,
         "model": model,
         "summary": _summary_sentence(report, table),
+        "backfill": _backfill_note(report),
         "failures": _failures(table),
         "window": _window_facts(report),
         "model_facts": model_facts,
@@ -554,6 +613,13 @@ def render_report_html(
         "header_groups": groups,
         "headers": headers,
         "performance": _performance_rows(table.performance),
+        "estimates": estimates,
+        "estimate_headers": ESTIMATE_HEADERS,
+        "estimate_help": ESTIMATE_HELP,
+        "multivariate": multivariate,
+        "multivariate_headers": MULTIVARIATE_HEADERS,
+        "multivariate_help": MULTIVARIATE_HELP,
+        "ranking_headers": RANKING_HEADERS,
         "overviews": overviews,
         "overview_notes": overview_notes,
         "distributions": distributions,

@@ -1,5 +1,6 @@
 """A report as the file's tables: one row per monitored column (each feature and each model
-output) with every detector's finding on it, and the model's performance apart."""
+output) with every detector's finding on it, and apart from them the model's measured
+performance, its estimated performance and the multivariate results."""
 
 from __future__ import annotations
 
@@ -9,9 +10,19 @@ from typing import Any
 
 from driftscope.apps.report.reading import count, mapping, mappings, number, text
 from driftscope.apps.report.summaries import FeatureSummary, feature_summaries
+from driftscope.apps.report.window_findings import (
+    Estimate,
+    Multivariate,
+    Quality,
+    estimate,
+    is_estimate,
+    multivariate,
+    quality,
+)
 
 COLUMN_KINDS = ("feature", "prediction")
-"""Result kinds that are columns of the table (``performance`` has a table of its own)."""
+"""Result kinds that are columns of the table (``performance`` and ``multivariate`` have
+tables of their own)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,11 @@ class Finding:
     def p_decided(self) -> float | None:
         """The p-value the decision was made on: the adjusted one when there is one."""
         return self.p_adjusted if self.p_adjusted is not None else self.p_value
+
+    @property
+    def quality(self) -> Quality | None:
+        """The checks of a data-quality finding (``None`` for any other)."""
+        return quality(self.details)
 
 
 @dataclass
@@ -96,12 +112,16 @@ class Performance:
 
 @dataclass
 class ReportTable:
-    """Everything a report's tables show."""
+    """Everything a report's tables show: ``performance`` is measured on labels,
+    ``estimates`` are made without them."""
 
     detectors: list[str]
     with_p_value: set[str]
     columns: list[Column]
     performance: list[Performance]
+    estimates: list[Estimate] = field(default_factory=list)
+    multivariate: list[Multivariate] = field(default_factory=list)
+    quality_detectors: set[str] = field(default_factory=set)
 
     @property
     def drifted_columns(self) -> list[Column]:
@@ -153,10 +173,20 @@ def report_table(report: Mapping[str, Any]) -> ReportTable:
     detectors: dict[str, None] = {}
     with_p: set[str] = set()
     performance: list[Performance] = []
+    estimates: list[Estimate] = []
+    together: list[Multivariate] = []
+    quality_detectors: set[str] = set()
     for row in mappings(report.get("results")):
         kind = text(row.get("kind")) or "feature"
         if kind == "performance":
-            performance.append(_performance(row))
+            detector = text(row.get("detector")) or "?"
+            if is_estimate(detector, mapping(row.get("details"))):
+                estimates.append(estimate(row))
+            else:
+                performance.append(_performance(row))
+            continue
+        if kind == "multivariate":
+            together.append(multivariate(row))
             continue
         if kind not in COLUMN_KINDS:
             continue
@@ -165,6 +195,8 @@ def report_table(report: Mapping[str, Any]) -> ReportTable:
         detectors.setdefault(finding.detector, None)
         if finding.p_value is not None or finding.p_adjusted is not None:
             with_p.add(finding.detector)
+        if finding.quality is not None:
+            quality_detectors.add(finding.detector)
         column = columns.setdefault((kind, name), Column(name, kind))
         column.findings.setdefault(finding.detector, finding)
     for key, summary in summaries.items():
@@ -176,4 +208,6 @@ def report_table(report: Mapping[str, Any]) -> ReportTable:
         columns.values(),
         key=lambda c: (COLUMN_KINDS.index(c.result_kind), not c.drifted_by),
     )
-    return ReportTable(list(detectors), with_p, ordered, performance)
+    return ReportTable(
+        list(detectors), with_p, ordered, performance, estimates, together, quality_detectors
+    )
