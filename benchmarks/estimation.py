@@ -37,18 +37,20 @@ What is measured:
   ``details.realized`` (from the posted labels) is checked against it;
 * decisions of the domain classifiers: which chunks each flags, and the AUCs;
 * time, wall and CPU (process CPU seconds: user + system, all threads), of fitting on the
-  reference and scoring the ten chunks, median of ``--repeats`` (``--dc-repeats`` for the
-  domain classifiers). NannyML: ``fit`` + ``estimate``/``calculate`` on DataFrames already
-  in memory. driftscope, two figures: *the detector* is its ``fit`` on the reference plus its
-  ``score`` of the ten windows, in one process, on the very ``WindowSample`` values the engine
-  builds from the store (read beforehand, untimed); *monitor runs* is the sum of the ten
-  reports' ``duration_ms`` (each run reads its window from SQLite, scores it and builds the
-  report; the first also fits, each backfill pass starts a fresh server so that the profile
-  cache is cold), with the server process's CPU seconds over those ten requests. The
-  detector figure compares like with like; the monitor-run figure is what a user waits for.
+  reference and scoring the ten chunks, median of ``--repeats`` (``--dc-repeats`` for
+  NannyML's domain classifier, which takes a minute or more). NannyML: ``fit`` +
+  ``estimate``/``calculate`` on DataFrames already in memory. driftscope, two figures:
+  *the detector* is its ``fit`` on the reference plus its ``score`` of the ten windows, in
+  one process, on the very ``WindowSample`` values the engine builds from the store (read
+  beforehand, untimed); *monitor runs* is the sum of the ten reports' ``duration_ms`` (each
+  run reads its window from SQLite, scores it and builds the report; the first also fits,
+  and each backfill pass starts a fresh server so that the profile cache is cold), with the
+  server process's CPU seconds over those ten requests. The detector figure compares like
+  with like; the monitor-run figure is what a user waits for.
 
 The machine is usually shared: wall time suffers from other load, CPU time much less, so both
-are printed, with the load average when the run started.
+are printed, with the load average before and after. NannyML's LightGBM uses every core
+(``n_jobs=-1``, its default), driftscope's domain classifier one thread (its default).
 
 NannyML pins older numpy and pandas releases than a fresh driftscope install, so run this in a
 separate virtual environment (the ``bench`` extra), never the one you develop and test in::
@@ -434,7 +436,7 @@ def backfill(client: Any, pid: int, monitor: str, ends: Sequence[datetime]) -> d
 
 
 def detector_only(
-    config: Path, ends: Sequence[datetime], window: timedelta, repeats: dict[str, int]
+    config: Path, ends: Sequence[datetime], window: timedelta, repeats: int
 ) -> dict[str, Any]:
     """Each monitor's detector alone: ``fit`` on the reference and ``score`` of every window,
     on the ``WindowSample`` values the engine builds (windows read from the store untimed)."""
@@ -468,7 +470,7 @@ def detector_only(
             (detector,) = runtime.engine.detectors(runtime.config.monitor(monitor))
             times: dict[str, list[float]] = {}
             statistics_seen = []
-            for _ in range(repeats[monitor]):
+            for _ in range(repeats):
                 with clock(times):
                     profile = detector.fit(reference)
                     found = [detector.score(profile, w) for w in windows]
@@ -480,7 +482,7 @@ def detector_only(
 
 
 def driftscope_worker(
-    data: CarLoan, folder: Path, repeats: int, dc_repeats: int, batch: int = CHUNK_ROWS
+    data: CarLoan, folder: Path, repeats: int, batch: int = CHUNK_ROWS
 ) -> dict[str, Any]:
     """driftscope as users run it: the API, records with timestamps, labels, backfills."""
     import httpx
@@ -492,7 +494,7 @@ def driftscope_worker(
     env = {"DRIFTSCOPE_CONFIG": str(config), "DRIFTSCOPE_SCHEDULER": "false"}
     out: dict[str, Any] = {"versions": versions("driftscope", "scikit-learn", "numpy")}
     passes: dict[str, list[dict[str, Any]]] = {CBPE_MONITOR: [], DOMAIN_MONITOR: []}
-    for index in range(max(repeats, dc_repeats)):
+    for index in range(repeats):
         # a fresh server per pass: its profile cache starts cold, so each pass fits again
         server = ServerProcess(env, log_path=folder / f"server-{index}.log").start(timeout=300)
         try:
@@ -500,17 +502,11 @@ def driftscope_worker(
             with httpx.Client(base_url=server.url, timeout=600) as client:
                 if index == 0:
                     out["load"] = load_through_api(client, data, batch)
-                if index < repeats:
-                    passes[CBPE_MONITOR].append(
-                        backfill(client, server.process.pid, CBPE_MONITOR, ends)
-                    )
-                if index < dc_repeats:
-                    passes[DOMAIN_MONITOR].append(
-                        backfill(client, server.process.pid, DOMAIN_MONITOR, ends)
-                    )
+                for monitor in (CBPE_MONITOR, DOMAIN_MONITOR):
+                    passes[monitor].append(backfill(client, server.process.pid, monitor, ends))
         finally:
             server.stop()
-    own = detector_only(config, ends, window, {CBPE_MONITOR: repeats, DOMAIN_MONITOR: dc_repeats})
+    own = detector_only(config, ends, window, repeats)
     out["cbpe"] = _cbpe_summary(passes[CBPE_MONITOR], own[CBPE_MONITOR], data.chunk_rows)
     out["domain"] = _domain_summary(passes[DOMAIN_MONITOR], own[DOMAIN_MONITOR], data.chunk_rows)
     return out
@@ -603,7 +599,7 @@ def worker(library: str, folder: Path, repeats: int, dc_repeats: int) -> dict[st
         return nannyml_worker(data, repeats, dc_repeats)
     work = folder / "driftscope"
     work.mkdir(exist_ok=True)
-    return driftscope_worker(data, work, repeats, dc_repeats)
+    return driftscope_worker(data, work, repeats)
 
 
 def run_isolated(
@@ -899,7 +895,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs of CBPE (and NannyML's PCA) per library"
     )
-    parser.add_argument("--dc-repeats", type=int, default=1, help="runs of the domain classifiers")
+    parser.add_argument(
+        "--dc-repeats",
+        type=int,
+        default=1,
+        help="runs of NannyML's domain classifier (a minute or more each); driftscope's "
+        "detectors all run --repeats times",
+    )
     parser.add_argument("--libraries", default=",".join(LIBRARIES), help="which to run")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per library")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
@@ -949,6 +951,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"work folder kept: {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
+    load = os.getloadavg()
+    print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
     ds = runs.get("driftscope", {})
     nm = runs.get("nannyml", {})
     for lib, run in runs.items():

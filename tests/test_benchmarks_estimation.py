@@ -84,7 +84,7 @@ def _car_loan_like(module: ModuleType) -> object:
 def test_the_benchmark_runs_driftscope_as_users_do_and_reads_true_values(tmp_path) -> None:
     module = _benchmark()
     data = _car_loan_like(module)
-    found = module.driftscope_worker(data, tmp_path, repeats=1, dc_repeats=1, batch=CHUNK_ROWS)
+    found = module.driftscope_worker(data, tmp_path, repeats=1, batch=CHUNK_ROWS)
     oracle = module.realized(data)
 
     assert found["load"]["rows"] == 4 * CHUNK_ROWS

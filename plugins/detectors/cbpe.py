@@ -8,12 +8,14 @@ at all. So:
 
 1. **fit** on the labelled reference: check whether the model's probabilities are
    calibrated. Isotonic regression (one per class, one-vs-rest) is fitted on 90% of the
-   reference and the expected calibration error (ECE, 10 equal-count bins) of the held-out
-   10% compared before and after, over ``calibration_splits`` stratified splits; when
-   calibrating lowers the ECE in every split, the detector calibrates (isotonic on the whole
-   reference), otherwise it uses the probabilities as given (NannyML's rule too: maps fitted
-   to probabilities that are calibrated already only add noise). The reference's own realized
-   value of each metric is the bar: ``threshold = reference_value * (1 - max_drop)``.
+   reference and the expected calibration error (ECE; 10 bins at the deciles of the
+   probabilities, each holding whole groups of tied values) of the held-out 10% compared
+   before and after, over ``calibration_splits`` stratified splits; when calibrating lowers
+   the ECE in every split, the detector calibrates (isotonic on the whole reference),
+   otherwise it uses the probabilities as given (the rule NannyML documents; its 0.13 code
+   compares the ECE of all held-out rows pooled instead): maps fitted to probabilities that
+   are calibrated already only add noise. The reference's own realized value of each metric
+   is the bar: ``threshold = reference_value * (1 - max_drop)``.
 2. **score** a window from its probabilities alone:
 
    * binary, with ``p_i`` the calibrated probability of the positive class and ``ŷ_i`` the
