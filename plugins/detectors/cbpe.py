@@ -187,7 +187,7 @@ class CBPEDetector(WindowDetector[CBPESettings, CBPEProfile]):
         rows = int(usable.sum())
         given = current.probabilities[usable]
         calibrated = profile.calibration.apply(given)
-        predicted = current.predictions[usable].astype(str)
+        predicted = current.predictions[usable]
         labelled = current.labelled()[usable]
         y_true = _codes(current.labels[usable][labelled], profile.classes)
         y_pred = _codes(predicted[labelled], profile.classes)
@@ -258,15 +258,15 @@ def _estimate(
     """The expected metric and its standard error under the calibrated probabilities
     ``proba``; ROC AUC ranks rows by the model's own ``scores``, as the realized AUC does."""
     n = len(proba)
+    codes = _codes(predicted, classes)
     if metric == "accuracy":
-        codes = _codes(predicted, classes)
         right = np.where(codes >= 0, proba[np.arange(n), np.maximum(codes, 0)], 0.0)
         value = float(right.mean())
         return value, _binomial_se(value, n)
     per_class = _scored(len(classes))
     values, errors = [], []
     for k in per_class:
-        positive = predicted == classes[k]
+        positive = codes == k
         value, se = _binary_estimate(metric, proba[:, k], positive, scores[:, k])
         values.append(value)
         errors.append(se)
@@ -342,7 +342,8 @@ def _realized(
     proba: np.ndarray,
     classes: tuple[str, ...],
 ) -> float:
-    """The metric on labelled rows (scikit-learn, on class indices from :func:`_codes`), as
+    """The metric on labelled rows (scikit-learn but for the binary ROC AUC, on class
+    indices from :func:`_codes`), as
     the estimate has it: the positive class of a binary model, macro averages of a
     multiclass one."""
     if (y_true < 0).any():
@@ -355,7 +356,12 @@ def _realized(
         binary = len(classes) == 2
         if metric == "roc_auc":
             if binary:
-                return float(roc_auc_score(y_true == 1, proba[:, 1]))
+                # the Mann-Whitney AUC with ties counted half, as scikit-learn's (the tests
+                # hold it to roc_auc_score), without its input checks on every window
+                positive = (y_true == 1).astype(np.float64)
+                if positive.all() or not positive.any():
+                    raise ValueError("ROC AUC needs labelled rows of both classes")
+                return _weighted_auc(proba[:, 1], positive)
             return float(
                 roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=indices)
             )
@@ -366,11 +372,18 @@ def _realized(
 
 
 def _codes(values: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
-    """Each value's index among ``classes`` (-1 for a value that is not a class)."""
-    index = {label: k for k, label in enumerate(classes)}
-    distinct, inverse = np.unique(np.asarray(values).astype(str), return_inverse=True)
-    lookup = np.array([index.get(str(v), -1) for v in distinct], dtype=np.int64)
-    return lookup[inverse.reshape(-1)] if len(values) else np.empty(0, dtype=np.int64)
+    """Each value's index among ``classes`` (-1 for a value that is not a class).
+
+    Values are class labels as text (the window sample's contract); one elementwise
+    comparison per class costs far less than turning every value into a numpy string and
+    sorting them."""
+    values = np.asarray(values)
+    if values.dtype.kind not in "OU":
+        values = values.astype(str)
+    codes = np.full(len(values), -1, dtype=np.int64)
+    for k, label in enumerate(classes):
+        codes[values == label] = k
+    return codes
 
 
 # -- calibration -------------------------------------------------------------------------------
@@ -390,9 +403,10 @@ def _calibration_check(
     before, after = [], []
     for _ in range(splits):
         test = np.concatenate(
-            [rng.permutation(rows)[: max(1, len(rows) // 10)] for rows in by_class]
+            [rng.choice(rows, max(1, len(rows) // 10), replace=False) for rows in by_class]
         )
-        train = np.setdiff1d(np.arange(len(strata)), test, assume_unique=True)
+        train = np.ones(len(strata), dtype=bool)
+        train[test] = False
         maps = _fit_maps(proba[train], onehot[train])
         before.append(_ece(proba[test], onehot[test]))
         after.append(_ece(Calibration(maps).apply(proba[test]), onehot[test]))
