@@ -991,6 +991,18 @@ def test_one_run_draws_a_readable_time_axis(history: list[Any]) -> None:
     assert low <= math.floor(math.log10(min(0.9, 0.05))) and high >= 0
 
 
+def test_daily_ticks_name_the_day_not_midnight() -> None:
+    # Plotly takes the first format stop whose range holds the tick spacing: a stop that
+    # ended at exactly one day wrote "00:00" under every daily tick of a backfilled week
+    day = 86_400_000
+    first_fit = next(
+        stop["value"]
+        for stop in charts.TIME_TICK_FORMATS
+        if (stop["dtickrange"][0] or 0) <= day <= (stop["dtickrange"][1] or math.inf)
+    )
+    assert "%H" not in first_fit and "%b %d" in first_fit
+
+
 def test_metric_names_keep_their_acronyms() -> None:
     assert [metric_label(m) for m in ("mae", "rmse", "roc_auc", "f1", "accuracy")] == [
         "MAE",
@@ -1323,6 +1335,11 @@ def test_estimated_performance_is_one_series_per_metric_with_its_band(
     assert roc_auc.skipped == 1 and roc_auc.last_skip_reason == "40 rows, at least 100"
     assert roc_auc.band_sigmas == 3.0  # (0.99 − 0.96) / 0.01: the side not cut at 1
     assert roc_auc.realized_runs == 1
+    # 0.88 lies in 0.84 … 0.96, 0.97 in 0.96 … 1.0: both estimates held
+    assert accuracy.outside_band == 0 and roc_auc.outside_band == 0
+    missed = estimate("accuracy", 0.95, lower=0.89, upper=1.0, se=0.02, realized=0.6)
+    (confident,) = performance_series([published(0, [missed])])
+    assert confident.outside_band == 1  # confident and wrong: only the labels show it
     # the headline is the measured metric; an estimate only when nothing is measured
     assert headline([accuracy, measured]) is measured
     assert headline([accuracy, roc_auc]) is accuracy
@@ -1470,6 +1487,9 @@ def test_the_ranking_says_where_the_change_is() -> None:
     assert quiet.name == "no per-feature test flagged it" and list(quiet.y) == ["a", "c", "d"]
     assert list(fig.layout.yaxis.categoryarray) == ["d", "c", "b", "a"]  # the largest on top
     assert flagged.orientation == "h" and list(quiet.text) == ["50%", "15%", "5%"]
+    # a feature the classifier never used is not drawn as a bar of 0%
+    unused = [*ranked, RankedFeature("e", 0.0, 0.0)]
+    assert "e" not in list(charts.ranking_figure(unused).layout.yaxis.categoryarray)
 
 
 def test_drift_of_the_features_together_alone_is_named_on_the_overview() -> None:

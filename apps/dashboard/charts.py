@@ -72,7 +72,8 @@ MIN_TIME_SPAN = timedelta(minutes=10)
 ticks such as 01:18:39.4762."""
 TIME_TICK_FORMATS = [
     {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
-    {"dtickrange": [60_000, 86_400_000], "value": "%H:%M\n%b %d"},
+    # below a day only: daily ticks all read "00:00" (Plotly takes the first stop that fits)
+    {"dtickrange": [60_000, 86_399_999], "value": "%H:%M\n%b %d"},
     {"dtickrange": [86_400_000, None], "value": "%b %d\n%Y"},
 ]
 """Date tick labels by tick spacing: never fractions of a second."""
@@ -557,8 +558,8 @@ def ranking_figure(
     """Where the change is: the ``limit`` features the classifier relied on most, as
     horizontal bars of their share, the largest on top. With ``flagged`` (the features a
     per-feature test flagged in the same run), the bars say which the per-feature tests
-    missed."""
-    shown = list(ranked[:limit])
+    missed. Features the classifier did not use at all are left out."""
+    shown = [r for r in ranked if r.importance > 0][:limit]
     order = [r.feature for r in shown]
     fig = go.Figure()
     groups: list[tuple[str, str, bool | None]] = [("share of the change", QUIET_BAR_COLOR, None)]
@@ -662,6 +663,30 @@ QUALITY_COLORS = ("#d63a3a", "#8e44ad", "#e67e22", "#b8860b", "#7f8c9d")
 """Marker colours of the checks, in :data:`CHECKS` order (then an unnamed check)."""
 
 
+def _column_times(fig: go.Figure) -> list[datetime]:
+    """The run times of a heatmap's columns (none for other figures)."""
+    for trace in fig.data:
+        if trace.type == "heatmap" and trace.x is not None:
+            return sorted(x for x in trace.x if isinstance(x, datetime))
+    return []
+
+
+def _column_edges(columns: Sequence[datetime], span: BackfillSpan) -> tuple[datetime, datetime]:
+    """Where a span's columns begin and end on a heatmap: halfway to the neighbouring
+    columns, so a strip above the cells covers exactly the backfilled ones."""
+    inside = [i for i, t in enumerate(columns) if span.start <= t <= span.end]
+    if not inside:
+        return span.start, span.end
+    first, last = inside[0], inside[-1]
+
+    def half_gap(i: int, j: int) -> timedelta:
+        return (columns[j] - columns[i]) / 2 if 0 <= j < len(columns) else MIN_TIME_SPAN / 4
+
+    before = half_gap(first - 1, first) if first > 0 else half_gap(first, first + 1)
+    after = half_gap(last, last + 1) if last + 1 < len(columns) else half_gap(last - 1, last)
+    return columns[first] - before, columns[last] + after
+
+
 BACKFILL_FILL = "rgba(227, 160, 8, 0.13)"
 BACKFILL_LINE = "#b7791f"
 BACKFILL_NAME = "backfilled runs"
@@ -673,7 +698,9 @@ def mark_backfilled(
     """Shade the stretches of a time axis that backfilled runs cover, with one legend entry
     (``backfilled runs``). ``strip`` draws a band above the plot instead of shading it, for
     charts whose cells would hide the shade (the heatmap)."""
+    columns = _column_times(fig) if strip else []
     for i, span in enumerate(spans):
+        x0, x1 = _column_edges(columns, span) if columns else (span.start, span.end)
         made = (
             f"made {span.made_from:%Y-%m-%d %H:%M} UTC"
             if span.made_from is not None
@@ -682,8 +709,8 @@ def mark_backfilled(
         fig.add_shape(
             type="rect",
             xref="x",
-            x0=span.start,
-            x1=span.end,
+            x0=x0,
+            x1=x1,
             yref="paper",
             y0=1.0 if strip else 0.0,
             y1=1.04 if strip else 1.0,
@@ -707,6 +734,7 @@ def mark_backfilled(
             hovertext=f"{span.runs} run(s) made afterwards over past windows, {made}",
             showarrow=False,
             font={"size": 11, "color": BACKFILL_LINE},
+            bgcolor="rgba(255, 255, 255, 0.75)",
         )
     return fig
 

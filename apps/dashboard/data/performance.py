@@ -99,6 +99,16 @@ class PerformanceSeries:
         """How many drawn runs had a realized value."""
         return sum(1 for r in self.realized if r is not None)
 
+    @property
+    def outside_band(self) -> int:
+        """How many drawn runs had a realized value outside their band: a change the
+        estimate cannot see, such as labels that came to mean something else."""
+        return sum(
+            1
+            for r, low, high in zip(self.realized, self.lower, self.upper, strict=True)
+            if r is not None and low is not None and high is not None and not low <= r <= high
+        )
+
 
 def _key(row: Mapping[str, Any]) -> tuple[str, str | None]:
     """A series per detector and metric: an estimator names its metric in ``feature``, the

@@ -26,11 +26,13 @@ from driftscope.apps.dashboard.data.glossary import (
     BACKFILL_HELP,
     DISTRIBUTION_HELP,
     MEASURE_HELP,
+    QUALITY_DETECTOR_HELP,
     RANKING_HELP,
     TABLE_HELP,
     correction_help,
     detector_help,
 )
+from driftscope.apps.dashboard.data.quality import QUALITY_DETECTOR
 from driftscope.apps.dashboard.data.reports import (
     backfill_spans,
     correction_of,
@@ -43,6 +45,7 @@ from driftscope.apps.dashboard.data.values import is_backfilled, report_time, so
 # the frame holds them as percentages. (A page script's bare strings are printed by
 # Streamlit's "magic", so constants here carry comments, not docstrings.)
 SHARE_FORMAT = "%.1f%%"
+DECISION_WIDTH = 240  # pixels: the quality decision, "flagged: out of range +42.0 pts", whole
 SHARE_COLUMNS = ("missing", "out of range", "unseen")
 NUMBER_FORMAT = "%.4g"
 ROW_HEIGHT = 35
@@ -71,7 +74,10 @@ def _column_config(table: FeatureTable) -> dict[str, Any]:
         )
         config[d.decision] = st.column_config.TextColumn(
             d.decision,
-            help=f"drift, ok, or why {d.detector} could not decide (failed, insufficient data).",
+            help=QUALITY_DETECTOR_HELP
+            if d.detector == QUALITY_DETECTOR
+            else f"drift, ok, or why {d.detector} could not decide (failed, insufficient data).",
+            width=DECISION_WIDTH if d.detector == QUALITY_DETECTOR else None,
         )
     for name in ("reference mean", "current mean", "reference std", "current std"):
         config[name] = st.column_config.NumberColumn(

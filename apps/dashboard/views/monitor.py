@@ -126,12 +126,12 @@ def _metrics(latest: Mapping[str, Any], perf: list[PerformanceSeries]) -> Report
     cols[1].metric(
         "Features drifting",
         f"{len(summary.drifted_features)} / {summary.feature_count}",
-        delta=f"together ({', '.join(together)})" if together else None,
+        delta="and together" if together else None,
         delta_color="inverse",
         delta_arrow="off",
         border=True,
-        help="Features a drift detector flagged in the last run; 'together' when the "
-        "features drifted jointly (the domain classifier).",
+        help="Features a drift detector flagged in the last run; 'and together' when the "
+        f"features also drifted jointly ({', '.join(together) or 'a multivariate detector'}).",
     )
     cols[2].metric(
         "Window rows",
@@ -442,6 +442,11 @@ def _estimate_chart(p: PerformanceSeries, spans: list[BackfillSpan]) -> None:
         if p.realized_runs
         else "no run had labels yet to check it against"
     )
+    if p.outside_band:
+        realized += (
+            f", outside the band in {p.outside_band}: a change the model's own confidence "
+            "does not show (labels that now mean something else), which only labels reveal"
+        )
     skipped = f" · {p.skipped} run(s) too small to estimate" if p.skipped else ""
     st.caption(
         f"Shaded: {sigmas} standard errors of {label} at each window's size · {realized}{skipped}"
@@ -522,13 +527,23 @@ def _ranking_panel(reports: list[Any], series: MultivariateSeries, name: str) ->
     if finding is None or not finding.ranking:
         st.caption("This run's result carries no feature ranking.")
         return
+    if not any(r.importance > 0 for r in finding.ranking):
+        st.caption(
+            "The classifier relied on no feature: shuffling any one of them left its AUC "
+            "where it was. " + _finding_line(finding)
+        )
+        return
     flagged = set(summarize_report(report).drifted_features)
     st.plotly_chart(
         charts.ranking_figure(finding.ranking, flagged),
         key=f"ranking-{series.detector}",
         config=charts.PLOTLY_CONFIG,
     )
-    st.caption(_finding_line(finding))
+    unused = sum(1 for r in finding.ranking if r.importance <= 0)
+    st.caption(
+        _finding_line(finding)
+        + (f" · {unused} feature(s) it did not use are left out" if unused else "")
+    )
 
 
 def _finding_line(finding: MultivariateFinding) -> str:

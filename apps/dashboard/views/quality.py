@@ -36,6 +36,7 @@ from driftscope.apps.dashboard.data.values import latest_report
 
 LINES = 10
 SHARE = "%.1f%%"
+DECISION_WIDTH = 240  # pixels: "flagged: out of range +42.0 pts" whole
 POINTS = "%+.1f pts"
 
 
@@ -230,7 +231,7 @@ def render() -> None:
         | {"rows": st.column_config.NumberColumn("rows", help="Rows in the window.")}
         | {
             QUALITY_DECISION: st.column_config.TextColumn(
-                QUALITY_DECISION, help=QUALITY_DETECTOR_HELP
+                QUALITY_DECISION, help=QUALITY_DETECTOR_HELP, width=DECISION_WIDTH
             )
         },
         hide_index=True,
