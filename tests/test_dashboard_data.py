@@ -1213,10 +1213,15 @@ def test_backfilled_runs_form_spans_that_a_scheduled_run_ends() -> None:
     assert [s.showlegend for s in shaded] == [True, False]  # one legend entry
     assert [a.text for a in fig.layout.annotations] == ["⟲ 2 backfilled", "⟲ 1 backfilled"]
     strip = charts.mark_backfilled(
-        charts.heatmap_figure(heatmap(reports, "psi")), [first], strip=True
+        charts.heatmap_figure(heatmap(reports, "psi")), [first, second], strip=True
     )
-    (band,) = strip.layout.shapes
+    band, last = strip.layout.shapes
     assert band.y0 >= 1 and band.layer == "above" and not strip.layout.annotations
+    # above a heatmap the strip covers the backfilled columns to their edges: halfway to
+    # the neighbouring runs (a day apart here), and as far past the last column
+    half = timedelta(hours=12)
+    assert (band.x0, band.x1) == (T0 - half, T0 + timedelta(days=1) + half)
+    assert (last.x0, last.x1) == (T0 + timedelta(days=3) - half, T0 + timedelta(days=3) + half)
 
 
 # -- estimated performance (cbpe, dle): the band and the realized value ------------------------
