@@ -1342,9 +1342,11 @@ def test_estimated_performance_is_one_series_per_metric_with_its_band(
     assert roc_auc.realized_runs == 1
     # 0.88 lies in 0.84 … 0.96, 0.97 in 0.96 … 1.0: both estimates held
     assert accuracy.outside_band == 0 and roc_auc.outside_band == 0
-    missed = estimate("accuracy", 0.95, lower=0.89, upper=1.0, se=0.02, realized=0.6)
-    (confident,) = performance_series([published(0, [missed])])
-    assert confident.outside_band == 1  # confident and wrong: only the labels show it
+    # confident and wrong (below the band), and better than it looked (above): labels show it
+    below = estimate("accuracy", 0.95, lower=0.89, upper=1.0, se=0.02, realized=0.6)
+    above = estimate("accuracy", 0.7, lower=0.64, upper=0.76, se=0.02, realized=0.9)
+    (missed,) = performance_series([published(0, [below]), published(10, [above])])
+    assert missed.outside_band == 2
     # the headline is the measured metric; an estimate only when nothing is measured
     assert headline([accuracy, measured]) is measured
     assert headline([accuracy, roc_auc]) is accuracy
