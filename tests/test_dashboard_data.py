@@ -1518,6 +1518,8 @@ def test_drift_of_the_features_together_alone_is_named_on_the_overview() -> None
         ":green[No drift in the last run.]"
     ]
     assert report_label(only_together) == "2026-03-01 12:00:00 · 0 drifting · together"
+    few = summarize_report(published(0, [], status="insufficient_data"))
+    assert finding_lines(few) == [":gray[Too few rows in the last window to check drift.]"]
 
 
 def test_a_flipped_correlation_ranks_the_two_features_no_per_feature_test_flagged() -> None:

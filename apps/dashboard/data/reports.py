@@ -134,6 +134,8 @@ def finding_lines(summary: ReportSummary) -> list[str]:
     """What a monitor's card says about its last run, as Streamlit markdown lines: why it has
     no answer, or what drifted (the features, the features together, the prediction, the
     performance) and which columns the quality detector flagged."""
+    if summary.status == "waiting_for_predictions":  # a status the API may publish
+        return [":gray[Waiting for the first predictions of the model.]"]
     if summary.status == "insufficient_data":
         return [":gray[Too few rows in the last window to check drift.]"]
     if summary.failed:
