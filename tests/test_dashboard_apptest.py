@@ -12,7 +12,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,16 @@ from streamlit.testing.v1 import AppTest
 
 from support.api_helpers import ServerProcess, free_port
 from support.dashboard_live import (
+    BACKFILL_DAYS,
+    BACKFILL_DRIFT_FROM,
     GAPPY_FEATURE,
+    BackfillScenario,
     ColoursScenario,
     LiveScenario,
     build_colours,
     build_history,
     gappy_share,
+    start_backfill_api,
     start_live_api,
 )
 
@@ -112,6 +116,44 @@ def empty_api(scenario: LiveScenario) -> Iterator[ServerProcess]:
         log_path=folder / "empty-api.log",
     ) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def backfill_api(scenario: LiveScenario) -> Iterator[BackfillScenario]:
+    """An API whose monitor was backfilled over last week through the API, then run once."""
+    made = start_backfill_api(scenario, scenario.config.parent)
+    yield made
+    made.server.stop()
+
+
+def api_reports(url: str, monitor: str, key: str | None = None) -> list[dict[str, Any]]:
+    """The oracle: a monitor's reports as the API answers them in full, oldest window first."""
+    headers = {"X-API-Key": key} if key else {}
+    listed = httpx.get(
+        f"{url}/v1/monitors/{monitor}/reports",
+        params={"limit": 500},
+        headers=headers,
+        timeout=60,
+    ).json()["reports"]
+    return sorted(listed, key=lambda r: datetime.fromisoformat(r["window"]["end"]))
+
+
+def of(report: dict[str, Any], detector: str, feature: str | None = None) -> dict[str, Any]:
+    """The result of ``detector`` (on ``feature``) in one report."""
+    return next(
+        r
+        for r in report["results"]
+        if r["detector"] == detector and (feature is None or r["feature"] == feature)
+    )
+
+
+def times(values: list[str]) -> list[datetime]:
+    """A figure's x values (ISO text, as Plotly's JSON has them) as aware datetimes."""
+    out = []
+    for value in values:
+        moment = datetime.fromisoformat(value)
+        out.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return out
 
 
 def _holdout_rows(scenario: LiveScenario, count: int) -> list[list[float]]:
@@ -210,6 +252,9 @@ def test_overview_states_cards_and_firing_alerts(
     labelled = next(m.value for m in at.metric if m.label == "Labelled")
     assert labelled.endswith("%") and 50 <= int(labelled[:-1]) <= 90
     assert next(m.value for m in at.metric if m.label == "Latency p50").endswith(" ms")
+    # the last run's drift of the features together and its data-quality flags, said apart
+    assert ":orange[**Also drifting:** the features together (domain_classifier)" in text
+    assert ":red[**Data quality:** " in text and "(out of reference range)" in text
     drift_card, stable_card = [m.value for m in at.metric if m.label == "Features drifting"]
     assert int(drift_card.split(" / ")[0]) >= len(scenario.drifting)
     assert drift_card.endswith(f" / {len(scenario.features)}")
@@ -249,7 +294,7 @@ def test_monitor_page_draws_heatmap_lines_comparisons_prediction_and_performance
     by_detector = {
         f["layout"]["meta"]["detector"]: f for f in lines if not outputs & set(trace_names(f))
     }
-    assert set(by_detector) == {"ks", "psi"}
+    assert set(by_detector) == {"ks", "psi", "quality"}
     psi = by_detector["psi"]
     assert psi["layout"]["yaxis"]["title"]["text"] == "statistic (drift above the line)"
     psi_names = trace_names(psi)
@@ -299,6 +344,67 @@ def test_monitor_page_draws_heatmap_lines_comparisons_prediction_and_performance
     limit = performance["data"][2]["y"][0]
     assert min(accuracy[:6]) > limit > max(accuracy[-6:])
     assert next(m for m in at.metric if m.label == "Accuracy").delta.endswith("vs reference")
+
+    # what the API says the runs found (the oracle), oldest window first
+    runs = api_reports(live_api.url, "cancer-drift", API_KEY)
+    assert len(runs) == 13
+
+    # the features together: the domain classifier's AUC in every run against each run's
+    # threshold, drifting exactly in the runs the API says
+    (together,) = [f for f in figs if f["layout"].get("meta", {}).get("kind") == "multivariate"]
+    names = trace_names(together)
+    auc = together["data"][names.index("domain_classifier AUC")]
+    found = [of(r, "domain_classifier") for r in runs]
+    assert auc["y"] == pytest.approx([r["statistic"] for r in found])
+    assert times(auc["x"]) == [datetime.fromisoformat(r["window"]["end"]) for r in runs]
+    threshold_line = together["data"][names.index(next(n for n in names if "threshold" in n))]
+    assert threshold_line["y"][-1] == pytest.approx(found[-1]["threshold"])
+    assert [r["drifted"] for r in found] == [False] * 6 + [True] * 7  # drifted from the 7th
+    # and where: the newest run's ranking, largest first, as the API's details give it
+    (where,) = [f for f in figs if f["layout"].get("meta", {}).get("kind") == "ranking"]
+    ranked = [e for e in found[-1]["details"]["ranking"] if e["importance"] > 0][:15]
+    bars = {y: x for trace in where["data"] for y, x in zip(trace["y"], trace["x"], strict=True)}
+    assert [e["feature"] for e in ranked] == [
+        f for f in reversed(where["layout"]["yaxis"]["categoryarray"]) if f in bars
+    ][: len(ranked)]
+    for entry in ranked:
+        assert bars[entry["feature"]] == pytest.approx(entry["importance"])
+    assert set(bars) & set(scenario.drifting)  # the change is where the drift was made
+    flagged = next(t for t in where["data"] if t["name"] == "flagged by a per-feature test")
+    assert set(flagged["y"]) <= set(scenario.drifting) | set(scenario.features)
+    assert "carried by " in text and "learned from the reference's own halves" in text
+
+    # estimated performance: per metric the estimate with its band, the realized value
+    # where the window had labels, the reference and the limit
+    estimates = {
+        f["layout"]["meta"]["metric"]: f
+        for f in figs
+        if f["layout"].get("meta", {}).get("detector") == "cbpe"
+    }
+    assert set(estimates) == {"roc_auc", "accuracy"}
+    for metric, fig in estimates.items():
+        names = trace_names(fig)
+        label = {"roc_auc": "ROC AUC", "accuracy": "Accuracy"}[metric]
+        assert names == [
+            "band upper",
+            "band: ± 3 SE at the window's size",
+            f"estimated {label}",
+            f"realized {label}",
+            "reference",
+            "limit (−15%)",
+        ]
+        results = [of(r, "cbpe", metric) for r in runs]
+        upper, lower, line, realized = fig["data"][:4]
+        assert line["y"] == pytest.approx([r["statistic"] for r in results])
+        assert upper["y"] == pytest.approx([r["details"]["upper"] for r in results])
+        assert lower["y"] == pytest.approx([r["details"]["lower"] for r in results])
+        assert lower["fill"] == "tonexty"
+        assert realized["y"] == pytest.approx([r["details"]["realized"] for r in results])
+        reference = fig["data"][4]["y"][0]
+        assert reference == pytest.approx(results[-1]["details"]["reference_value"])
+        assert fig["data"][5]["y"][0] == pytest.approx(results[-1]["threshold"])
+    assert "Estimated before labels arrive" in text
+    assert "± 3 standard errors of ROC AUC at each window's size" in text
     # a link to every feature of the chosen run
     (link,) = [p for p in at.get("page_link") if "Every feature of this run" in p.proto.label]
     assert "features" in link.proto.page
@@ -395,6 +501,15 @@ def test_features_page_table_filters_and_distribution(
     assert frame["feature"].tolist()[: len(drifting)] == drifting  # drifting rows first
     radius = frame[frame["feature"] == "mean radius"].iloc[0]
     assert radius["ks decision"] == "drift" and radius["current mean"] > radius["reference mean"]
+    # where the domain classifier saw the change, and the quality detector's decision
+    assert columns[3] == "domain_classifier share of change" and "quality decision" in columns
+    newest = api_reports(live_api.url, "cancer-drift", API_KEY)[-1]
+    shares = dict(zip(frame["feature"], frame["domain_classifier share of change"], strict=True))
+    for entry in of(newest, "domain_classifier")["details"]["ranking"]:
+        assert shares[entry["feature"]] == pytest.approx(100 * entry["importance"])
+    quality = of(newest, "quality", "mean radius")
+    if quality["drifted"]:
+        assert radius["quality decision"].startswith("flagged: out of range +")
     # filtering
     at.text_input(key="feature_filter-cancer-drift").set_value("radius").run()
     assert set(at.dataframe[0].value["feature"]) == {"mean radius", "radius error", "worst radius"}
@@ -428,9 +543,11 @@ def test_data_quality_page_over_time(
         monkeypatch, live_api.url, "quality", key=API_KEY, query={"monitor": "cancer-drift"}
     )
     assert not at.error, [e.value for e in at.error]
-    figs = {f["layout"]["meta"]["measure"]: f for f in figures(at)}
+    figs = {
+        f["layout"]["meta"]["measure"]: f for f in figures(at) if "measure" in f["layout"]["meta"]
+    }
     missing = figs["missing"]
-    assert trace_names(missing) == [GAPPY_FEATURE]
+    assert trace_names(missing) == [GAPPY_FEATURE, "flagged by the quality detector"]
     shares = missing["data"][0]["y"]
     assert len(shares) == 13 and max(shares) == pytest.approx(gappy_share())
     assert shares[0] == 0 and shares[-1] == 0  # stable first, and the API's batch is whole
@@ -439,7 +556,95 @@ def test_data_quality_page_over_time(
     assert "infinite" not in figs
     successes = [s.value for s in at.success]
     assert any(s.startswith("None in any of") for s in successes)
-    assert at.dataframe[0].value.shape[0] == len(scenario.features) + 2
+    tables = {tuple(frame.value.columns): frame.value for frame in at.dataframe}
+    (last_run,) = [t for cols, t in tables.items() if "rows" in cols]
+    assert last_run.shape[0] == len(scenario.features) + 2
+
+    # the quality detector's decisions: the gappy column flagged on "missing" in the
+    # drifted runs of the history (ringed on the missing chart), and the last run's flags
+    # as the API reports them
+    runs = api_reports(live_api.url, "cancer-drift", API_KEY)
+    (flags,) = [
+        f for f in figures(at) if f["layout"].get("meta", {}).get("kind") == "quality flags"
+    ]
+    missing_flags = next(t for t in flags["data"] if t["name"] == "missing")
+    assert set(missing_flags["y"]) == {GAPPY_FEATURE}
+    expected = [
+        datetime.fromisoformat(r["window"]["end"])
+        for r in runs
+        if of(r, "quality", GAPPY_FEATURE)["drifted"]
+    ]
+    assert times(missing_flags["x"]) == expected and len(expected) == 6
+    ring = next(t for t in missing["data"] if t["name"] == "flagged by the quality detector")
+    assert times(ring["x"]) == expected
+    assert ring["y"] == pytest.approx([gappy_share()] * 6)
+    newest = runs[-1]
+    flagged_now = {
+        r["feature"]: r["details"]["worst"]
+        for r in newest["results"]
+        if r["detector"] == "quality" and r["drifted"]
+    }
+    assert flagged_now and set(flagged_now.values()) == {"out_of_range"}
+    (flagged_table,) = [t for cols, t in tables.items() if "check" in cols]
+    assert set(flagged_table["feature"]) == set(flagged_now)
+    assert set(flagged_table["check"]) == {"out of reference range"}
+    first = flagged_table.iloc[0]
+    detail = of(newest, "quality", first["feature"])["details"]["checks"]["out_of_range"]
+    assert first["window"] == pytest.approx(100 * detail["current"])
+    assert first["increase"] == pytest.approx(100 * detail["increase"])
+    decisions = dict(zip(last_run["feature"], last_run["quality detector"], strict=True))
+    assert {f for f, d in decisions.items() if d.startswith("flagged")} == set(flagged_now)
+    assert decisions[GAPPY_FEATURE] == "ok"  # the API's batch is whole
+
+
+def test_a_backfilled_week_is_drawn_where_its_windows_end(
+    backfill_api: BackfillScenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = backfill_api.server.url
+    runs = api_reports(url, "cancer-backfill")
+    assert [r["backfilled"] for r in runs] == [True] * BACKFILL_DAYS + [False]
+    ends = [datetime.fromisoformat(r["window"]["end"]) for r in runs]
+    assert ends[:BACKFILL_DAYS] == backfill_api.ends  # the times the backfill asked for
+    made = [datetime.fromisoformat(r["created_at"]) for r in runs]
+    assert max(made) - min(made) < timedelta(hours=1) < ends[-1] - ends[0]
+
+    at = run_page(monkeypatch, url, "monitor", query={"monitor": "cancer-backfill"})
+    assert not at.error, [e.value for e in at.error]
+    text = texts(at)
+    assert f"⟲ {BACKFILL_DAYS} of these runs were backfilled" in text
+    figs = figures(at)
+    # every time axis places each run at its window's end: a week, not a few seconds
+    (heatmap,) = [f for f in figs if f["data"][0]["type"] == "heatmap"]
+    assert times(heatmap["data"][0]["x"]) == ends
+    (together,) = [f for f in figs if f["layout"].get("meta", {}).get("kind") == "multivariate"]
+    auc = next(t for t in together["data"] if t["name"] == "domain_classifier AUC")
+    assert times(auc["x"]) == ends
+    drifted = [of(r, "domain_classifier")["drifted"] for r in runs]
+    assert drifted == [False] * BACKFILL_DRIFT_FROM + [True] * (len(runs) - BACKFILL_DRIFT_FROM)
+    measured = next(f for f in figs if "Accuracy" in trace_names(f))
+    assert times(measured["data"][0]["x"]) == ends
+    estimate = next(f for f in figs if "estimated Accuracy" in trace_names(f))
+    line = estimate["data"][trace_names(estimate).index("estimated Accuracy")]
+    assert times(line["x"]) == ends
+    # the backfilled stretch is shaded, once in the legend, from its first window's start
+    # to its last window's end; the run made as usual is outside it
+    lines = next(f for f in figs if f["layout"].get("meta", {}).get("detector") == "psi")
+    (shade,) = [s for s in lines["layout"]["shapes"] if s.get("name") == "backfilled runs"]
+    first_start = datetime.fromisoformat(runs[0]["window"]["start"])
+    assert times([shade["x0"], shade["x1"]]) == [first_start, ends[BACKFILL_DAYS - 1]]
+    assert shade["showlegend"] is True
+    # where runs are listed, the backfilled ones say so
+    options = at.selectbox(key="cmp_report-cancer-backfill").options
+    marked = [o for o in options if "⟲ backfilled" in o]
+    assert len(marked) == BACKFILL_DAYS and len(options) == BACKFILL_DAYS + 1
+    assert options[0] == options[0].split(" · ⟲")[0]  # the newest, made as usual
+
+    # the Features page lists the runs the same way and says which one it shows
+    at = run_page(monkeypatch, url, "features", query={"monitor": "cancer-backfill"})
+    assert "⟲ backfilled" not in texts(at)  # the newest run, made as usual
+    at.selectbox(key="run").set_value(runs[2]["id"]).run()
+    assert "⟲ backfilled" in texts(at)
+    assert sum("⟲ backfilled" in o for o in at.selectbox(key="run").options) == BACKFILL_DAYS
 
 
 @pytest.fixture(scope="module")

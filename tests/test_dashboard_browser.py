@@ -36,6 +36,7 @@ from support.dashboard_live import (
     LiveScenario,
     build_colours,
     build_history,
+    start_backfill_api,
     start_live_api,
 )
 from support.machine import require_browser
@@ -144,6 +145,23 @@ def colours(scenario: LiveScenario) -> Iterator[str]:
         serve_dashboard(server.url, made.config.parent, "colours-dashboard") as url,
     ):
         yield url
+
+
+@pytest.fixture(scope="module")
+def backfilled(scenario: LiveScenario) -> Iterator[str]:
+    """The dashboard over an API whose monitor was backfilled over last week."""
+    made = start_backfill_api(
+        scenario,
+        scenario.config.parent,
+        DRIFTSCOPE_API_KEY=ADMIN_KEY,
+        DRIFTSCOPE_READ_KEYS=API_KEY,
+    )
+    try:
+        folder = scenario.config.parent / "backfill"
+        with serve_dashboard(made.server.url, folder, "backfill-dashboard") as url:
+            yield url
+    finally:
+        made.server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -268,9 +286,14 @@ def test_monitor_in_the_browser(
     body = page.inner_text('[data-testid="stMain"]')
     assert "cancer-drift" in body
     assert "Which features drift when" in body and "Model performance" in body
-    heatmap_labels = page.inner_text(".js-plotly-plot")
+    assert "The features together: did the data move, and where" in body
+    assert "Estimated before labels arrive" in body
+    drawn = "\n".join(c.inner_text() for c in page.query_selector_all(".js-plotly-plot"))
     for feature in scenario.drifting:
-        assert feature in heatmap_labels
+        assert feature in drawn
+    # the domain classifier's ranking, the estimate's band and the realized values are drawn
+    for legend in ("flagged by a per-feature test", "band: ± 3 SE", "realized ROC AUC"):
+        assert legend in drawn, legend
     nothing_clipped_or_covered(page)
     screenshot(page, output / "monitor.png")
     page.close()
@@ -329,9 +352,24 @@ def test_data_quality_in_the_browser(
     no_exception(page)
     body = page.inner_text('[data-testid="stMain"]')
     assert "Rows missing" in body and "Rows out of reference range" in body
-    assert GAPPY_FEATURE in page.inner_text(".js-plotly-plot")
+    assert "What the quality detector decided" in body
+    assert "Flagged in the last run" in body
+    drawn = "\n".join(c.inner_text() for c in page.query_selector_all(".js-plotly-plot"))
+    assert GAPPY_FEATURE in drawn and "flagged by the quality detector" in drawn
     nothing_clipped_or_covered(page)
     screenshot(page, output / "quality.png")
+    page.close()
+
+
+def test_a_backfilled_week_in_the_browser(browser: Browser, backfilled: str, output: Path) -> None:
+    page = open_page(browser, f"{backfilled}/monitor?monitor=cancer-backfill", charts=6)
+    no_exception(page)
+    body = page.inner_text('[data-testid="stMain"]')
+    assert "of these runs were backfilled" in body
+    drawn = "\n".join(c.inner_text() for c in page.query_selector_all(".js-plotly-plot"))
+    assert "backfilled runs" in drawn and "⟲ 8 backfilled" in drawn
+    nothing_clipped_or_covered(page)
+    screenshot(page, output / "monitor-backfilled.png")
     page.close()
 
 

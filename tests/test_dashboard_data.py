@@ -43,15 +43,25 @@ from driftscope.apps.dashboard.data.drift import (
     result_points,
     severity,
 )
-from driftscope.apps.dashboard.data.performance import performance_series
+from driftscope.apps.dashboard.data.multivariate import (
+    RankedFeature,
+    carriers,
+    multivariate_findings,
+    multivariate_series,
+    ranking,
+)
+from driftscope.apps.dashboard.data.performance import headline, performance_series
 from driftscope.apps.dashboard.data.reports import (
     Comparison,
     ResultNumber,
+    backfill_spans,
     bin_labels,
     comparison,
     drifted_count_series,
+    finding_lines,
     monitor_state,
     report_features,
+    report_label,
     result_numbers,
     results_for_feature,
     sample_counts,
@@ -76,8 +86,11 @@ def published(
     rows: int = 200,
     labelled: int = 50,
     id: str | None = None,
+    made_at: datetime | None = None,
+    backfilled: bool = False,
 ) -> dict[str, Any]:
-    """A report made ``minutes`` after T0, in the JSON shape the API publishes it in."""
+    """A report whose window ends ``minutes`` after T0 (made then, or at ``made_at`` when
+    ``backfilled``), in the JSON shape the API publishes it in."""
     return report(
         results=results,
         monitor="m",
@@ -88,6 +101,8 @@ def published(
         rows=rows,
         labelled_rows=labelled,
         duration_ms=3.0,
+        made_at=made_at,
+        backfilled=backfilled,
     ).to_dict()
 
 
@@ -991,6 +1006,18 @@ def test_one_run_draws_a_readable_time_axis(history: list[Any]) -> None:
     assert low <= math.floor(math.log10(min(0.9, 0.05))) and high >= 0
 
 
+def test_daily_ticks_name_the_day_not_midnight() -> None:
+    # Plotly takes the first format stop whose range holds the tick spacing: a stop that
+    # ended at exactly one day wrote "00:00" under every daily tick of a backfilled week
+    day = 86_400_000
+    first_fit = next(
+        stop["value"]
+        for stop in charts.TIME_TICK_FORMATS
+        if (stop["dtickrange"][0] or 0) <= day <= (stop["dtickrange"][1] or math.inf)
+    )
+    assert "%H" not in first_fit and "%b %d" in first_fit
+
+
 def test_metric_names_keep_their_acronyms() -> None:
     assert [metric_label(m) for m in ("mae", "rmse", "roc_auc", "f1", "accuracy")] == [
         "MAE",
@@ -1132,3 +1159,448 @@ def test_client_unreachable_api_is_one_line_with_the_url() -> None:
 def test_non_finite_numbers_read_as_missing() -> None:
     r = result("a", "psi", math.nan)
     assert result_points([published(0, [r])])[0].statistic is None
+
+
+# -- backfilled reports: placed where their windows end ----------------------------------------
+
+DAY = 24 * 60  # minutes
+
+
+def test_a_backfill_is_drawn_where_its_windows_end_not_when_it_ran() -> None:
+    # last quarter backfilled today: three daily windows ending on March 1st, 2nd and 3rd,
+    # all made within ten seconds on May 30th, then one scheduled run made at its window end
+    made = T0 + timedelta(days=90)
+    reports = [
+        published(0, [psi("a", 0.01)], made_at=made, backfilled=True, id="b0"),
+        published(DAY, [psi("a", 0.4)], made_at=made + timedelta(seconds=5), backfilled=True),
+        published(2 * DAY, [psi("a", 0.9)], made_at=made + timedelta(seconds=9), backfilled=True),
+        published(90 * DAY + 30, [psi("a", 0.02)], id="scheduled"),
+    ]
+    days = [T0, T0 + timedelta(days=1), T0 + timedelta(days=2), made + timedelta(minutes=30)]
+    newest_first = list(reversed(reports))
+    assert [r["id"] for r in sorted_reports(newest_first)] == [
+        "b0",
+        f"r{DAY}",
+        f"r{2 * DAY}",
+        "scheduled",
+    ]
+    assert drift_series(newest_first)["psi"].series["a"].times == days
+    hm = heatmap(newest_first, "psi")
+    assert hm.times == days
+    assert "backfilled, made 2026-05-30 12:00 UTC" in hm.hover[0][0]
+    assert "backfilled" not in hm.hover[0][3]
+    # the newest data is the scheduled run's, though the backfill was made after none of it
+    assert latest_report(newest_first)["id"] == "scheduled"  # type: ignore[index]
+    summary = summarize_report(reports[1])
+    assert summary.window_end == days[1] and summary.created_at == made + timedelta(seconds=5)
+    assert summary.backfilled and not summarize_report(reports[3]).backfilled
+    assert report_label(reports[1]) == "2026-03-02 12:00:00 · 1 drifting · ⟲ backfilled"
+    assert report_label(reports[3]) == "2026-05-30 12:30:00 · 0 drifting"
+
+
+def test_backfilled_runs_form_spans_that_a_scheduled_run_ends() -> None:
+    made = T0 + timedelta(days=90)
+    reports = [
+        published(0, [psi("a", 0.1)], made_at=made, backfilled=True),
+        published(DAY, [psi("a", 0.1)], made_at=made, backfilled=True),
+        published(2 * DAY, [psi("a", 0.1)]),  # a scheduled run between two backfills
+        published(3 * DAY, [psi("a", 0.1)], made_at=made + timedelta(hours=1), backfilled=True),
+    ]
+    first, second = backfill_spans(reversed(reports))
+    # each span runs from its first window's start (an hour before its end) to its last end
+    assert (first.start, first.end, first.runs) == (
+        T0 - timedelta(hours=1),
+        T0 + timedelta(days=1),
+        2,
+    )
+    assert first.made_from == made == first.made_to
+    assert (second.start, second.end, second.runs) == (
+        T0 + timedelta(days=3) - timedelta(hours=1),
+        T0 + timedelta(days=3),
+        1,
+    )
+    assert backfill_spans(reports[2:3]) == []
+    fig = charts.mark_backfilled(
+        charts.drift_lines(drift_series(reports)["psi"], ["a"]), [first, second]
+    )
+    shaded = [s for s in fig.layout.shapes if s.name == "backfilled runs"]
+    assert [(s.x0, s.x1) for s in shaded] == [(first.start, first.end), (second.start, second.end)]
+    assert [s.showlegend for s in shaded] == [True, False]  # one legend entry
+    assert [a.text for a in fig.layout.annotations] == ["⟲ 2 backfilled", "⟲ 1 backfilled"]
+    strip = charts.mark_backfilled(
+        charts.heatmap_figure(heatmap(reports, "psi")), [first, second], strip=True
+    )
+    band, last = strip.layout.shapes
+    assert band.y0 >= 1 and band.layer == "above" and not strip.layout.annotations
+    # above a heatmap the strip covers the backfilled columns to their edges: halfway to
+    # the neighbouring runs (a day apart here), and as far past the last column
+    half = timedelta(hours=12)
+    assert (band.x0, band.x1) == (T0 - half, T0 + timedelta(days=1) + half)
+    assert (last.x0, last.x1) == (T0 + timedelta(days=3) - half, T0 + timedelta(days=3) + half)
+
+
+# -- estimated performance (cbpe, dle): the band and the realized value ------------------------
+
+
+def estimate(
+    metric: str,
+    value: float | None,
+    *,
+    lower: float | None = None,
+    upper: float | None = None,
+    se: float | None = None,
+    realized: float | None = None,
+    realized_rows: int = 0,
+    reference: float = 0.95,
+    threshold: float = 0.8075,
+    detector: str = "cbpe",
+    status: ResultStatus = "ok",
+    error: str | None = None,
+) -> ResultRow:
+    """A cbpe (or dle) result in the shape the detector writes it."""
+    details: dict[str, Any] = {"rows": 200, "reference_value": reference}
+    details["realized_rows"] = realized_rows
+    if value is not None:
+        details.update(lower=lower, upper=upper, standard_error=se)
+    if realized is not None:
+        details["realized"] = realized
+    drifted = value is not None and (
+        value > threshold if threshold > reference else value < threshold
+    )
+    return result(
+        metric,
+        detector,
+        value,
+        threshold=threshold,
+        drifted=drifted,
+        kind="performance",
+        status=status,
+        error=error,
+        details=details,
+    )
+
+
+@pytest.fixture
+def estimated() -> list[dict[str, Any]]:
+    """Three runs of cbpe (accuracy and ROC AUC) beside the performance detector; labels
+    arrive for the second run only; the first window was too small to estimate ROC AUC."""
+    return [
+        published(
+            0,
+            [
+                perf(0.94),
+                estimate("accuracy", 0.93, lower=0.87, upper=0.99, se=0.02),
+                estimate(
+                    "roc_auc", None, status="insufficient_data", error="40 rows, at least 100"
+                ),
+            ],
+        ),
+        published(
+            10,
+            [
+                perf(0.9),
+                estimate(
+                    "accuracy",
+                    0.9,
+                    lower=0.84,
+                    upper=0.96,
+                    se=0.02,
+                    realized=0.88,
+                    realized_rows=60,
+                ),
+                # ROC AUC's band is cut at 1: its half-width comes from the lower side
+                estimate(
+                    "roc_auc",
+                    0.99,
+                    lower=0.96,
+                    upper=1.0,
+                    se=0.01,
+                    realized=0.97,
+                    realized_rows=60,
+                    reference=0.98,
+                    threshold=0.833,
+                ),
+            ],
+        ),
+        published(
+            20,
+            [
+                perf(0.7),
+                estimate("accuracy", 0.8, lower=0.74, upper=0.86, se=0.02),
+                estimate(
+                    "roc_auc", 0.9, lower=0.84, upper=0.96, se=0.02, reference=0.98, threshold=0.833
+                ),
+            ],
+        ),
+    ]
+
+
+def test_estimated_performance_is_one_series_per_metric_with_its_band(
+    estimated: list[dict[str, Any]],
+) -> None:
+    measured, accuracy, roc_auc = performance_series(list(reversed(estimated)))
+    assert (measured.detector, measured.metric, measured.estimated) == (
+        "performance",
+        "accuracy",
+        False,
+    )
+    assert (accuracy.detector, accuracy.metric, accuracy.estimated) == ("cbpe", "accuracy", True)
+    assert accuracy.values == [0.93, 0.9, 0.8]
+    assert accuracy.lower == [0.87, 0.84, 0.74] and accuracy.upper == [0.99, 0.96, 0.86]
+    assert accuracy.realized == [None, 0.88, None] and accuracy.realized_rows == [0, 60, 0]
+    assert accuracy.drifted == [False, False, True]  # 0.8 < 0.95 × 0.85
+    assert accuracy.band_sigmas == 3.0  # (0.99 − 0.93) / 0.02
+    assert accuracy.allowed_change == pytest.approx(0.15)  # 1 − 0.8075 / 0.95
+    assert roc_auc.metric == "roc_auc" and roc_auc.values == [0.99, 0.9]
+    assert roc_auc.skipped == 1 and roc_auc.last_skip_reason == "40 rows, at least 100"
+    assert roc_auc.band_sigmas == 3.0  # (0.99 − 0.96) / 0.01: the side not cut at 1
+    assert roc_auc.realized_runs == 1
+    # 0.88 lies in 0.84 … 0.96, 0.97 in 0.96 … 1.0: both estimates held
+    assert accuracy.outside_band == 0 and roc_auc.outside_band == 0
+    # confident and wrong (below the band), and better than it looked (above): labels show it
+    below = estimate("accuracy", 0.95, lower=0.89, upper=1.0, se=0.02, realized=0.6)
+    above = estimate("accuracy", 0.7, lower=0.64, upper=0.76, se=0.02, realized=0.9)
+    (missed,) = performance_series([published(0, [below]), published(10, [above])])
+    assert missed.outside_band == 2
+    # the headline is the measured metric; an estimate only when nothing is measured
+    assert headline([accuracy, measured]) is measured
+    assert headline([accuracy, roc_auc]) is accuracy
+    assert headline([]) is None
+
+
+def test_an_estimate_is_drawn_with_its_band_the_realized_value_reference_and_limit(
+    estimated: list[dict[str, Any]],
+) -> None:
+    _, accuracy, _ = performance_series(estimated)
+    fig = charts.performance_figure(accuracy)
+    names = [t.name for t in fig.data]
+    assert names == [
+        "band upper",
+        "band: ± 3 SE at the window's size",
+        "estimated Accuracy",
+        "realized Accuracy",
+        "reference",
+        "limit (−15%)",
+    ]
+    upper, lower, line, realized, reference, limit = fig.data
+    assert list(upper.y) == [0.99, 0.96, 0.86] and not upper.showlegend
+    assert list(lower.y) == [0.87, 0.84, 0.74] and lower.fill == "tonexty"
+    assert list(line.y) == [0.93, 0.9, 0.8]
+    assert list(line.marker.color) == [charts.OK_COLOR, charts.OK_COLOR, charts.DRIFT_COLOR]
+    assert list(realized.x) == [T0 + timedelta(minutes=10)] and list(realized.y) == [0.88]
+    assert realized.marker.symbol == "diamond"
+    assert list(reference.y) == [0.95, 0.95] and list(limit.y) == [0.8075, 0.8075]
+    assert fig.layout.yaxis.title.text == "Accuracy (estimated)"
+    # the measured metric's chart is as it was
+    measured = charts.performance_figure(performance_series(estimated)[0])
+    assert [t.name for t in measured.data] == ["Accuracy", "reference", "limit (−15%)"]
+
+
+def test_an_estimated_error_metric_has_its_limit_above_the_reference() -> None:
+    row = estimate(
+        "mae", 2.4, lower=2.1, upper=2.7, se=0.1, reference=2.0, threshold=2.3, detector="dle"
+    )
+    (mae,) = performance_series([published(0, [row])])
+    assert mae.lower_is_better and mae.drifted == [True]  # 2.4 > 2.0 × 1.15
+    fig = charts.performance_figure(mae)
+    assert [t.name for t in fig.data][-1] == "limit (+15%)"
+    assert fig.data[2].name == "estimated MAE"
+
+
+def test_a_window_too_small_to_estimate_counts_as_skipped_not_as_unlabelled() -> None:
+    row = estimate("accuracy", None, status="insufficient_data", error="12 rows, at least 100")
+    (series,) = performance_series([published(0, [row])])
+    assert series.estimated and not series.values and series.skipped == 1
+    assert series.band_sigmas is None
+
+
+# -- drift of the features together (the domain classifier) ------------------------------------
+
+
+def together(
+    auc: float | None,
+    threshold: float,
+    ranking: list[dict[str, Any]] | None = None,
+    *,
+    status: ResultStatus = "ok",
+) -> ResultRow:
+    """A domain_classifier result in the shape the detector writes it."""
+    details: dict[str, Any] = {
+        "auc_folds": [auc] * 5 if auc is not None else [],
+        "sample_rows": 200,
+        "current_rows": 200,
+        "threshold_from": "reference splits",
+        "no_drift_auc": {"mean": 0.51, "std_at_sample_size": 0.04, "splits": [0.5, 0.52]},
+        "ranking": ranking or [],
+    }
+    return result(
+        None,
+        "domain_classifier",
+        auc,
+        threshold=threshold,
+        drifted=auc is not None and auc >= threshold,
+        kind="multivariate",
+        status=status,
+        details=details,
+    )
+
+
+RANKING = [
+    {"feature": "a", "importance": 0.5, "auc_drop": 0.2},
+    {"feature": "b", "importance": 0.3, "auc_drop": 0.12},
+    {"feature": "c", "importance": 0.15, "auc_drop": 0.06},
+    {"feature": "d", "importance": 0.05, "auc_drop": 0.02},
+]
+
+
+def test_the_features_together_over_time_against_a_threshold_per_window() -> None:
+    reports = [
+        published(0, [together(0.52, 0.63)]),
+        published(10, [together(None, 0.5, status="insufficient_data")]),
+        published(20, [together(0.91, 0.65, RANKING)]),
+    ]
+    (series,) = multivariate_series(reversed(reports))
+    assert series.detector == "domain_classifier"
+    assert series.values == [0.52, 0.91] and series.thresholds == [0.63, 0.65]
+    assert series.drifted == [False, True] and series.drift_count == 1
+    assert series.report_ids == ["r0", "r20"] and series.skipped == 1
+    assert series.threshold_varies
+    fig = charts.multivariate_figure(series)
+    assert [t.name for t in fig.data] == [
+        "0.5: no difference",
+        "domain_classifier AUC",
+        "threshold (per window)",
+    ]
+    assert list(fig.data[1].y) == [0.52, 0.91] and list(fig.data[2].y) == [0.63, 0.65]
+    assert list(fig.data[1].marker.color) == [charts.OK_COLOR, charts.DRIFT_COLOR]
+    # one threshold for every run (configured): a line across the range
+    fixed = published(30, [together(0.7, 0.65)])
+    (steady,) = multivariate_series([reports[2], fixed])
+    assert not steady.threshold_varies
+    assert [t.name for t in charts.multivariate_figure(steady).data][-1] == "threshold"
+
+
+def test_the_ranking_says_where_the_change_is() -> None:
+    junk = [{"feature": "x", "importance": 1.5}, {"importance": 0.2}, "y", {"feature": "a"}]
+    ranked = ranking({"ranking": [RANKING[2], *junk, RANKING[0], RANKING[3], RANKING[1]]})
+    assert [(r.feature, r.importance) for r in ranked] == [
+        ("a", 0.5),
+        ("b", 0.3),
+        ("c", 0.15),
+        ("d", 0.05),
+    ]
+    assert ranking({"ranking": "nope"}) == [] and ranking({}) == []
+    # the fewest features making up 80% of the change: 0.5 + 0.3
+    assert [r.feature for r in carriers(ranked)] == ["a", "b"]
+    assert carriers([RankedFeature("z", 0.0, 0.0)]) == []
+    (finding,) = multivariate_findings(published(0, [together(0.91, 0.65, RANKING)]))
+    assert finding.statistic == 0.91 and finding.threshold == 0.65 and finding.drifted
+    assert finding.no_drift_mean == 0.51 and finding.no_drift_std == 0.04
+    assert finding.threshold_from == "reference splits" and finding.folds == [0.91] * 5
+    assert [r.feature for r in finding.ranking] == ["a", "b", "c", "d"]
+    # b was also flagged by a per-feature test; a, c and d changed only together
+    fig = charts.ranking_figure(ranked, flagged={"b"})
+    flagged, quiet = fig.data
+    assert (flagged.name, list(flagged.y), list(flagged.x)) == (
+        "flagged by a per-feature test",
+        ["b"],
+        [0.3],
+    )
+    assert quiet.name == "no per-feature test flagged it" and list(quiet.y) == ["a", "c", "d"]
+    assert list(fig.layout.yaxis.categoryarray) == ["d", "c", "b", "a"]  # the largest on top
+    assert flagged.orientation == "h" and list(quiet.text) == ["50%", "15%", "5%"]
+    # a feature the classifier never used is not drawn as a bar of 0%
+    unused = [*ranked, RankedFeature("e", 0.0, 0.0)]
+    assert "e" not in list(charts.ranking_figure(unused).layout.yaxis.categoryarray)
+
+
+def test_drift_of_the_features_together_alone_is_named_on_the_overview() -> None:
+    # before: the card read "Drifting: " with nothing after it
+    only_together = published(0, [psi("a", 0.1), together(0.9, 0.65, RANKING)])
+    summary = summarize_report(only_together)
+    assert summary.drifted and summary.drifted_features == []
+    assert summary.multivariate_drifted == ["domain_classifier"]
+    assert monitor_state(only_together) == "drifting"
+    assert finding_lines(summary) == [
+        ":orange[**Drifting:** the features together (domain_classifier)]"
+    ]
+    both = summarize_report(published(0, [psi("a", 0.9), together(0.9, 0.65)]))
+    assert finding_lines(both) == [
+        ":orange[**Drifting:** a]",
+        ":orange[**Also drifting:** the features together (domain_classifier)]",
+    ]
+    assert finding_lines(summarize_report(published(0, [psi("a", 0.1)]))) == [
+        ":green[No drift in the last run.]"
+    ]
+    assert report_label(only_together) == "2026-03-01 12:00:00 · 0 drifting · together"
+    few = summarize_report(published(0, [], status="insufficient_data"))
+    assert finding_lines(few) == [":gray[Too few rows in the last window to check drift.]"]
+
+
+def test_a_flipped_correlation_ranks_the_two_features_no_per_feature_test_flagged() -> None:
+    # the real detectors: two features whose correlation flips while each stays standard
+    # normal. KS passes both; the domain classifier finds the change and ranks them on top
+    from driftscope import WindowSample
+    from driftscope.core.contracts.detector import FeatureSample
+    from driftscope.plugins.detectors.domain_classifier import (
+        DomainClassifierDetector,
+        DomainClassifierSettings,
+    )
+    from driftscope.plugins.detectors.ks import KSDetector, KSSettings
+
+    def sample(seed: int, rows: int, rho: float) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=rows)
+        y = rho * x + math.sqrt(1 - rho**2) * rng.normal(size=rows)
+        return {"x": x, "y": y, "u": rng.normal(size=rows), "v": rng.normal(size=rows)}
+
+    def window(features: dict[str, np.ndarray]) -> WindowSample:
+        rows = len(features["x"])
+        return WindowSample(
+            features=features,
+            kinds=dict.fromkeys(features, "numeric"),
+            task="classification",
+            predictions=np.array(["1"] * rows, dtype=object),
+            labels=np.array([None] * rows, dtype=object),
+        )
+
+    reference, current = sample(1, 4000, 0.8), sample(2, 1500, -0.8)
+    ks = KSDetector(KSSettings(type="ks", p_value=0.05 / 4))
+    rows = []
+    for name in reference:
+        scored = ks.score(
+            ks.fit(FeatureSample(name, "numeric", reference[name])),
+            FeatureSample(name, "numeric", current[name]),
+        )
+        rows.append(
+            result(
+                name,
+                "ks",
+                scored.statistic,
+                p_value=scored.p_value,
+                threshold=0.0125,
+                drifted=scored.drifted,
+            )
+        )
+    detector = DomainClassifierDetector(DomainClassifierSettings(type="domain_classifier"))
+    (found,) = detector.score(detector.fit(window(reference)), window(current))
+    rows.append(
+        result(
+            None,
+            "domain_classifier",
+            found.statistic,
+            threshold=found.threshold,
+            drifted=found.drifted,
+            kind="multivariate",
+            details=found.details,
+        )
+    )
+    made = published(0, rows)
+    summary = summarize_report(made)
+    assert summary.drifted_features == [] and summary.multivariate_drifted
+    (finding,) = multivariate_findings(made)
+    assert {r.feature for r in finding.ranking[:2]} == {"x", "y"}
+    fig = charts.ranking_figure(finding.ranking, set(summary.drifted_features))
+    (quiet,) = fig.data
+    assert quiet.name == "no per-feature test flagged it"
+    assert set(list(fig.layout.yaxis.categoryarray)[-2:]) == {"x", "y"}  # on top

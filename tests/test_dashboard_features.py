@@ -12,6 +12,7 @@ import pytest
 
 from driftscope.apps.dashboard import charts
 from driftscope.apps.dashboard.data.features import (
+    QUALITY_DECISION,
     distribution,
     feature_table,
     filter_rows,
@@ -23,9 +24,17 @@ from driftscope.apps.dashboard.data.glossary import (
     CORRECTION_HELP,
     DETECTOR_HELP,
     TABLE_HELP,
+    band_help,
     correction_help,
     detector_help,
 )
+from driftscope.apps.dashboard.data.quality import (
+    decision_text,
+    flagged_checks,
+    quality_decisions,
+    quality_flags,
+)
+from driftscope.apps.dashboard.data.reports import finding_lines, summarize_report
 from driftscope.core.contracts.report import FeatureSummary
 from driftscope.core.monitoring.summaries import describe_reference, summarize
 from support.reports import report, result
@@ -230,3 +239,167 @@ def test_every_statistic_and_correction_has_a_help_text() -> None:
         c for c in table.columns if not any(c.startswith(d.detector + " ") for d in table.detectors)
     ]
     assert all(c in TABLE_HELP for c in fixed), fixed
+
+
+# -- the quality detector's decisions ------------------------------------------------------------
+
+
+def _quality_rows(age: np.ndarray, colour: np.ndarray) -> list[Any]:
+    """The real quality detector's results on the two windows, as a report holds them."""
+    from driftscope import WindowSample
+    from driftscope.plugins.detectors.quality import QualityDetector, QualitySettings
+
+    def sample(a: np.ndarray, c: np.ndarray) -> WindowSample:
+        return WindowSample(
+            features={"age": a, "colour": c},
+            kinds={"age": "numeric", "colour": "categorical"},
+            task="classification",
+            predictions=np.array(["1"] * len(a), dtype=object),
+            labels=np.array([None] * len(a), dtype=object),
+        )
+
+    detector = QualityDetector(QualitySettings(type="quality"))
+    profile = detector.fit(sample(AGE_REFERENCE, COLOUR_REFERENCE))
+    # the fixtures' windows differ in length (500 ages, 400 colours): each column is scored
+    # in a window of its own, beside reference values of the other column
+    age_results = detector.score(profile, sample(age, COLOUR_REFERENCE[: len(age)]))
+    colour_results = detector.score(profile, sample(AGE_REFERENCE[: len(colour)], colour))
+    found = []
+    for name, scored in (("age", age_results), ("colour", colour_results)):
+        (row,) = [r for r in scored if r.feature == name]
+        found.append(
+            result(
+                name,
+                "quality",
+                row.statistic,
+                threshold=row.threshold,
+                drifted=row.drifted,
+                details=row.details,
+            )
+        )
+    return found
+
+
+def judged(minutes: int, age: np.ndarray, colour: np.ndarray) -> dict[str, Any]:
+    """A run with the quality detector besides ks, psi and chi2, and both summaries."""
+    made = report(
+        results=[
+            result("age", "ks", 0.02, p_value=0.6, threshold=0.05),
+            *_quality_rows(age, colour),
+        ],
+        at=T0 + timedelta(minutes=minutes),
+        id=f"q{minutes}",
+    )
+    made.features = _summaries(age, colour)
+    return made.to_dict()
+
+
+def test_a_column_that_goes_40_percent_missing_is_flagged_on_that_check() -> None:
+    broken = judged(10, _age_window(0, missing=200), _colour_window(unseen=0))
+    decisions = quality_decisions(broken)
+    age, colour = decisions["age"], decisions["colour"]
+    assert age.flagged and age.worst == "missing"
+    assert age.increase == pytest.approx(200 / 500)  # the reference has no missing age
+    assert age.allowed == 0.05
+    assert [c.check for c in age.exceeded] == ["missing"]
+    (missing,) = age.exceeded
+    assert (missing.reference, missing.current) == (0.0, pytest.approx(200 / 500))
+    assert decision_text(age) == "flagged: missing +40.0 pts"
+    # colour: 4 missing of 400, one in a hundred: under the allowed five
+    assert not colour.flagged and decision_text(colour) == "ok"
+    assert colour.increase == pytest.approx(4 / 400)
+    assert flagged_checks(broken) == {"age": "missing"}
+    # a quality flag is not counted as drift of the feature, but said apart
+    summary = summarize_report(broken)
+    assert summary.drifted_features == [] and summary.quality_flagged == {"age": "missing"}
+    assert finding_lines(summary) == [":red[**Data quality:** age (missing)]"]
+    # the table of the last run puts the decision beside the shares, flagged columns first
+    rows = latest_quality(broken)
+    assert [r["feature"] for r in rows] == ["age", "colour"]
+    assert rows[0][QUALITY_DECISION] == "flagged: missing +40.0 pts"
+    assert rows[0]["missing"] == pytest.approx(200 / 500)
+    # the features table too
+    table = {r["feature"]: r for r in feature_table(broken).rows}
+    assert table["age"]["quality decision"] == "flagged: missing +40.0 pts"
+    assert table["age"]["quality statistic"] == pytest.approx(0.4)
+    assert table["colour"]["quality decision"] == "ok"
+    # a report listed without details keeps the decision, not every check
+    listed = {
+        **broken,
+        "results": [
+            {**r, "details": {"worst": r["details"].get("worst")}} for r in broken["results"]
+        ],
+    }
+    assert decision_text(quality_decisions(listed)["age"]) == "flagged: missing +40.0 pts"
+    assert quality_decisions(listed)["age"].exceeded == []
+
+
+def test_the_quality_detectors_flags_over_time_beside_the_shares() -> None:
+    reports = [
+        judged(20, _age_window(0), _colour_window(unseen=80)),
+        judged(0, _age_window(0), _colour_window(unseen=0)),
+        judged(10, _age_window(0, missing=200), _colour_window(unseen=0)),
+    ]
+    flags = quality_flags(reports)
+    assert flags.runs == 3 and flags.judged
+    assert flags.flagged_features == ["age", "colour"]  # each once: by name
+    flagged = [(p.feature, p.worst, p.time) for p in flags.points if p.flagged]
+    assert flagged == [
+        ("age", "missing", T0 + timedelta(minutes=10)),
+        ("colour", "unseen", T0 + timedelta(minutes=20)),
+    ]
+    fig = charts.quality_flags_figure(flags)
+    by_name = {t.name: t for t in fig.data}
+    assert set(by_name) == {"ok", "missing", "unseen category"}
+    assert list(by_name["missing"].y) == ["age"] and list(by_name["unseen category"].y) == [
+        "colour"
+    ]
+    assert len(by_name["ok"].x) == 4  # 3 runs × 2 columns, less the 2 flags
+    # the share charts ring the run where the detector flagged the column on that check
+    missing = quality_over_time(reports, "missing")
+    age = next(s for s in missing.series if s.feature == "age")
+    assert age.flagged == [False, True, False]
+    ring = next(t for t in charts.quality_figure(missing).data if t.name.startswith("flagged"))
+    assert list(ring.x) == [T0 + timedelta(minutes=10)] and list(ring.y) == [pytest.approx(0.4)]
+    unseen = quality_over_time(reports, "unseen")
+    assert unseen.series[0].flagged == [False, False, True]
+    # without the quality detector nothing is judged
+    assert not quality_flags([published(0, _age_window(0), _colour_window(0))]).judged
+
+
+def test_the_features_table_shows_the_domain_classifiers_share_of_the_change() -> None:
+    run = published(0, _age_window(8), _colour_window(0))
+    run["results"].append(
+        {
+            "kind": "multivariate",
+            "feature": None,
+            "detector": "domain_classifier",
+            "statistic": 0.9,
+            "p_value": None,
+            "threshold": 0.6,
+            "drifted": True,
+            "status": "ok",
+            "error": None,
+            "details": {
+                "ranking": [
+                    {"feature": "age", "importance": 0.8, "auc_drop": 0.3},
+                    {"feature": "colour", "importance": 0.2, "auc_drop": 0.05},
+                ]
+            },
+        }
+    )
+    table = feature_table(run)
+    assert table.change_shares == ["domain_classifier share of change"]
+    assert table.columns[:4] == ["feature", "kind", "drifted", "domain_classifier share of change"]
+    shares = {r["feature"]: r["domain_classifier share of change"] for r in table.rows}
+    assert shares == {"age": 0.8, "colour": 0.2}
+    assert "domain_classifier" not in [d.detector for d in table.detectors]
+
+
+def test_the_window_detectors_have_help_texts() -> None:
+    for detector in ("quality", "cbpe", "dle", "domain_classifier"):
+        assert len(detector_help(detector)) > 150, detector
+        assert "plugin" not in detector_help(detector)
+    assert "0.05" in detector_help("quality") and "0.5" in detector_help("domain_classifier")
+    assert "± 3 standard errors" in band_help(3.0)
+    assert "± 2.5 standard errors" in band_help(2.5)

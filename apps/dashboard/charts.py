@@ -26,8 +26,10 @@ from driftscope.apps.dashboard.data.display import (
 from driftscope.apps.dashboard.data.drift import DetectorSeries, Heatmap
 from driftscope.apps.dashboard.data.features import Distribution, QualityView
 from driftscope.apps.dashboard.data.glossary import QUALITY_NAMES
+from driftscope.apps.dashboard.data.multivariate import MultivariateSeries, RankedFeature
 from driftscope.apps.dashboard.data.performance import PerformanceSeries
-from driftscope.apps.dashboard.data.reports import Comparison, is_probability
+from driftscope.apps.dashboard.data.quality import CHECKS, QualityFlags, points
+from driftscope.apps.dashboard.data.reports import BackfillSpan, Comparison, is_probability
 
 THRESHOLD_COLOR = "#c0392b"
 ECDF_PAD = 0.03
@@ -70,7 +72,8 @@ MIN_TIME_SPAN = timedelta(minutes=10)
 ticks such as 01:18:39.4762."""
 TIME_TICK_FORMATS = [
     {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
-    {"dtickrange": [60_000, 86_400_000], "value": "%H:%M\n%b %d"},
+    # below a day only: daily ticks all read "00:00" (Plotly takes the first stop that fits)
+    {"dtickrange": [60_000, 86_399_999], "value": "%H:%M\n%b %d"},
     {"dtickrange": [86_400_000, None], "value": "%b %d\n%Y"},
 ]
 """Date tick labels by tick spacing: never fractions of a second."""
@@ -350,22 +353,27 @@ def comparison_figure(
 
 def performance_figure(perf: PerformanceSeries, height: int = 320) -> go.Figure:
     """The metric per run against its reference value and the acceptable limit
-    (reference × (1 − max_drop), or × (1 + max_drop) for error metrics)."""
+    (reference × (1 − max_drop), or × (1 + max_drop) for error metrics). An estimated
+    metric is drawn with its band as a shaded area and the realized value as diamonds."""
     fig = go.Figure()
-    colors = [DRIFT_COLOR if d else OK_COLOR for d in perf.drifted]
-    fig.add_trace(
-        go.Scatter(
-            x=perf.times,
-            y=perf.values,
-            name=metric_label(perf.metric),
-            mode="lines+markers",
-            marker={"size": 8, "color": colors},
-            line={"color": CURRENT_COLOR, "width": 2},
-            customdata=[[n if n is not None else "-"] for n in perf.labelled_rows],
-            hovertemplate=f"{metric_label(perf.metric)} %{{y:.3f}}<br>%{{x|%Y-%m-%d %H:%M:%S}}"
-            "<br>labelled rows %{customdata[0]}<extra></extra>",
+    label = metric_label(perf.metric)
+    if perf.estimated:
+        _estimate_traces(fig, perf)
+    else:
+        colors = [DRIFT_COLOR if d else OK_COLOR for d in perf.drifted]
+        fig.add_trace(
+            go.Scatter(
+                x=perf.times,
+                y=perf.values,
+                name=label,
+                mode="lines+markers",
+                marker={"size": 8, "color": colors},
+                line={"color": CURRENT_COLOR, "width": 2},
+                customdata=[[n if n is not None else "-"] for n in perf.labelled_rows],
+                hovertemplate=f"{label} %{{y:.3f}}<br>%{{x|%Y-%m-%d %H:%M:%S}}"
+                "<br>labelled rows %{customdata[0]}<extra></extra>",
+            )
         )
-    )
     span = _span(perf.times)
     if perf.reference_value is not None and span:
         fig.add_trace(
@@ -379,24 +387,356 @@ def performance_figure(perf: PerformanceSeries, height: int = 320) -> go.Figure:
             )
         )
     if perf.limit is not None and span:
-        if perf.max_drop is not None:
+        allowed = perf.allowed_change
+        if allowed is not None:
             sign = "+" if perf.lower_is_better else "−"
-            label = f"limit ({sign}{perf.max_drop:.0%})"
+            limit_name = f"limit ({sign}{allowed:.0%})"
         else:
-            label = "limit"
+            limit_name = "limit"
         fig.add_trace(
             go.Scatter(
                 x=span,
                 y=[perf.limit] * 2,
-                name=label,
+                name=limit_name,
                 mode="lines",
                 line={"color": THRESHOLD_COLOR, "dash": "dash", "width": 2},
                 hovertemplate=f"limit {perf.limit:.3f}<extra></extra>",
             )
         )
-    fig.update_yaxes(title_text=metric_label(perf.metric))
+    fig.update_yaxes(title_text=f"{label} (estimated)" if perf.estimated else label)
+    fig.update_layout(meta={"detector": perf.detector, "metric": perf.metric})
     _time_axis(fig, perf.times)
     return _layout(fig, height=height)
+
+
+BAND_FILL = "rgba(59, 111, 216, 0.16)"
+REALIZED_COLOR = "#1f2937"
+
+
+def _estimate_traces(fig: go.Figure, perf: PerformanceSeries) -> None:
+    """The band (an invisible upper edge, then the lower edge filled up to it), the estimate
+    line, and the realized value where the window had labels."""
+    label = metric_label(perf.metric)
+    sigmas = perf.band_sigmas
+    band_name = f"band: ± {sigmas:g} SE at the window's size" if sigmas else "band"
+    fig.add_trace(
+        go.Scatter(
+            x=perf.times,
+            y=perf.upper,
+            name="band upper",
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+            legendgroup="band",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=perf.times,
+            y=perf.lower,
+            name=band_name,
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=BAND_FILL,
+            legendgroup="band",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=perf.times,
+            y=perf.values,
+            name=f"estimated {label}",
+            mode="lines+markers",
+            marker={"size": 8, "color": [DRIFT_COLOR if d else OK_COLOR for d in perf.drifted]},
+            line={"color": CURRENT_COLOR, "width": 2},
+            customdata=[
+                [_num(lo), _num(hi), f"{n:,}" if n is not None else "-"]
+                for lo, hi, n in zip(perf.lower, perf.upper, perf.realized_rows, strict=True)
+            ],
+            hovertemplate=f"estimated {label} %{{y:.3f}}<br>band %{{customdata[0]}} – "
+            "%{customdata[1]}<br>%{x|%Y-%m-%d %H:%M:%S}<extra></extra>",
+        )
+    )
+    seen = [
+        (t, r, n)
+        for t, r, n in zip(perf.times, perf.realized, perf.realized_rows, strict=True)
+        if r is not None
+    ]
+    if seen:
+        fig.add_trace(
+            go.Scatter(
+                x=[t for t, _, _ in seen],
+                y=[r for _, r, _ in seen],
+                name=f"realized {label}",
+                mode="markers",
+                marker={
+                    "size": 10,
+                    "symbol": "diamond",
+                    "color": REALIZED_COLOR,
+                    "line": {"width": 1, "color": "white"},
+                },
+                customdata=[[f"{n:,}" if n is not None else "-"] for _, _, n in seen],
+                hovertemplate=f"realized {label} %{{y:.3f}}<br>on %{{customdata[0]}} "
+                "labelled rows<br>%{x|%Y-%m-%d %H:%M:%S}<extra></extra>",
+            )
+        )
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def multivariate_figure(series: MultivariateSeries, height: int = 340) -> go.Figure:
+    """A multivariate detector's value per run (the domain classifier's ROC AUC) against the
+    threshold of each run, with 0.5, where the window cannot be told from the reference."""
+    fig = go.Figure()
+    span = _span(series.times)
+    if span:
+        fig.add_trace(
+            go.Scatter(
+                x=span,
+                y=[0.5, 0.5],
+                name="0.5: no difference",
+                mode="lines",
+                line={"color": REFERENCE_COLOR, "width": 1.5, "dash": "dot"},
+                hovertemplate="AUC 0.5: the window cannot be told from the reference"
+                "<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=series.times,
+            y=series.values,
+            name=f"{series.detector} AUC",
+            mode="lines+markers",
+            marker={"size": 8, "color": [DRIFT_COLOR if d else OK_COLOR for d in series.drifted]},
+            line={"color": CURRENT_COLOR, "width": 2},
+            customdata=[
+                [_num(t), "DRIFT" if d else "ok", " (backfilled)" if b else ""]
+                for t, d, b in zip(
+                    series.thresholds, series.drifted, series.backfilled, strict=True
+                )
+            ],
+            hovertemplate="AUC %{y:.3f} (threshold %{customdata[0]}): %{customdata[1]}"
+            "<br>%{x|%Y-%m-%d %H:%M:%S}%{customdata[2]}<extra></extra>",
+        )
+    )
+    known = [(t, v) for t, v in zip(series.times, series.thresholds, strict=True) if v is not None]
+    if known:
+        if series.threshold_varies:
+            x, y, name = [t for t, _ in known], [v for _, v in known], "threshold (per window)"
+        else:
+            x, y, name = _span([t for t, _ in known]), [known[0][1]] * 2, "threshold"
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                name=name,
+                mode="lines",
+                line={"color": THRESHOLD_COLOR, "dash": "dash", "width": 2},
+                hovertemplate="threshold %{y:.3f}<extra></extra>",
+            )
+        )
+    present = [*series.values, *(t for t in series.thresholds if t is not None)]
+    low = min([0.45, *present])
+    fig.update_yaxes(title_text="ROC AUC, window vs reference", range=[low - 0.02, 1.02])
+    fig.update_layout(meta={"detector": series.detector, "kind": "multivariate"})
+    _time_axis(fig, series.times)
+    return _layout(fig, height=height)
+
+
+FLAGGED_BAR_COLOR = "#e05a47"
+QUIET_BAR_COLOR = "#3b6fd8"
+
+
+def ranking_figure(
+    ranked: Sequence[RankedFeature], flagged: set[str] | None = None, limit: int = 15
+) -> go.Figure:
+    """Where the change is: the ``limit`` features the classifier relied on most, as
+    horizontal bars of their share, the largest on top. With ``flagged`` (the features a
+    per-feature test flagged in the same run), the bars say which the per-feature tests
+    missed. Features the classifier did not use at all are left out."""
+    shown = [r for r in ranked if r.importance > 0][:limit]
+    order = [r.feature for r in shown]
+    fig = go.Figure()
+    groups: list[tuple[str, str, bool | None]] = [("share of the change", QUIET_BAR_COLOR, None)]
+    if flagged is not None:
+        groups = [
+            ("flagged by a per-feature test", FLAGGED_BAR_COLOR, True),
+            ("no per-feature test flagged it", QUIET_BAR_COLOR, False),
+        ]
+    for name, color, wanted in groups:
+        chosen = [r for r in shown if wanted is None or (r.feature in (flagged or ())) == wanted]
+        if not chosen:
+            continue
+        fig.add_trace(
+            go.Bar(
+                x=[r.importance for r in chosen],
+                y=[r.feature for r in chosen],
+                orientation="h",
+                name=name,
+                marker={"color": color},
+                text=[f"{r.importance:.0%}" for r in chosen],
+                textposition="outside",
+                cliponaxis=False,
+                customdata=[[_num(r.auc_drop)] for r in chosen],
+                hovertemplate="<b>%{y}</b><br>%{x:.1%} of the change<br>AUC falls by "
+                "%{customdata[0]} when it is shuffled<extra></extra>",
+            )
+        )
+    top = max((r.importance for r in shown), default=0.0)
+    fig.update_xaxes(
+        title_text="share of the classifier's use",
+        tickformat=".0%",
+        range=[0, min(1.0, top * 1.18 + 0.02)],
+    )
+    fig.update_yaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=order[::-1],
+        automargin=True,
+    )
+    fig.update_layout(barmode="overlay", bargap=0.25, meta={"kind": "ranking"})
+    return _layout(fig, height=max(220, 120 + 26 * len(shown)))
+
+
+def quality_flags_figure(flags: QualityFlags, height: int | None = None) -> go.Figure:
+    """The quality detector's decisions over time: one row per column it ever flagged, a
+    marker per run, coloured by the check that grew most where it flagged the column and
+    small and grey where it did not."""
+    fig = go.Figure()
+    rows = flags.flagged_features
+    wanted = set(rows)
+    shown = [p for p in flags.points if p.feature in wanted]
+    calm = [p for p in shown if not p.flagged]
+    if calm:
+        fig.add_trace(
+            go.Scatter(
+                x=[p.time for p in calm],
+                y=[p.feature for p in calm],
+                name="ok",
+                mode="markers",
+                marker={"size": 7, "color": "#c9cdd3"},
+                customdata=[[points(p.increase) if p.increase is not None else "-"] for p in calm],
+                hovertemplate="<b>%{y}</b> ok<br>largest increase %{customdata[0]}"
+                "<br>%{x|%Y-%m-%d %H:%M:%S}<extra></extra>",
+            )
+        )
+    for i, check in enumerate((*CHECKS, None)):
+        chosen = [p for p in shown if p.flagged and p.worst == check]
+        if not chosen:
+            continue
+        title = QUALITY_NAMES.get(check, check) if check else "flagged"
+        fig.add_trace(
+            go.Scatter(
+                x=[p.time for p in chosen],
+                y=[p.feature for p in chosen],
+                name=title,
+                mode="markers",
+                marker={
+                    "size": 13,
+                    "symbol": "square",
+                    "color": QUALITY_COLORS[i % len(QUALITY_COLORS)],
+                    "line": {"width": 1, "color": "white"},
+                },
+                customdata=[
+                    [
+                        points(p.increase) if p.increase is not None else "-",
+                        f"{p.allowed * 100:.1f} pts" if p.allowed is not None else "-",
+                    ]
+                    for p in chosen
+                ],
+                hovertemplate=f"<b>%{{y}}</b> flagged: {title}<br>%{{customdata[0]}} over the "
+                "reference (allowed +%{customdata[1]})<br>%{x|%Y-%m-%d %H:%M:%S}<extra></extra>",
+            )
+        )
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=rows[::-1])
+    fig.update_layout(meta={"kind": "quality flags"})
+    _time_axis(fig, [p.time for p in shown])
+    return _layout(fig, height=height or min(150 + 30 * max(len(rows), 1), 700))
+
+
+QUALITY_COLORS = ("#d63a3a", "#8e44ad", "#e67e22", "#b8860b", "#7f8c9d")
+"""Marker colours of the checks, in :data:`CHECKS` order (then an unnamed check)."""
+
+
+def _column_times(fig: go.Figure) -> list[datetime]:
+    """The run times of a heatmap's columns (none for other figures)."""
+    for trace in fig.data:
+        if trace.type == "heatmap" and trace.x is not None:
+            return sorted(x for x in trace.x if isinstance(x, datetime))
+    return []
+
+
+def _column_edges(columns: Sequence[datetime], span: BackfillSpan) -> tuple[datetime, datetime]:
+    """Where a span's columns begin and end on a heatmap: halfway to the neighbouring
+    columns, so a strip above the cells covers exactly the backfilled ones."""
+    inside = [i for i, t in enumerate(columns) if span.start <= t <= span.end]
+    if not inside:
+        return span.start, span.end
+    first, last = inside[0], inside[-1]
+
+    def half_gap(i: int, j: int) -> timedelta:
+        return (columns[j] - columns[i]) / 2 if 0 <= j < len(columns) else MIN_TIME_SPAN / 4
+
+    before = half_gap(first - 1, first) if first > 0 else half_gap(first, first + 1)
+    after = half_gap(last, last + 1) if last + 1 < len(columns) else half_gap(last - 1, last)
+    return columns[first] - before, columns[last] + after
+
+
+BACKFILL_FILL = "rgba(227, 160, 8, 0.13)"
+BACKFILL_LINE = "#b7791f"
+BACKFILL_NAME = "backfilled runs"
+
+
+def mark_backfilled(
+    fig: go.Figure, spans: Sequence[BackfillSpan], *, strip: bool = False
+) -> go.Figure:
+    """Shade the stretches of a time axis that backfilled runs cover, with one legend entry
+    (``backfilled runs``). ``strip`` draws a band above the plot instead of shading it, for
+    charts whose cells would hide the shade (the heatmap)."""
+    columns = _column_times(fig) if strip else []
+    for i, span in enumerate(spans):
+        x0, x1 = _column_edges(columns, span) if columns else (span.start, span.end)
+        made = (
+            f"made {span.made_from:%Y-%m-%d %H:%M} UTC"
+            if span.made_from is not None
+            else "made later"
+        )
+        fig.add_shape(
+            type="rect",
+            xref="x",
+            x0=x0,
+            x1=x1,
+            yref="paper",
+            y0=1.0 if strip else 0.0,
+            y1=1.04 if strip else 1.0,
+            layer="above" if strip else "below",
+            line={"width": 1 if strip else 0, "color": BACKFILL_LINE},
+            fillcolor=BACKFILL_LINE if strip else BACKFILL_FILL,
+            name=BACKFILL_NAME,
+            legendgroup="backfilled",
+            showlegend=i == 0,
+        )
+        if strip:
+            continue  # above the plot the toolbar would cover a label: the legend names it
+        fig.add_annotation(
+            x=span.start,
+            xref="x",
+            xanchor="left",
+            y=1.0,
+            yref="paper",
+            yanchor="top",
+            text=f"⟲ {span.runs} backfilled",
+            hovertext=f"{span.runs} run(s) made afterwards over past windows, {made}",
+            showarrow=False,
+            font={"size": 11, "color": BACKFILL_LINE},
+            bgcolor="rgba(255, 255, 255, 0.75)",
+        )
+    return fig
 
 
 def alert_timeline(events: Sequence[AlertEventRow], height: int | None = None) -> go.Figure:
@@ -531,6 +871,29 @@ def quality_figure(view: QualityView, height: int = 340, limit: int = 10) -> go.
                 ],
                 hovertemplate=f"<b>{series.feature}</b><br>%{{x|%Y-%m-%d %H:%M:%S}}<br>"
                 "%{y:.2%} (%{customdata[0]} of %{customdata[1]} rows)<extra></extra>",
+            )
+        )
+    ringed = [
+        (t, y, s.feature)
+        for s in view.series[:limit]
+        for t, y, f in zip(s.times, s.shares, s.flagged, strict=True)
+        if f and y is not None
+    ]
+    if ringed:
+        fig.add_trace(
+            go.Scatter(
+                x=[t for t, _, _ in ringed],
+                y=[y for _, y, _ in ringed],
+                text=[name for _, _, name in ringed],
+                name="flagged by the quality detector",
+                mode="markers",
+                marker={
+                    "size": 13,
+                    "color": "rgba(0,0,0,0)",
+                    "line": {"width": 2, "color": DRIFT_COLOR},
+                },
+                hovertemplate="<b>%{text}</b> flagged by the quality detector"
+                "<br>%{x|%Y-%m-%d %H:%M:%S}<extra></extra>",
             )
         )
     fig.update_yaxes(

@@ -11,8 +11,10 @@ serves the store with the API (scheduler off), sends one more drifted batch thro
 
 Monitors:
 
-* ``cancer-drift`` — ks, psi, chi2 (the prediction), performance: drifts in the second half,
-  where :data:`GAPPY_FEATURE` also misses a value in every :data:`GAPPY_EVERY`-th row;
+* ``cancer-drift`` — ks, psi, chi2 (the prediction), performance, and the window detectors
+  quality, cbpe (estimated ROC AUC and accuracy) and domain_classifier: drifts in the second
+  half, where :data:`GAPPY_FEATURE` also misses a value in every :data:`GAPPY_EVERY`-th row
+  (which the quality detector flags);
 * ``cancer-stable`` — psi on features the drift leaves alone: stays ok;
 * ``cancer-idle`` — never run: no reports (the empty state).
 
@@ -96,6 +98,9 @@ def _config(tmp_path: Path, store_url: str, features: list[str]) -> Path:
                 {"type": "psi", "threshold": 0.25},
                 {"type": "chi2", "p_value": 0.05},
                 {"type": "performance", "metric": "accuracy", "max_drop": 0.15, "min_samples": 10},
+                {"type": "quality", "max_increase": 0.05},
+                {"type": "cbpe", "metrics": ["roc_auc", "accuracy"], "min_samples": 50},
+                {"type": "domain_classifier", "min_rows": 50},
             ],
             "alert": {"for_runs": 1, "resolve_runs": 2},
         },
@@ -318,3 +323,110 @@ def build_colours(tmp_path: Path, now: datetime | None = None) -> ColoursScenari
     return ColoursScenario(
         config, COLOURS_ROWS, unseen, missing_colour, missing_x, infinite_x, absurd_x
     )
+
+
+BACKFILL_DAYS = 8
+BACKFILL_DRIFT_FROM = 4  # days from this index on are drifted
+
+
+@dataclass
+class BackfillScenario:
+    """What :func:`start_backfill_api` made: the API, and the window ends of the backfilled
+    runs (oldest first) and of the one run made as usual."""
+
+    server: ServerProcess
+    ends: list[datetime]
+    current_end: datetime
+
+
+def start_backfill_api(
+    scenario: LiveScenario, tmp_path: Path, now: datetime | None = None, **env: str
+) -> BackfillScenario:
+    """An API over a new store whose one monitor, ``cancer-backfill``, was run as a user
+    backfills last week: :data:`BACKFILL_DAYS` daily batches logged through ``/records`` with
+    their own timestamps (labels and probabilities included; drifted from
+    :data:`BACKFILL_DRIFT_FROM` on), then ``POST /v1/monitors/cancer-backfill/run?at=...``
+    for each day's window, then one more batch logged now and an ordinary run. Every
+    backfilled report is made within seconds of the others, long after its window."""
+    now = now or datetime.now(UTC)
+    folder = tmp_path / "backfill"
+    folder.mkdir(parents=True, exist_ok=True)
+    document = yaml.safe_load(scenario.config.read_text(encoding="utf-8"))
+    document["store"] = {"type": "sql", "url": f"sqlite:///{folder / 'backfill.db'}"}
+    document["monitors"] = [
+        {
+            "name": "cancer-backfill",
+            "model": "cancer",
+            "every": "1d",
+            "window": {"last": "1h", "min_samples": 20},
+            "detectors": [
+                {"type": "psi", "threshold": 0.25, "prediction": False},
+                {"type": "performance", "metric": "accuracy", "max_drop": 0.15, "min_samples": 10},
+                {"type": "cbpe", "metrics": ["accuracy"], "min_samples": 50},
+                {"type": "domain_classifier", "min_rows": 50},
+            ],
+        }
+    ]
+    document.pop("notifiers", None)
+    config = folder / "backfill.yaml"
+    config.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    ends = [
+        (now - timedelta(days=BACKFILL_DAYS - day)).replace(microsecond=0)
+        for day in range(BACKFILL_DAYS)
+    ]
+    batches = [
+        _logged_rows(config, tmp_path, batch, scenario.features, end)
+        for batch, end in zip(
+            [
+                d + BACKFILL_DRIFT_FROM if d >= BACKFILL_DRIFT_FROM else d
+                for d in range(BACKFILL_DAYS)
+            ]
+            + [BATCHES],
+            [*ends, now],
+            strict=True,
+        )
+    ]
+    server = ServerProcess(
+        {"DRIFTSCOPE_CONFIG": str(config), "DRIFTSCOPE_SCHEDULER": "false", **env},
+        log_path=folder / "api.log",
+    ).start()
+    headers = {"X-API-Key": env["DRIFTSCOPE_API_KEY"]} if "DRIFTSCOPE_API_KEY" in env else {}
+    try:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=120) as client:
+            for rows in batches:
+                _ok(client.post("/v1/models/cancer/records", json={"rows": rows}))
+            for end in ends:
+                _ok(client.post("/v1/monitors/cancer-backfill/run", params={"at": end.isoformat()}))
+            _ok(client.post("/v1/monitors/cancer-backfill/run"))
+    except BaseException:
+        server.stop()
+        raise
+    return BackfillScenario(server, ends, now)
+
+
+def _logged_rows(
+    config: Path, tmp_path: Path, batch: int, features: list[str], end: datetime
+) -> list[dict[str, Any]]:
+    """Batch ``batch`` as ``/records`` rows spread over the 50 minutes before ``end``, with
+    the served model's own predictions and probabilities and the true labels: predictions
+    made elsewhere, as a user loads them before a backfill."""
+    frame = batch_frame(tmp_path, batch)
+    runtime = Runtime.from_path(config)
+    try:
+        model = runtime.models["cancer"]
+        predictions, proba = model.predict(frame[features].to_numpy(dtype=np.float64))
+        classes = list(model.schema.classes or [])
+    finally:
+        runtime.close()
+    return [
+        {
+            "features": {f: float(frame[f].iloc[i]) for f in features},
+            "prediction": str(predictions[i]),
+            "probabilities": None
+            if proba is None
+            else {c: float(v) for c, v in zip(classes, proba[i], strict=True)},
+            "label": str(int(frame[TARGET].iloc[i])),
+            "timestamp": (end - timedelta(minutes=50) + timedelta(seconds=30 * i)).isoformat(),
+        }
+        for i in range(len(frame))
+    ]

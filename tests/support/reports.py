@@ -97,12 +97,14 @@ def report(
     detector: str = "psi",
     row_status: Mapping[str, ResultStatus] | None = None,
     duration_ms: float | None = None,
+    made_at: datetime | None = None,
+    backfilled: bool = False,
 ) -> Report:
     """A run of ``monitor`` made at ``at`` over the hour before it (``rows`` rows).
 
     Its results are ``results``, then one ``detector`` result per feature of ``drifted``
     (drifting or clean, with the status ``row_status`` gives it). The id is random unless
-    given.
+    given. A ``backfilled`` run is made at ``made_at`` (its window still ends at ``at``).
     """
     features = [
         result(
@@ -118,11 +120,12 @@ def report(
         id=id if id is not None else uuid.uuid4().hex,
         monitor=monitor,
         model=model,
-        created_at=at,
+        created_at=made_at or at,
         window=WindowInfo(
             start=at - timedelta(hours=1), end=at, rows=rows, labelled_rows=labelled_rows
         ),
         results=[*results, *features],
         status=status,
         duration_ms=duration_ms,
+        backfilled=backfilled,
     )

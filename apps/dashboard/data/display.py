@@ -160,6 +160,8 @@ def format_edges(values: list[float], *, percent: bool = False) -> list[str]:
 METRIC_LABELS: dict[str, str] = {
     "accuracy": "Accuracy",
     "f1": "F1",
+    "precision": "Precision",
+    "recall": "Recall",
     "roc_auc": "ROC AUC",
     "mae": "MAE",
     "rmse": "RMSE",

@@ -14,8 +14,10 @@ from driftscope.apps.dashboard.data.values import (
     as_float,
     details_of,
     feature_label,
+    is_backfilled,
     items,
     parse_time,
+    report_time,
     sorted_reports,
 )
 
@@ -25,7 +27,9 @@ class ResultPoint:
     """One result of one report, flattened, with the value its decision is made on.
 
     ``value`` is the adjusted p-value for p-value detectors (KS, chi-square), whose
-    ``threshold`` is a significance level, and the statistic otherwise (PSI).
+    ``threshold`` is a significance level, and the statistic otherwise (PSI). ``time`` is
+    the end of the report's window; ``made`` is when the report was made, which differs for
+    a ``backfilled`` one.
     """
 
     time: datetime
@@ -40,6 +44,8 @@ class ResultPoint:
     status: str
     error: str | None
     uses_p_value: bool
+    backfilled: bool = False
+    made: datetime | None = None
 
     @property
     def value(self) -> float | None:
@@ -53,8 +59,10 @@ def result_points(
     """Every result of every report (oldest report first), optionally of one ``kind``."""
     points: list[ResultPoint] = []
     for report in sorted_reports(reports):
-        time = parse_time(report.get("created_at"))
+        time = report_time(report)
         assert time is not None  # sorted_reports keeps dated reports only
+        backfilled = is_backfilled(report)
+        made = parse_time(report.get("created_at"))
         for row in items(report.get("results")):
             if kind is not None and row.get("kind") != kind:
                 continue
@@ -75,6 +83,8 @@ def result_points(
                     status=str(row.get("status", "ok")),
                     error=row.get("error") if isinstance(row.get("error"), str) else None,
                     uses_p_value=p_raw is not None or p_adjusted is not None,
+                    backfilled=backfilled,
+                    made=made,
                 )
             )
     return points
@@ -208,6 +218,9 @@ def heatmap(reports: Iterable[Mapping[str, Any]], detector: str, kind: str = "fe
 
 def _hover(p: ResultPoint) -> str:
     lines = [f"<b>{p.feature}</b> · {p.detector}", p.time.strftime("%Y-%m-%d %H:%M:%S UTC")]
+    if p.backfilled:
+        made = f", made {p.made:%Y-%m-%d %H:%M} UTC" if p.made is not None else ""
+        lines.append(f"backfilled{made}")
     if p.status != "ok":
         lines.append(f"{p.status}: {p.error or ''}".strip())
     else:

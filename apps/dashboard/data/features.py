@@ -15,6 +15,13 @@ from itertools import pairwise
 from typing import Any, Literal
 
 from driftscope.apps.dashboard.data.display import format_edges
+from driftscope.apps.dashboard.data.multivariate import ranking
+from driftscope.apps.dashboard.data.quality import (
+    decision_text,
+    flagged_checks,
+    is_quality_result,
+    quality_decisions,
+)
 from driftscope.apps.dashboard.data.reports import is_probability
 from driftscope.apps.dashboard.data.values import (
     as_float,
@@ -23,7 +30,7 @@ from driftscope.apps.dashboard.data.values import (
     details_of,
     feature_label,
     items,
-    parse_time,
+    report_time,
     sorted_reports,
 )
 
@@ -145,11 +152,14 @@ class FeatureTable:
     rows: list[dict[str, Any]]
     detectors: list[DetectorColumn]
     has_summaries: bool
+    change_shares: list[str] = field(default_factory=list)
+    """Columns with a multivariate detector's share of the change per feature (the domain
+    classifier's ranking), when the run has one."""
 
     @property
     def columns(self) -> list[str]:
         """Every column, in the order the page shows them."""
-        out = ["feature", "kind", "drifted"]
+        out = ["feature", "kind", "drifted", *self.change_shares]
         for d in self.detectors:
             out += [d.value, d.threshold, d.decision]
         if self.has_summaries:
@@ -165,7 +175,14 @@ class FeatureTable:
         return out
 
 
+def change_share_column(detector: str) -> str:
+    """The table column of a multivariate detector's share of the change."""
+    return f"{detector} share of change"
+
+
 def _decision(row: Mapping[str, Any]) -> str:
+    if is_quality_result(row):
+        return decision_text(next(iter(quality_decisions({"results": [row]}).values()), None))
     status = str(row.get("status", "ok"))
     if status != "ok":
         return status.replace("_", " ")
@@ -217,8 +234,21 @@ def feature_table(
         row["missing"] = view.current.share("missing")
         row["out of range"] = view.current.share("out_of_range") if view.kind == "numeric" else None
         row["unseen"] = view.current.share("unseen") if view.kind == "categorical" else None
+    shares: list[str] = []
+    for result in results:
+        ranked = ranking(details_of(result)) if result.get("kind") == "multivariate" else []
+        if not ranked:
+            continue
+        column_name = change_share_column(str(result.get("detector", "?")))
+        if column_name not in shares:
+            shares.append(column_name)
+        for ranked_feature in ranked:
+            if ranked_feature.feature in rows:
+                rows[ranked_feature.feature][column_name] = ranked_feature.importance
     ordered = sorted(rows.values(), key=lambda r: not r["drifted"])  # stable: report order
-    table = FeatureTable(ordered, list(detectors.values()), has_summaries=bool(views))
+    table = FeatureTable(
+        ordered, list(detectors.values()), has_summaries=bool(views), change_shares=shares
+    )
     for entry in table.rows:
         for name in table.columns:
             entry.setdefault(name, None)
@@ -345,13 +375,16 @@ def distribution(view: FeatureView | None) -> Distribution | None:
 
 @dataclass
 class QualitySeries:
-    """One column's share of one data-quality measure in each run, oldest first."""
+    """One column's share of one data-quality measure in each run, oldest first (each run at
+    its window's end). ``flagged`` marks the runs where the quality detector flagged the
+    column on this measure (its worst check)."""
 
     feature: str
     times: list[datetime] = field(default_factory=list)
     shares: list[float | None] = field(default_factory=list)
     counts: list[int | None] = field(default_factory=list)
     rows: list[int | None] = field(default_factory=list)
+    flagged: list[bool] = field(default_factory=list)
 
     @property
     def peak(self) -> float:
@@ -397,8 +430,9 @@ def quality_over_time(
         if not views:
             continue
         runs += 1
-        time = parse_time(report.get("created_at"))
+        time = report_time(report)
         assert time is not None  # sorted_reports keeps dated reports only
+        flags = flagged_checks(report)
         for view in views.values():
             if view.result_kind not in kinds or not _applies(measure, view.kind):
                 continue
@@ -407,19 +441,28 @@ def quality_over_time(
             series.shares.append(view.current.share(measure))
             series.counts.append(getattr(view.current, measure))
             series.rows.append(view.current.rows)
+            series.flagged.append(flags.get(view.name) == measure)
     dirty = [s for s in found.values() if s.peak > 0]
     dirty.sort(key=lambda s: (-s.peak, s.feature))
     clean = sorted(name for name, s in found.items() if s.peak == 0)
     return QualityView(measure, dirty, clean, runs)
 
 
+QUALITY_DECISION = "quality detector"
+"""The column of :func:`latest_quality` with the quality detector's decision."""
+
+
 def latest_quality(report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """One row per column of a report: each data-quality share of its window."""
+    """One row per column of a report: each data-quality share of its window and, when the
+    monitor has the quality detector, its decision on the column (flagged ones first)."""
+    decisions = quality_decisions(report)
     rows = []
     for view in summaries(report).values():
         row: dict[str, Any] = {"feature": view.name, "kind": view.kind}
         for measure in QUALITY_MEASURES:
             row[measure] = view.current.share(measure) if _applies(measure, view.kind) else None
         row["rows"] = view.current.rows
+        if decisions:
+            row[QUALITY_DECISION] = decision_text(decisions.get(view.name))
         rows.append(row)
-    return rows
+    return sorted(rows, key=lambda r: not str(r.get(QUALITY_DECISION, "")).startswith("flagged"))

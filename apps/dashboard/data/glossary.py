@@ -41,6 +41,44 @@ DETECTOR_HELP: dict[str, str] = {
         "(1 − max_drop), e.g. 0.15 allows accuracy 0.95 to fall to 0.81. It needs labels "
         "(POST …/feedback), so it lags the other detectors."
     ),
+    "cbpe": (
+        "Confidence-based performance estimation: the classifier's ROC AUC, accuracy, F1, "
+        "precision or recall estimated from its probabilities alone, before any label "
+        "arrives. If the probabilities are calibrated (checked, and corrected, on the "
+        "labelled reference), a row predicted with 90% confidence is right 9 times in 10, so "
+        "summing them over the window gives the expected confusion matrix and every metric "
+        "from it. Drift is an estimate below the limit, reference × (1 − max_drop): 0.15 "
+        "lets ROC AUC 0.95 fall to 0.81. It cannot see a change that leaves the model "
+        "confident and wrong (the labels' own meaning moving), which is why the realized "
+        "value is drawn beside it once labels exist."
+    ),
+    "dle": (
+        "Direct loss estimation, for regressors: a second model learned on the reference "
+        "predicts how large each row's error will be from its inputs and the prediction, so "
+        "the window's MAE and RMSE are estimated before labels arrive. Drift is an estimate "
+        "above the limit, reference × (1 + max_drop): 0.15 lets an MAE of 2.0 grow to 2.3. "
+        "The realized error is drawn beside it once labels exist."
+    ),
+    "domain_classifier": (
+        "Domain classifier: a gradient-boosted classifier is trained to tell the window's "
+        "rows from the reference's, on every feature at once, and its cross-validated ROC "
+        "AUC is the statistic. 0.5 means it cannot tell them apart (nothing changed); 1 means "
+        "it always can. It sees changes no single-feature test can, such as two features "
+        "whose correlation flips while each keeps its own distribution. Drift is an AUC at "
+        "or above the threshold, which unless configured is learned from the reference "
+        "alone: its own random halves give the AUC of no change, and the threshold is that "
+        "plus z (3) standard deviations at the window's sample size, so it moves a little "
+        "with the window's size."
+    ),
+    "quality": (
+        "Data quality: per feature, the share of rows that are missing, infinite, outside the "
+        "reference's range (or the configured bounds), or of a category the reference never "
+        "had, each compared with the same share in the reference. The statistic is the "
+        "largest increase of a share, in absolute terms (0.38 = 38 more rows in a hundred); "
+        "a feature is flagged when it is above max_increase (0.05 by default: five more "
+        "broken rows in a hundred than the reference had). A broken upstream join (a column "
+        "suddenly 40% missing) shows here, while a drift test only sees the values left."
+    ),
 }
 
 CORRECTION_HELP: dict[str, str] = {
@@ -113,6 +151,54 @@ DISTRIBUTION_HELP = (
     "shares of each side's non-missing values, so a reference of 5,000 rows and a window of "
     "500 compare directly. Hatched bars at the ends hold values outside the reference's range; "
     "'(unseen)' holds categories the reference never had."
+)
+
+
+def band_help(sigmas: float | None) -> str:
+    """What an estimate's shaded band is, with the standard errors it spans."""
+    width = f"± {sigmas:g}" if sigmas is not None else "± a few (band_sigmas)"
+    return (
+        f"The shaded band is where the realized value is expected to fall: the estimate "
+        f"{width} standard errors of the metric on a window of this size (binomial for "
+        "accuracy, precision, recall and F1; Hanley–McNeil for ROC AUC; the spread of the "
+        "errors for MAE and RMSE). Small windows give wide bands. Diamonds are the realized "
+        "value on the window's labelled rows, once labels have arrived: inside the band, the "
+        "estimate held."
+    )
+
+
+ESTIMATE_HELP = (
+    "Estimated performance needs no labels: the estimate is there the moment a window "
+    "closes, weeks before labels confirm it."
+)
+
+MULTIVARIATE_HELP = (
+    "Whether the data moved as a whole, and where: the domain classifier's cross-validated "
+    "ROC AUC at telling each window from the reference (0.5: no difference), against its "
+    "threshold. A change spread thinly over many features, or one in how features relate, "
+    "shows here even when no single feature drifts."
+)
+
+RANKING_HELP = (
+    "Where the change is: how much the classifier relied on each feature to tell the window "
+    "from the reference, measured by shuffling that feature's values and seeing how far its "
+    "AUC fell (permutation importance), as shares of the total. The top few bars are where "
+    "to look first. A feature high here that no per-feature test flagged changed in how it "
+    "relates to the others, not in its own distribution."
+)
+
+QUALITY_DETECTOR_HELP = (
+    "The quality detector's decision per column: flagged when the share of missing, "
+    "infinite, out-of-range or unseen-category values grew by more than max_increase over "
+    "the reference's own share; the check named is the one that grew most, in percentage "
+    "points (+38.2 pts: 38.2 more broken rows in a hundred than the reference had)."
+)
+
+BACKFILL_HELP = (
+    "A backfilled run was made afterwards over a past window (driftscope backfill, or "
+    "POST /v1/monitors/{name}/run?at=…). Charts place it at its window's end, where its "
+    "data is from; the time range counts runs by when they were made, so a backfill of last "
+    "quarter made today shows today."
 )
 
 HEATMAP_HELP = (

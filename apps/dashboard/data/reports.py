@@ -1,24 +1,28 @@
 """One report: its summary (features checked, drifting, failed), the monitor state it gives
 with the monitor's alerts, and per result the reference-against-current comparison and the
-sample counts."""
+sample counts; and of a list of reports, the time spans that backfills covered."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 from typing import Any, Literal
 
 from driftscope.apps.dashboard.data.display import format_edges, format_number
+from driftscope.apps.dashboard.data.glossary import QUALITY_NAMES
+from driftscope.apps.dashboard.data.quality import flagged_checks, is_quality_result, points
 from driftscope.apps.dashboard.data.values import (
     as_float,
     as_int,
     as_mapping,
     details_of,
     feature_label,
+    is_backfilled,
     items,
     parse_time,
+    report_time,
     sorted_reports,
 )
 
@@ -27,7 +31,14 @@ MonitorState = Literal["ok", "drifting", "firing", "failing", "no_data"]
 
 @dataclass
 class ReportSummary:
-    """What a monitor's card and the Monitor page header say about one report."""
+    """What a monitor's card and the Monitor page header say about one report.
+
+    ``drifted_features`` are the features a drift detector flagged; ``quality_flagged`` the
+    features the quality detector flagged, with the check that grew most;
+    ``multivariate_drifted`` the detectors that found the features drifting together (a
+    domain classifier). ``window_end`` is where the report sits in time; ``created_at`` when
+    it was made, later for a ``backfilled`` one.
+    """
 
     id: str
     created_at: datetime | None
@@ -40,6 +51,10 @@ class ReportSummary:
     failed: list[str]
     prediction_drifted: bool
     performance_drifted: bool
+    multivariate_drifted: list[str] = field(default_factory=list)
+    quality_flagged: dict[str, str] = field(default_factory=dict)
+    window_end: datetime | None = None
+    backfilled: bool = False
 
     @property
     def feature_count(self) -> int:
@@ -48,18 +63,23 @@ class ReportSummary:
 
 
 def summarize_report(report: Mapping[str, Any]) -> ReportSummary:
-    """Counts of one report: features checked and drifting, failures, window rows."""
+    """Counts of one report: features checked and drifting (a data-quality finding is
+    counted apart), drift of the features together, failures, window rows."""
     window = as_mapping(report.get("window"))
     results = items(report.get("results"))
     features: dict[str, None] = {}
     drifted: dict[str, None] = {}
+    together: dict[str, None] = {}
     failed: list[str] = []
     for row in results:
         label = feature_label(row)
-        if row.get("kind", "feature") == "feature":
+        kind = row.get("kind", "feature")
+        if kind == "feature":
             features.setdefault(label, None)
-            if row.get("drifted"):
+            if row.get("drifted") and not is_quality_result(row):
                 drifted.setdefault(label, None)
+        elif kind == "multivariate" and row.get("drifted"):
+            together.setdefault(str(row.get("detector", "?")), None)
         if row.get("status") == "failed":
             failed.append(f"{row.get('detector', '?')} on {label}: {row.get('error') or 'failed'}")
     any_drift = report.get("drifted")
@@ -79,6 +99,10 @@ def summarize_report(report: Mapping[str, Any]) -> ReportSummary:
         performance_drifted=any(
             r.get("drifted") for r in results if r.get("kind") == "performance"
         ),
+        multivariate_drifted=list(together),
+        quality_flagged=flagged_checks(report),
+        window_end=report_time(report),
+        backfilled=is_backfilled(report),
     )
 
 
@@ -131,6 +155,48 @@ def state_tallies(
         if report is not None and summarize_report(report).drifted:
             tallies["drifting"] += 1
     return tallies
+
+
+def finding_lines(summary: ReportSummary) -> list[str]:
+    """What a monitor's card says about its last run, as Streamlit markdown lines: why it has
+    no answer, or what drifted (the features, the features together, the prediction, the
+    performance) and which columns the quality detector flagged."""
+    if summary.status == "waiting_for_predictions":  # a status the API may publish
+        return [":gray[Waiting for the first predictions of the model.]"]
+    if summary.status == "insufficient_data":
+        return [":gray[Too few rows in the last window to check drift.]"]
+    if summary.failed:
+        return [f":violet[{len(summary.failed)} detector run(s) failed: {summary.failed[0]}]"]
+    lines = []
+    if summary.drifted_features:
+        shown = ", ".join(summary.drifted_features[:4])
+        more = len(summary.drifted_features) - 4
+        lines.append(f":orange[**Drifting:** {shown}{f' +{more} more' if more > 0 else ''}]")
+    others = [
+        text
+        for text, on in (
+            (
+                f"the features together ({', '.join(summary.multivariate_drifted)})",
+                bool(summary.multivariate_drifted),
+            ),
+            ("prediction", summary.prediction_drifted),
+            ("performance", summary.performance_drifted),
+        )
+        if on
+    ]
+    if others:
+        lead = "Also drifting" if summary.drifted_features else "Drifting"
+        lines.append(f":orange[**{lead}:** {', '.join(others)}]")
+    if summary.quality_flagged:
+        flagged = [
+            f"{name} ({QUALITY_NAMES.get(check, check)})"
+            for name, check in summary.quality_flagged.items()
+        ]
+        rest = f" +{len(flagged) - 3} more" if len(flagged) > 3 else ""
+        lines.append(f":red[**Data quality:** {', '.join(flagged[:3])}{rest}]")
+    if not lines:
+        lines.append(":green[No drift in the last run.]")
+    return lines
 
 
 def drifted_count_series(reports: Iterable[Mapping[str, Any]]) -> list[int]:
@@ -321,16 +387,69 @@ def result_numbers(result: Mapping[str, Any]) -> list[ResultNumber]:
     elif details.get("severity") is not None:
         numbers.append(ResultNumber("severity", str(details.get("severity"))))
     numbers.append(ResultNumber("threshold", format_number(as_float(result.get("threshold")))))
+    worst = details.get("worst")
+    increase = as_float(result.get("statistic"))
+    if is_quality_result(result) and isinstance(worst, str) and increase is not None:
+        numbers[0] = ResultNumber(
+            "largest increase", points(increase), f"{QUALITY_NAMES.get(worst, worst)} share"
+        )
     return numbers
 
 
+BACKFILLED_MARK = "⟲ backfilled"
+"""How a backfilled run is marked where runs are listed."""
+
+
 def report_label(report: Mapping[str, Any]) -> str:
-    """A run in a selector: its time and how many features drifted (or its status)."""
+    """A run in a selector: its window's end, how many features drifted (or its status), and
+    whether it was backfilled."""
     summary = summarize_report(report)
-    when = f"{summary.created_at:%Y-%m-%d %H:%M:%S}" if summary.created_at else summary.id
+    moment = summary.window_end or summary.created_at
+    when = f"{moment:%Y-%m-%d %H:%M:%S}" if moment else summary.id
     if summary.status != "ok":
-        return f"{when} · {summary.status.replace('_', ' ')}"
-    return f"{when} · {len(summary.drifted_features)} drifting"
+        text = f"{when} · {summary.status.replace('_', ' ')}"
+    else:
+        text = f"{when} · {len(summary.drifted_features)} drifting"
+        if summary.multivariate_drifted:
+            text += " · together"
+    return f"{text} · {BACKFILLED_MARK}" if summary.backfilled else text
+
+
+@dataclass(frozen=True)
+class BackfillSpan:
+    """Consecutive backfilled runs on a time axis: from the first one's window start to the
+    last one's window end, and how many runs, made between ``made_from`` and ``made_to``."""
+
+    start: datetime
+    end: datetime
+    runs: int
+    made_from: datetime | None
+    made_to: datetime | None
+
+
+def backfill_spans(reports: Iterable[Mapping[str, Any]]) -> list[BackfillSpan]:
+    """The stretches of time covered by backfilled runs, oldest first: runs next to each
+    other in time order form one stretch, and a scheduled run between them ends it."""
+    spans: list[BackfillSpan] = []
+    group: list[Mapping[str, Any]] = []
+    for report in [*sorted_reports(reports), None]:
+        if report is not None and is_backfilled(report):
+            group.append(report)
+            continue
+        if group:
+            spans.append(_span_of(group))
+            group = []
+    return spans
+
+
+def _span_of(group: list[Mapping[str, Any]]) -> BackfillSpan:
+    ends = [t for t in (report_time(r) for r in group) if t is not None]
+    starts = [parse_time(as_mapping(r.get("window")).get("start")) for r in group]
+    made = [t for t in (parse_time(r.get("created_at")) for r in group) if t is not None]
+    start = min([t for t in starts if t is not None and t <= min(ends)] or [min(ends)])
+    return BackfillSpan(
+        start, max(ends), len(group), min(made, default=None), max(made, default=None)
+    )
 
 
 def correction_of(report: Mapping[str, Any]) -> str | None:

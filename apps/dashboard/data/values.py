@@ -1,5 +1,6 @@
 """Reading the API's JSON defensively: the lists in an answer, numbers, times, a result's
-``details`` and the name it is shown under, and reports in time order.
+``details`` and the name it is shown under, and reports in time order (placed at their
+window's end, so a backfilled report sits where its data is from).
 
 Every reader gives ``None`` or an empty list for a missing or malformed value, never an
 exception: the other modules of this package build on these so that they stay defensive too.
@@ -89,17 +90,35 @@ def feature_label(row: Mapping[str, Any]) -> str:
     return str(kind or "?")
 
 
+def report_time(report: Mapping[str, Any]) -> datetime | None:
+    """Where a report sits on a time axis: the end of its window, which is when its data is
+    from. A backfilled report is made long after its window ended (``created_at`` is when it
+    was made), and a scheduled one ends its window the moment it runs; a report without a
+    readable window end falls back to ``created_at``."""
+    end = parse_time(as_mapping(report.get("window")).get("end"))
+    return end if end is not None else parse_time(report.get("created_at"))
+
+
+def is_backfilled(report: Mapping[str, Any]) -> bool:
+    """Whether a report was made afterwards over a past window (``driftscope backfill``)."""
+    return report.get("backfilled") is True
+
+
 def sorted_reports(reports: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Reports with a readable ``created_at``, oldest first."""
-    dated: list[tuple[datetime, Mapping[str, Any]]] = []
+    """Reports with a readable time (:func:`report_time`), oldest window first; reports of
+    one window end in the order they were made."""
+    dated: list[tuple[datetime, datetime, Mapping[str, Any]]] = []
     for r in reports:
-        moment = parse_time(r.get("created_at")) if isinstance(r, Mapping) else None
+        if not isinstance(r, Mapping):
+            continue
+        moment = report_time(r)
         if moment is not None:
-            dated.append((moment, r))
-    return [r for _, r in sorted(dated, key=lambda p: p[0])]
+            made = parse_time(r.get("created_at")) or moment
+            dated.append((moment, made, r))
+    return [r for _, _, r in sorted(dated, key=lambda p: (p[0], p[1]))]
 
 
 def latest_report(reports: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The newest report, or ``None``."""
+    """The report whose window ends last (the newest data), or ``None``."""
     ordered = sorted_reports(reports)
     return ordered[-1] if ordered else None

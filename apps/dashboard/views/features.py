@@ -23,19 +23,29 @@ from driftscope.apps.dashboard.data.features import (
     summaries,
 )
 from driftscope.apps.dashboard.data.glossary import (
+    BACKFILL_HELP,
     DISTRIBUTION_HELP,
     MEASURE_HELP,
+    QUALITY_DETECTOR_HELP,
+    RANKING_HELP,
     TABLE_HELP,
     correction_help,
     detector_help,
 )
-from driftscope.apps.dashboard.data.reports import correction_of, report_label, summarize_report
-from driftscope.apps.dashboard.data.values import parse_time, sorted_reports
+from driftscope.apps.dashboard.data.quality import QUALITY_DETECTOR
+from driftscope.apps.dashboard.data.reports import (
+    backfill_spans,
+    correction_of,
+    report_label,
+    summarize_report,
+)
+from driftscope.apps.dashboard.data.values import is_backfilled, report_time, sorted_reports
 
 # shares in percent with one decimal (0.3%, which Streamlit's "percent" preset rounds to 0%);
 # the frame holds them as percentages. (A page script's bare strings are printed by
 # Streamlit's "magic", so constants here carry comments, not docstrings.)
 SHARE_FORMAT = "%.1f%%"
+DECISION_WIDTH = 240  # pixels: the quality decision, "flagged: out of range +42.0 pts", whole
 SHARE_COLUMNS = ("missing", "out of range", "unseen")
 NUMBER_FORMAT = "%.4g"
 ROW_HEIGHT = 35
@@ -64,7 +74,10 @@ def _column_config(table: FeatureTable) -> dict[str, Any]:
         )
         config[d.decision] = st.column_config.TextColumn(
             d.decision,
-            help=f"drift, ok, or why {d.detector} could not decide (failed, insufficient data).",
+            help=QUALITY_DETECTOR_HELP
+            if d.detector == QUALITY_DETECTOR
+            else f"drift, ok, or why {d.detector} could not decide (failed, insufficient data).",
+            width=DECISION_WIDTH if d.detector == QUALITY_DETECTOR else None,
         )
     for name in ("reference mean", "current mean", "reference std", "current std"):
         config[name] = st.column_config.NumberColumn(
@@ -74,6 +87,8 @@ def _column_config(table: FeatureTable) -> dict[str, Any]:
         config[name] = st.column_config.NumberColumn(
             name, help=TABLE_HELP[name], format=SHARE_FORMAT
         )
+    for name in table.change_shares:
+        config[name] = st.column_config.NumberColumn(name, help=RANKING_HELP, format=SHARE_FORMAT)
     return config
 
 
@@ -102,7 +117,7 @@ def _table_section(report: Mapping[str, Any], name: str) -> list[str]:
         note += " · this run was saved before per-feature summaries existed"
     st.caption(note)  # between the filters and the table, under the table's own toolbar
     frame = pd.DataFrame(rows, columns=table.columns)
-    for column in SHARE_COLUMNS:
+    for column in (*SHARE_COLUMNS, *table.change_shares):
         if column in frame:
             frame[column] = pd.to_numeric(frame[column]) * 100
     st.dataframe(
@@ -182,9 +197,12 @@ def _distribution_section(
             or detectors[0]
         )
         ds = series[str(detector)]
-        shown_at = parse_time(report.get("created_at"))
+        shown_at = report_time(report)
         st.plotly_chart(
-            charts.drift_lines(ds, [feature], height=340, highlight=shown_at),
+            charts.mark_backfilled(
+                charts.drift_lines(ds, [feature], height=340, highlight=shown_at),
+                backfill_spans(reports),
+            ),
             key="feature_drift",
             config=charts.PLOTLY_CONFIG,
         )
@@ -237,7 +255,22 @@ def render() -> None:
         facts.append(f"sampled to {sampled:,} rows (PSI and chi-square counted every row)")
     if correction:
         facts.append(f"p-values corrected with {correction}")
-    st.caption(" · ".join(facts), help=correction_help(correction))
+    if is_backfilled(report):
+        made = summarize_report(report).created_at
+        facts.append(
+            ":orange[⟲ backfilled]"
+            + (f" on {made:%Y-%m-%d %H:%M} UTC" if made is not None else "")
+            + " over a past window"
+        )
+    st.caption(
+        " · ".join(facts),
+        help="\n\n".join(
+            h
+            for h in (correction_help(correction), BACKFILL_HELP if is_backfilled(report) else None)
+            if h
+        )
+        or None,
+    )
     features = _table_section(report, name)
     _distribution_section(reports, report, features, name)
 

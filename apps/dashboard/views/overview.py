@@ -13,6 +13,7 @@ from driftscope.apps.dashboard.data.catalog import MonitorInfo, model_names, mon
 from driftscope.apps.dashboard.data.display import STATE_BADGE_COLORS, STATE_ICONS, STATE_LABELS
 from driftscope.apps.dashboard.data.reports import (
     drifted_count_series,
+    finding_lines,
     monitor_state,
     state_tallies,
     summarize_report,
@@ -62,31 +63,12 @@ def _monitor_card(monitor: MonitorInfo, reports: list[Any], alerts: list[dict[st
             delta_color="off",
             delta_arrow="off",
         )
-        st.caption(f":material/schedule: last run {ui.when(summary.created_at)}")
-        if summary.status == "waiting_for_predictions":
-            st.markdown(":gray[Waiting for the first predictions of the model.]")
-        elif summary.status == "insufficient_data":
-            st.markdown(":gray[Too few rows in the last window to check drift.]")
-        elif summary.failed:
-            st.markdown(
-                f":violet[{len(summary.failed)} detector run(s) failed: {summary.failed[0]}]"
-            )
-        elif summary.drifted_features:
-            shown = ", ".join(summary.drifted_features[:4])
-            more = len(summary.drifted_features) - 4
-            st.markdown(f":orange[**Drifting:** {shown}{f' +{more} more' if more > 0 else ''}]")
-        elif summary.drifted:
-            parts = [
-                p
-                for p, on in (
-                    ("prediction", summary.prediction_drifted),
-                    ("performance", summary.performance_drifted),
-                )
-                if on
-            ]
-            st.markdown(f":orange[**Drifting:** {', '.join(parts)}]")
-        else:
-            st.markdown(":green[No drift in the last run.]")
+        when = f"last run {ui.when(summary.created_at)}"
+        if summary.backfilled and summary.window_end is not None:
+            when = f"newest window ends {ui.when(summary.window_end)} · ⟲ backfilled"
+        st.caption(f":material/schedule: {when}")
+        for line in finding_lines(summary):
+            st.markdown(line)
         st.page_link(
             ui.page_path("monitor"),
             label="Open monitor",
