@@ -116,7 +116,7 @@ def _readme_webhook_recipe() -> tuple[Callable[..., bool], str]:
     """The README's receiver-side ``verify`` function, executed as printed, and the
     signature it states for its worked example."""
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("The webhook notifier (`type: webhook`)") :]
+    section = text[text.index("With a `secret`, every request carries") :]
     start = section.index("```python\n") + len("```python\n")
     code = section[start : section.index("\n```\n", start)]
     namespace: dict[str, object] = {}
