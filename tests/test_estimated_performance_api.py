@@ -194,3 +194,68 @@ def test_a_probability_outside_0_1_names_its_row(
     ((key, message),) = info.value.problems
     assert key == "models[outside].probability_columns.1"
     assert "data row 5" in message and "1.5" in message
+
+
+async def test_a_regressor_served_elsewhere_gets_estimated_errors_from_yaml(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """dle from YAML to report: a regressor served elsewhere (reference CSV with its
+    predictions), records posted with timestamps, errors estimated before any label."""
+    rng = np.random.default_rng(0)
+
+    def rows(count: int, mean: float) -> pd.DataFrame:
+        x = rng.normal(mean, 1.0, size=count)
+        y = 2 * x + (0.5 + np.abs(x)) * rng.normal(size=count)
+        return pd.DataFrame({"x": x, "noise": rng.normal(size=count), "y": y, "pred": 2 * x})
+
+    reference = tmp_path / "regressor.csv"
+    rows(20_000, 0.0).to_csv(reference, index=False)
+    config = tmp_path / "regressor.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "store": {"type": "sql", "url": sqlite_url},
+                "models": [
+                    {
+                        "name": "price",
+                        "reference": str(reference),
+                        "target": "y",
+                        "prediction_column": "pred",
+                        "task": "regression",
+                    }
+                ],
+                "monitors": [
+                    {
+                        "name": "price-errors",
+                        "model": "price",
+                        "every": "1h",
+                        "window": {"last": "1h", "min_samples": 50},
+                        "detectors": [{"type": "dle", "min_samples": 50}],
+                    }
+                ],
+            }
+        )
+    )
+    window = rows(2_000, 1.0)  # harder inputs: the error grows
+    now = datetime.now(UTC)
+    records = [
+        {
+            "features": {"x": float(r.x), "noise": float(r.noise)},
+            "prediction": float(r.pred),
+            "timestamp": (now - timedelta(minutes=30) + timedelta(seconds=i)).isoformat(),
+        }
+        for i, r in enumerate(window.itertuples())
+    ]
+    settings = DeploymentSettings(config=config, scheduler=False, logging="durable")
+    async with api_client(create_app(settings)) as client:
+        response = await client.post("/v1/models/price/records", json={"rows": records})
+        assert response.status_code == 200, response.text
+        report = (await client.post("/v1/monitors/price-errors/run")).json()
+    results = {r["feature"]: r for r in report["results"] if r["detector"] == "dle"}
+    assert set(results) == {"mae", "rmse"}
+    mae = results["mae"]
+    assert mae["status"] == "ok" and mae["kind"] == "performance", mae
+    assert mae["details"]["realized_rows"] == 0
+    realized = float(np.abs(window.y - window.pred).mean())  # the labels dle never saw
+    assert mae["details"]["lower"] <= realized <= mae["details"]["upper"]
+    assert mae["drifted"] and mae["statistic"] > mae["threshold"]
