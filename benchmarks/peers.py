@@ -428,8 +428,8 @@ CHECKS: dict[str, Callable[[Data], Callable[[], Results]]] = {
     "scipy": _scipy,
 }
 IMPORTS = {
-    "driftscope": "core",
-    "driftscope-cached": "core",
+    "driftscope": "driftscope",
+    "driftscope-cached": "driftscope",
     "evidently": "evidently",
     "nannyml": "nannyml",
     "alibi": "alibi_detect",
