@@ -14,17 +14,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from support.api_helpers import REPO, ServerProcess, make_demo_config
+from support.machine import require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path(os.environ.get("DRIFTSCOPE_TEST_CHROMIUM", "/usr/bin/chromium"))
 OUTPUT = REPO / "test-output" / "docs"
 
-pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):  # .ci/run installs it: in CI a missing browser is a failure
-        pytest.fail(f"no Chromium at {CHROMIUM} in CI", pytrace=False)
-    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium", allow_module_level=True)
+require_browser(CHROMIUM)  # fails under CI or DRIFTSCOPE_REQUIRE_BROWSER=1, skips elsewhere
 
 from playwright.sync_api import Page, Route, sync_playwright  # noqa: E402
 

@@ -42,6 +42,7 @@ from driftscope.core.alerting.rules import MonitorAlerting
 from driftscope.core.config.yaml_file import load_config
 from driftscope.core.plugin_system.manager import create_plugin_manager
 from support.project_folder import shadowing_packages
+from support.waiting import wait_until
 
 DRIFTING = {"mean radius", "mean texture", "mean perimeter", "radius error", "texture error"}
 SHORT = ["--once", "--no-dashboard", "--requests", "600", "--rate", "100", "--every", "2"]
@@ -445,11 +446,13 @@ def test_the_alert_printer_prints_each_change_once_grouped_by_its_report(tmp_pat
         later = start + timedelta(minutes=1)
         drifting = dict.fromkeys(features, True) | {"f03": False}
         alerts.handle_report(report(drifting, monitor=MONITOR, at=later), now=later)
-        deadline = time.monotonic() + 30
-        printed = ""
-        while "resolved" not in printed and time.monotonic() < deadline:
-            printed += console.export_text()
-            time.sleep(0.05)
+        seen: list[str] = []
+        # the polling thread prints the change's two lines: wait for the second one
+        wait_until(
+            lambda: seen.append(console.export_text()) is None and "on f03" in "".join(seen),
+            what="the printer's resolved lines",
+        )
+        printed = "".join(seen)
         assert re.search(rf"^alert \d\d:\d\d:\d\d {MONITOR}: 1 resolved$", printed, re.M), printed
         assert re.search(
             r"^\s+resolved psi on f03: statistic 0\.01 < threshold 0\.25$", printed, re.M

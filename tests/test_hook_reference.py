@@ -18,7 +18,6 @@ import asyncio
 import inspect
 import re
 import threading
-import time
 import types
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -55,6 +54,7 @@ from driftscope.testing import check_notifier
 from support.api_helpers import api_client
 from support.factories import demo_model, log_traffic, write_config
 from support.reports import report
+from support.waiting import wait_until_async
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "plugins.md"
@@ -251,10 +251,11 @@ async def test_every_hook_fires_in_a_real_run(tmp_path: Path, sqlite_url: str) -
             assert reached, "the alert never reached the recorded notifier"
             # and the worker took the result as delivered (a send that raised, or returned
             # something else, leaves the message to be retried)
-            deadline = time.monotonic() + 60
-            while not runtime.store.list_messages(status="sent", limit=10):
-                assert time.monotonic() < deadline, "the delivered alert was never marked sent"
-                await asyncio.sleep(0.05)
+            await wait_until_async(
+                lambda: bool(runtime.store.list_messages(status="sent", limit=10)),
+                timeout=60,
+                what="the delivered alert marked sent",
+            )
     finally:
         runtime.close()
 

@@ -30,6 +30,7 @@ from driftscope.core.plugin_system.manager import create_plugin_manager
 from driftscope.core.runtime import Runtime
 from support.api_helpers import REPO
 from support.factories import demo_model, log_traffic, write_config
+from support.machine import require_browser
 from support.report_html import categorical_summary, numeric_summary
 from support.reports import report, result
 from support.window_runs import WindowRuns, window_runs
@@ -41,11 +42,7 @@ OUTPUT = REPO / "test-output" / "report"
 VIEWPORT = {"width": 1440, "height": 1000}
 HOSTILE = "<script>alert(1)</script>"
 
-pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        pytest.fail(f"no Chromium at {CHROMIUM} in CI", pytrace=False)
-    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium", allow_module_level=True)
+require_browser(CHROMIUM)  # fails under CI or DRIFTSCOPE_REQUIRE_BROWSER=1, skips elsewhere
 
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
