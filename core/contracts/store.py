@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -72,9 +72,59 @@ class ModelSchema:
         return [f.name for f in self.features]
 
 
+class FeatureRow(Mapping[str, "float | str | None"]):
+    """One row's feature values as a read-only mapping, over a sequence it does not copy.
+
+    The API's prediction records hold their features this way: a validated request row is
+    already a list of values in the schema's order, and a dict per row would cost more
+    than scoring it. It is a :class:`~collections.abc.Mapping` like any other (equal to the
+    dict of the same items); a store may read :attr:`names` and :attr:`data` directly to
+    skip looking each feature up.
+
+    :param names: The feature names, in the order of ``data``.
+    :param data: One value per name.
+    :param index: ``{name: position}`` for ``names``; pass one shared dict for many rows.
+    """
+
+    __slots__ = ("_index", "data", "names")
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        data: Sequence[float | str | None],
+        index: Mapping[str, int] | None = None,
+    ) -> None:
+        if len(names) != len(data):
+            raise ValueError(f"{len(names)} feature names but {len(data)} values")
+        self.names = names
+        self.data = data
+        self._index = index if index is not None else {n: i for i, n in enumerate(names)}
+
+    @staticmethod
+    def index_of(names: Sequence[str]) -> dict[str, int]:
+        """The ``index`` argument for rows with these ``names``."""
+        return {name: position for position, name in enumerate(names)}
+
+    def __getitem__(self, name: str) -> float | str | None:
+        return self.data[self._index[name]]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __repr__(self) -> str:
+        return f"FeatureRow({dict(self.items())!r})"
+
+
 @dataclass
 class PredictionRecord:
-    """One logged prediction. ``features`` holds a value for every feature of the schema."""
+    """One logged prediction. ``features`` holds a value for every feature of the schema
+    (a dict, or a :class:`FeatureRow` from the API)."""
 
     id: str
     model: str
@@ -388,6 +438,21 @@ class Store(ABC):
     @abstractmethod
     def write_predictions(self, records: Sequence[PredictionRecord]) -> int:
         """Store a batch of predictions (any mix of models) in one transaction."""
+
+    def try_write_predictions(self, records: Sequence[PredictionRecord]) -> int | None:
+        """Store a small batch at once if that cannot wait, or return ``None`` having
+        written nothing.
+
+        The API's ``durable`` logging calls this on its event loop for a request whose
+        records would otherwise be committed alone, to spare two thread hops; every other
+        request waits on :meth:`write_predictions` on the writer thread. So an
+        implementation may only write when it takes no lock another connection holds, no
+        network round trip and no disk sync (an embedded database's commit that only
+        appends to its log qualifies); otherwise it returns ``None`` and the caller writes
+        the batch the usual way. It must be :meth:`write_predictions`' equal in what it
+        stores, skips and raises. The default never writes.
+        """
+        return None
 
     @abstractmethod
     def attach_labels(

@@ -49,6 +49,9 @@ from driftscope.core.errors import DriftscopeError, StoreError
 T = TypeVar("T")
 now = partial(datetime.now, UTC)
 LoggingMode = Literal["async", "sync", "durable"]
+#: The most rows written on the event loop when the store can write them at once (as many as
+#: the service scores there): a larger batch would hold up requests longer than a thread hop.
+QUICK_ROWS = 64
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +272,8 @@ class PredictionLogWriter:
             return
         if self._closing or not self.running:
             raise LoggingUnavailable("the prediction log is not running", 1.0)
+        if wait and self._commit_alone(records):
+            return
         rows = len(records)
         if not self._fits(rows):
             try:
@@ -300,11 +305,48 @@ class PredictionLogWriter:
         # up does not cancel its write, and the future is awaited through a shield
         await asyncio.shield(waiter.future)
 
+    def _commit_alone(self, records: Sequence[PredictionRecord]) -> bool:
+        """Commit a request's records right away when they would be committed alone anyway
+        (nothing queued, nothing being written) and the store can do it at once."""
+        if self._buffer or self._in_flight or not self._write_quickly(records):
+            return False
+        rows = len(records)
+        self.queued += rows
+        self._accepted_seq += rows
+        self._done_seq += rows
+        return True
+
+    def _write_quickly(self, records: Sequence[PredictionRecord]) -> bool:
+        """Write a small batch here on the event loop if the store can do it without waiting
+        (:meth:`Store.try_write_predictions`: an embedded database's commit that only
+        appends to its log), and say whether it did.
+
+        Handing a batch to the writer thread and back costs two thread wake-ups, several
+        times a small commit, and while that thread converts records it holds the GIL the
+        loop needs to answer the next request (up to a whole switch interval). Whatever
+        goes wrong here (the store says no, a record it refuses) leaves the batch to the
+        usual path, which retries, splits it and keeps refused records as dead letters.
+        """
+        if len(records) > QUICK_ROWS or self._failing:
+            return False
+        try:
+            written = self.store.try_write_predictions(records)
+        except Exception as exc:
+            log.debug("prediction log: a quick write failed, leaving it to the writer: %s", exc)
+            return False
+        if written is None:
+            return False
+        self.written += len(records)
+        self.batches += 1
+        return True
+
     async def write_now(self, records: Sequence[PredictionRecord]) -> None:
         """Write records before returning (``logging: sync``). A transient failure raises
         :class:`LoggingUnavailable` and nothing of the batch is stored; records the store
         refuses are dead-lettered, the rest written, and :class:`RecordsRefused` raised."""
         if not records:
+            return
+        if self._commit_alone(records):
             return
         self.queued += len(records)
         outcome = await self._write(list(records), retry=False)
@@ -343,15 +385,20 @@ class PredictionLogWriter:
             if not self._closing and not self._batch_full():
                 delay = self._first_at + self.flush_interval - time.monotonic()
                 if delay > 0:
-                    self._batch_ready.clear()
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(delay):
                             await self._batch_ready.wait()
+            # cleared as the batch is taken, not before waiting: a flush() asked for while
+            # this task was not yet waiting must not be lost
+            self._batch_ready.clear()
             self._last_group = self._buffer_requests
             self._buffer_requests = 0
             batch, self._buffer = self._buffer, []
             self._in_flight = len(batch)
-            outcome = await self._write(batch, retry=True)
+            if self._write_quickly(batch):
+                outcome = _Outcome()
+            else:
+                outcome = await self._write(batch, retry=True)
             self._in_flight = 0
             self._done_seq += len(batch)
             self._resolve_waiters(outcome)

@@ -16,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import pydantic_core
 
 from driftscope.core.config.yaml_file import ApiConfig
 from driftscope.core.contracts.store import (
+    FeatureRow,
     Label,
     LabelUpdate,
     PredictionRecord,
@@ -211,10 +213,17 @@ class PredictionService:
 
     # -- predict -------------------------------------------------------------------------------
     async def predict(
-        self, model_name: str, read_rows: Callable[[], tuple[list[Any], tuple[str | int, ...]]]
+        self,
+        model_name: str,
+        read_rows: Callable[[], tuple[list[Any], tuple[str | int, ...]]],
+        body: bytes | None = None,
     ) -> PredictionResult:
         """Validate the rows ``read_rows`` gives, score them, and hand their records to the
         logger.
+
+        ``body``, the request's JSON, is first decoded straight into the model's input
+        when the model is all-numeric and the body well-formed
+        (:meth:`RowValidator.decode_numeric`); ``read_rows`` runs only when that fails.
 
         ``read_rows`` returns the rows and where they are in the request (``("body",
         "rows")`` for a batch; ``("body", "features")`` for one row, whose problems then
@@ -234,12 +243,17 @@ class PredictionService:
                 f"(POST /v1/models/{model.name}/records)"
             )
         try:
-            rows, loc = read_rows()
-            self._check_size(len(rows))
-            if len(rows) <= INLINE_ROWS:
-                result = self._score(model, rows, loc, started)
+            decoded = None if body is None else self._validators[model.name].decode_numeric(body)
+            if decoded is None:
+                rows, loc = read_rows()
+                given: list[Any] | np.ndarray = rows
             else:
-                result = await asyncio.to_thread(self._score, model, rows, loc, started)
+                given, loc = decoded
+            self._check_size(len(given))
+            if len(given) <= INLINE_ROWS:
+                result = self._score(model, given, loc, started)
+            else:
+                result = await asyncio.to_thread(self._score, model, given, loc, started)
         except (RequestValidationFailed, BatchTooLargeError) as exc:
             if self.metrics is not None:
                 self.metrics.prediction_error(model.name, _error_reason(exc))
@@ -281,39 +295,48 @@ class PredictionService:
             raise RequestValidationFailed(problems[:MAX_PROBLEMS], len(problems)) from None
 
     def _score(
-        self, model: LoadedModel, rows: list[Any], loc: tuple[str | int, ...], started: float
+        self,
+        model: LoadedModel,
+        given: list[Any] | np.ndarray,
+        loc: tuple[str | int, ...],
+        started: float,
     ) -> PredictionResult:
+        """Score rows (``given``: request rows, or the model input already decoded and
+        checked) and make their records."""
         validator = self._validators[model.name]
-        X = validator.matrix(rows, loc)
+        X = given if isinstance(given, np.ndarray) else validator.matrix(given, loc)
+        rows = len(X)
         try:
             raw_predictions, proba = model.predict(X)
         except ModelScoringError as exc:
             raise _model_failed(model, exc, loc) from None
         now = datetime.now(UTC)
         latency_ms = (self._clock() - started) * 1000.0
-        ids = new_ids(len(rows), int(now.timestamp() * 1000))
+        ids = new_ids(rows, int(now.timestamp() * 1000))
         predictions: list[Any] = raw_predictions.tolist()
         probabilities = None
         if proba is not None and model.schema.classes:
             classes = model.schema.classes
             probabilities = [dict(zip(classes, p, strict=True)) for p in proba.tolist()]
         name = model.name
-        values = X.tolist() if validator.all_numeric else None
+        if validator.all_numeric:
+            names, index = validator.names, validator.index
+            features: list[Mapping[str, Any]] = [FeatureRow(names, v, index) for v in X.tolist()]
+        else:  # categorical features: never decoded ahead, so ``given`` holds the rows
+            features = [validator.features(row) for row in given]
         records = [
             PredictionRecord(
                 id=ids[i],
                 model=name,
                 timestamp=now,
-                features=validator.features(row)
-                if values is None
-                else dict(zip(validator.names, values[i], strict=True)),
+                features=features[i],
                 prediction=predictions[i],
                 probabilities=probabilities[i] if probabilities else None,
                 # the request's latency, once: /stats percentiles are per request, like the
                 # Prometheus histogram, not weighted by the rows of a batch
                 latency_ms=latency_ms if i == 0 else None,
             )
-            for i, row in enumerate(rows)
+            for i in range(rows)
         ]
         return PredictionResult(ids, predictions, probabilities, records)
 

@@ -53,7 +53,7 @@ _PREDICT_BODY = {
 async def predict(model: str, request: Request, service: ServiceDep) -> Response:
     """Score `{"features": {...}}` or `{"rows": [...]}`; one prediction id per row, in order."""
     body = await request.body()
-    result = await service.predict(model, partial(parse_predict_body, body))
+    result = await service.predict(model, partial(parse_predict_body, body), body)
     return Response(result.to_json(), media_type="application/json")
 
 

@@ -53,9 +53,9 @@ window and turned into NaN (SQLite, which cannot hold NaN), and the cursor is co
 Modules of this package: ``dialects`` (one object per database holding what differs),
 ``tables`` (the fixed tables, schema version, migrations, model layouts), ``values`` (time
 and value conversion), ``base`` (URL, errors, transactions, lifecycle), then one module per
-concern adding methods to the store: ``models``, ``predictions``, ``window``, ``reports``,
-``leases``, ``alerts``, ``dead_letters``, ``retention``; ``store`` puts :class:`SQLStore`
-together.
+concern adding methods to the store: ``models``, ``predictions``, ``quick_writes``,
+``window``, ``reports``, ``leases``, ``alerts``, ``dead_letters``, ``retention``; ``store`` puts
+:class:`SQLStore` together.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, cast
 
-from driftscope import Label, LabelUpdate, PredictionRecord, PredictionStats, StoreError
+from driftscope import FeatureRow, Label, LabelUpdate, PredictionRecord, PredictionStats, StoreError
 
 from .base import StoreBase
 from .tables import _Layout
@@ -62,6 +63,19 @@ class PredictionsMixin(StoreBase):
         now = to_micros(self._clock())
         empty: tuple[Any, ...] = (None,) * len(class_names)
         rows: list[tuple[Any, ...]] = []
+        # a FeatureRow (the API's records) is read by position, for the names of the first
+        first = records[0].features
+        row_names = first.names if type(first) is FeatureRow else None
+        numeric_of: Any = None
+        if row_names is not None:
+            where = {n: i for i, n in enumerate(row_names)}
+            if all(n in where for n in num_names) and len(num_names) > 0:
+                numeric_of = itemgetter(*[where[n] for n in num_names])
+                if len(num_names) == 1:
+                    getter = numeric_of
+                    numeric_of = lambda values: (getter(values),)  # noqa: E731
+            else:
+                row_names = None
         for rec in records:
             feats = rec.features
             if not known.issuperset(feats):
@@ -76,7 +90,10 @@ class PredictionsMixin(StoreBase):
             else:
                 prob_values = empty
             try:
-                values = [feats.get(n) for n in num_names]
+                if type(feats) is FeatureRow and feats.names == row_names:
+                    values = list(numeric_of(feats.data))
+                else:
+                    values = [feats.get(n) for n in num_names]
                 numbers: list[float | None]
                 if None in values:
                     numbers = [None if v is None else float(v) for v in values]

@@ -7,6 +7,7 @@ from .dead_letters import DeadLettersMixin
 from .leases import LeasesMixin
 from .models import ModelsMixin
 from .predictions import PredictionsMixin
+from .quick_writes import QuickWritesMixin
 from .reports import ReportsMixin
 from .retention import RetentionMixin
 from .window import WindowMixin
@@ -14,6 +15,7 @@ from .window import WindowMixin
 
 class SQLStore(
     ModelsMixin,
+    QuickWritesMixin,
     PredictionsMixin,
     WindowMixin,
     ReportsMixin,
