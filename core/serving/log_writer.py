@@ -314,6 +314,7 @@ class PredictionLogWriter:
         self.queued += rows
         self._accepted_seq += rows
         self._done_seq += rows
+        self._last_group = 1  # a group of one: the next buffered request need not wait
         return True
 
     def _write_quickly(self, records: Sequence[PredictionRecord]) -> bool:
