@@ -84,11 +84,9 @@ from .values import (
     _NULL_SENTINEL as _NULL_SENTINEL,
 )
 from .values import (
-    INSERT_CHUNK_ROWS,
     SAMPLE_MARGIN,
     UTCMicros,
     from_micros,
-    insert_chunks,
     prefilter_probability,
     to_micros,
 )
@@ -101,7 +99,6 @@ def driftscope_stores() -> Iterator[StoreRecord]:
 
 
 __all__ = [
-    "INSERT_CHUNK_ROWS",
     "SAMPLE_MARGIN",
     "SCHEMA_VERSION",
     "T_COLUMNS",
@@ -122,7 +119,6 @@ __all__ = [
     "UTCMicros",
     "driftscope_stores",
     "from_micros",
-    "insert_chunks",
     "prefilter_probability",
     "to_micros",
 ]
