@@ -178,13 +178,13 @@ def test_a_large_window_reads_the_same_values(store):
 
 
 def test_a_stored_value_equal_to_the_null_sentinel_is_read_exactly(store):
-    from driftscope.plugins.stores.sql import _NULL_SENTINEL
-
+    # the value an earlier read path stood in for NULL with (and then checked the window for)
+    old_sentinel = -7.291122019556397e-304
     store.register_model(SCHEMA)
-    features = {"sepal length (cm)": _NULL_SENTINEL, "petal width": None, "colour": "x"}
+    features = {"sepal length (cm)": old_sentinel, "petal width": None, "colour": "x"}
     store.write_predictions([record(0, features=features), record(1)])
     sepal = window(store).columns["sepal length (cm)"]
-    assert sepal[0] == _NULL_SENTINEL and sepal[1] == 1.0
+    assert sepal[0] == old_sentinel and sepal[1] == 1.0
     assert math.isnan(window(store).columns["petal width"][0])
 
 

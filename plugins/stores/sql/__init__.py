@@ -81,9 +81,6 @@ from .tables import (
     T_VERSION,
 )
 from .values import (
-    _NULL_SENTINEL as _NULL_SENTINEL,
-)
-from .values import (
     SAMPLE_MARGIN,
     UTCMicros,
     from_micros,

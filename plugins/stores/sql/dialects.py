@@ -28,8 +28,6 @@ from sqlalchemy.pool import StaticPool
 
 from driftscope import StoreError
 
-from .values import _NULL_SENTINEL
-
 # PostgreSQL error classes worth retrying: connection exceptions, transaction rollbacks
 # (serialisation, deadlock), insufficient resources, operator intervention (admin shutdown,
 # terminated backend), system errors, and a lock not available.
@@ -71,8 +69,6 @@ class Dialect(ABC):
     """Ends ``CREATE TEMP TABLE``."""
     row_key: ClassVar[str]
     """The key a sample is drawn over."""
-    null_number: ClassVar[str]
-    """What a window's numeric NULL is read as."""
 
     def column_type(self, kind: str) -> str:
         """The SQL type of a column holding ``kind`` (``numeric``, ``int``, ``text`` …)."""
@@ -158,20 +154,6 @@ class Dialect(ABC):
         """Read a large unsampled window by a faster path, or ``None`` when there is none."""
         return None
 
-    def restore_nulls(
-        self,
-        conn: Connection,
-        table: str,
-        fields: Fields,
-        out: dict[str, np.ndarray],
-        lo: int,
-        hi: int,
-        rows: int,
-        sample: int | None,
-    ) -> dict[str, np.ndarray]:
-        """Turn what :attr:`null_number` read back into NaN."""
-        return out
-
     @abstractmethod
     def bin_query(
         self, column: str, table: str, inner: np.ndarray, lo: int, hi: int
@@ -207,7 +189,6 @@ class SQLiteDialect(Dialect):
     real_type = "REAL"
     temp_prefix = "temp."
     row_key = "rowid"
-    null_number = ":s"
 
     def snapshot(self, conn: Connection) -> None:
         return None  # a SQLite transaction always reads one snapshot
@@ -290,59 +271,6 @@ class SQLiteDialect(Dialect):
     def random_below(self, p: float) -> float | int:
         return int(-(2**63) + p * 2**64)  # SQLite's random() is a uniform 64-bit integer
 
-    def restore_nulls(
-        self,
-        conn: Connection,
-        table: str,
-        fields: Fields,
-        out: dict[str, np.ndarray],
-        lo: int,
-        hi: int,
-        rows: int,
-        sample: int | None,
-    ) -> dict[str, np.ndarray]:
-        suspects = [c for c, numeric in fields if numeric and (out[c] == _NULL_SENTINEL).any()]
-        if suspects:
-            real = conn.exec_driver_sql(
-                f"SELECT count(*) FROM {table} WHERE ts >= ? AND ts < ? AND ("
-                + " OR ".join(f"{c} = ?" for c in suspects)
-                + ")",
-                (lo, hi, *[_NULL_SENTINEL] * len(suspects)),
-            ).scalar_one()
-            if real:  # a stored value equals the sentinel: read those columns exactly
-                return self._fetch_exact(conn, table, fields, lo, hi, rows, sample)
-            for c in suspects:
-                out[c][out[c] == _NULL_SENTINEL] = np.nan
-        return out
-
-    @staticmethod
-    def _fetch_exact(
-        conn: Connection,
-        table: str,
-        fields: Fields,
-        lo: int,
-        hi: int,
-        rows: int,
-        sample: int | None,
-    ) -> dict[str, np.ndarray]:
-        names = ", ".join(c for c, _ in fields)
-        if sample is None:
-            sql = f"SELECT {names} FROM {table} WHERE ts >= ? AND ts < ? ORDER BY ts"
-            params: tuple[Any, ...] = (lo, hi)
-        else:
-            sql = (
-                f"SELECT {names} FROM {table} WHERE rowid IN (SELECT rowid FROM "
-                f"{table} WHERE ts >= ? AND ts < ? ORDER BY random() LIMIT ?) ORDER BY ts"
-            )
-            params = (lo, hi, sample)
-        result = conn.exec_driver_sql(sql, params)
-        array = np.fromiter(
-            (tuple(r) for r in result), dtype=[(c, object) for c, _ in fields], count=rows
-        )
-        return {
-            c: array[c].astype(np.float64) if numeric else array[c].copy() for c, numeric in fields
-        }
-
     def bin_query(
         self, column: str, table: str, inner: np.ndarray, lo: int, hi: int
     ) -> tuple[str, Any]:
@@ -400,7 +328,6 @@ class PostgresDialect(Dialect):
     real_type = "DOUBLE PRECISION"
     temp_suffix = " ON COMMIT DELETE ROWS"
     row_key = "id"
-    null_number = "'NaN'::float8"
 
     def make_engine(self, url: URL) -> tuple[Engine, bool]:
         """A pool that pings a connection before handing it out (so one the server dropped

@@ -13,8 +13,6 @@ from sqlalchemy import BigInteger, TypeDecorator
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-# SQLite turns NaN into NULL, so numeric NULLs are read as this value and then checked.
-_NULL_SENTINEL = -7.291122019556397e-304
 #: A sample of n rows first keeps each row with probability SAMPLE_MARGIN * n / total (at
 #: least enough for 6 standard deviations above n), then sorts only those by random().
 SAMPLE_MARGIN = 1.3
