@@ -193,7 +193,7 @@ def rows_one_by_one(
                     *[_category(feats.get(n)) for n in categorical],
                 )
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise StoreError(
                 f"prediction {rec.id!r} of model {layout.name!r} has a value that does "
                 f"not fit its column: {exc}",
