@@ -262,6 +262,11 @@ def test_a_batch_of_one_shape_is_stored_value_for_value(backend: Backend) -> Non
 def test_records_of_every_other_shape_are_stored_value_for_value(backend: Backend) -> None:
     odd = odd_batch()
     assert backend.store.write_predictions(odd) == len(odd)
+    # a model with integer classes: predictions and labels come as ints (numpy's tolist())
+    integers = common_batch(20, first=4000, prefix="i")
+    for i, rec in enumerate(integers):
+        rec.prediction = i % 3
+        rec.label = (i + 1) % 3 if i % 4 == 0 else None
     # a batch whose records all lack one feature, and one where only some lack it
     without_z = common_batch(20, first=2000, prefix="w")
     for rec in without_z:
@@ -270,7 +275,8 @@ def test_records_of_every_other_shape_are_stored_value_for_value(backend: Backen
     ragged = common_batch(20, first=3000, prefix="g")
     del ragged[5].features["colour"]
     assert backend.store.write_predictions(ragged) == 20
-    assert_stored(backend, CLASSIFIER, odd + without_z + ragged)
+    assert backend.store.write_predictions(integers) == 20
+    assert_stored(backend, CLASSIFIER, odd + integers + without_z + ragged)
 
 
 def test_regression_rows_are_stored_value_for_value(backend: Backend) -> None:
