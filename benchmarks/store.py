@@ -1,25 +1,28 @@
 """Benchmark the SQL store against the raw driver's floor, measured in the same run.
 
 Run ``python benchmarks/store.py`` (``--rows``, ``--write-rows``, ``--repeats``,
-``--postgres-url``, ``--no-postgres``). Each line pairs a driftscope measurement with its floor,
-run alternately in the same process so both see the same machine load (medians of the
-repeats), and prints the ratio against the target of issue 14:
+``--read-repeats``, ``--postgres-url``, ``--no-postgres``). Each line pairs a driftscope
+measurement with its floor, measured in the same process and taking turns with it, so that
+both see the same machine load, and prints the ratio against the target of issue 14:
 
 * **writes**: rows/s writing 20-feature predictions (18 numeric, 2 categorical, 3 class
   probabilities, a few NaN and ``None``) in batches of 100 and 1,000. driftscope starts from
   :class:`PredictionRecord` objects, as the log writer hands them over; the floor from ready
   tuples of the same values, written by the bare driver into a table of the same columns
   (``id TEXT PRIMARY KEY``, ``ts``, ``prediction``, ``label``, ``labelled_at``,
-  ``latency_ms``, 3 probabilities, 18 numeric and 2 text features), one transaction per batch:
-  plain ``sqlite3`` ``executemany`` (WAL, ``synchronous=NORMAL``) on SQLite; on PostgreSQL the
-  faster of psycopg 3 ``executemany`` and binary ``COPY``. Target: driftscope ≥ 50% of the
-  floor.
+  ``latency_ms``, 3 probabilities, 18 numeric and 2 text features; without the store's index
+  on ``ts``), one transaction per batch: plain ``sqlite3`` ``executemany`` (WAL,
+  ``synchronous=NORMAL``) on SQLite; on PostgreSQL psycopg 3 ``executemany`` and binary
+  ``COPY``, the faster of the two being the floor. The writers take turns batch by batch
+  (the order turning at every batch); rows/s of each repeat's summed batch times, median
+  over ``--repeats``. Target: driftscope ≥ 50% of the floor.
 * **window reads**: seconds to read a ``--rows`` window (100,000 x 20 features by default)
   into numpy with ``read_window``, against the bare driver reading the same columns of the
   same rows: ``numpy.fromiter`` over a plain ``sqlite3`` cursor on SQLite; on PostgreSQL the
   fastest of ``numpy.fromiter`` over a plain psycopg cursor (text and binary) and binary
-  ``COPY`` of the numeric columns parsed by numpy plus a cursor for the text columns. Target:
-  driftscope within 1.2x of the floor.
+  ``COPY`` of the numeric columns parsed by numpy plus a cursor for the text columns. Each
+  floor's arrays are checked equal to ``read_window``'s first; medians of
+  ``--read-repeats`` reads taken in turns. Target: driftscope within 1.2x of the floor.
 * a sampled read (``max_rows=10,000`` of the window), for information.
 
 PostgreSQL runs in a throw-away schema that is dropped afterwards; it is skipped when the
@@ -441,12 +444,12 @@ def bench_reads(backend: Backend, args: argparse.Namespace) -> tuple[Line, float
             runs[name] = lambda read=read: read(table, lo, hi, args.rows)
         seconds: dict[str, list[float]] = {name: [] for name in runs}
         order = list(runs)
-        for repeat in range(args.repeats):
+        for repeat in range(args.read_repeats):
             for name in order[repeat % len(order) :] + order[: repeat % len(order)]:
                 seconds[name].append(timed(runs[name]))
         sampled = statistics.median(
             timed(lambda: store.read_window("bench", start, end, max_rows=10_000))
-            for _ in range(args.repeats)
+            for _ in range(args.read_repeats)
         )
     finally:
         store.close()
@@ -490,7 +493,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="rows in the read window")
     parser.add_argument("--write-rows", type=int, default=20_000, help="rows per write run")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of each write run")
+    parser.add_argument(
+        "--read-repeats", type=int, default=9, help="repeats of each window read (~0.5 s each)"
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(
@@ -521,7 +527,8 @@ def main() -> None:
                 postgres.cleanup()
 
     print(
-        f"driftscope SQL store against the bare driver, {args.repeats} repeats (medians), "
+        f"driftscope SQL store against the bare driver, medians of {args.repeats} write and "
+        f"{args.read_repeats} read repeats, "
         f"20 features per row, {args.write_rows:,} rows per write run"
     )
     print_table(lines)
