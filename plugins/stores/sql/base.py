@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import psycopg
 from sqlalchemy import Connection, Engine, Table, select, text, update
@@ -167,7 +167,7 @@ class StoreBase(Store):
                     pooled = engine.raw_connection()
             except (SQLAlchemyError, sqlite3.Error, psycopg.Error) as exc:
                 raise self._error(what, exc) from None
-            raw = pooled.driver_connection
+            raw: Any = pooled.driver_connection
             try:
                 self._dialect.begin(raw, write=write)
                 yield raw
@@ -193,7 +193,8 @@ class StoreBase(Store):
         except Exception as failed:  # the connection is gone: the pool must not keep it
             pooled.invalidate(failed)
             return
-        if isinstance(exc, Exception) and engine.dialect.is_disconnect(exc, raw, None):
+        driver_error = isinstance(exc, sqlite3.Error | psycopg.Error)
+        if driver_error and engine.dialect.is_disconnect(cast(Any, exc), raw, None):
             pooled.invalidate(exc)
 
     def _ph(self) -> str:
