@@ -45,17 +45,20 @@ UTC).
     :class:`core.AlertEvent`, :class:`core.OutboxMessage` (payload as JSON text),
     :class:`core.Silence`, :class:`core.NotifierStatus` and named lease.
 
-Reading a window avoids building Python lists of rows: numeric columns are selected with
-``NULL`` replaced by NaN (PostgreSQL) or by a sentinel value that is checked against the
-window and turned into NaN (SQLite, which cannot hold NaN), and the cursor is consumed by
-``numpy.fromiter`` into one structured array.
+Writing a batch builds its rows one column at a time (``rows``), before the transaction,
+and inserts them on the pooled driver connection: ``executemany`` of one prepared
+``INSERT ... ON CONFLICT (id) DO NOTHING`` on SQLite, binary ``COPY`` on PostgreSQL (again
+by ``INSERT ... ON CONFLICT (id) DO NOTHING`` when an id is already stored). Reading a window
+avoids building Python lists of rows: the cursor is consumed by ``numpy.fromiter`` into one
+structured array, where a NULL (and NaN, which SQLite stores as NULL) becomes NaN in a
+numeric column; large PostgreSQL windows read their numeric columns through binary ``COPY``.
 
 Modules of this package: ``dialects`` (one object per database holding what differs),
 ``tables`` (the fixed tables, schema version, migrations, model layouts), ``values`` (time
-and value conversion), ``base`` (URL, errors, transactions, lifecycle), then one module per
-concern adding methods to the store: ``models``, ``predictions``, ``quick_writes``,
-``window``, ``reports``, ``leases``, ``alerts``, ``dead_letters``, ``retention``; ``store`` puts
-:class:`SQLStore` together.
+and value conversion), ``rows`` (prediction records as table rows), ``base`` (URL, errors,
+transactions, lifecycle), then one module per concern adding methods to the store:
+``models``, ``predictions``, ``quick_writes``, ``window``, ``reports``, ``leases``, ``alerts``,
+``dead_letters``, ``retention``; ``store`` puts :class:`SQLStore` together.
 """
 
 from __future__ import annotations
@@ -81,14 +84,9 @@ from .tables import (
     T_VERSION,
 )
 from .values import (
-    _NULL_SENTINEL as _NULL_SENTINEL,
-)
-from .values import (
-    INSERT_CHUNK_ROWS,
     SAMPLE_MARGIN,
     UTCMicros,
     from_micros,
-    insert_chunks,
     prefilter_probability,
     to_micros,
 )
@@ -101,7 +99,6 @@ def driftscope_stores() -> Iterator[StoreRecord]:
 
 
 __all__ = [
-    "INSERT_CHUNK_ROWS",
     "SAMPLE_MARGIN",
     "SCHEMA_VERSION",
     "T_COLUMNS",
@@ -122,7 +119,6 @@ __all__ = [
     "UTCMicros",
     "driftscope_stores",
     "from_micros",
-    "insert_chunks",
     "prefilter_probability",
     "to_micros",
 ]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Sequence
 from datetime import datetime
-from operator import itemgetter
-from typing import Any, cast
+from typing import Any
 
-from driftscope import FeatureRow, Label, LabelUpdate, PredictionRecord, PredictionStats, StoreError
+from driftscope import Label, LabelUpdate, PredictionRecord, PredictionStats, StoreError
 
 from .base import StoreBase
+from .dialects import KnownIds
+from .rows import _StaleLayout, prediction_rows
 from .tables import _Layout
-from .values import _category, _class_text, _number, from_micros, to_micros
+from .values import _class_text, _number, from_micros, to_micros
 
 MICROS_PER_MINUTE = 60_000_000
+_MODEL = operator.attrgetter("model")
 
 
 class PredictionsMixin(StoreBase):
@@ -22,117 +25,59 @@ class PredictionsMixin(StoreBase):
     def write_predictions(self, records: Sequence[PredictionRecord]) -> int:
         """Insert a batch (any mix of models) in one transaction; returns rows written.
 
-        A record whose id is already stored is skipped (so a retried batch is harmless).
+        A record whose id is already stored is skipped (so a retried batch is harmless). The
+        rows are built before the transaction starts, so a SQLite write holds the database's
+        write lock only while it inserts.
         """
         if not records:
             return 0
-        groups: dict[str, list[PredictionRecord]] = {}
-        for record in records:
-            groups.setdefault(record.model, []).append(record)
-        written = 0
-        with self._tx("writing predictions", write=True) as conn:
-            raw = conn.connection.driver_connection
-            for model, group in groups.items():
-                layout = self._layout(conn, model)
-                try:
-                    columns, rows = self._prediction_rows(layout, group, fresh=False)
-                except _StaleLayout:
-                    layout = self._layout(conn, model, fresh=True)
-                    columns, rows = self._prediction_rows(layout, group, fresh=True)
-                cursor = raw.cursor()  # type: ignore[union-attr]
-                try:
-                    written += self._dialect.insert_rows(raw, cursor, layout.table, columns, rows)
-                finally:
-                    cursor.close()
-        return written
-
-    def _prediction_rows(
-        self, layout: _Layout, records: Sequence[PredictionRecord], *, fresh: bool
-    ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        numeric = layout.numeric
-        categorical = layout.categorical
-        num_names = [n for n, _ in numeric]
-        cat_names = [n for n, _ in categorical]
-        known = set(layout.features)
-        class_names = list(layout.class_columns)
-        class_set = set(class_names)
-        as_label: Any = _number if layout.regression else _class_text
-        columns = ["id", "ts", "prediction", "label", "labelled_at", "latency_ms"]
-        columns += [layout.class_columns[c] for c in class_names]
-        columns += [c for _, c in numeric] + [c for _, c in categorical]
+        models = set(map(_MODEL, records))
+        if len(models) == 1:
+            groups = {models.pop(): records}
+        else:
+            grouped: dict[str, list[PredictionRecord]] = {}
+            for record in records:
+                grouped.setdefault(record.model, []).append(record)
+            groups = dict(grouped)
         now = to_micros(self._clock())
-        empty: tuple[Any, ...] = (None,) * len(class_names)
-        rows: list[tuple[Any, ...]] = []
-        # a FeatureRow (the API's records) is read by position, for the names of the first
-        first = records[0].features
-        row_names = first.names if type(first) is FeatureRow else None
-        numeric_of: Any = None
-        if row_names is not None:
-            where = {n: i for i, n in enumerate(row_names)}
-            if all(n in where for n in num_names) and len(num_names) > 0:
-                numeric_of = itemgetter(*[where[n] for n in num_names])
-                if len(num_names) == 1:
-                    getter = numeric_of
-                    numeric_of = lambda values: (getter(values),)  # noqa: E731
-            else:
-                row_names = None
-        for rec in records:
-            feats = rec.features
-            if not known.issuperset(feats):
-                self._unknown(layout, "feature", set(feats) - known, rec.id, fresh)
-            probs = rec.probabilities
-            if probs:
-                if not class_set.issuperset(probs):
-                    probs = {str(k): v for k, v in probs.items()}
-                    if not class_set.issuperset(probs):
-                        self._unknown(layout, "class", set(probs) - class_set, rec.id, fresh)
-                prob_values = tuple([_number(probs.get(c)) for c in class_names])
-            else:
-                prob_values = empty
-            try:
-                if type(feats) is FeatureRow and feats.names == row_names:
-                    values = list(numeric_of(feats.data))
-                else:
-                    values = [feats.get(n) for n in num_names]
-                numbers: list[float | None]
-                if None in values:
-                    numbers = [None if v is None else float(v) for v in values]
-                else:  # the common case, kept to one C-level map(float): no None in values
-                    numbers = list(map(float, cast(list[float | str], values)))
-                label = as_label(rec.label)
-                rows.append(
-                    (
-                        rec.id,
-                        to_micros(rec.timestamp),
-                        as_label(rec.prediction),
-                        label,
-                        None if label is None else now,
-                        _number(rec.latency_ms),
-                        *prob_values,
-                        *numbers,
-                        *[_category(feats.get(n)) for n in cat_names],
-                    )
-                )
-            except (TypeError, ValueError) as exc:
-                raise StoreError(
-                    f"prediction {rec.id!r} of model {layout.name!r} has a value that does "
-                    f"not fit its column: {exc}",
-                    transient=False,
-                ) from None
-        return columns, rows
+        what = "writing predictions"
+        batches: list[tuple[str, list[tuple[str, str]], list[tuple[Any, ...]]]] = []
+        try:
+            for model, group in groups.items():
+                layout = self._layouts.get(model) or self._fresh_layout(what, model)
+                try:
+                    rows = prediction_rows(layout, group, now, fresh=False)
+                except _StaleLayout:
+                    layout = self._fresh_layout(what, model)
+                    rows = prediction_rows(layout, group, now, fresh=True)
+                batches.append((layout.table, layout.write_columns, rows))
+        except (UnicodeError, OverflowError) as exc:
+            raise StoreError(
+                self._scrub(f"{what} failed: a value cannot be stored: {exc}"[:600]),
+                transient=False,
+            ) from None
+        try:
+            return self._insert_rows(what, batches, skip_known=False)
+        except KnownIds:  # the fast path met a stored id: insert again, skipping known ids
+            return self._insert_rows(what, batches, skip_known=True)
 
-    @staticmethod
-    def _unknown(
-        layout: _Layout, what: str, names: Iterable[Any], record_id: str, fresh: bool
-    ) -> None:
-        if not fresh:  # another process may have widened the model: reload once
-            raise _StaleLayout
-        raise StoreError(
-            f"prediction {record_id!r} names unknown {what}(s) "
-            f"{sorted(map(str, names))} of model {layout.name!r}; register the model again "
-            f"with its new {what}s first",
-            transient=False,
-        )
+    def _fresh_layout(self, what: str, model: str) -> _Layout:
+        with self._tx(what) as conn:
+            return self._layout(conn, model, fresh=True)
+
+    def _insert_rows(
+        self,
+        what: str,
+        batches: list[tuple[str, list[tuple[str, str]], list[tuple[Any, ...]]]],
+        *,
+        skip_known: bool,
+    ) -> int:
+        insert = self._dialect.insert_rows
+        with self._driver_tx(what, write=True) as raw:
+            return sum(
+                insert(raw, table, columns, rows, skip_known=skip_known)
+                for table, columns, rows in batches
+            )
 
     def attach_labels(
         self, model: str, labels: Sequence[tuple[str, Label]], *, overwrite: bool = False
@@ -250,10 +195,6 @@ class PredictionsMixin(StoreBase):
             last_at=from_micros(last),
             active_minutes=int(minutes),
         )
-
-
-class _StaleLayout(Exception):
-    """The cached layout of a model is older than the records being written."""
 
 
 class _AlreadyLabelled(Exception):

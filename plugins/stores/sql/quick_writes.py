@@ -22,8 +22,9 @@ from typing import Any
 
 from driftscope import PredictionRecord, StoreError
 
-from .predictions import PredictionsMixin, _StaleLayout
-from .tables import _Layout
+from .predictions import PredictionsMixin
+from .rows import _StaleLayout, prediction_rows
+from .values import to_micros
 
 log = logging.getLogger("driftscope.plugins.stores.sql")
 
@@ -63,19 +64,22 @@ class QuickWritesMixin(PredictionsMixin):
             self._quick_lock.release()
 
     def _quick_write(self, records: Sequence[PredictionRecord]) -> int | None:
-        batches: list[tuple[_Layout, list[str], list[tuple[object, ...]]]] = []
+        batches: list[tuple[str, list[tuple[str, str]], list[tuple[Any, ...]]]] = []
         groups: dict[str, list[PredictionRecord]] = {}
         for record in records:
             groups.setdefault(record.model, []).append(record)
+        now = to_micros(self._clock())
         for model, group in groups.items():
             layout = self._layouts.get(model)
             if layout is None:
                 return None  # the writer thread loads it
             try:
-                columns, rows = self._prediction_rows(layout, group, fresh=False)
+                rows = prediction_rows(layout, group, now, fresh=False)
             except _StaleLayout:
                 return None  # another process widened the model: the writer thread reloads
-            batches.append((layout, columns, rows))
+            except (UnicodeError, OverflowError) as exc:
+                raise self._unstorable(exc) from None
+            batches.append((layout.table, layout.write_columns, rows))
         conn = self._quick_connection()
         if conn is None:
             return None
@@ -87,12 +91,8 @@ class QuickWritesMixin(PredictionsMixin):
             raise self._error("writing predictions", exc) from None
         written = 0
         try:
-            cursor = conn.cursor()
-            try:
-                for layout, columns, rows in batches:
-                    written += self._dialect.insert_rows(conn, cursor, layout.table, columns, rows)
-            finally:
-                cursor.close()
+            for table, columns, rows in batches:
+                written += self._dialect.insert_rows(conn, table, columns, rows, skip_known=True)
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
@@ -102,17 +102,19 @@ class QuickWritesMixin(PredictionsMixin):
             if isinstance(exc, sqlite3.Error):
                 raise self._error("writing predictions", exc) from None
             if isinstance(exc, UnicodeError | OverflowError):
-                raise StoreError(
-                    self._scrub(f"writing predictions failed: a value cannot be stored: {exc}")[
-                        :600
-                    ],
-                    transient=False,
-                ) from None
+                raise self._unstorable(exc) from None
             raise
         self._quick_commits += 1
         if self._quick_commits % CHECKPOINT_EVERY == 0:
             self._checkpoint_in_background()
         return written
+
+    def _unstorable(self, exc: BaseException) -> StoreError:
+        """What :meth:`write_predictions` raises for a value the driver cannot encode."""
+        return StoreError(
+            self._scrub(f"writing predictions failed: a value cannot be stored: {exc}"[:600]),
+            transient=False,
+        )
 
     def _quick_connection(self) -> sqlite3.Connection | None:
         """The connection quick writes commit on, opened on first use; ``None`` when the

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, cast
 
 from sqlalchemy import Boolean, Connection, Double, Index, MetaData, Table, Text, inspect
@@ -272,6 +273,34 @@ class _Layout:
     @property
     def regression(self) -> bool:
         return self.task == "regression"
+
+    @cached_property
+    def numeric_names(self) -> list[str]:
+        """The numeric features, in the order their columns are written."""
+        return [n for n, _ in self.numeric]
+
+    @cached_property
+    def categorical_names(self) -> list[str]:
+        """The categorical features, in the order their columns are written."""
+        return [n for n, _ in self.categorical]
+
+    @cached_property
+    def class_names(self) -> list[str]:
+        """Every class ever registered, in the order their probability columns are written."""
+        return list(self.class_columns)
+
+    @cached_property
+    def write_columns(self) -> list[tuple[str, str]]:
+        """``(column, kind)`` of a written row, kind ``text``, ``int`` or ``numeric``:
+        ``id``, ``ts``, ``prediction``, ``label``, ``labelled_at``, ``latency_ms``, the class
+        probabilities, the numeric features, then the categorical ones."""
+        label = "numeric" if self.regression else "text"
+        columns = [("id", "text"), ("ts", "int"), ("prediction", label), ("label", label)]
+        columns += [("labelled_at", "int"), ("latency_ms", "numeric")]
+        columns += [(self.class_columns[c], "numeric") for c in self.class_names]
+        columns += [(c, "numeric") for _, c in self.numeric]
+        columns += [(c, "text") for _, c in self.categorical]
+        return columns
 
     @classmethod
     def from_rows(cls, model: Any, columns: Sequence[Any]) -> _Layout:

@@ -14,7 +14,7 @@ from driftscope import BinCounts, CategoryCounts, StoreError, WindowData
 
 from .base import StoreBase
 from .tables import _Layout
-from .values import _NULL_SENTINEL, from_micros, prefilter_probability, to_micros
+from .values import from_micros, prefilter_probability, to_micros
 
 
 class WindowMixin(StoreBase):
@@ -89,11 +89,12 @@ class WindowMixin(StoreBase):
             whole = dialect.fetch_whole_window(conn, layout.table, fields, lo, hi, rows)
             if whole is not None:
                 return whole
-        null = dialect.null_number
-        exprs = [f"COALESCE({c}, {null})" if numeric else c for c, numeric in fields]
+        # NULL comes back as None, which numpy stores as NaN in a float field: one scan
+        # tells missing values apart, with no sentinel to check afterwards
+        exprs = [c for c, _numeric in fields]
         where = f"ts >= {dialect.named('lo')} AND ts < {dialect.named('hi')}"
         limit = dialect.named("n")
-        params: dict[str, Any] = {"lo": lo, "hi": hi, "n": sample, "s": _NULL_SENTINEL}
+        params: dict[str, Any] = {"lo": lo, "hi": hi, "n": sample}
         if sample is None:
             sql = f"SELECT {', '.join(exprs)} FROM {layout.table} WHERE {where} ORDER BY ts"
         else:
@@ -117,8 +118,7 @@ class WindowMixin(StoreBase):
             cursor.close()
         if array.size < rows:  # the pre-filter kept fewer than n rows: draw over all keys
             return self._fetch_window(conn, layout, lo, hi, rows, sample, prefilter=False)
-        out = {c: array[c].copy() for c, _numeric in fields}
-        return dialect.restore_nulls(conn, layout.table, fields, out, lo, hi, rows, sample)
+        return {c: array[c].copy() for c, _numeric in fields}
 
     def _feature_column(self, layout: _Layout, feature: str, kind: str) -> str:
         found = layout.features.get(feature)

@@ -1,0 +1,431 @@
+"""What ``write_predictions`` stores, row for row, read back with the bare driver.
+
+The store builds a batch's rows column by column when the batch has one shape and common
+types, and record by record otherwise; SQLite inserts by ``executemany``, PostgreSQL by
+binary ``COPY`` (again by ``INSERT ... ON CONFLICT DO NOTHING`` when an id is known). Each
+test writes records through the store, reads the model's table with plain ``sqlite3`` or
+``psycopg``, and compares it with rows computed here from the records by the store's
+documented rules (:func:`expected_row`), never by the store's own code: times as UTC
+microseconds, numbers as floats (``None`` as NULL; NaN as NULL on SQLite, which has no NaN,
+and as NaN on PostgreSQL; infinities kept), a classifier's labels and categories as text
+(``3`` and ``3.0`` as ``"3"``, NaN as NULL), ``labelled_at`` the store's clock when a label
+is given.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from conftest import _psycopg_dsn
+from pydantic import SecretStr
+from test_scale_out import _with_app_name, terminate
+
+from driftscope import (
+    FeatureRow,
+    FeatureSpec,
+    ModelSchema,
+    PredictionRecord,
+    StoreError,
+    StoreSettings,
+)
+from driftscope.plugins.stores.sql import SQLStore
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+NOW = datetime(2024, 6, 1, 8, 30, 15, 123456, tzinfo=UTC)  # the store's clock
+CLASSES = ("a", "b", "c")
+CLASSIFIER = ModelSchema(
+    "clf",
+    (
+        FeatureSpec("x"),
+        FeatureSpec("y"),
+        FeatureSpec("z"),
+        FeatureSpec("colour", "categorical"),
+        FeatureSpec("city", "categorical"),
+    ),
+    "classification",
+    CLASSES,
+)
+REGRESSOR = ModelSchema("reg", (FeatureSpec("x"), FeatureSpec("city", "categorical")), "regression")
+UNICODE = ["café", "日本語", "🙂 ok", "Ünïcödé", "ß", ""]
+
+
+@dataclass
+class Backend:
+    """A store on a fresh database, and the bare driver's reading of the same database."""
+
+    name: str
+    url: str
+    store: SQLStore
+    query: Callable[[str], list[tuple[Any, ...]]]
+
+    def table(self, model: str) -> tuple[str, dict[str, str]]:
+        """The model's table, and the physical column of each feature and class (read from
+        the store's own ``models`` and ``model_columns`` tables)."""
+        [(model_id, table)] = self.query(
+            f"SELECT id, table_name FROM models WHERE name = '{model}'"
+        )
+        columns = self.query(
+            f"SELECT role, name, column_name FROM model_columns WHERE model_id = {model_id}"
+        )
+        return table, {f"{role}:{name}": column for role, name, column in columns}
+
+    def stored(self, model: str) -> dict[str, dict[str, Any]]:
+        """Every stored row of ``model`` by id, with logical names for the columns:
+        ``feature:x``, ``class:a`` and the fixed ``ts``, ``prediction`` ..."""
+        table, physical = self.table(model)
+        logical = {column: name for name, column in physical.items()}
+        fixed = ["id", "ts", "prediction", "label", "labelled_at", "latency_ms"]
+        names = fixed + list(logical)
+        rows = self.query(f"SELECT {', '.join(names)} FROM {table}")
+        keys = fixed + [logical[c] for c in logical]
+        return {row[0]: dict(zip(keys, row, strict=True)) for row in rows}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        url = request.getfixturevalue("sqlite_url")
+        path = url.removeprefix("sqlite:///")
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            with closing(sqlite3.connect(path)) as conn:
+                return conn.execute(sql).fetchall()
+
+    else:
+        url = request.getfixturevalue("postgres_url")
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            with psycopg.connect(_psycopg_dsn(url)) as conn:
+                return conn.execute(sql).fetchall()
+
+    store = SQLStore(StoreSettings(url=SecretStr(url)), clock=lambda: NOW)
+    store.open()
+    store.register_model(CLASSIFIER)
+    store.register_model(REGRESSOR)
+    try:
+        yield Backend(request.param, url, store, query)
+    finally:
+        store.close()
+
+
+# -- the oracle ------------------------------------------------------------------------------------
+def micros(t: datetime) -> int:
+    """Microseconds since the epoch; a naive time is UTC."""
+    aware = t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+    return calendar.timegm(aware.utctimetuple()) * 1_000_000 + aware.microsecond
+
+
+def text(value: Any) -> str | None:
+    """A classifier's label or a category as stored text."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return "True" if value else "False"
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    return str(int(value))
+
+
+def real(value: Any, backend: str) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) and backend == "sqlite" else number
+
+
+def expected_row(rec: PredictionRecord, schema: ModelSchema, backend: str) -> dict[str, Any]:
+    regression = schema.task == "regression"
+    label = real(rec.label, backend) if regression else text(rec.label)
+    stored_label_is_null = rec.label is None or (not regression and label is None)
+    row: dict[str, Any] = {
+        "id": rec.id,
+        "ts": micros(rec.timestamp),
+        "prediction": real(rec.prediction, backend) if regression else text(rec.prediction),
+        "label": label,
+        "labelled_at": None if stored_label_is_null else micros(NOW),
+        "latency_ms": real(rec.latency_ms, backend),
+    }
+    for cls in schema.classes or ():
+        probabilities = {str(k): v for k, v in (rec.probabilities or {}).items()}
+        row[f"class:{cls}"] = real(probabilities.get(cls), backend)
+    for spec in schema.features:
+        value = rec.features.get(spec.name)
+        if spec.kind == "numeric":
+            row[f"feature:{spec.name}"] = real(value, backend)
+        else:
+            row[f"feature:{spec.name}"] = text(value)
+    return row
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
+
+
+def assert_stored(
+    backend: Backend, schema: ModelSchema, records: Sequence[PredictionRecord]
+) -> None:
+    """The model's table holds exactly ``records`` (the first of each id), value for value."""
+    first: dict[str, PredictionRecord] = {}
+    for rec in records:
+        first.setdefault(rec.id, rec)
+    stored = backend.stored(schema.name)
+    assert sorted(stored) == sorted(first)
+    for record_id, rec in first.items():
+        want = expected_row(rec, schema, backend.name)
+        got = stored[record_id]
+        wrong = {k: (got[k], v) for k, v in want.items() if not same(got[k], v)}
+        assert not wrong, f"record {record_id!r}: (stored, expected) {wrong}"
+
+
+# -- records ---------------------------------------------------------------------------------------
+def common_batch(n: int, first: int = 0, prefix: str = "r") -> list[PredictionRecord]:
+    """What the API hands over: every feature, every class, floats and str, aware times,
+    with NaN, None, infinities and unicode categories sprinkled in."""
+    rng = np.random.default_rng(first)
+    records = []
+    for i in range(first, first + n):
+        x, y, z = rng.normal(size=3).tolist()
+        if i % 7 == 0:
+            x = math.nan
+        if i % 11 == 0:
+            y = None
+        if i % 13 == 0:
+            z = math.inf if i % 2 else -math.inf
+        p = rng.dirichlet(np.ones(3)).tolist()
+        records.append(
+            PredictionRecord(
+                id=f"{prefix}{i:04d}",
+                model="clf",
+                timestamp=T0 + timedelta(milliseconds=i),
+                features={
+                    "x": x,
+                    "y": y,
+                    "z": z,
+                    "colour": UNICODE[i % len(UNICODE)] if i % 5 else None,
+                    "city": ["Zürich", "Oslo", "São Paulo"][i % 3],
+                },
+                prediction=CLASSES[i % 3],
+                probabilities=dict(zip(CLASSES, p, strict=True)),
+                latency_ms=1.25 + i if i % 4 == 0 else None,
+                label=CLASSES[(i + 1) % 3] if i % 9 == 0 else None,
+            )
+        )
+    return records
+
+
+def odd_batch(first: int = 1000) -> list[PredictionRecord]:
+    """Everything else a record may carry: numpy scalars, ints, bools, numeric strings,
+    numbers as categories, integer classes, naive and non-UTC times, a missing feature,
+    missing or integer-keyed probabilities, NaN labels."""
+    plus_two = timezone(timedelta(hours=2))
+    values: list[dict[str, Any]] = [
+        {"features": {"x": np.float32(2.5), "y": 7, "z": True, "colour": 3, "city": 3.0}},
+        {"features": {"x": "1.5", "y": " -2e3 ", "z": np.int64(4), "colour": np.nan}},
+        {"features": {"x": np.float64(0.1), "y": False, "colour": "x", "city": 0.5}},
+        {"prediction": 1, "label": 2.0, "timestamp": datetime(2024, 5, 1, 12, 0, 1)},
+        {"prediction": np.int64(2), "label": math.nan, "timestamp": T0.astimezone(plus_two)},
+        {"prediction": True, "label": np.float64(1.5), "probabilities": None},
+        {"probabilities": {"a": np.float32(0.25), "b": 0.75}},
+        {"probabilities": {"a": 0.5, "b": 0.5, "c": None}},
+        {"latency_ms": 3, "probabilities": {}},
+        {"latency_ms": np.float32(0.5), "features": {"x": None, "y": None, "z": None}},
+    ]
+    records = []
+    for i, change in enumerate(values):
+        rec = PredictionRecord(
+            id=f"o{first + i}",
+            model="clf",
+            timestamp=T0 + timedelta(seconds=10 + i),
+            features={"x": 1.0, "y": 2.0, "z": 3.0, "colour": "red", "city": "Oslo"},
+            prediction="a",
+            probabilities={"a": 0.2, "b": 0.3, "c": 0.5},
+        )
+        records.append(replace(rec, **change))
+    return records
+
+
+# -- tests -----------------------------------------------------------------------------------------
+def test_a_batch_of_one_shape_is_stored_value_for_value(backend: Backend) -> None:
+    records = common_batch(300)
+    assert backend.store.write_predictions(records) == 300
+    assert_stored(backend, CLASSIFIER, records)
+
+
+def test_records_of_every_other_shape_are_stored_value_for_value(backend: Backend) -> None:
+    odd = odd_batch()
+    assert backend.store.write_predictions(odd) == len(odd)
+    # a model with integer classes: predictions and labels come as ints (numpy's tolist())
+    integers = common_batch(20, first=4000, prefix="i")
+    for i, rec in enumerate(integers):
+        rec.prediction = i % 3
+        rec.label = (i + 1) % 3 if i % 4 == 0 else None
+    # a batch whose records all lack one feature, and one where only some lack it
+    without_z = common_batch(20, first=2000, prefix="w")
+    for rec in without_z:
+        rec.features = {k: v for k, v in rec.features.items() if k != "z"}
+    assert backend.store.write_predictions(without_z) == 20
+    ragged = common_batch(20, first=3000, prefix="g")
+    del ragged[5].features["colour"]
+    assert backend.store.write_predictions(ragged) == 20
+    assert backend.store.write_predictions(integers) == 20
+    assert_stored(backend, CLASSIFIER, odd + integers + without_z + ragged)
+
+
+def test_regression_rows_are_stored_value_for_value(backend: Backend) -> None:
+    records = [
+        PredictionRecord(
+            f"h{i}",
+            "reg",
+            T0 + timedelta(seconds=i),
+            {"x": [1.0, None, math.nan, -math.inf, 4][i % 5], "city": UNICODE[i % 6]},
+            [0.5, math.nan, 7, "2.25", np.float32(1.5)][i % 5],
+            latency_ms=None,
+            label=[None, 3.5, math.nan, "4"][i % 4],
+        )
+        for i in range(40)
+    ]
+    assert backend.store.write_predictions(records) == 40
+    assert_stored(backend, REGRESSOR, records)
+
+
+def test_duplicate_ids_in_a_batch_and_across_batches_keep_the_first(backend: Backend) -> None:
+    first = common_batch(50)
+    assert backend.store.write_predictions(first) == 50
+    again = common_batch(10, first=45, prefix="r")  # r0045..r0049 are stored already
+    for rec in again:
+        rec.features["x"] = -1.0  # so a row that was overwritten would show it
+    twice = common_batch(5, first=100, prefix="d")
+    twice[3] = replace(twice[1], prediction="c", latency_ms=99.0)  # d0101 twice in one batch
+    batch = again + twice
+    assert backend.store.write_predictions(batch) == 5 + 4
+    assert backend.store.write_predictions(batch) == 0  # the whole batch retried
+    assert_stored(backend, CLASSIFIER, first + batch)
+
+
+def test_a_batch_of_two_models_with_a_known_id_in_the_second(backend: Backend) -> None:
+    known = PredictionRecord("k1", "reg", T0, {"x": 1.0, "city": "a"}, 1.0)
+    assert backend.store.write_predictions([known]) == 1
+    clf = common_batch(30)
+    reg = [replace(known, features={"x": 2.0, "city": "b"})] + [
+        PredictionRecord(f"k{i}", "reg", T0 + timedelta(seconds=i), {"x": i, "city": "c"}, i)
+        for i in range(2, 12)
+    ]
+    assert backend.store.write_predictions(clf + reg) == 30 + 10
+    assert_stored(backend, CLASSIFIER, clf)
+    assert_stored(backend, REGRESSOR, [known, *reg])
+
+
+@pytest.mark.parametrize(
+    ("field", "bad", "what"),
+    [
+        ("x", "not a number", "could not convert string to float"),
+        ("y", [1.0], "not 'list'"),
+        ("y", 10**400, "too large"),
+        ("latency_ms", "slow", "could not convert string to float"),
+    ],
+)
+def test_a_bad_value_mid_batch_fails_the_batch_naming_its_record(
+    backend: Backend, field: str, bad: Any, what: str
+) -> None:
+    stored = common_batch(10, first=500, prefix="s")
+    backend.store.write_predictions(stored)
+    batch = common_batch(100)
+    if field == "latency_ms":
+        batch[50].latency_ms = bad
+    else:
+        batch[50].features[field] = bad
+    with pytest.raises(StoreError) as refused:
+        backend.store.write_predictions(batch)
+    assert refused.value.transient is False
+    assert "'r0050'" in str(refused.value) and what in str(refused.value)
+    assert sorted(backend.stored("clf")) == sorted(r.id for r in stored)  # none of the batch
+
+
+def test_feature_rows_as_the_api_makes_them_are_stored_value_for_value(
+    backend: Backend,
+) -> None:
+    """The API's records hold FeatureRows sharing one names tuple, read by position; rows in
+    another order, over other tuples or mixed with dicts take the mapping path."""
+    names = ("x", "y", "z", "colour", "city")
+    index = FeatureRow.index_of(names)
+
+    def as_rows(records: list[PredictionRecord], order: tuple[str, ...]) -> None:
+        shared = FeatureRow.index_of(order)
+        for rec in records:
+            rec.features = FeatureRow(order, [rec.features[n] for n in order], shared)
+
+    api = common_batch(200, first=5000, prefix="api")
+    for i, rec in enumerate(api):
+        values = [[1.5, -math.inf, math.nan, 0.0][i % 4], 2.0, float(i), "red", UNICODE[i % 6]]
+        rec.features = FeatureRow(names, values, index)
+    reordered = common_batch(30, first=6000, prefix="rev")
+    as_rows(reordered, tuple(reversed(names)))
+    mixed = common_batch(30, first=7000, prefix="mix")
+    as_rows(mixed[::2], names)
+    unshared = common_batch(30, first=8000, prefix="own")
+    for rec in unshared:  # equal names, but a tuple of their own for each row
+        rec.features = FeatureRow(tuple(list(names)), [rec.features[n] for n in names])
+    for batch in (api, reordered, mixed, unshared):
+        assert backend.store.write_predictions(batch) == len(batch)
+    assert_stored(backend, CLASSIFIER, api + reordered + mixed + unshared)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_mixes_of_shapes_are_stored_value_for_value(backend: Backend, seed: int) -> None:
+    """Batches drawn from the common and the odd shapes, in random sizes and orders."""
+    rng = np.random.default_rng(seed)
+    pool = common_batch(120, first=seed * 1000, prefix=f"m{seed}-") + odd_batch(
+        first=seed * 1000 + 900
+    )
+    written: list[PredictionRecord] = []
+    while pool:
+        take = int(rng.integers(1, 40))
+        picks = sorted(rng.choice(len(pool), size=min(take, len(pool)), replace=False))[::-1]
+        batch = [pool.pop(int(i)) for i in picks]
+        if rng.random() < 0.3 and written:  # a known id among them
+            batch.append(written[int(rng.integers(len(written)))])
+        new = len({r.id for r in batch} - {r.id for r in written})
+        assert backend.store.write_predictions(batch) == new
+        written += batch
+    assert_stored(backend, CLASSIFIER, written)
+
+
+@pytest.mark.postgres
+def test_a_write_on_a_connection_the_server_dropped_is_transient_then_written(
+    postgres_url: str,
+) -> None:
+    """A write may reuse a connection given back moments ago without pinging it first: if
+    the server dropped it meanwhile, the write fails as transient (the log writer retries)
+    and the broken connection leaves the pool, so the retry writes the batch."""
+    name = f"ds-drop-write-{uuid.uuid4().hex[:8]}"
+    store = SQLStore(StoreSettings(url=SecretStr(_with_app_name(postgres_url, name))))
+    store.open()
+    try:
+        store.register_model(CLASSIFIER)
+        assert store.write_predictions(common_batch(10)) == 10
+        assert terminate(postgres_url, name) >= 1
+        batch = common_batch(10, first=10)
+        try:
+            written = store.write_predictions(batch)
+        except StoreError as exc:
+            assert exc.transient is True, exc
+            written = store.write_predictions(batch)
+        assert written == 10
+        assert store.count_predictions("clf", T0, T0 + timedelta(hours=1)) == (20, 3)
+    finally:
+        store.close()
