@@ -32,7 +32,12 @@ from driftscope import (
     StoreError,
     StoreSettings,
 )
-from driftscope.core.serving.log_writer import QUICK_ROWS, PredictionLogWriter, RecordsRefused
+from driftscope.core.serving.log_writer import (
+    QUICK_ROWS,
+    LoggingMode,
+    PredictionLogWriter,
+    RecordsRefused,
+)
 from driftscope.plugins.stores.sql import SQLStore, quick_writes
 from support.waiting import wait_until
 
@@ -239,11 +244,12 @@ def watched(tmp_path: Path) -> Iterator[tuple[WatchedStore, Path]]:
 
 
 @pytest.mark.anyio
-async def test_a_lone_durable_request_commits_on_the_loop(
-    watched: tuple[WatchedStore, Path],
+@pytest.mark.parametrize(("mode", "where"), [("durable", "writer"), ("sync", "request")])
+async def test_one_request_at_a_time_commits_on_the_loop(
+    watched: tuple[WatchedStore, Path], mode: LoggingMode, where: str
 ) -> None:
     store, path = watched
-    writer = PredictionLogWriter(store, mode="durable")
+    writer = PredictionLogWriter(store, mode=mode)
     await writer.start()
     try:
         for i in range(1, 4):
@@ -252,7 +258,8 @@ async def test_a_lone_durable_request_commits_on_the_loop(
             assert [row[0] for row in stored(path)][-1] == f"r{i:05d}"
     finally:
         await writer.close()
-    assert store.calls == [("quick", 1, "request")] * 3
+    # durable: the writer task takes each lone request's rows at once (a group of one)
+    assert store.calls == [("quick", 1, where)] * 3
     assert (writer.queued, writer.written, writer.depth) == (3, 3, 0)
 
 
@@ -295,7 +302,7 @@ async def test_a_lock_held_elsewhere_sends_the_durable_request_to_the_writer_thr
     finally:
         other.close()
         await writer.close()
-    assert store.calls[0] == ("declined", 1, "request")
+    assert store.calls[0] == ("declined", 1, "writer")
     assert [row[0] for row in stored(path)] == ["r00000", "r00001"]
 
 

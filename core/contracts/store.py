@@ -443,13 +443,12 @@ class Store(ABC):
         """Store a small batch at once if that cannot wait, or return ``None`` having
         written nothing.
 
-        The API's ``durable`` logging calls this on its event loop for a request whose
-        records would otherwise be committed alone, to spare two thread hops; every other
-        request waits on :meth:`write_predictions` on the writer thread. So an
-        implementation may only write when it takes no lock another connection holds, no
-        network round trip and no disk sync (an embedded database's commit that only
-        appends to its log qualifies); otherwise it returns ``None`` and the caller writes
-        the batch the usual way. It must be :meth:`write_predictions`' equal in what it
+        The API's log writer calls this on its event loop for a small batch (a durable
+        group, a sync request's rows), to spare two thread hops; a batch it declines goes to
+        :meth:`write_predictions` on the writer thread. So an implementation may only write
+        when it takes no lock another connection holds, no network round trip and no disk
+        sync (an embedded database's commit that only appends to its log qualifies);
+        otherwise it returns ``None`` and the caller writes the batch the usual way. It must be :meth:`write_predictions`' equal in what it
         stores, skips and raises. The default never writes.
         """
         return None

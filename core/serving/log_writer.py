@@ -272,8 +272,6 @@ class PredictionLogWriter:
             return
         if self._closing or not self.running:
             raise LoggingUnavailable("the prediction log is not running", 1.0)
-        if wait and self._commit_alone(records):
-            return
         rows = len(records)
         if not self._fits(rows):
             try:
@@ -305,18 +303,6 @@ class PredictionLogWriter:
         # up does not cancel its write, and the future is awaited through a shield
         await asyncio.shield(waiter.future)
 
-    def _commit_alone(self, records: Sequence[PredictionRecord]) -> bool:
-        """Commit a request's records right away when they would be committed alone anyway
-        (nothing queued, nothing being written) and the store can do it at once."""
-        if self._buffer or self._in_flight or not self._write_quickly(records):
-            return False
-        rows = len(records)
-        self.queued += rows
-        self._accepted_seq += rows
-        self._done_seq += rows
-        self._last_group = 1  # a group of one: the next buffered request need not wait
-        return True
-
     def _write_quickly(self, records: Sequence[PredictionRecord]) -> bool:
         """Write a small batch here on the event loop if the store can do it without waiting
         (:meth:`Store.try_write_predictions`: an embedded database's commit that only
@@ -347,9 +333,9 @@ class PredictionLogWriter:
         refuses are dead-lettered, the rest written, and :class:`RecordsRefused` raised."""
         if not records:
             return
-        if self._commit_alone(records):
-            return
         self.queued += len(records)
+        if self._write_quickly(records):
+            return
         outcome = await self._write(list(records), retry=False)
         if outcome.failed:
             raise LoggingUnavailable(
