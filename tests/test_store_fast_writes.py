@@ -314,7 +314,13 @@ def test_duplicate_ids_in_a_batch_and_across_batches_keep_the_first(backend: Bac
     batch = again + twice
     assert backend.store.write_predictions(batch) == 5 + 4
     assert backend.store.write_predictions(batch) == 0  # the whole batch retried
-    assert_stored(backend, CLASSIFIER, first + batch)
+    # a batch large enough for SQLite's multi-row statements: a known id in the first
+    # chunk, an id twice across two chunks
+    large = common_batch(300, first=1000, prefix="L")
+    large[10] = replace(first[0], latency_ms=77.0)
+    large[290] = replace(large[3], prediction="b")
+    assert backend.store.write_predictions(large) == 298
+    assert_stored(backend, CLASSIFIER, first + batch + large)
 
 
 def test_a_batch_of_two_models_with_a_known_id_in_the_second(backend: Backend) -> None:

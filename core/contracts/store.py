@@ -448,8 +448,9 @@ class Store(ABC):
         :meth:`write_predictions` on the writer thread. So an implementation may only write
         when it takes no lock another connection holds, no network round trip and no disk
         sync (an embedded database's commit that only appends to its log qualifies);
-        otherwise it returns ``None`` and the caller writes the batch the usual way. It must be :meth:`write_predictions`' equal in what it
-        stores, skips and raises. The default never writes.
+        otherwise it returns ``None`` and the caller writes the batch the usual way. It must
+        be :meth:`write_predictions`' equal in what it stores, skips and raises. The default
+        never writes.
         """
         return None
 

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import chain
 from typing import Any, ClassVar
 
 import numpy as np
@@ -27,6 +28,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
 from driftscope import StoreError
+
+from .values import INSERT_CHUNK_ROWS, insert_chunks
 
 # PostgreSQL error classes worth retrying: connection exceptions, transaction rollbacks
 # (serialisation, deadlock), insufficient resources, operator intervention (admin shutdown,
@@ -250,20 +253,39 @@ class SQLiteDialect(Dialect):
         *,
         skip_known: bool,
     ) -> int:
-        """One prepared ``INSERT ... ON CONFLICT (id) DO NOTHING`` run by ``executemany``.
+        """``INSERT ... ON CONFLICT (id) DO NOTHING``: one prepared statement run by
+        ``executemany`` for a batch under :data:`INSERT_CHUNK_ROWS` rows, multi-row
+        statements of :func:`insert_chunks` sizes for a larger one.
 
-        One statement text per table and column set, so the statements sqlite3 keeps
-        prepared stay few and small whatever the batch sizes (issue 10). Measured against
-        multi-row ``INSERT`` statements (what this replaced), it wrote 20-25% more rows/s,
-        alone and with a busy event-loop thread holding the GIL between its turns.
+        ``executemany`` is the faster of the two in a process doing nothing else (20-25%
+        more rows/s), but sqlite3 releases the GIL around every row's step and takes it back
+        after: in a serving process whose event loop holds the GIL each retake waits up to a
+        switch interval, and 1,000-row batches from 4 clients were written at half the
+        rows/s of multi-row statements, which hand the GIL over once per 256 rows. Small
+        batches are written on the event loop itself (``try_write_predictions``), where
+        nothing contends. Few statement texts either way, so the statements sqlite3 keeps
+        prepared stay few and small whatever the batch sizes (issue 10).
         """
         names = [c for c, _ in columns]
-        cursor = raw.executemany(
-            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['?'] * len(names))}) "
-            "ON CONFLICT (id) DO NOTHING",
-            rows,
+        head = f"INSERT INTO {table} ({', '.join(names)}) VALUES "
+        one = f"({', '.join(['?'] * len(names))})"
+        if len(rows) < INSERT_CHUNK_ROWS:
+            cursor = raw.executemany(f"{head}{one} ON CONFLICT (id) DO NOTHING", rows)
+            return max(cursor.rowcount, 0)
+        most = min(
+            INSERT_CHUNK_ROWS, raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(names)
         )
-        return max(cursor.rowcount, 0)
+        written = 0
+        start = 0
+        for size in insert_chunks(len(rows), max(1, most)):
+            part = rows[start : start + size]
+            start += size
+            cursor = raw.execute(
+                head + ", ".join([one] * size) + " ON CONFLICT (id) DO NOTHING",
+                list(chain.from_iterable(part)),
+            )
+            written += max(cursor.rowcount, 0)
+        return written
 
     def named(self, name: str) -> str:
         return f":{name}"

@@ -16,6 +16,21 @@ _MICROSECOND = timedelta(microseconds=1)
 #: A sample of n rows first keeps each row with probability SAMPLE_MARGIN * n / total (at
 #: least enough for 6 standard deviations above n), then sorts only those by random().
 SAMPLE_MARGIN = 1.3
+#: The largest multi-row INSERT on SQLite, in rows (a power of two; see insert_chunks).
+INSERT_CHUNK_ROWS = 256
+
+
+def insert_chunks(rows: int, most: int = INSERT_CHUNK_ROWS) -> list[int]:
+    """Split ``rows`` into INSERT sizes drawn from a fixed set: the largest power of two
+    up to ``most``, then the binary digits of what is left (700 → 256, 256, 128, 32, 16,
+    8, 4). sqlite3 keeps the last 128 statement texts of each connection prepared, about
+    2 KB per row of a wide table: one text per batch size grew a serving process by
+    hundreds of MB (issue 10); these at most nine shapes keep it to a few hundred KB."""
+    cap = 1 << (max(1, most).bit_length() - 1)
+    chunks = [cap] * (rows // cap)
+    rest = rows % cap
+    chunks += [bit for bit in (1 << i for i in range(cap.bit_length() - 1, -1, -1)) if rest & bit]
+    return chunks
 
 
 def prefilter_probability(n: int, total: int) -> float:
