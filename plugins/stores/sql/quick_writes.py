@@ -1,15 +1,15 @@
 """Committing a small batch on the caller's thread, when SQLite can do it without waiting.
 
-The API's ``durable`` logging answers a request once its records have committed. When
-nothing else is being written, handing one request's records to the writer thread and
-waiting for the answer costs two thread wake-ups, several times the commit itself. A SQLite
-file in WAL mode with ``synchronous=NORMAL`` commits by appending to its log, without a disk
-sync, so :meth:`QuickWritesMixin.try_write_predictions` commits such a batch right where it
-is called, on a connection of its own that never waits: it gives up at once (and writes
-nothing) when another connection holds the write lock, and it never checkpoints, since a
-checkpoint syncs the database file. Every :data:`CHECKPOINT_EVERY` commits it asks a
-background thread for a passive checkpoint on a pooled connection instead, so the log stays
-as short as the pooled connections' own automatic checkpoints keep it.
+The API's log writer runs on an event loop and writes on a thread of its own. For a small
+batch (a durable request's rows, a few requests' worth of async ones) handing it to that
+thread and waiting for the answer costs two thread wake-ups, several times the commit
+itself. A SQLite file in WAL mode with ``synchronous=NORMAL`` commits by appending to its
+log, without a disk sync, so :meth:`QuickWritesMixin.try_write_predictions` commits such a
+batch right where it is called, on a connection of its own that never waits: it gives up at
+once (and writes nothing) when another connection holds the write lock, and it never
+checkpoints, since a checkpoint syncs the database file. Every :data:`CHECKPOINT_EVERY`
+commits it asks a background thread for a passive checkpoint on a pooled connection instead,
+so the log stays about as short as the pooled connections' own automatic checkpoints keep it.
 """
 
 from __future__ import annotations
