@@ -336,6 +336,15 @@ def test_a_batch_of_two_models_with_a_known_id_in_the_second(backend: Backend) -
     assert_stored(backend, REGRESSOR, [known, *reg])
 
 
+def test_an_id_that_is_not_text_is_stored_as_its_text(backend: Backend) -> None:
+    """Outside the record's contract (ids are text), kept as it was before COPY: a batch
+    holding one is inserted by the statement that binds it, and the column keeps its text."""
+    batch = common_batch(5)
+    batch[2].id = 77  # type: ignore[assignment]
+    assert backend.store.write_predictions(batch) == 5
+    assert sorted(backend.stored("clf")) == sorted(["77", *(r.id for r in batch if r.id != 77)])
+
+
 @pytest.mark.parametrize(
     ("field", "bad", "what"),
     [

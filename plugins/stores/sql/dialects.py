@@ -50,9 +50,10 @@ _TRUST_RECENT: ContextVar[bool] = ContextVar("driftscope_trust_recent", default=
 Fields = Sequence[tuple[str, bool]]
 
 
-class KnownIds(Exception):
-    """A fast insert met an id that is already stored; the transaction is void and the
-    caller inserts the rows again with ``skip_known``."""
+class InsertInstead(Exception):
+    """The fast insert could not take the batch (an id already stored, or a value of a type
+    its binary format does not take); the transaction is void and the caller inserts the
+    rows again with ``skip_known``, the statement that stores what it always stored."""
 
 
 class Dialect(ABC):
@@ -141,7 +142,7 @@ class Dialect(ABC):
     ) -> int:
         """Insert prediction rows (``columns`` as ``(column, kind)``) on the driver connection
         ``raw``; returns how many were written. Rows whose id is stored are skipped, or with
-        ``skip_known`` false a dialect may raise :class:`KnownIds` instead."""
+        ``skip_known`` false a dialect may raise :class:`InsertInstead`."""
 
     @abstractmethod
     def named(self, name: str) -> str:
@@ -424,9 +425,11 @@ class PostgresDialect(Dialect):
         skip_known: bool,
     ) -> int:
         """Binary ``COPY`` straight into the table: three times the rows/s of a pipelined
-        ``executemany`` for batches of 100 to 1,000. ``COPY`` cannot skip a stored id: it
-        fails on one (a unique violation, raised as :class:`KnownIds`), and the caller
-        inserts again with ``skip_known``: ``INSERT ... ON CONFLICT (id) DO NOTHING``."""
+        ``executemany`` for batches of 100 to 1,000, and as fast for a single row. ``COPY``
+        cannot skip a stored id: it fails on one (a unique violation), and the caller inserts
+        again with ``skip_known``: ``INSERT ... ON CONFLICT (id) DO NOTHING``. So it does
+        when a value is of a type the binary format refuses (an id that is not text, outside
+        the record's contract), which that statement stores as it always did."""
         names = ", ".join(c for c, _ in columns)
         with raw.cursor() as cursor:
             if skip_known:
@@ -441,8 +444,8 @@ class PostgresDialect(Dialect):
                     copy.set_types([_COPY_TYPES[kind] for _, kind in columns])
                     for row in rows:
                         copy.write_row(row)
-            except psycopg.errors.UniqueViolation:
-                raise KnownIds from None
+            except (psycopg.errors.UniqueViolation, TypeError):
+                raise InsertInstead from None
             return max(cursor.rowcount, 0)
 
     def named(self, name: str) -> str:

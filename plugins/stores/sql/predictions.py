@@ -10,7 +10,7 @@ from typing import Any
 from driftscope import Label, LabelUpdate, PredictionRecord, PredictionStats, StoreError
 
 from .base import StoreBase
-from .dialects import KnownIds
+from .dialects import InsertInstead
 from .rows import _StaleLayout, prediction_rows
 from .tables import _Layout
 from .values import _class_text, _number, from_micros, to_micros
@@ -58,7 +58,7 @@ class PredictionsMixin(StoreBase):
             ) from None
         try:
             return self._insert_rows(what, batches, skip_known=False)
-        except KnownIds:  # the fast path met a stored id: insert again, skipping known ids
+        except InsertInstead:  # e.g. COPY met a stored id: insert again, skipping known ids
             return self._insert_rows(what, batches, skip_known=True)
 
     def _fresh_layout(self, what: str, model: str) -> _Layout:
