@@ -77,6 +77,25 @@ def test_numeric_counts_moments_and_bins_agree_with_independent_oracles():
     assert histogram.current[-1] >= 1  # 1e308 is above the last edge
 
 
+def test_values_on_the_edges_fall_in_the_bin_they_open_and_the_last_edge_closes_the_last():
+    reference = np.linspace(0.0, 20.0, 201)  # edges 0, 1, ..., 20
+    edges = np.arange(HISTOGRAM_BINS + 1, dtype=np.float64)
+    current = np.concatenate([edges, edges, [-0.0, np.nextafter(20.0, 21.0), -1e-300, 0.5]])
+    summary = _numeric(reference, current)
+    assert summary.histogram is not None
+    assert summary.histogram.edges == edges.tolist()
+    expected = [0] * (HISTOGRAM_BINS + 2)
+    for v in current.tolist():  # below, [e_i, e_i+1) for each bin but the last, [19, 20], above
+        if v < 0.0:
+            expected[0] += 1
+        elif v > 20.0:
+            expected[-1] += 1
+        else:
+            expected[1 + min(int(v), HISTOGRAM_BINS - 1)] += 1
+    assert summary.histogram.current == expected
+    assert expected[1] == 4 and expected[HISTOGRAM_BINS] == 4  # 0, 0, -0.0, 0.5 | 19, 19, 20, 20
+
+
 def test_out_of_range_counts_finite_values_past_either_end_of_the_reference():
     current = np.array([-0.5, -1e-9, 0.0, 10.0, 10.5, np.inf])
     summary = _numeric(np.linspace(0.0, 10.0, 101), current)
