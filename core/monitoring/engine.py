@@ -108,8 +108,8 @@ def clean_counts(counts: CategoryCounts) -> CategoryCounts:
 
 
 def labelled_rows(labels: np.ndarray) -> int:
-    """How many of a window's labels are there: neither ``None`` nor NaN, the store's NULL
-    (what ``count_predictions`` counts)."""
+    """How many rows of a window carry a label: one that is neither ``None`` nor NaN (a
+    regressor's missing label reads back as NaN)."""
     if labels.dtype.kind == "f":
         return int(labels.size - np.count_nonzero(np.isnan(labels)))
     labels = np.asarray(labels, dtype=object)
