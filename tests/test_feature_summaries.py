@@ -4,10 +4,11 @@ sides, against oracles that do not share the code (``statistics`` on exact fract
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
-from collections import Counter
+from collections import Counter, namedtuple
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -171,6 +172,42 @@ def test_categorical_top_categories_other_unseen_and_missing():
     assert (cur.rows, cur.missing, cur.unseen, cur.distinct) == (900, 15, unseen, len(cur_counts))
     assert cur.out_of_range == 0 and cur.infinite == 0
     assert ref.mean is None and cur.max is None
+
+
+def test_a_reports_dict_is_a_deep_copy_equal_to_dataclasses_asdict():
+    point = namedtuple("point", "x y")
+    details = {
+        "ecdf": {"x": [0.5, 1.5], "reference": [0.25, 1.0]},
+        "edges": (0.0, 1.0),
+        "at": point(1.0, [2.0]),
+        "numpy": np.float64(0.5),
+        "array": np.arange(3.0),
+        7: {"nested": [[1, None, "a", True]]},
+    }
+    report = make_report({"age": True, "income": False})
+    report.results[0].details = details
+    report.features = [_numeric(np.arange(100.0), np.arange(50.0, 150.0))]
+    expected = dataclasses.asdict(report)
+    data = report.to_dict()
+    expected.update(drifted=True, created_at=report.created_at.isoformat())
+    expected["window"].update(
+        start=report.window.start.isoformat(), end=report.window.end.isoformat()
+    )
+    got = data["results"][0]["details"]
+    np.testing.assert_array_equal(got.pop("array"), expected["results"][0]["details"].pop("array"))
+    assert data == expected
+    assert type(got["edges"]) is tuple and type(got["at"]) is point
+    assert type(got["numpy"]) is np.float64
+    # nothing in the dict is the report's own: changing it changes nothing in the report
+    got["ecdf"]["x"].append(9.0)
+    got["at"].y.append(9.0)
+    got[7]["nested"][0][0] = 99
+    data["features"][0]["histogram"]["current"][0] = -1
+    assert details["ecdf"]["x"] == [0.5, 1.5] and details["at"].y == [2.0]
+    assert details[7]["nested"] == [[1, None, "a", True]]
+    assert report.features[0].histogram is not None
+    assert report.features[0].histogram.current[0] != -1
+    assert report.to_dict()["results"][0]["details"]["array"] is not details["array"]
 
 
 def test_a_report_round_trips_its_summaries_and_reads_old_reports_without_them():
