@@ -4,10 +4,11 @@ sides, against oracles that do not share the code (``statistics`` on exact fract
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
-from collections import Counter
+from collections import Counter, namedtuple
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -75,6 +76,25 @@ def test_numeric_counts_moments_and_bins_agree_with_independent_oracles():
         assert counts[-1] == sum(1 for v in values if v > edges[-1])
         assert sum(counts) == len(values)
     assert histogram.current[-1] >= 1  # 1e308 is above the last edge
+
+
+def test_values_on_the_edges_fall_in_the_bin_they_open_and_the_last_edge_closes_the_last():
+    reference = np.linspace(0.0, 20.0, 201)  # edges 0, 1, ..., 20
+    edges = np.arange(HISTOGRAM_BINS + 1, dtype=np.float64)
+    current = np.concatenate([edges, edges, [-0.0, np.nextafter(20.0, 21.0), -1e-300, 0.5]])
+    summary = _numeric(reference, current)
+    assert summary.histogram is not None
+    assert summary.histogram.edges == edges.tolist()
+    expected = [0] * (HISTOGRAM_BINS + 2)
+    for v in current.tolist():  # below, [e_i, e_i+1) for each bin but the last, [19, 20], above
+        if v < 0.0:
+            expected[0] += 1
+        elif v > 20.0:
+            expected[-1] += 1
+        else:
+            expected[1 + min(int(v), HISTOGRAM_BINS - 1)] += 1
+    assert summary.histogram.current == expected
+    assert expected[1] == 4 and expected[HISTOGRAM_BINS] == 4  # 0, 0, -0.0, 0.5 | 19, 19, 20, 20
 
 
 def test_out_of_range_counts_finite_values_past_either_end_of_the_reference():
@@ -152,6 +172,42 @@ def test_categorical_top_categories_other_unseen_and_missing():
     assert (cur.rows, cur.missing, cur.unseen, cur.distinct) == (900, 15, unseen, len(cur_counts))
     assert cur.out_of_range == 0 and cur.infinite == 0
     assert ref.mean is None and cur.max is None
+
+
+def test_a_reports_dict_is_a_deep_copy_equal_to_dataclasses_asdict():
+    point = namedtuple("point", "x y")
+    details = {
+        "ecdf": {"x": [0.5, 1.5], "reference": [0.25, 1.0]},
+        "edges": (0.0, 1.0),
+        "at": point(1.0, [2.0]),
+        "numpy": np.float64(0.5),
+        "array": np.arange(3.0),
+        7: {"nested": [[1, None, "a", True]]},
+    }
+    report = make_report({"age": True, "income": False})
+    report.results[0].details = details
+    report.features = [_numeric(np.arange(100.0), np.arange(50.0, 150.0))]
+    expected = dataclasses.asdict(report)
+    data = report.to_dict()
+    expected.update(drifted=True, created_at=report.created_at.isoformat())
+    expected["window"].update(
+        start=report.window.start.isoformat(), end=report.window.end.isoformat()
+    )
+    got = data["results"][0]["details"]
+    np.testing.assert_array_equal(got.pop("array"), expected["results"][0]["details"].pop("array"))
+    assert data == expected
+    assert type(got["edges"]) is tuple and type(got["at"]) is point
+    assert type(got["numpy"]) is np.float64
+    # nothing in the dict is the report's own: changing it changes nothing in the report
+    got["ecdf"]["x"].append(9.0)
+    got["at"].y.append(9.0)
+    got[7]["nested"][0][0] = 99
+    data["features"][0]["histogram"]["current"][0] = -1
+    assert details["ecdf"]["x"] == [0.5, 1.5] and details["at"].y == [2.0]
+    assert details[7]["nested"] == [[1, None, "a", True]]
+    assert report.features[0].histogram is not None
+    assert report.features[0].histogram.current[0] != -1
+    assert report.to_dict()["results"][0]["details"]["array"] is not details["array"]
 
 
 def test_a_report_round_trips_its_summaries_and_reads_old_reports_without_them():

@@ -107,6 +107,17 @@ def clean_counts(counts: CategoryCounts) -> CategoryCounts:
     return CategoryCounts(kept, counts.missing + sum(counts.counts[k] for k in labels[absent]))
 
 
+def labelled_rows(labels: np.ndarray) -> int:
+    """How many rows of a window carry a label: one that is neither ``None`` nor NaN (a
+    regressor's missing label reads back as NaN)."""
+    if labels.dtype.kind == "f":
+        return int(labels.size - np.count_nonzero(np.isnan(labels)))
+    labels = np.asarray(labels, dtype=object)
+    # NaN is the one value unequal to itself
+    present = (labels == labels) & (labels != None)  # noqa: E711 - elementwise
+    return int(np.count_nonzero(present))
+
+
 class MonitorEngine:
     """Runs monitors against a store, caching reference profiles between runs."""
 
@@ -171,7 +182,12 @@ class MonitorEngine:
         end = now or self.clock()
         # a backfill may ask for a window ending near the earliest time a store holds
         start = end - monitor.window.last if end - EARLIEST > monitor.window.last else EARLIEST
-        rows, labelled = self.store.count_predictions(model.name, start, end)
+        data = self.store.read_window(model.name, start, end, max_rows=monitor.window.max_rows)
+        if data.sampled_from is None:
+            # the rows at hand are the whole window: counting them spares a second scan
+            rows, labelled = data.rows, labelled_rows(data.labels)
+        else:
+            rows, labelled = self.store.count_predictions(model.name, start, end)
         window = WindowInfo(start, end, rows, labelled)
         report = Report(
             id=uuid.uuid4().hex,
@@ -188,7 +204,6 @@ class MonitorEngine:
             waiting = rows == 0 and not self.store.has_predictions(model.name)
             report.status = "waiting_for_predictions" if waiting else "insufficient_data"
         else:
-            data = self.store.read_window(model.name, start, end, max_rows=monitor.window.max_rows)
             if data.sampled_from is not None:
                 window.sampled_rows = data.rows
             columns = self._columns(monitor, model, data)
