@@ -46,8 +46,9 @@ UTC).
     :class:`core.Silence`, :class:`core.NotifierStatus` and named lease.
 
 Writing a batch builds its rows one column at a time (``rows``), before the transaction,
-and inserts them on the pooled driver connection: ``executemany`` of one prepared
-``INSERT ... ON CONFLICT (id) DO NOTHING`` on SQLite, binary ``COPY`` on PostgreSQL (again
+and inserts them on the pooled driver connection: ``INSERT ... ON CONFLICT (id) DO NOTHING``
+on SQLite (``executemany`` under 256 rows, multi-row statements above), binary ``COPY`` on
+PostgreSQL (again
 by ``INSERT ... ON CONFLICT (id) DO NOTHING`` when an id is already stored). Reading a window
 avoids building Python lists of rows: the cursor is consumed by ``numpy.fromiter`` into one
 structured array, where a NULL (and NaN, which SQLite stores as NULL) becomes NaN in a
