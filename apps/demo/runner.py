@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 import webbrowser
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import httpx
@@ -353,7 +353,28 @@ class DemoRunner:
             api_url=self.api_url,
             dashboard_url=self.dashboard_url,
             folder=self.folder,
+            at=self.settled_moment(),
         )
+
+    def settled_moment(self) -> datetime:
+        """A moment at which no monitor run was in progress: just before the first run that
+        begins from now on. A report is stamped when its run begins, saved when it ends,
+        and its alert changes are stamped as they are handled after that; one monitor's
+        runs follow each other. So every run stamped before that moment had saved its
+        report and handled its alerts by then, and the summary sees each run whole or not
+        at all. Gives up after two intervals and 15 s (the summary then says what was
+        saved by now)."""
+        assert self.watcher is not None
+        started = datetime.now(UTC)
+        deadline = time.monotonic() + 2 * self.options.every + 15.0
+        with self.console.status("waiting for the monitor's run in progress…"):
+            while time.monotonic() < deadline:
+                self._check_api()
+                later = [r.created_at for r in self.watcher.reports() if r.created_at > started]
+                if later:
+                    return min(later) - timedelta(microseconds=1)
+                time.sleep(0.2)
+        return datetime.now(UTC)
 
     def _check_api(self) -> None:
         if self.api is not None and not self.api.alive:

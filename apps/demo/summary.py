@@ -76,9 +76,11 @@ def summarise(
     api_url: str,
     dashboard_url: str | None,
     folder: Path,
+    at: datetime | None = None,
 ) -> DemoSummary:
     """Gather the summary from the traffic stats and the store, and save it as
-    ``summary.json`` in ``folder``."""
+    ``summary.json`` in ``folder``: the reports and alert changes up to ``at`` (default now;
+    the caller makes sure every run that began by then has saved its report)."""
     summary = DemoSummary(
         predictions_sent=stats.sent,
         predictions_failed=stats.failed,
@@ -90,7 +92,7 @@ def summarise(
         folder=str(folder),
     )
     # one moment for everything: the monitor keeps running while the summary is read
-    now = datetime.now(UTC)
+    now = at or datetime.now(UTC)
     summary.summarised_at = now.isoformat()
     reports = [r for r in watcher.reports() if r.created_at <= now]
     events = [e for e in watcher.events() if e.at <= now]
