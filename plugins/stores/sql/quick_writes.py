@@ -29,9 +29,10 @@ from .values import to_micros
 log = logging.getLogger("driftscope.plugins.stores.sql")
 
 #: Quick commits between two checkpoints. A one-row commit appends about four pages to the
-#: log (the table's page and its two indexes' pages, and the commit frame), so this matches
-#: SQLite's own automatic checkpoint at 1,000 pages.
-CHECKPOINT_EVERY = 250
+#: log (the table's page, its two indexes' pages, the commit frame): 1,000 commits let the
+#: log grow to about 16 MB. Each checkpoint costs the loop one disk sync later (the commit
+#: that starts the log again syncs its header), so they are kept this far apart.
+CHECKPOINT_EVERY = 1000
 
 
 class QuickWritesMixin(PredictionsMixin):
