@@ -165,7 +165,7 @@ def test_a_large_window_reads_the_same_values(store):
         )
         for i in range(n)
     ]
-    # one batch bigger than SQLite's parameter limit (the multi-row INSERTs it once split)
+    # SQLite writes this in several multi-row statements (the parameter limit splits it)
     assert store.write_predictions(records) == n
     assert store.write_predictions(records[-2_500:]) == 0  # known ids are skipped
     w = window(store)
@@ -809,5 +809,18 @@ def test_sqlite_memory_stays_bounded_over_batches_of_every_size(sqlite_url):
     assert written == sum(sizes) and rows == 1 + sum(sizes)
     assert last == float(sum(sizes) + 29)  # the last row of the last batch, intact
     # before the fix: 63 MiB (128 cached statements of 73-200 rows); after: a few MiB of
-    # page cache and one small statement per connection (one INSERT text per table)
+    # page cache and at most ten small statements per connection
     assert grown < 16 * 2**20, f"SQLite grew by {grown / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("most", [1, 3, 256, 300])
+def test_insert_chunks_cover_every_row_with_a_few_fixed_sizes(most: int) -> None:
+    cap = max(p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256) if p <= most)
+    shapes: set[int] = set()
+    for rows in range(0, 3_000):
+        chunks = sql_plugin.insert_chunks(rows, most)
+        assert sum(chunks) == rows
+        assert all(c <= cap and c & (c - 1) == 0 for c in chunks)  # powers of two up to cap
+        assert len(chunks) <= rows // cap + cap.bit_length()
+        shapes.update(chunks)
+    assert shapes == {p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256) if p <= cap}

@@ -85,9 +85,11 @@ from .tables import (
     T_VERSION,
 )
 from .values import (
+    INSERT_CHUNK_ROWS,
     SAMPLE_MARGIN,
     UTCMicros,
     from_micros,
+    insert_chunks,
     prefilter_probability,
     to_micros,
 )
@@ -100,6 +102,7 @@ def driftscope_stores() -> Iterator[StoreRecord]:
 
 
 __all__ = [
+    "INSERT_CHUNK_ROWS",
     "SAMPLE_MARGIN",
     "SCHEMA_VERSION",
     "T_COLUMNS",
@@ -120,6 +123,7 @@ __all__ = [
     "UTCMicros",
     "driftscope_stores",
     "from_micros",
+    "insert_chunks",
     "prefilter_probability",
     "to_micros",
 ]
