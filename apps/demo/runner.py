@@ -118,6 +118,8 @@ class DemoRunner:
             print_summary(self.console, summary, replace=self.options.replace, folder=self.folder)
             code = 0 if summary.ok else 1
             if not self.options.once:
+                if self.printer is not None:  # the alerts since the summary's moment, and on
+                    self.printer.hold_after(None)
                 self.keep_serving()
         except (KeyboardInterrupt, _Stop):
             self.console.print("\n[yellow]stopping…[/]")
@@ -366,15 +368,23 @@ class DemoRunner:
         saved by now)."""
         assert self.watcher is not None
         started = datetime.now(UTC)
+        if self.printer is not None:  # nothing after the summary's moment is printed before it
+            self.printer.hold_after(started)
+        moment = None
         deadline = time.monotonic() + 2 * self.options.every + 15.0
         with self.console.status("waiting for the monitor's run in progress…"):
-            while time.monotonic() < deadline:
+            while moment is None and time.monotonic() < deadline:
                 self._check_api()
                 later = [r.created_at for r in self.watcher.reports() if r.created_at > started]
                 if later:
-                    return min(later) - timedelta(microseconds=1)
-                time.sleep(0.2)
-        return datetime.now(UTC)
+                    moment = min(later) - timedelta(microseconds=1)
+                else:
+                    time.sleep(0.2)
+        moment = moment or datetime.now(UTC)
+        if self.printer is not None:
+            self.printer.hold_after(moment)
+            self.printer.print_new()
+        return moment
 
     def _check_api(self) -> None:
         if self.api is not None and not self.api.alive:

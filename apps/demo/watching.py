@@ -119,6 +119,17 @@ class AlertPrinter:
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: alert changes after this moment are held back, not printed (see ``hold_after``)
+        self._horizon: datetime | None = None
+        self._held: list[AlertEvent] = []
+        self._printing = threading.Lock()
+
+    def hold_after(self, moment: datetime | None) -> None:
+        """Print no alert change recorded after ``moment`` until it is moved (``None``: print
+        everything), so what was printed before the summary is what the summary, taken at
+        that moment, describes; held changes are printed once the moment moves past them."""
+        with self._printing:
+            self._horizon = moment
 
     def start(self) -> None:
         """Start polling in a daemon thread."""
@@ -137,12 +148,20 @@ class AlertPrinter:
             self._thread.join(timeout=5)
 
     def print_new(self) -> None:
-        """Print the alert changes recorded since the last call."""
-        try:
-            events = self.watcher.new_events()
-        except Exception as exc:  # the store is busy or gone: try again at the next poll
-            self.console.log(f"[dim]could not read alerts: {exc}[/]")
-            return
+        """Print the alert changes recorded since the last call (up to the moment given to
+        :meth:`hold_after`)."""
+        with self._printing:
+            try:
+                fresh = self.watcher.new_events()
+            except Exception as exc:  # the store is busy or gone: try again at the next poll
+                self.console.log(f"[dim]could not read alerts: {exc}[/]")
+                return
+            events = self._held + fresh
+            horizon = self._horizon
+            self._held = [] if horizon is None else [e for e in events if e.at > horizon]
+            self._print([e for e in events if horizon is None or e.at <= horizon])
+
+    def _print(self, events: list[AlertEvent]) -> None:
         by_report: dict[str | None, list[AlertEvent]] = {}
         for event in events:
             by_report.setdefault(event.report_id, []).append(event)
