@@ -111,6 +111,14 @@ class StoreBase(Store):
             transient=self._dialect.is_transient(exc),
         )
 
+    def _unstorable(self, what: str, exc: BaseException) -> StoreError:
+        """A value the driver cannot encode (a lone surrogate, an integer past 64 bits):
+        the data's fault, so not transient."""
+        return StoreError(
+            self._scrub(f"{what} failed: a value cannot be stored: {exc}"[:600]),
+            transient=False,
+        )
+
     # -- engine and transactions -------------------------------------------------------------------
     def _require_engine(self) -> Engine:
         engine = self._engine
@@ -144,10 +152,7 @@ class StoreBase(Store):
             raise self._error(what, exc) from None
         except (UnicodeError, OverflowError) as exc:
             # a value the driver cannot encode (a lone surrogate, an integer past 64 bits)
-            raise StoreError(
-                self._scrub(f"{what} failed: a value cannot be stored: {exc}"[:600]),
-                transient=False,
-            ) from None
+            raise self._unstorable(what, exc) from None
 
     @contextmanager
     def _driver_tx(self, what: str, *, write: bool = False) -> Iterator[Any]:
@@ -177,10 +182,7 @@ class StoreBase(Store):
                 if isinstance(exc, sqlite3.Error | psycopg.Error):
                     raise self._error(what, exc) from None
                 if isinstance(exc, UnicodeError | OverflowError):
-                    raise StoreError(
-                        self._scrub(f"{what} failed: a value cannot be stored: {exc}"[:600]),
-                        transient=False,
-                    ) from None
+                    raise self._unstorable(what, exc) from None
                 raise
             finally:
                 pooled.close()

@@ -52,10 +52,7 @@ class PredictionsMixin(StoreBase):
                     rows = prediction_rows(layout, group, now, fresh=True)
                 batches.append((layout.table, layout.write_columns, rows))
         except (UnicodeError, OverflowError) as exc:
-            raise StoreError(
-                self._scrub(f"{what} failed: a value cannot be stored: {exc}"[:600]),
-                transient=False,
-            ) from None
+            raise self._unstorable(what, exc) from None
         try:
             return self._insert_rows(what, batches, skip_known=False)
         except InsertInstead:  # e.g. COPY met a stored id: insert again, skipping known ids

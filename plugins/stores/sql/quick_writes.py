@@ -20,7 +20,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from driftscope import PredictionRecord, StoreError
+from driftscope import PredictionRecord
 
 from .predictions import PredictionsMixin
 from .rows import _StaleLayout, prediction_rows
@@ -79,7 +79,7 @@ class QuickWritesMixin(PredictionsMixin):
             except _StaleLayout:
                 return None  # another process widened the model: the writer thread reloads
             except (UnicodeError, OverflowError) as exc:
-                raise self._unstorable(exc) from None
+                raise self._unstorable("writing predictions", exc) from None
             batches.append((layout.table, layout.write_columns, rows))
         conn = self._quick_connection()
         if conn is None:
@@ -103,19 +103,12 @@ class QuickWritesMixin(PredictionsMixin):
             if isinstance(exc, sqlite3.Error):
                 raise self._error("writing predictions", exc) from None
             if isinstance(exc, UnicodeError | OverflowError):
-                raise self._unstorable(exc) from None
+                raise self._unstorable("writing predictions", exc) from None
             raise
         self._quick_commits += 1
         if self._quick_commits % CHECKPOINT_EVERY == 0:
             self._checkpoint_in_background()
         return written
-
-    def _unstorable(self, exc: BaseException) -> StoreError:
-        """What :meth:`write_predictions` raises for a value the driver cannot encode."""
-        return StoreError(
-            self._scrub(f"writing predictions failed: a value cannot be stored: {exc}"[:600]),
-            transient=False,
-        )
 
     def _quick_connection(self) -> sqlite3.Connection | None:
         """The connection quick writes commit on, opened on first use; ``None`` when the

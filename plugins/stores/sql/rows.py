@@ -11,6 +11,7 @@ value that does not fit. Both give the same rows for every batch the first one a
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
@@ -60,10 +61,11 @@ def prediction_rows(
     non-transient :class:`StoreError` naming the record when a value does not fit.
     """
     if len(records) >= COLUMN_MIN_ROWS:
-        try:
+        # a batch the column path does not take is built record by record, the reference
+        with contextlib.suppress(
+            _NotCommon, TypeError, ValueError, KeyError, AttributeError, OverflowError
+        ):
             return _rows_by_column(layout, records, now)
-        except (_NotCommon, TypeError, ValueError, KeyError, AttributeError, OverflowError):
-            pass
     return rows_one_by_one(layout, records, now, fresh=fresh)
 
 
