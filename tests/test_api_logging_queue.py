@@ -271,7 +271,7 @@ async def test_durable_answers_after_the_commit_and_groups_concurrent_requests()
     first = asyncio.create_task(logger.submit(_records(1)))
     await wait_until_async(lambda: logger._in_flight == 1)
     others = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(1, 17)]
-    await wait_until_async(lambda: len(logger._buffer) == 16)
+    await wait_until_async(lambda: logger._buffer_rows == 16)
     assert not first.done() and not any(t.done() for t in others)
     assert store.ids == []  # nothing answered before its commit
     store.gate.set()
@@ -289,7 +289,7 @@ async def test_durable_waits_for_as_many_requests_as_the_last_batch_held() -> No
     first = asyncio.create_task(logger.submit(_records(1)))
     await wait_until_async(lambda: logger._in_flight == 1)
     group = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(1, 17)]
-    await wait_until_async(lambda: len(logger._buffer) == 16)
+    await wait_until_async(lambda: logger._buffer_rows == 16)
     store.gate.set()
     await asyncio.wait_for(asyncio.gather(first, *group), DEADLINE)
     # the last batch held 16 requests: 15 wait (on the loop, no thread involved) for a 16th
@@ -297,7 +297,7 @@ async def test_durable_waits_for_as_many_requests_as_the_last_batch_held() -> No
     await wait_until_async(lambda: logger.queued == 32, what="15 more requests queued")
     for _ in range(50):  # the writer's chance to take them, were it to (no thread involved)
         await asyncio.sleep(0)
-    assert len(logger._buffer) == 15 and logger._in_flight == 0 and store.batches == [1, 16]
+    assert logger._buffer_rows == 15 and logger._in_flight == 0 and store.batches == [1, 16]
     group.append(asyncio.create_task(logger.submit(_records(1, start=35))))
     await asyncio.wait_for(asyncio.gather(*group), DEADLINE)
     assert store.batches == [1, 16, 16]
@@ -312,7 +312,7 @@ async def test_durable_fails_only_the_request_whose_record_was_refused() -> None
     blocker = asyncio.create_task(logger.submit(_records(1, start=100)))
     await wait_until_async(lambda: logger._in_flight == 1)
     tasks = [asyncio.create_task(logger.submit(_records(2, start=2 * i))) for i in range(3)]
-    await wait_until_async(lambda: len(logger._buffer) == 6)
+    await wait_until_async(lambda: logger._buffer_rows == 6)
     store.gate.set()
     results = await asyncio.wait_for(
         asyncio.gather(blocker, *tasks, return_exceptions=True), DEADLINE
@@ -342,7 +342,7 @@ async def test_durable_requests_fail_rather_than_hang_when_the_writer_stops() ->
     first = asyncio.create_task(logger.submit(_records(1)))
     await wait_until_async(lambda: logger._in_flight == 1)
     second = asyncio.create_task(logger.submit(_records(1, start=1)))
-    await wait_until_async(lambda: len(logger._buffer) == 1)
+    await wait_until_async(lambda: logger._buffer_rows == 1)
     assert logger._task is not None
     logger._task.cancel()
     with pytest.raises(LoggingUnavailable, match="writer stopped"):

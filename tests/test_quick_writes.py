@@ -244,7 +244,7 @@ def watched(tmp_path: Path) -> Iterator[tuple[WatchedStore, Path]]:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("mode", "where"), [("durable", "writer"), ("sync", "request")])
+@pytest.mark.parametrize(("mode", "where"), [("durable", "request"), ("sync", "request")])
 async def test_one_request_at_a_time_commits_on_the_loop(
     watched: tuple[WatchedStore, Path], mode: LoggingMode, where: str
 ) -> None:
@@ -258,9 +258,30 @@ async def test_one_request_at_a_time_commits_on_the_loop(
             assert [row[0] for row in stored(path)][-1] == f"r{i:05d}"
     finally:
         await writer.close()
-    # durable: the writer task takes each lone request's rows at once (a group of one)
+    # durable: each lone request leads its group of one and commits it in its own task
     assert store.calls == [("quick", 1, where)] * 3
     assert (writer.queued, writer.written, writer.depth) == (3, 3, 0)
+
+
+@pytest.mark.anyio
+async def test_durable_requests_ready_together_share_their_leaders_commit(
+    watched: tuple[WatchedStore, Path],
+) -> None:
+    store, path = watched
+    writer = PredictionLogWriter(store, mode="durable")
+    await writer.start()
+    try:
+        # gather() starts the four requests in one turn of the loop: the first leads, yields
+        # once, and commits the three that joined it with its own rows
+        await asyncio.gather(*(writer.submit([record(i)]) for i in range(1, 5)))
+        assert store.calls == [("quick", 4, "request")]
+        assert len(stored(path)) == 5
+        # a group of four: the next groups are gathered by the writer task's adaptive wait
+        await asyncio.gather(*(writer.submit([record(i)]) for i in range(5, 9)))
+        assert store.calls[1:] == [("quick", 4, "writer")]
+    finally:
+        await writer.close()
+    assert (writer.queued, writer.written, writer.depth) == (8, 8, 0)
 
 
 @pytest.mark.anyio
@@ -302,7 +323,9 @@ async def test_a_lock_held_elsewhere_sends_the_durable_request_to_the_writer_thr
     finally:
         other.close()
         await writer.close()
-    assert store.calls[0] == ("declined", 1, "writer")
+    # the request, leading its group of one, tried first and handed the group over
+    assert store.calls[0] == ("declined", 1, "request")
+    assert store.calls[-1] == ("write", 1, "thread")
     assert [row[0] for row in stored(path)] == ["r00000", "r00001"]
 
 

@@ -35,6 +35,7 @@ from driftscope import (
     FeatureRow,
     FeatureSpec,
     ModelSchema,
+    PredictionBatch,
     PredictionRecord,
     StoreError,
     StoreSettings,
@@ -444,3 +445,144 @@ def test_a_write_on_a_connection_the_server_dropped_is_transient_then_written(
         assert store.count_predictions("clf", T0, T0 + timedelta(hours=1)) == (20, 3)
     finally:
         store.close()
+
+
+# -- PredictionBatch: the API's predictions held by column -----------------------------------------
+NUMERIC = ModelSchema(
+    "num", (FeatureSpec("x"), FeatureSpec("y"), FeatureSpec("z")), "classification", CLASSES
+)
+
+
+def batch_and_records(
+    model: str,
+    names: tuple[str, ...],
+    features: list[list[Any]],
+    *,
+    classes: tuple[str, ...] | None = CLASSES,
+    prefix: str,
+    at: datetime = T0,
+    dtype: Any = np.float64,
+) -> tuple[PredictionBatch, list[PredictionRecord]]:
+    """A batch over ``features`` (rows in ``names`` order) and, made here from the same
+    values and not from the batch, the records it stands for."""
+    n = len(features)
+    rng = np.random.default_rng(len(prefix) + n)
+    ids = [f"{prefix}{i:04d}" for i in range(n)]
+    predictions: list[Any] = (
+        [CLASSES[i % 3] for i in range(n)] if classes is not None else [0.5 * i for i in range(n)]
+    )
+    proba = None if classes is None else rng.dirichlet(np.ones(len(classes)), size=n)
+    latencies: list[float | None] = [None] * n
+    latencies[0] = 2.5
+    table = np.empty((n, len(names)), dtype=dtype)
+    table[:] = features
+    batch = PredictionBatch(
+        model,
+        ids,
+        [at] * n,
+        names,
+        table,
+        predictions,
+        classes=classes,
+        probabilities=proba,
+        latencies=latencies,
+    )
+    records = [
+        PredictionRecord(
+            id=ids[i],
+            model=model,
+            timestamp=at,
+            features=dict(zip(names, features[i], strict=True)),
+            prediction=predictions[i],
+            probabilities=(
+                None if proba is None else dict(zip(classes or (), proba[i].tolist(), strict=True))
+            ),
+            latency_ms=latencies[i],
+        )
+        for i in range(n)
+    ]
+    return batch, records
+
+
+def numeric_rows(n: int, seed: int) -> list[list[Any]]:
+    rng = np.random.default_rng(seed)
+    rows = rng.normal(size=(n, 3)).tolist()
+    for i, row in enumerate(rows):
+        if i % 5 == 0:
+            row[i % 3] = [math.nan, math.inf, -math.inf][i % 3]
+    return rows
+
+
+@pytest.mark.parametrize("n", [1, 7, 300])
+def test_prediction_batches_as_the_api_makes_them_are_stored_value_for_value(
+    backend: Backend, n: int
+) -> None:
+    """Float features in the schema's order with every class (the API's numeric model), in
+    another order, and with a class missing; one row (a durable request) to a batch past a
+    multi-row statement."""
+    store = backend.store
+    store.register_model(NUMERIC)
+    given, given_records = batch_and_records(
+        "num", ("x", "y", "z"), numeric_rows(n, 1), prefix="given"
+    )
+    rows = numeric_rows(n, 2)
+    reordered, reordered_records = batch_and_records(
+        "num", ("z", "x", "y"), [[r[2], r[0], r[1]] for r in rows], prefix="order"
+    )
+    fewer, fewer_records = batch_and_records(
+        "num", ("x", "y", "z"), numeric_rows(n, 3), classes=("c", "a"), prefix="fewer"
+    )
+    for batch in (given, reordered, fewer):
+        assert store.write_predictions(batch) == n
+    assert_stored(backend, NUMERIC, given_records + reordered_records + fewer_records)
+
+
+def test_prediction_batches_with_categories_and_joined_batches_are_stored_value_for_value(
+    backend: Backend,
+) -> None:
+    """Object arrays (a model with a categorical feature: numbers may be ints there), a
+    regressor's, and batches of several requests joined into one, each at its own time."""
+    store = backend.store
+    names = ("city", "x", "colour", "y", "z")
+    rows = [
+        [["Oslo", "Zürich", None][i % 3], i, UNICODE[i % 6], 0.5 * i, [1, math.nan][i % 2]]
+        for i in range(40)
+    ]
+    mixed, mixed_records = batch_and_records("clf", names, rows, prefix="cat", dtype=object)
+    regression, regression_records = batch_and_records(
+        "reg",
+        ("x", "city"),
+        [[float(i), "Oslo"] for i in range(9)],
+        classes=None,
+        prefix="regr",
+        dtype=object,
+    )
+    parts = [
+        batch_and_records(
+            "clf",
+            names,
+            rows[k : k + 5],
+            prefix=f"part{k}-",
+            dtype=object,
+            at=T0 + timedelta(seconds=k),
+        )
+        for k in (0, 5, 10)
+    ]
+    joined = PredictionBatch.join([batch for batch, _ in parts])
+    assert isinstance(joined, PredictionBatch) and len(joined) == 15
+    assert store.write_predictions(mixed) == 40
+    assert store.write_predictions(regression) == 9
+    assert store.write_predictions(joined) == 15
+    joined_records = [rec for _, records in parts for rec in records]
+    assert_stored(backend, CLASSIFIER, mixed_records + joined_records)
+    assert_stored(backend, REGRESSOR, regression_records)
+
+
+def test_a_prediction_batch_naming_an_unknown_feature_is_refused_naming_a_record(
+    backend: Backend,
+) -> None:
+    batch, _ = batch_and_records("num", ("x", "y", "w"), numeric_rows(3, 4), prefix="unk")
+    backend.store.register_model(NUMERIC)
+    with pytest.raises(StoreError, match=r"unk0000.*unknown feature.*'w'"):
+        backend.store.write_predictions(batch)
+    assert backend.stored("num") == {}

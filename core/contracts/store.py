@@ -15,7 +15,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from itertools import chain
+from typing import Any, ClassVar, Literal, cast, overload
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -134,6 +135,155 @@ class PredictionRecord:
     probabilities: Mapping[str, float] | None = None
     latency_ms: float | None = None
     label: Label | None = None
+
+
+class PredictionBatch(Sequence[PredictionRecord]):
+    """Predictions of one model made together, held column by column: a sequence of
+    :class:`PredictionRecord` that builds each record only when it is asked for.
+
+    The API hands its predictions to the store this way. At 1,000 rows a request, a record
+    object per row cost more than scoring the rows, and a store writes columns anyway, so
+    a store may read the columns directly instead of iterating (the built-in ``sql`` store
+    does); iterating gives the same records, label-less, and is always correct.
+
+    :param model: The model every row belongs to.
+    :param ids: One prediction id per row.
+    :param timestamps: When each row was predicted (timezone-aware).
+    :param feature_names: The features, in the order of ``features``' columns.
+    :param features: ``(rows, len(feature_names))``: float64, or object for a model with a
+        categorical feature (``str`` there, numbers elsewhere).
+    :param predictions: One prediction per row: a class label or a regression value.
+    :param classes: The classes, in the order of ``probabilities``' columns.
+    :param probabilities: ``(rows, len(classes))`` float64, or ``None``.
+    :param latencies: Each row's latency in milliseconds, or ``None``.
+    """
+
+    __slots__ = (
+        "_index",
+        "classes",
+        "feature_names",
+        "features",
+        "ids",
+        "latencies",
+        "model",
+        "predictions",
+        "probabilities",
+        "timestamps",
+    )
+
+    def __init__(
+        self,
+        model: str,
+        ids: Sequence[str],
+        timestamps: Sequence[datetime],
+        feature_names: tuple[str, ...],
+        features: np.ndarray,
+        predictions: Sequence[Label],
+        *,
+        classes: tuple[str, ...] | None = None,
+        probabilities: np.ndarray | None = None,
+        latencies: Sequence[float | None] | None = None,
+    ) -> None:
+        rows = len(ids)
+        if features.ndim != 2 or features.shape != (rows, len(feature_names)):
+            raise ValueError(
+                f"features must be ({rows}, {len(feature_names)}), not {features.shape}"
+            )
+        if len(timestamps) != rows or len(predictions) != rows:
+            raise ValueError(
+                f"{rows} ids but {len(timestamps)} timestamps and {len(predictions)} predictions"
+            )
+        if (probabilities is None) != (classes is None):
+            raise ValueError("probabilities and classes go together")
+        if probabilities is not None and probabilities.shape != (rows, len(classes or ())):
+            raise ValueError(f"probabilities must be ({rows}, {len(classes or ())})")
+        if latencies is not None and len(latencies) != rows:
+            raise ValueError(f"{rows} ids but {len(latencies)} latencies")
+        self.model = model
+        self.ids = ids
+        self.timestamps = timestamps
+        self.feature_names = feature_names
+        self.features = features
+        self.predictions = predictions
+        self.classes = classes
+        self.probabilities = probabilities
+        self.latencies: Sequence[float | None] = (
+            latencies if latencies is not None else [None] * rows
+        )
+        self._index = FeatureRow.index_of(feature_names)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> PredictionRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> PredictionBatch: ...
+
+    def __getitem__(self, index: int | slice) -> PredictionRecord | PredictionBatch:
+        if isinstance(index, slice):
+            return PredictionBatch(
+                self.model,
+                self.ids[index],
+                self.timestamps[index],
+                self.feature_names,
+                self.features[index],
+                self.predictions[index],
+                classes=self.classes,
+                probabilities=None if self.probabilities is None else self.probabilities[index],
+                latencies=self.latencies[index],
+            )
+        probabilities = None
+        if self.probabilities is not None and self.classes is not None:
+            probabilities = dict(zip(self.classes, self.probabilities[index].tolist(), strict=True))
+        return PredictionRecord(
+            self.ids[index],
+            self.model,
+            self.timestamps[index],
+            FeatureRow(self.feature_names, self.features[index].tolist(), self._index),
+            self.predictions[index],
+            probabilities,
+            self.latencies[index],
+        )
+
+    def __repr__(self) -> str:
+        return f"PredictionBatch(model={self.model!r}, rows={len(self)})"
+
+    @staticmethod
+    def join(parts: Sequence[Sequence[PredictionRecord]]) -> Sequence[PredictionRecord]:
+        """The records of ``parts`` in order: one :class:`PredictionBatch` when every part
+        is a batch of the same model, features, classes and feature dtype (columns are
+        concatenated, no record is built), else a list of records."""
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+        if isinstance(first, PredictionBatch) and all(
+            type(part) is PredictionBatch
+            and part.model == first.model
+            and part.feature_names == first.feature_names
+            and part.classes == first.classes
+            and part.features.dtype == first.features.dtype
+            for part in parts
+        ):
+            batches = cast(list[PredictionBatch], list(parts))
+            probabilities = [b.probabilities for b in batches]
+            return PredictionBatch(
+                first.model,
+                list(chain.from_iterable(b.ids for b in batches)),
+                list(chain.from_iterable(b.timestamps for b in batches)),
+                first.feature_names,
+                np.concatenate([b.features for b in batches]),
+                list(chain.from_iterable(b.predictions for b in batches)),
+                classes=first.classes,
+                probabilities=(
+                    None
+                    if first.probabilities is None
+                    else np.concatenate(cast(list[np.ndarray], probabilities))
+                ),
+                latencies=list(chain.from_iterable(b.latencies for b in batches)),
+            )
+        return list(chain.from_iterable(parts))
 
 
 @dataclass

@@ -21,8 +21,8 @@ reason (``driftscope deadletter list|replay|drop``).
 * ``async``: once its records are queued (a crash loses what is still queued);
 * ``durable``: once the batch holding its records has committed (group commit: concurrent
   requests share one transaction; see :meth:`PredictionLogWriter._batch_full` for when a batch
-  starts). A record that was dead-lettered instead makes the request fail with
-  :class:`RecordsRefused`;
+  starts, and :meth:`PredictionLogWriter._lead` for a lone request that commits its own). A
+  record that was dead-lettered instead makes the request fail with :class:`RecordsRefused`;
 * ``sync``: each request writes its own records before it is answered.
 
 All coroutines must run on one event loop (the API's); the store runs on worker threads.
@@ -43,7 +43,13 @@ from functools import partial
 from typing import Any, Literal, TypeVar
 
 from driftscope.core.config.yaml_file import ApiConfig
-from driftscope.core.contracts.store import DeadLetter, PredictionRecord, Store, ascii_text
+from driftscope.core.contracts.store import (
+    DeadLetter,
+    PredictionBatch,
+    PredictionRecord,
+    Store,
+    ascii_text,
+)
 from driftscope.core.errors import DriftscopeError, StoreError
 
 T = TypeVar("T")
@@ -82,6 +88,13 @@ class RecordsRefused(DriftscopeError):
             + (", kept as dead letters" if kept else "")
             + f": {first}"
         )
+
+
+def record_ids(records: Sequence[PredictionRecord]) -> list[str]:
+    """The ids of ``records``, without building a :class:`PredictionBatch`'s records."""
+    if isinstance(records, PredictionBatch):
+        return list(records.ids)
+    return [record.id for record in records]
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -156,7 +169,9 @@ class PredictionLogWriter:
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self._failing = False
-        self._buffer: list[PredictionRecord] = []
+        # each request's records as it handed them over (a PredictionBatch stays one)
+        self._buffer: list[Sequence[PredictionRecord]] = []
+        self._buffer_rows = 0
         self._in_flight = 0
         self._first_at = 0.0
         self._accepted_seq = 0  # rows ever accepted
@@ -168,7 +183,9 @@ class PredictionLogWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._data = asyncio.Event()
         self._batch_ready = asyncio.Event()
-        self._changed = asyncio.Condition()
+        # futures of coroutines waiting for the writer to move on (room, a flush)
+        self._progress: list[asyncio.Future[None]] = []
+        self._leading = False  # a durable request is about to commit its group itself
         self._waiters: deque[_Waiter] = deque()
         self._buffer_requests = 0  # requests with rows in the buffer
         self._last_group = 1  # requests in the last batch taken (durable group commit)
@@ -189,7 +206,7 @@ class PredictionLogWriter:
     @property
     def depth(self) -> int:
         """Rows accepted and not yet written (buffered plus the batch being written)."""
-        return len(self._buffer) + self._in_flight
+        return self._buffer_rows + self._in_flight
 
     @property
     def running(self) -> bool:
@@ -226,7 +243,7 @@ class PredictionLogWriter:
         self._batch_ready.set()
         if self._task is not None and not self._task.done():
             await self._task
-        left = len(self._buffer) + self._in_flight
+        left = self._buffer_rows + self._in_flight
         if left:  # only when the writer died: it writes everything queued before it ends
             self.dropped += left
             log.error("prediction log: %d queued rows were never written", left)
@@ -275,8 +292,9 @@ class PredictionLogWriter:
         rows = len(records)
         if not self._fits(rows):
             try:
-                async with asyncio.timeout(self.enqueue_timeout), self._changed:
-                    await self._changed.wait_for(lambda: self._fits(rows) or self._closing)
+                await self._wait_until(
+                    lambda: self._fits(rows) or self._closing, self.enqueue_timeout
+                )
             except TimeoutError:
                 self.rejected += rows
                 raise QueueFull(
@@ -285,10 +303,22 @@ class PredictionLogWriter:
                 ) from None
             if self._closing:
                 raise LoggingUnavailable("the prediction log is shutting down", 1.0)
+        # a durable request that finds the writer idle and the last group alone commits its
+        # group itself (see _lead), instead of waking the writer task
+        lead = (
+            wait
+            and self.mode == "durable"
+            and self._last_group <= 1
+            and not self._buffer
+            and not self._in_flight
+            and not self._leading
+        )
         if not self._buffer:
             self._first_at = time.monotonic()
-            self._data.set()
-        self._buffer.extend(records)
+            if not lead:
+                self._data.set()
+        self._buffer.append(records)
+        self._buffer_rows += rows
         self._buffer_requests += 1
         self.queued += rows
         self._accepted_seq += rows
@@ -297,11 +327,40 @@ class PredictionLogWriter:
         if not wait:
             return
         assert self._loop is not None
-        waiter = _Waiter(self._accepted_seq, self._loop.create_future(), [r.id for r in records])
+        waiter = _Waiter(self._accepted_seq, self._loop.create_future(), record_ids(records))
         self._waiters.append(waiter)
+        if lead:
+            await self._lead()
         # the record is in the batch whatever happens to the request now: a client that hangs
         # up does not cancel its write, and the future is awaited through a shield
         await asyncio.shield(waiter.future)
+
+    async def _lead(self) -> None:
+        """Commit the buffer on the loop as the leader of a durable group.
+
+        A single client's request would otherwise wake the writer task and wait for it to
+        wake the request again: three more turns of the event loop, more than the commit
+        itself. The leader yields once, so that the requests the loop has ready join the
+        group, then commits it where it is (:meth:`_write_quickly`); a group that cannot
+        be written that way, or a shutdown, goes to the writer task. A group of more than
+        one request hands the next groups back to the writer task's adaptive wait
+        (:meth:`_batch_full`), which gathers concurrent requests into larger ones.
+        """
+        self._leading = True
+        try:
+            await asyncio.sleep(0)
+        finally:  # even if the request was cancelled: its rows are in the buffer
+            self._leading = False
+            if self._buffer and not self._in_flight and not self._closing:
+                batch = PredictionBatch.join(self._buffer)
+                if self._write_quickly(batch):  # nothing was awaited since the join
+                    self._batch_ready.clear()
+                    self._last_group = self._buffer_requests
+                    self._buffer, self._buffer_rows, self._buffer_requests = [], 0, 0
+                    self._settle(len(batch), _Outcome())
+            if self._buffer:
+                self._data.set()
+                self._batch_ready.set()
 
     def _write_quickly(self, records: Sequence[PredictionRecord]) -> bool:
         """Write a small batch here on the event loop if the store can do it without waiting
@@ -336,7 +395,7 @@ class PredictionLogWriter:
         self.queued += len(records)
         if self._write_quickly(records):
             return
-        outcome = await self._write(list(records), retry=False)
+        outcome = await self._write(records, retry=False)
         if outcome.failed:
             raise LoggingUnavailable(
                 "the prediction could not be logged: the store is unavailable", 1.0
@@ -352,8 +411,9 @@ class PredictionLogWriter:
         target = self._accepted_seq
         self._batch_ready.set()
         try:
-            async with asyncio.timeout(timeout or self.enqueue_timeout), self._changed:
-                await self._changed.wait_for(lambda: self._done_seq >= target)
+            await self._wait_until(
+                lambda: self._done_seq >= target, timeout or self.enqueue_timeout
+            )
         except TimeoutError:
             raise LoggingUnavailable(
                 "queued predictions could not be written in time", self._retry_after()
@@ -380,17 +440,34 @@ class PredictionLogWriter:
             self._batch_ready.clear()
             self._last_group = self._buffer_requests
             self._buffer_requests = 0
-            batch, self._buffer = self._buffer, []
+            batch = PredictionBatch.join(self._buffer)
+            self._buffer, self._buffer_rows = [], 0
             self._in_flight = len(batch)
             if self._write_quickly(batch):
                 outcome = _Outcome()
             else:
                 outcome = await self._write(batch, retry=True)
-            self._in_flight = 0
-            self._done_seq += len(batch)
-            self._resolve_waiters(outcome)
-            async with self._changed:
-                self._changed.notify_all()
+            self._settle(len(batch), outcome)
+
+    def _settle(self, rows: int, outcome: _Outcome) -> None:
+        """A batch of ``rows`` is done: answer its requests and whoever waits for progress."""
+        self._in_flight = 0
+        self._done_seq += rows
+        self._resolve_waiters(outcome)
+        progress, self._progress = self._progress, []
+        for future in progress:
+            if not future.done():
+                future.set_result(None)
+
+    async def _wait_until(self, condition: Callable[[], bool], timeout: float) -> None:
+        """Return once ``condition()`` holds, checked again each time a batch is done;
+        :class:`TimeoutError` after ``timeout`` seconds."""
+        assert self._loop is not None
+        async with asyncio.timeout(timeout):
+            while not condition():
+                future: asyncio.Future[None] = self._loop.create_future()
+                self._progress.append(future)
+                await future
 
     def _batch_full(self) -> bool:
         """Whether to write the buffer now rather than wait for more rows.
@@ -401,7 +478,7 @@ class PredictionLogWriter:
         waits, and concurrent clients, which come back together, share one transaction;
         the flush interval bounds the wait when fewer come back.
         """
-        if len(self._buffer) >= self.flush_rows:
+        if self._buffer_rows >= self.flush_rows:
             return True
         return self.mode == "durable" and self._buffer_requests >= self._last_group
 
@@ -433,7 +510,7 @@ class PredictionLogWriter:
             return await self._loop.run_in_executor(self._executor, fn, *args)
         return await asyncio.to_thread(fn, *args)
 
-    async def _write(self, batch: list[PredictionRecord], *, retry: bool) -> _Outcome:
+    async def _write(self, batch: Sequence[PredictionRecord], *, retry: bool) -> _Outcome:
         """Write a batch; split it around records the store refuses (see the module
         docstring). With ``retry``, transient failures are retried with backoff until they
         pass (or the close deadline); without it the first one fails the whole batch."""

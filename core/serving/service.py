@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from itertools import chain, repeat
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -22,9 +22,9 @@ import pydantic_core
 
 from driftscope.core.config.yaml_file import ApiConfig
 from driftscope.core.contracts.store import (
-    FeatureRow,
     Label,
     LabelUpdate,
+    PredictionBatch,
     PredictionRecord,
     PredictionStats,
 )
@@ -110,7 +110,7 @@ class PredictionResult:
     ids: list[str]
     predictions: list[str] | list[float]
     probabilities: list[dict[str, float]] | None
-    records: list[PredictionRecord]
+    records: Sequence[PredictionRecord]
 
     def to_dict(self) -> dict[str, Any]:
         """The published response shape: ``{"predictions": [{"id", "prediction",
@@ -266,7 +266,7 @@ class PredictionService:
         return result
 
     async def _submit(
-        self, model: str, records: list[PredictionRecord], loc: tuple[str | int, ...]
+        self, model: str, records: Sequence[PredictionRecord], loc: tuple[str | int, ...]
     ) -> None:
         """Hand records to the logger. Records the store refused (``durable`` and ``sync``
         modes; the rest of the request is stored) become a 422 naming each row."""
@@ -316,30 +316,35 @@ class PredictionService:
         ids = new_ids(rows, int(now.timestamp() * 1000))
         predictions: list[Any] = raw_predictions.tolist()
         probabilities = None
-        if proba is not None and model.schema.classes:
-            classes = repeat(model.schema.classes)
-            probabilities = list(map(dict, map(zip, classes, proba.tolist())))
+        classes = model.schema.classes
+        if proba is not None and classes:
+            # as zip() pairs them: a model answering more columns than the schema has
+            # classes (or fewer) gives the common ones
+            common = min(len(classes), proba.shape[1])
+            classes, proba = classes[:common], proba[:, :common]
+            probabilities = list(map(dict, map(zip, repeat(classes), proba.tolist())))
         if validator.all_numeric:
-            names, index = repeat(validator.names), repeat(validator.index)
-            features: list[Mapping[str, Any]] = list(map(FeatureRow, names, X.tolist(), index))
+            features = X
         else:  # categorical features: never decoded ahead, so ``given`` holds the rows
-            features = [validator.features(row) for row in given]
+            values = [list(validator.features(row).values()) for row in given]
+            features = np.empty((rows, len(validator.names)), dtype=object)
+            features[:] = values
         # the request's latency, once: /stats percentiles are per request, like the
         # Prometheus histogram, not weighted by the rows of a batch
-        latencies = chain((latency_ms,), repeat(None, rows - 1))
-        # built by map() rather than a comprehension: at 1,000 rows a request the records
-        # cost as much as scoring them
-        records = list(
-            map(
-                PredictionRecord,
-                ids,
-                repeat(model.name),
-                repeat(now),
-                features,
-                predictions,
-                probabilities or repeat(None),
-                latencies,
-            )
+        latencies: list[float | None] = [None] * rows
+        latencies[0] = latency_ms
+        # held by column: at 1,000 rows a request, a record object per row cost as much as
+        # scoring them, and the store writes columns
+        records = PredictionBatch(
+            model.name,
+            ids,
+            [now] * rows,
+            validator.names,
+            features,
+            predictions,
+            classes=classes if probabilities is not None else None,
+            probabilities=proba if probabilities is not None else None,
+            latencies=latencies,
         )
         return PredictionResult(ids, predictions, probabilities, records)
 

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from itertools import chain
 from typing import Any, ClassVar
 
@@ -183,6 +184,15 @@ class Dialect(ABC):
         """p50, p90 and p99 of ``latency_ms`` over ``where`` (``None`` without rows)."""
 
 
+@lru_cache(maxsize=64)
+def _sqlite_insert(table: str, names: tuple[str, ...], rows: int) -> str:
+    """``INSERT INTO table (names) VALUES (?, ...), ... ON CONFLICT (id) DO NOTHING`` for
+    ``rows`` rows, made once per shape (a 256-row statement's text is tens of KB)."""
+    one = f"({', '.join(['?'] * len(names))})"
+    values = ", ".join([one] * rows)
+    return f"INSERT INTO {table} ({', '.join(names)}) VALUES {values} ON CONFLICT (id) DO NOTHING"
+
+
 class SQLiteDialect(Dialect):
     """SQLite: WAL, ``BEGIN IMMEDIATE`` writers, multi-row INSERTs, NaN stored as NULL."""
 
@@ -267,11 +277,11 @@ class SQLiteDialect(Dialect):
         nothing contends. Few statement texts either way, so the statements sqlite3 keeps
         prepared stay few and small whatever the batch sizes (issue 10).
         """
-        names = [c for c, _ in columns]
-        head = f"INSERT INTO {table} ({', '.join(names)}) VALUES "
-        one = f"({', '.join(['?'] * len(names))})"
+        names = tuple(c for c, _ in columns)
+        if len(rows) == 1:
+            return max(raw.execute(_sqlite_insert(table, names, 1), rows[0]).rowcount, 0)
         if len(rows) < INSERT_CHUNK_ROWS:
-            cursor = raw.executemany(f"{head}{one} ON CONFLICT (id) DO NOTHING", rows)
+            cursor = raw.executemany(_sqlite_insert(table, names, 1), rows)
             return max(cursor.rowcount, 0)
         most = min(
             INSERT_CHUNK_ROWS, raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(names)
@@ -282,8 +292,7 @@ class SQLiteDialect(Dialect):
             part = rows[start : start + size]
             start += size
             cursor = raw.execute(
-                head + ", ".join([one] * size) + " ON CONFLICT (id) DO NOTHING",
-                list(chain.from_iterable(part)),
+                _sqlite_insert(table, names, size), list(chain.from_iterable(part))
             )
             written += max(cursor.rowcount, 0)
         return written

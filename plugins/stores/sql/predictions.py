@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from driftscope import Label, LabelUpdate, PredictionRecord, PredictionStats, StoreError
+from driftscope import (
+    Label,
+    LabelUpdate,
+    PredictionBatch,
+    PredictionRecord,
+    PredictionStats,
+    StoreError,
+)
 
 from .base import StoreBase
 from .dialects import InsertInstead
@@ -17,6 +24,20 @@ from .values import _class_text, _number, from_micros, to_micros
 
 MICROS_PER_MINUTE = 60_000_000
 _MODEL = operator.attrgetter("model")
+
+
+def by_model(records: Sequence[PredictionRecord]) -> dict[str, Sequence[PredictionRecord]]:
+    """``records`` grouped by model, in their order; a :class:`PredictionBatch` (one model)
+    is kept whole, without building its records."""
+    if isinstance(records, PredictionBatch):
+        return {records.model: records}
+    models = set(map(_MODEL, records))
+    if len(models) == 1:
+        return {models.pop(): records}
+    grouped: dict[str, list[PredictionRecord]] = {}
+    for record in records:
+        grouped.setdefault(record.model, []).append(record)
+    return dict(grouped)
 
 
 class PredictionsMixin(StoreBase):
@@ -31,14 +52,7 @@ class PredictionsMixin(StoreBase):
         """
         if not records:
             return 0
-        models = set(map(_MODEL, records))
-        if len(models) == 1:
-            groups = {models.pop(): records}
-        else:
-            grouped: dict[str, list[PredictionRecord]] = {}
-            for record in records:
-                grouped.setdefault(record.model, []).append(record)
-            groups = dict(grouped)
+        groups = by_model(records)
         now = to_micros(self._clock())
         what = "writing predictions"
         batches: list[tuple[str, list[tuple[str, str]], list[tuple[Any, ...]]]] = []

@@ -22,7 +22,7 @@ from typing import Any
 
 from driftscope import PredictionRecord
 
-from .predictions import PredictionsMixin
+from .predictions import PredictionsMixin, by_model
 from .rows import _StaleLayout, prediction_rows
 from .values import to_micros
 
@@ -66,9 +66,7 @@ class QuickWritesMixin(PredictionsMixin):
 
     def _quick_write(self, records: Sequence[PredictionRecord]) -> int | None:
         batches: list[tuple[str, list[tuple[str, str]], list[tuple[Any, ...]]]] = []
-        groups: dict[str, list[PredictionRecord]] = {}
-        for record in records:
-            groups.setdefault(record.model, []).append(record)
+        groups = by_model(records)
         now = to_micros(self._clock())
         for model, group in groups.items():
             layout = self._layouts.get(model)
@@ -84,17 +82,22 @@ class QuickWritesMixin(PredictionsMixin):
         conn = self._quick_connection()
         if conn is None:
             return None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if self._dialect.is_transient(exc):
-                return None  # the lock is taken: the writer thread waits for it
-            raise self._error("writing predictions", exc) from None
+        # one row is one INSERT, a transaction by itself in autocommit mode: a lone durable
+        # request spares two statements (BEGIN and COMMIT cost as much as the INSERT)
+        alone = len(batches) == 1 and len(batches[0][2]) == 1
+        if not alone:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if self._dialect.is_transient(exc):
+                    return None  # the lock is taken: the writer thread waits for it
+                raise self._error("writing predictions", exc) from None
         written = 0
         try:
             for table, columns, rows in batches:
                 written += self._dialect.insert_rows(conn, table, columns, rows, skip_known=True)
-            conn.execute("COMMIT")
+            if not alone:
+                conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

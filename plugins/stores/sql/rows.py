@@ -14,10 +14,13 @@ from __future__ import annotations
 import contextlib
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, cast
 
-from driftscope import FeatureRow, PredictionRecord, StoreError
+import numpy as np
+
+from driftscope import FeatureRow, PredictionBatch, PredictionRecord, StoreError
 
 from .tables import _Layout
 from .values import _EPOCH, _MICROSECOND, _category, _class_text, _number, to_micros
@@ -60,7 +63,12 @@ def prediction_rows(
     and ``fresh`` is false (the caller reloads the layout and calls again), and a
     non-transient :class:`StoreError` naming the record when a value does not fit.
     """
-    if len(records) >= COLUMN_MIN_ROWS:
+    if isinstance(records, PredictionBatch):
+        # a batch it does not take (a name the layout lacks, a value of the wrong kind) is
+        # built record by record below, which says what is wrong
+        with contextlib.suppress(_NotCommon, TypeError, ValueError, OverflowError):
+            return _rows_of_batch(layout, records)
+    elif len(records) >= COLUMN_MIN_ROWS:
         # a batch the column path does not take is built record by record, the reference
         with contextlib.suppress(
             _NotCommon, TypeError, ValueError, KeyError, AttributeError, OverflowError
@@ -117,6 +125,105 @@ def _rows_by_column(
         else:
             columns.append(repeat(None, n))
     return list(zip(*columns, strict=False))
+
+
+@dataclass(frozen=True)
+class _BatchPlan:
+    """Where each written column of a layout comes from in batches with given feature
+    names and classes: a position in the batch's probabilities or features, or -1 (the
+    batch has no such class or feature: NULL)."""
+
+    classes: list[int]
+    numeric: list[int]
+    categorical: list[int]
+    #: every class and numeric feature present, in the batch's order, no categorical one:
+    #: the float columns are the batch's arrays side by side, as they are
+    as_given: bool
+
+
+def _batch_plan(layout: _Layout, batch: PredictionBatch) -> _BatchPlan:
+    key = (batch.feature_names, batch.classes)
+    plan: _BatchPlan | None = layout.batch_plans.get(key)
+    if plan is not None:
+        return plan
+    if not set(layout.features).issuperset(batch.feature_names):
+        raise _NotCommon  # a feature the layout lacks: built record by record, which says so
+    classes = batch.classes or ()
+    if not set(layout.class_names).issuperset(classes):
+        raise _NotCommon
+    features = {name: i for i, name in enumerate(batch.feature_names)}
+    where = {name: i for i, name in enumerate(classes)}
+    plan = _BatchPlan(
+        classes=[where.get(c, -1) for c in layout.class_names],
+        numeric=[features.get(n, -1) for n in layout.numeric_names],
+        categorical=[features.get(n, -1) for n in layout.categorical_names],
+        as_given=(
+            list(layout.numeric_names) == list(batch.feature_names)
+            and not layout.categorical_names
+            and list(layout.class_names) == list(classes)
+        ),
+    )
+    layout.batch_plans[key] = plan
+    return plan
+
+
+def _rows_of_batch(layout: _Layout, batch: PredictionBatch) -> list[tuple[Any, ...]]:
+    """The rows of a :class:`PredictionBatch`, from its columns: no record is built."""
+    plan = _batch_plan(layout, batch)
+    n = len(batch)
+    stamps = batch.timestamps
+    first = stamps[0]
+    if stamps.count(first) == n:  # one request's rows: one moment
+        micros: Iterable[int] = repeat(to_micros(first), n)
+    else:
+        by_stamp = {stamp: to_micros(stamp) for stamp in set(stamps)}
+        micros = map(by_stamp.__getitem__, stamps)
+    predictions = list(batch.predictions)
+    heads = zip(
+        batch.ids,
+        micros,
+        _numbers(predictions) if layout.regression else _texts(predictions, _class_text),
+        repeat(None),  # label: a batch is what the API predicted, before any feedback
+        repeat(None),  # labelled_at
+        _numbers(list(batch.latencies)),
+    )
+    features, probabilities = batch.features, batch.probabilities
+    if (
+        plan.as_given
+        and features.dtype == np.float64
+        and (probabilities is None or probabilities.dtype == np.float64)
+    ):
+        # the common case, the API's: one float array per row, made by numpy
+        floats = (
+            features if probabilities is None else np.concatenate((probabilities, features), axis=1)
+        )
+        return list(map(tuple.__add__, heads, map(tuple, floats.tolist())))
+    rest: list[Iterable[Any]] = []
+    if probabilities is None:
+        rest += [repeat(None, n) for _ in plan.classes]
+    else:
+        by_class = _float_columns(probabilities)
+        rest += [by_class[i] if i >= 0 else repeat(None, n) for i in plan.classes]
+    by_feature: list[list[Any]] = features.T.tolist()
+    exact = features.dtype == np.float64  # tolist() gave floats: nothing to convert
+    for i in plan.numeric:
+        if i < 0:
+            rest.append(repeat(None, n))
+        else:
+            rest.append(by_feature[i] if exact else _numbers(by_feature[i]))
+    for i in plan.categorical:
+        rest.append(repeat(None, n) if i < 0 else _texts(by_feature[i], _category))
+    if not rest:
+        return list(heads)
+    return list(map(tuple.__add__, heads, zip(*rest, strict=False)))
+
+
+def _float_columns(table: np.ndarray) -> list[list[Any]]:
+    """The columns of a 2-D array as lists, each value made ``float`` (``None`` kept)."""
+    columns: list[list[Any]] = table.T.tolist()
+    if table.dtype == np.float64:
+        return columns
+    return [_numbers(column) for column in columns]
 
 
 def _feature_columns(features: list[Mapping[str, Any]]) -> Callable[[str], list[Any]]:

@@ -290,6 +290,12 @@ class _Layout:
         return list(self.class_columns)
 
     @cached_property
+    def batch_plans(self) -> dict[Any, Any]:
+        """Where each written column comes from in a ``PredictionBatch``, by the batch's
+        feature names and classes (made and read by ``rows``)."""
+        return {}
+
+    @cached_property
     def write_columns(self) -> list[tuple[str, str]]:
         """``(column, kind)`` of a written row, kind ``text``, ``int`` or ``numeric``:
         ``id``, ``ts``, ``prediction``, ``label``, ``labelled_at``, ``latency_ms``, the class
