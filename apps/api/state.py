@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ log = logging.getLogger("driftscope.api")
 # /readyz must answer within a second even when the store hangs (a locked SQLite file, an
 # exhausted pool): blocking checks get this long, together, then count as timed out
 READY_TIMEOUT = 0.8
-SWITCH_INTERVAL = 0.0005
 
 
 class ReadinessProbes:
@@ -148,9 +146,6 @@ async def _start_services(
         # of the collector's reach, so full collections stay short while requests run
         gc.collect()
         gc.freeze()
-        # the log writer thread runs Python code (building the store's rows); with the
-        # default 5 ms switch interval a request waiting for the GIL can stall that long
-        sys.setswitchinterval(SWITCH_INTERVAL)
     log.info(
         "driftscope API ready: %d model(s), %d monitor(s), logging %s, scheduler %s",
         len(runtime.models),
