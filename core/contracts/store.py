@@ -587,7 +587,11 @@ class Store(ABC):
 
     @abstractmethod
     def write_predictions(self, records: Sequence[PredictionRecord]) -> int:
-        """Store a batch of predictions (any mix of models) in one transaction."""
+        """Store a batch of predictions (any mix of models) in one transaction.
+
+        The API hands over each batch as a :class:`PredictionBatch` (one model, held by
+        column): a store may read its columns, or simply iterate it like any sequence.
+        """
 
     def try_write_predictions(self, records: Sequence[PredictionRecord]) -> int | None:
         """Store a small batch at once if that cannot wait, or return ``None`` having
