@@ -290,6 +290,17 @@ def baseline_path(work: Path, ref: str) -> Path:
     return folder
 
 
+def turned(names: tuple[str, ...], round_: int) -> tuple[str, ...]:
+    """``names`` in the order of round ``round_``: each round starts one server later."""
+    shift = round_ % len(names)
+    return names[shift:] + names[:shift]
+
+
+def median_run(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The run whose ``key`` is the median of ``runs``' (the one shown in the table)."""
+    return sorted(runs, key=lambda run: run[key])[len(runs) // 2]
+
+
 def median(values: list[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
@@ -389,8 +400,7 @@ def main() -> None:
 
         for round_ in range(rounds):
             print(f"1 client, round {round_ + 1} of {rounds} ...", flush=True)
-            order = names[round_ % len(names) :] + names[: round_ % len(names)]
-            for name in order:
+            for name in turned(names, round_):
                 run = run_load(
                     servers[name][1], "POST", path, single, 1, seconds, keep_latencies=True
                 )
@@ -398,24 +408,21 @@ def main() -> None:
                 if name in answered:
                     answered[name] += run["ok"]
         for name in names:  # the round with the median p50 stands for the mode in the table
-            ordered = sorted(single_rounds[name], key=lambda r: r["p50"])
-            results[name]["one"] = ordered[len(ordered) // 2]
+            results[name]["one"] = median_run(single_rounds[name], "p50")
 
         # as many rounds as for 1 client, each giving every server its turn in a turning
         # order: the targets take the median of the rounds' ratios, since one server's
         # throughput moved by a quarter between rounds of a few seconds on this machine
         for round_ in range(rounds):
             print(f"16 clients, round {round_ + 1} of {rounds} ...", flush=True)
-            order = names[round_ % len(names) :] + names[: round_ % len(names)]
-            for name in order:
+            for name in turned(names, round_):
                 process, port = servers[name]
                 run = measured_load(process, port, "POST", path, single, 16, seconds)
                 if name in answered:
                     answered[name] += run["ok"]
                 many_rounds[name].append(run)
         for name in names:  # the round with the median throughput stands in the table
-            ordered = sorted(many_rounds[name], key=lambda r: r["rps"])
-            results[name]["16"] = ordered[len(ordered) // 2]
+            results[name]["16"] = median_run(many_rounds[name], "rps")
 
         batch_names = (*MODES, *baselines)
         for round_ in range(rounds):
@@ -424,8 +431,7 @@ def main() -> None:
             for name in order:
                 batch_rounds[name].append(run_batches(name))
         for name in batch_names:
-            ordered = sorted(batch_rounds[name], key=lambda r: r["written_rps"])
-            results[name]["batch"] = ordered[len(ordered) // 2]
+            results[name]["batch"] = median_run(batch_rounds[name], "written_rps")
 
         print("/healthz ceiling ...", flush=True)
         health = run_load(servers["async"][1], "GET", "/healthz", "", 16, seconds)

@@ -354,9 +354,7 @@ class PredictionLogWriter:
             if self._buffer and not self._in_flight and not self._closing:
                 batch = PredictionBatch.join(self._buffer)
                 if self._write_quickly(batch):  # nothing was awaited since the join
-                    self._batch_ready.clear()
-                    self._last_group = self._buffer_requests
-                    self._buffer, self._buffer_rows, self._buffer_requests = [], 0, 0
+                    self._clear_buffer()
                     self._settle(len(batch), _Outcome())
             if self._buffer:
                 self._data.set()
@@ -435,19 +433,23 @@ class PredictionLogWriter:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(delay):
                             await self._batch_ready.wait()
-            # cleared as the batch is taken, not before waiting: a flush() asked for while
-            # this task was not yet waiting must not be lost
-            self._batch_ready.clear()
-            self._last_group = self._buffer_requests
-            self._buffer_requests = 0
             batch = PredictionBatch.join(self._buffer)
-            self._buffer, self._buffer_rows = [], 0
+            self._clear_buffer()
             self._in_flight = len(batch)
             if self._write_quickly(batch):
                 outcome = _Outcome()
             else:
                 outcome = await self._write(batch, retry=True)
             self._settle(len(batch), outcome)
+
+    def _clear_buffer(self) -> None:
+        """The buffer was taken as one batch: empty it, and remember how many requests it
+        held (the next durable group's size, :meth:`_batch_full`)."""
+        # cleared as the batch is taken, not before waiting: a flush() asked for while the
+        # writer was not yet waiting must not be lost
+        self._batch_ready.clear()
+        self._last_group = self._buffer_requests
+        self._buffer, self._buffer_rows, self._buffer_requests = [], 0, 0
 
     def _settle(self, rows: int, outcome: _Outcome) -> None:
         """A batch of ``rows`` is done: answer its requests and whoever waits for progress."""

@@ -151,8 +151,8 @@ def _batch_plan(layout: _Layout, batch: PredictionBatch) -> _BatchPlan:
     classes = batch.classes or ()
     if not set(layout.class_names).issuperset(classes):
         raise _NotCommon
-    features = {name: i for i, name in enumerate(batch.feature_names)}
-    where = {name: i for i, name in enumerate(classes)}
+    features = FeatureRow.index_of(batch.feature_names)
+    where = FeatureRow.index_of(classes)
     plan = _BatchPlan(
         classes=[where.get(c, -1) for c in layout.class_names],
         numeric=[features.get(n, -1) for n in layout.numeric_names],
