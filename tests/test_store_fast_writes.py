@@ -324,6 +324,26 @@ def test_duplicate_ids_in_a_batch_and_across_batches_keep_the_first(backend: Bac
     assert_stored(backend, CLASSIFIER, first + batch + large)
 
 
+@pytest.mark.parametrize("rows", [256, 300, 513, 1_100])
+def test_a_large_batch_is_stored_once_row_for_row_whatever_its_last_row(
+    backend: Backend, rows: int
+) -> None:
+    """SQLite fills a large batch's last multi-row statement with copies of its last row,
+    which its conflict clause skips: each row is stored once and counted once, whether the
+    last row is new, known, or given twice in the batch."""
+    known = common_batch(3, first=90_000, prefix="k")
+    assert backend.store.write_predictions(known) == 3
+    new_last = common_batch(rows, first=10_000)
+    assert backend.store.write_predictions(new_last) == rows
+    known_last = common_batch(rows, first=20_000)
+    known_last[-1] = replace(known[1], latency_ms=5.0)
+    assert backend.store.write_predictions(known_last) == rows - 1
+    twice_last = common_batch(rows, first=30_000)
+    twice_last[-1] = replace(twice_last[0], prediction="c")
+    assert backend.store.write_predictions(twice_last) == rows - 1
+    assert_stored(backend, CLASSIFIER, known + new_last + known_last + twice_last)
+
+
 def test_a_batch_of_two_models_with_a_known_id_in_the_second(backend: Backend) -> None:
     known = PredictionRecord("k1", "reg", T0, {"x": 1.0, "city": "a"}, 1.0)
     assert backend.store.write_predictions([known]) == 1

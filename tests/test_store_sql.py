@@ -796,7 +796,8 @@ def test_sqlite_memory_stays_bounded_over_batches_of_every_size(sqlite_url):
         store.register_model(wide)
         assert store.write_predictions(batch(0, 1)) == 1  # connection, schema, page cache
         before = _sqlite_memory_used()
-        sizes = range(1, 201)
+        # executemany's sizes, then the multi-row statements' (padded last chunks)
+        sizes = [*range(1, 201), *range(256, 2_049, 97)]
         written, first = 0, 1
         for size in sizes:
             written += store.write_predictions(batch(first, size))
@@ -813,14 +814,21 @@ def test_sqlite_memory_stays_bounded_over_batches_of_every_size(sqlite_url):
     assert grown < 16 * 2**20, f"SQLite grew by {grown / 2**20:.1f} MiB"
 
 
-@pytest.mark.parametrize("most", [1, 3, 256, 300])
-def test_insert_chunks_cover_every_row_with_a_few_fixed_sizes(most: int) -> None:
-    cap = max(p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256) if p <= most)
+@pytest.mark.parametrize("most", [1, 3, 256, 300, 512, 862])
+def test_insert_chunks_cover_every_row_in_as_few_statements_of_a_few_fixed_sizes(
+    most: int,
+) -> None:
+    powers = {1 << i for i in range(10)}
+    cap = max(p for p in powers if p <= most)
     shapes: set[int] = set()
     for rows in range(0, 3_000):
         chunks = sql_plugin.insert_chunks(rows, most)
-        assert sum(chunks) == rows
-        assert all(c <= cap and c & (c - 1) == 0 for c in chunks)  # powers of two up to cap
-        assert len(chunks) <= rows // cap + cap.bit_length()
+        assert all(c <= cap and c in powers for c in chunks)  # powers of two up to cap
+        assert len(chunks) == -(-rows // cap)  # as few statements as the cap allows
+        assert chunks[:-1] == [cap] * (len(chunks) - 1)
+        # every row has its place, and the last statement is less than twice its rows
+        assert rows <= sum(chunks) and (
+            not chunks or chunks[-1] < 2 * (rows - cap * (len(chunks) - 1))
+        )
         shapes.update(chunks)
-    assert shapes == {p for p in (1, 2, 4, 8, 16, 32, 64, 128, 256) if p <= cap}
+    assert shapes == {p for p in powers if p <= cap}

@@ -86,6 +86,7 @@ from .tables import (
 )
 from .values import (
     INSERT_CHUNK_ROWS,
+    MULTI_ROW_FROM,
     SAMPLE_MARGIN,
     UTCMicros,
     from_micros,
@@ -103,6 +104,7 @@ def driftscope_stores() -> Iterator[StoreRecord]:
 
 __all__ = [
     "INSERT_CHUNK_ROWS",
+    "MULTI_ROW_FROM",
     "SAMPLE_MARGIN",
     "SCHEMA_VERSION",
     "T_COLUMNS",

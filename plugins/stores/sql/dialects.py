@@ -30,7 +30,7 @@ from sqlalchemy.pool import StaticPool
 
 from driftscope import StoreError
 
-from .values import INSERT_CHUNK_ROWS, insert_chunks
+from .values import INSERT_CHUNK_ROWS, MULTI_ROW_FROM, insert_chunks
 
 # PostgreSQL error classes worth retrying: connection exceptions, transaction rollbacks
 # (serialisation, deadlock), insufficient resources, operator intervention (admin shutdown,
@@ -265,22 +265,27 @@ class SQLiteDialect(Dialect):
         skip_known: bool,
     ) -> int:
         """``INSERT ... ON CONFLICT (id) DO NOTHING``: one prepared statement run by
-        ``executemany`` for a batch under :data:`INSERT_CHUNK_ROWS` rows, multi-row
-        statements of :func:`insert_chunks` sizes for a larger one.
+        ``executemany`` for a batch under :data:`MULTI_ROW_FROM` rows, multi-row statements of
+        :func:`insert_chunks` sizes for a larger one.
 
         ``executemany`` is the faster of the two in a process doing nothing else (20-25%
         more rows/s), but sqlite3 releases the GIL around every row's step and takes it back
         after: in a serving process whose event loop holds the GIL each retake waits up to a
         switch interval, and 1,000-row batches from 4 clients were written at half the
-        rows/s of multi-row statements, which hand the GIL over once per 256 rows. Small
-        batches are written on the event loop itself (``try_write_predictions``), where
-        nothing contends. Few statement texts either way, so the statements sqlite3 keeps
-        prepared stay few and small whatever the batch sizes (issue 10).
+        rows/s of multi-row statements. Small batches are written on the event loop itself
+        (``try_write_predictions``), where nothing contends. Few statement texts either way,
+        so the statements sqlite3 keeps prepared stay few and small whatever the batch sizes
+        (issue 10).
+
+        The last statement of a batch is filled up to its size with copies of the batch's
+        last row: each copy's id is the row's own, which the statement has just inserted (or
+        found stored), so ``ON CONFLICT (id) DO NOTHING`` skips it and the row count is
+        the rows inserted.
         """
         names = tuple(c for c, _ in columns)
         if len(rows) == 1:
             return max(raw.execute(_sqlite_insert(table, names, 1), rows[0]).rowcount, 0)
-        if len(rows) < INSERT_CHUNK_ROWS:
+        if len(rows) < MULTI_ROW_FROM:
             cursor = raw.executemany(_sqlite_insert(table, names, 1), rows)
             return max(cursor.rowcount, 0)
         most = min(
@@ -291,10 +296,10 @@ class SQLiteDialect(Dialect):
         for size in insert_chunks(len(rows), max(1, most)):
             part = rows[start : start + size]
             start += size
-            cursor = raw.execute(
-                _sqlite_insert(table, names, size), list(chain.from_iterable(part))
-            )
-            written += max(cursor.rowcount, 0)
+            values = list(chain.from_iterable(part))
+            if len(part) < size:
+                values += list(part[-1]) * (size - len(part))
+            written += max(raw.execute(_sqlite_insert(table, names, size), values).rowcount, 0)
         return written
 
     def named(self, name: str) -> str:
