@@ -14,6 +14,7 @@ import pytest
 from driftscope.core.contracts.store import DeadLetter, PredictionRecord
 from driftscope.core.errors import StoreError
 from driftscope.core.serving.log_writer import (
+    GROUP_ROWS,
     LoggingUnavailable,
     PredictionLogWriter,
     QueueFull,
@@ -301,6 +302,32 @@ async def test_durable_waits_for_as_many_requests_as_the_last_batch_held() -> No
     group.append(asyncio.create_task(logger.submit(_records(1, start=35))))
     await asyncio.wait_for(asyncio.gather(*group), DEADLINE)
     assert store.batches == [1, 16, 16]
+    await logger.close()
+
+
+async def test_durable_writes_a_group_of_many_rows_without_waiting_for_more_requests() -> None:
+    """A group whose rows cost more than its commit (GROUP_ROWS) is written at once: while
+    it commits, the loop decodes and scores the next requests, instead of idling until as
+    many requests as the last group held have come."""
+    store = RecordingStore()
+    store.gate.clear()
+    logger = PredictionLogWriter(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
+    await logger.start()
+    first = asyncio.create_task(logger.submit(_records(1)))
+    await wait_until_async(lambda: logger._in_flight == 1)
+    group = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(1, 5)]
+    await wait_until_async(lambda: logger._buffer_rows == 4)
+    store.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *group), DEADLINE)
+    assert store.batches == [1, 4]  # the next group would wait for 4 requests
+    almost = asyncio.create_task(logger.submit(_records(GROUP_ROWS - 1, start=10)))
+    await wait_until_async(lambda: logger.queued == 5 + GROUP_ROWS - 1, what="rows queued")
+    for _ in range(50):  # the writer's chance to take them, were it to (no thread involved)
+        await asyncio.sleep(0)
+    assert not almost.done() and store.batches == [1, 4]
+    last_row = asyncio.create_task(logger.submit(_records(1, start=10_000)))
+    await asyncio.wait_for(asyncio.gather(almost, last_row), DEADLINE)  # not the 60 s wait
+    assert store.batches == [1, 4, GROUP_ROWS]
     await logger.close()
 
 

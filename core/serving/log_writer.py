@@ -58,6 +58,11 @@ LoggingMode = Literal["async", "sync", "durable"]
 #: The most rows written on the event loop when the store can write them at once (as many as
 #: the service scores there): a larger batch would hold up requests longer than a thread hop.
 QUICK_ROWS = 64
+#: A durable group of this many rows is written without waiting for more requests: its rows
+#: cost the writer thread several times a commit, and while they are written the loop decodes
+#: and scores the next requests (1,000-row batches from 4 clients: 1.96x the rate of the code
+#: before issue 14 waiting for the group, 2.28x not waiting).
+GROUP_ROWS = 512
 
 log = logging.getLogger(__name__)
 
@@ -478,11 +483,14 @@ class PredictionLogWriter:
         adaptive group commit, after PostgreSQL's ``commit_delay``/``commit_siblings``: once
         as many requests are buffered as the previous batch held, so a single client never
         waits, and concurrent clients, which come back together, share one transaction;
-        the flush interval bounds the wait when fewer come back.
+        the flush interval bounds the wait when fewer come back. A group of
+        :data:`GROUP_ROWS` rows is written at once, however many requests it holds.
         """
         if self._buffer_rows >= self.flush_rows:
             return True
-        return self.mode == "durable" and self._buffer_requests >= self._last_group
+        return self.mode == "durable" and (
+            self._buffer_requests >= self._last_group or self._buffer_rows >= GROUP_ROWS
+        )
 
     def _resolve_waiters(self, outcome: _Outcome) -> None:
         while self._waiters and self._waiters[0].end <= self._done_seq:
