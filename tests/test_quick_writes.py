@@ -33,6 +33,7 @@ from driftscope import (
     StoreSettings,
 )
 from driftscope.core.serving.log_writer import (
+    LEAD_PROBE_EVERY,
     QUICK_ROWS,
     LoggingMode,
     PredictionLogWriter,
@@ -282,6 +283,33 @@ async def test_durable_requests_ready_together_share_their_leaders_commit(
     finally:
         await writer.close()
     assert (writer.queued, writer.written, writer.depth) == (8, 8, 0)
+
+
+@pytest.mark.anyio
+async def test_a_lone_leader_waits_for_others_to_join_only_at_its_probes(
+    watched: tuple[WatchedStore, Path],
+) -> None:
+    store, path = watched
+    writer = PredictionLogWriter(store, mode="durable")
+    await writer.start()
+    try:
+        await writer.submit([record(1)])  # the first leader probes: nobody else is there
+        # between probes a leader commits at once: two requests ready together commit alone
+        await asyncio.gather(writer.submit([record(2)]), writer.submit([record(3)]))
+        for i in range(4, LEAD_PROBE_EVERY + 1):
+            await writer.submit([record(i)])
+        assert store.calls == [("quick", 1, "request")] * LEAD_PROBE_EVERY
+        # the next leader probes, and the request ready with it joins its group
+        n = LEAD_PROBE_EVERY + 1
+        await asyncio.gather(writer.submit([record(n)]), writer.submit([record(n + 1)]))
+        assert store.calls[LEAD_PROBE_EVERY:] == [("quick", 2, "request")]
+        # a group of two: the next groups are gathered by the writer task's adaptive wait
+        await asyncio.gather(writer.submit([record(n + 2)]), writer.submit([record(n + 3)]))
+        assert store.calls[LEAD_PROBE_EVERY + 1 :] == [("quick", 2, "writer")]
+    finally:
+        await writer.close()
+    assert len(stored(path)) == n + 4
+    assert (writer.queued, writer.written, writer.depth) == (n + 3, n + 3, 0)
 
 
 @pytest.mark.anyio
