@@ -26,7 +26,9 @@ servers compared back to back, in an order that turns each round:
 
 It prints the issue-14 targets (logging adds at most 15% to 1-client p50 and p99 in ``async``
 and ``durable`` mode; ``async`` keeps 90% of logging-off throughput at 16 clients; 1,000-row
-batches answered and written at 2x the baseline's rate) and issue 10's. After the run each
+batches answered and written at 2x the baseline's rate) and issue 10's (its absolute 1-client
+latencies from a short phase of one client sending back to back to ``async`` and ``durable``,
+the conditions they were set in). After the run each
 server is stopped with SIGTERM and the rows in its store are compared with the rows it
 answered with 2xx: they must be equal.
 """
@@ -501,6 +503,18 @@ def main() -> None:
         for name in batch_names:
             results[name]["batch"] = median_run(batch_rounds[name], "written_rps")
 
+        # issue 10's absolute 1-client targets were set for a server answering one client
+        # back to back (taking turns between servers leaves each one's caches cold)
+        print("1 client, back to back (issue 10) ...", flush=True)
+        back_to_back: dict[str, list[int]] = {"async": [], "durable": []}
+        for round_ in range(2):
+            for name in turned(tuple(back_to_back), round_):
+                run = run_load(
+                    servers[name][1], "POST", path, single, 1, seconds, keep_latencies=True
+                )
+                back_to_back[name] += run["latencies_us"]
+                answered[name] += run["ok"]
+
         print("/healthz ceiling ...", flush=True)
         health = run_load(servers["async"][1], "GET", "/healthz", "", 16, seconds)
     finally:
@@ -514,7 +528,7 @@ def main() -> None:
             [a["rps"] / b["rps"] for a, b in zip(many_rounds[name], many_rounds[base], strict=True)]
         )
 
-    off, asy, dur = results["off"], results["async"], results["durable"]
+    off, asy = results["off"], results["async"]
     print()
     header = (
         f"{'logging':<16} {'1c p50':>8} {'1c p99':>8} {'1c req/s':>9} {'16c req/s':>10} "
@@ -610,19 +624,25 @@ def main() -> None:
                 )
             )
     throughput = throughput_ratio("durable", "async")
-    allowance = asy["one"]["p50"] + FLUSH_INTERVAL_MS
+
+    def alone(name: str, stat: str) -> float:
+        """A percentile of ``name``'s back-to-back 1-client requests, in ms."""
+        values = sorted(back_to_back[name])
+        return values[min(len(values) - 1, int(int(stat[1:]) / 100 * len(values)))] / 1000
+
+    allowance = alone("async", "p50") + FLUSH_INTERVAL_MS
     table += [
         (
-            "issue 10: async, 1 client: p50",
-            f"{asy['one']['p50']:.2f} ms",
+            "issue 10: async, 1 client back to back: p50",
+            f"{alone('async', 'p50'):.2f} ms",
             "< 2 ms",
-            asy["one"]["p50"] < 2,
+            alone("async", "p50") < 2,
         ),
         (
-            "issue 10: async, 1 client: p99",
-            f"{asy['one']['p99']:.2f} ms",
+            "issue 10: async, 1 client back to back: p99",
+            f"{alone('async', 'p99'):.2f} ms",
             "< 5 ms",
-            asy["one"]["p99"] < 5,
+            alone("async", "p99") < 5,
         ),
         (
             "issue 10: async, 16 clients: p99",
@@ -637,10 +657,10 @@ def main() -> None:
             throughput >= 0.8,
         ),
         (
-            "issue 10: durable, 1 client: p50",
-            f"{dur['one']['p50']:.2f} ms",
+            "issue 10: durable, 1 client back to back: p50",
+            f"{alone('durable', 'p50'):.2f} ms",
             f"<= async p50 + flush = {allowance:.2f} ms",
-            dur["one"]["p50"] <= allowance,
+            alone("durable", "p50") <= allowance,
         ),
         (
             "sync / async throughput, 16 clients",
