@@ -351,8 +351,8 @@ class PredictionLogWriter:
         wake the request again: three more turns of the event loop, more than the commit
         itself. The first leader, and every :data:`LEAD_PROBE_EVERY`-th after it, yields
         once, so that the requests the loop has ready join the group; the others commit at
-        once, sparing a lone client a turn of the loop (a tenth of what logging adds to
-        its p50). Either way it commits the group where it is (:meth:`_write_quickly`); a
+        once, sparing a lone client a turn of the loop (an epoll call and a pass over the
+        ready queue). Either way it commits the group where it is (:meth:`_write_quickly`); a
         group that cannot be written that way, or a shutdown, goes to the writer task. A
         group of more than one request hands the next groups back to the writer task's
         adaptive wait (:meth:`_batch_full`), which gathers concurrent requests into larger
