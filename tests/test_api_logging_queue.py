@@ -282,17 +282,29 @@ async def test_durable_answers_after_the_commit_and_groups_concurrent_requests()
     await logger.close()
 
 
-async def test_durable_waits_for_as_many_requests_as_the_last_batch_held() -> None:
+async def _durable_after_a_group_of(
+    requests: int,
+) -> tuple[RecordingStore, PredictionLogWriter]:
+    """A durable writer (60 s flush interval) whose last batch held ``requests`` requests
+    of one row (ids id1..), after a first batch of one (id0)."""
     store = RecordingStore()
     store.gate.clear()
     logger = PredictionLogWriter(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
     await logger.start()
     first = asyncio.create_task(logger.submit(_records(1)))
     await wait_until_async(lambda: logger._in_flight == 1)
-    group = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(1, 17)]
-    await wait_until_async(lambda: logger._buffer_rows == 16)
+    group = [
+        asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(1, requests + 1)
+    ]
+    await wait_until_async(lambda: logger._buffer_rows == requests)
     store.gate.set()
     await asyncio.wait_for(asyncio.gather(first, *group), DEADLINE)
+    assert store.batches == [1, requests]
+    return store, logger
+
+
+async def test_durable_waits_for_as_many_requests_as_the_last_batch_held() -> None:
+    store, logger = await _durable_after_a_group_of(16)
     # the last batch held 16 requests: 15 wait (on the loop, no thread involved) for a 16th
     group = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(20, 35)]
     await wait_until_async(lambda: logger.queued == 32, what="15 more requests queued")
@@ -309,17 +321,7 @@ async def test_durable_writes_a_group_of_many_rows_without_waiting_for_more_requ
     """A group whose rows cost more than its commit (GROUP_ROWS) is written at once: while
     it commits, the loop decodes and scores the next requests, instead of idling until as
     many requests as the last group held have come."""
-    store = RecordingStore()
-    store.gate.clear()
-    logger = PredictionLogWriter(store, mode="durable", flush_interval=60)  # type: ignore[arg-type]
-    await logger.start()
-    first = asyncio.create_task(logger.submit(_records(1)))
-    await wait_until_async(lambda: logger._in_flight == 1)
-    group = [asyncio.create_task(logger.submit(_records(1, start=i))) for i in range(1, 5)]
-    await wait_until_async(lambda: logger._buffer_rows == 4)
-    store.gate.set()
-    await asyncio.wait_for(asyncio.gather(first, *group), DEADLINE)
-    assert store.batches == [1, 4]  # the next group would wait for 4 requests
+    store, logger = await _durable_after_a_group_of(4)  # the next group would wait for 4
     almost = asyncio.create_task(logger.submit(_records(GROUP_ROWS - 1, start=10)))
     await wait_until_async(lambda: logger.queued == 5 + GROUP_ROWS - 1, what="rows queued")
     for _ in range(50):  # the writer's chance to take them, were it to (no thread involved)
