@@ -107,13 +107,24 @@ def _request(spec: dict[str, Any]) -> bytes:
     ).encode() + body
 
 
+def percentile(ordered: list[int], p: float) -> int:
+    """The ``p``-th percentile of sorted values (the value at that rank, no interpolation)."""
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def pooled_ms(runs: list[dict[str, Any]], stat: str) -> float:
+    """A percentile (``"p50"``, ``"p99"``) in ms over every request of ``runs``, whose
+    latencies were kept."""
+    return percentile(sorted(v for run in runs for v in run["latencies_us"]), int(stat[1:])) / 1000
+
+
 def _summary(
     latencies_ns: list[int], statuses: dict[int, int], elapsed: float, keep: bool
 ) -> dict[str, Any]:
     latencies = sorted(latencies_ns)
 
     def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] / 1e6
+        return percentile(latencies, p) / 1e6
 
     return {
         "requests": len(latencies),
@@ -506,13 +517,13 @@ def main() -> None:
         # issue 10's absolute 1-client targets were set for a server answering one client
         # back to back (taking turns between servers leaves each one's caches cold)
         print("1 client, back to back (issue 10) ...", flush=True)
-        back_to_back: dict[str, list[int]] = {"async": [], "durable": []}
+        back_to_back: dict[str, list[dict[str, Any]]] = {"async": [], "durable": []}
         for round_ in range(2):
             for name in turned(tuple(back_to_back), round_):
                 run = run_load(
                     servers[name][1], "POST", path, single, 1, seconds, keep_latencies=True
                 )
-                back_to_back[name] += run["latencies_us"]
+                back_to_back[name].append(run)
                 answered[name] += run["ok"]
 
         print("/healthz ceiling ...", flush=True)
@@ -579,8 +590,7 @@ def main() -> None:
     def pooled(name: str, stat: str) -> float:
         """A percentile over every request of every round: each server had its turn in
         every round, so a slow stretch of the machine weighs on all of them alike."""
-        values = sorted(v for run in single_rounds[name] for v in run["latencies_us"])
-        return values[min(len(values) - 1, int(int(stat[1:]) / 100 * len(values)))] / 1000
+        return pooled_ms(single_rounds[name], stat)
 
     def overhead(mode: str, stat: str) -> float:
         return pooled(mode, stat) / pooled("off", stat) - 1
@@ -627,8 +637,7 @@ def main() -> None:
 
     def alone(name: str, stat: str) -> float:
         """A percentile of ``name``'s back-to-back 1-client requests, in ms."""
-        values = sorted(back_to_back[name])
-        return values[min(len(values) - 1, int(int(stat[1:]) / 100 * len(values)))] / 1000
+        return pooled_ms(back_to_back[name], stat)
 
     allowance = alone("async", "p50") + FLUSH_INTERVAL_MS
     table += [

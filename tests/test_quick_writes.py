@@ -12,11 +12,12 @@ says no or fails.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -244,21 +245,27 @@ def watched(tmp_path: Path) -> Iterator[tuple[WatchedStore, Path]]:
         store.close()
 
 
+@contextlib.asynccontextmanager
+async def running(writer: PredictionLogWriter) -> AsyncIterator[PredictionLogWriter]:
+    """``writer`` started, and closed on the way out (everything queued is written)."""
+    await writer.start()
+    try:
+        yield writer
+    finally:
+        await writer.close()
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize(("mode", "where"), [("durable", "request"), ("sync", "request")])
 async def test_one_request_at_a_time_commits_on_the_loop(
     watched: tuple[WatchedStore, Path], mode: LoggingMode, where: str
 ) -> None:
     store, path = watched
-    writer = PredictionLogWriter(store, mode=mode)
-    await writer.start()
-    try:
+    async with running(PredictionLogWriter(store, mode=mode)) as writer:
         for i in range(1, 4):
             await writer.submit([record(i)])
             # answered: committed, as a reader on another connection sees
             assert [row[0] for row in stored(path)][-1] == f"r{i:05d}"
-    finally:
-        await writer.close()
     # durable: each lone request leads its group of one and commits it in its own task
     assert store.calls == [("quick", 1, where)] * 3
     assert (writer.queued, writer.written, writer.depth) == (3, 3, 0)
@@ -269,9 +276,7 @@ async def test_durable_requests_ready_together_share_their_leaders_commit(
     watched: tuple[WatchedStore, Path],
 ) -> None:
     store, path = watched
-    writer = PredictionLogWriter(store, mode="durable")
-    await writer.start()
-    try:
+    async with running(PredictionLogWriter(store, mode="durable")) as writer:
         # gather() starts the four requests in one turn of the loop: the first leads, yields
         # once, and commits the three that joined it with its own rows
         await asyncio.gather(*(writer.submit([record(i)]) for i in range(1, 5)))
@@ -280,8 +285,6 @@ async def test_durable_requests_ready_together_share_their_leaders_commit(
         # a group of four: the next groups are gathered by the writer task's adaptive wait
         await asyncio.gather(*(writer.submit([record(i)]) for i in range(5, 9)))
         assert store.calls[1:] == [("quick", 4, "writer")]
-    finally:
-        await writer.close()
     assert (writer.queued, writer.written, writer.depth) == (8, 8, 0)
 
 
@@ -290,9 +293,8 @@ async def test_a_lone_leader_waits_for_others_to_join_only_at_its_probes(
     watched: tuple[WatchedStore, Path],
 ) -> None:
     store, path = watched
-    writer = PredictionLogWriter(store, mode="durable")
-    await writer.start()
-    try:
+    n = LEAD_PROBE_EVERY + 1
+    async with running(PredictionLogWriter(store, mode="durable")) as writer:
         await writer.submit([record(1)])  # the first leader probes: nobody else is there
         # between probes a leader commits at once: two requests ready together commit alone
         await asyncio.gather(writer.submit([record(2)]), writer.submit([record(3)]))
@@ -300,14 +302,11 @@ async def test_a_lone_leader_waits_for_others_to_join_only_at_its_probes(
             await writer.submit([record(i)])
         assert store.calls == [("quick", 1, "request")] * LEAD_PROBE_EVERY
         # the next leader probes, and the request ready with it joins its group
-        n = LEAD_PROBE_EVERY + 1
         await asyncio.gather(writer.submit([record(n)]), writer.submit([record(n + 1)]))
         assert store.calls[LEAD_PROBE_EVERY:] == [("quick", 2, "request")]
         # a group of two: the next groups are gathered by the writer task's adaptive wait
         await asyncio.gather(writer.submit([record(n + 2)]), writer.submit([record(n + 3)]))
         assert store.calls[LEAD_PROBE_EVERY + 1 :] == [("quick", 2, "writer")]
-    finally:
-        await writer.close()
     assert len(stored(path)) == n + 4
     assert (writer.queued, writer.written, writer.depth) == (n + 3, n + 3, 0)
 
@@ -318,15 +317,12 @@ async def test_small_queued_batches_are_written_on_the_loop_large_ones_on_the_th
 ) -> None:
     store, path = watched
     writer = PredictionLogWriter(store, mode="async", flush_interval=30.0, flush_rows=10_000)
-    await writer.start()
-    try:
+    async with running(writer):
         await writer.submit([record(i) for i in range(1, 11)])
         await writer.flush()
         big = [record(i) for i in range(11, 12 + QUICK_ROWS)]
         await writer.submit(big)
         await writer.flush()
-    finally:
-        await writer.close()
     assert store.calls == [("quick", 10, "writer"), ("write", QUICK_ROWS + 1, "thread")]
     assert len(stored(path)) == 12 + QUICK_ROWS
 
@@ -336,21 +332,19 @@ async def test_a_lock_held_elsewhere_sends_the_durable_request_to_the_writer_thr
     watched: tuple[WatchedStore, Path],
 ) -> None:
     store, path = watched
-    writer = PredictionLogWriter(store, mode="durable")
-    await writer.start()
-    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        request = asyncio.create_task(writer.submit([record(1)]))
-        await asyncio.to_thread(
-            wait_until, lambda: ("write", 1, "thread") in store.calls, what="the threaded write"
-        )
-        assert not request.done()  # the writer thread waits for the lock; the loop does not
-        other.execute("ROLLBACK")
-        await asyncio.wait_for(request, 30)
-    finally:
-        other.close()
-        await writer.close()
+    async with running(PredictionLogWriter(store, mode="durable")) as writer:
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            request = asyncio.create_task(writer.submit([record(1)]))
+            await asyncio.to_thread(
+                wait_until, lambda: ("write", 1, "thread") in store.calls, what="the threaded write"
+            )
+            assert not request.done()  # the writer thread waits for the lock; the loop does not
+            other.execute("ROLLBACK")
+            await asyncio.wait_for(request, 30)
+        finally:
+            other.close()
     # the request, leading its group of one, tried first and handed the group over
     assert store.calls[0] == ("declined", 1, "request")
     assert store.calls[-1] == ("write", 1, "thread")
@@ -362,15 +356,11 @@ async def test_a_refused_record_on_the_quick_path_goes_the_usual_way_to_a_dead_l
     watched: tuple[WatchedStore, Path],
 ) -> None:
     store, path = watched
-    writer = PredictionLogWriter(store, mode="durable")
-    await writer.start()
     bad = record(2, features={"x": "not a number", "y": 1.0, "colour": "red"})
-    try:
+    async with running(PredictionLogWriter(store, mode="durable")) as writer:
         with pytest.raises(RecordsRefused) as refused:
             await writer.submit([record(1), bad])
         assert list(refused.value.refused) == ["r00002"]
-    finally:
-        await writer.close()
     assert [row[0] for row in stored(path)] == ["r00000", "r00001"]
     letters = store.list_dead_letters()
     assert [letter.record_id for letter in letters] == ["r00002"]
