@@ -324,8 +324,9 @@ async def test_durable_writes_a_group_of_many_rows_without_waiting_for_more_requ
     store, logger = await _durable_after_a_group_of(4)  # the next group would wait for 4
     almost = asyncio.create_task(logger.submit(_records(GROUP_ROWS - 1, start=10)))
     await wait_until_async(lambda: logger.queued == 5 + GROUP_ROWS - 1, what="rows queued")
-    for _ in range(50):  # the writer's chance to take them, were it to (no thread involved)
-        await asyncio.sleep(0)
+    # the writer task was not told to take them (it only takes a buffer on that signal or
+    # after the 60 s interval), and nothing is being written
+    assert not logger._batch_ready.is_set() and logger._in_flight == 0
     assert not almost.done() and store.batches == [1, 4]
     last_row = asyncio.create_task(logger.submit(_records(1, start=10_000)))
     await asyncio.wait_for(asyncio.gather(almost, last_row), DEADLINE)  # not the 60 s wait
