@@ -322,6 +322,14 @@ class PredictionLogWriter:
             and not self._in_flight
             and not self._leading
         )
+        if lead:
+            self._leads += 1
+            if self._leads % LEAD_PROBE_EVERY != 1:
+                lead = False  # no probe: commit at once, or leave the group to the writer
+                if self._write_quickly(records):
+                    self._accepted(rows)
+                    self._done_seq += rows
+                    return
         if not self._buffer:
             self._first_at = time.monotonic()
             if not lead:
@@ -329,8 +337,7 @@ class PredictionLogWriter:
         self._buffer.append(records)
         self._buffer_rows += rows
         self._buffer_requests += 1
-        self.queued += rows
-        self._accepted_seq += rows
+        self._accepted(rows)
         if self._batch_full():
             self._batch_ready.set()
         if not wait:
@@ -344,24 +351,26 @@ class PredictionLogWriter:
         # up does not cancel its write, and the future is awaited through a shield
         await asyncio.shield(waiter.future)
 
+    def _accepted(self, rows: int) -> None:
+        self.queued += rows
+        self._accepted_seq += rows
+
     async def _lead(self) -> None:
         """Commit the buffer on the loop as the leader of a durable group.
 
         A single client's request would otherwise wake the writer task and wait for it to
         wake the request again: three more turns of the event loop, more than the commit
-        itself. The first leader, and every :data:`LEAD_PROBE_EVERY`-th after it, yields
-        once, so that the requests the loop has ready join the group; the others commit at
-        once, sparing a lone client a turn of the loop (an epoll call and a pass over the
-        ready queue). Either way it commits the group where it is (:meth:`_write_quickly`); a
-        group that cannot be written that way, or a shutdown, goes to the writer task. A
-        group of more than one request hands the next groups back to the writer task's
-        adaptive wait (:meth:`_batch_full`), which gathers concurrent requests into larger
-        ones: concurrent clients find it within :data:`LEAD_PROBE_EVERY` requests.
+        itself. The first leader, and every :data:`LEAD_PROBE_EVERY`-th after it, probes:
+        it yields once, so that the requests the loop has ready join the group, and commits
+        the group where it is (:meth:`_write_quickly`). The leaders in between commit their
+        own rows at once in :meth:`enqueue`, before buffering them (a sync request's path),
+        sparing a lone client a turn of the loop (an epoll call and a pass over the ready
+        queue) and the buffer, waiter and future of a group. A group that cannot be written
+        that way, or a shutdown, goes to the writer task. A group of more than one request
+        hands the next groups back to the writer task's adaptive wait (:meth:`_batch_full`),
+        which gathers concurrent requests into larger ones: concurrent clients find it within
+        :data:`LEAD_PROBE_EVERY` requests.
         """
-        self._leads += 1
-        if self._leads % LEAD_PROBE_EVERY != 1:
-            self._commit_as_leader()
-            return
         self._leading = True
         try:
             await asyncio.sleep(0)
