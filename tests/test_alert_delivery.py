@@ -611,3 +611,43 @@ def test_the_outbox_of_a_notifier_stays_within_its_bound(
     assert worker.overflowed == 3
     assert worker.health().notifiers["ops"].pending == 2
     assert discord.requests == []
+
+
+def test_a_held_lease_is_renewed_once_half_of_it_has_passed_not_on_every_pass(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acquired: list[float] = []
+    acquire = store.acquire_lease
+
+    def counted(name: str, owner: str, seconds: float) -> bool:
+        acquired.append(seconds)
+        return acquire(name, owner, seconds)
+
+    monkeypatch.setattr(store, "acquire_lease", counted)
+    seconds = [0.0]
+    settings = FAST.model_copy(update={"lease": timedelta(seconds=30)})
+    worker = DeliveryWorker(store, {"ops": _Scripted(None)}, settings, monotonic=lambda: seconds[0])
+    for _ in range(5):  # five polls within the first half of the lease: one write
+        worker.run_once()
+        seconds[0] += 2.9
+    assert acquired == [30.0]
+    seconds[0] = 15.0  # half of it has passed: the next pass renews it
+    worker.run_once()
+    assert acquired == [30.0, 30.0]
+    # still held in the store: another worker cannot take it
+    assert not store.acquire_lease("driftscope:outbox-delivery:ops", "someone else", 30)
+
+
+def test_a_lease_taken_over_while_the_worker_was_stopped_is_found_lost(
+    store: Store, discord: DiscordStandIn
+) -> None:
+    seconds = [0.0]
+    worker = DeliveryWorker(
+        store, {"ops": discord_notifier(discord.url)}, FAST, monotonic=lambda: seconds[0]
+    )
+    worker.run_once()  # takes the lease
+    store.release_lease("driftscope:outbox-delivery:ops", worker.owner)
+    assert store.acquire_lease("driftscope:outbox-delivery:ops", "another process", 30)
+    manager_for(store, "credit").handle_report(report({"age": True}))
+    seconds[0] = 31.0  # the worker was stopped for longer than its lease
+    assert worker.run_once() == 0 and discord.requests == []
