@@ -274,7 +274,7 @@ class SQLiteDialect(Dialect):
         switch interval, and 1,000-row batches from 4 clients were written at half the
         rows/s of multi-row statements. Small batches are written on the event loop itself
         (``try_write_predictions``), where nothing contends. Few statement texts either way,
-        so the statements sqlite3 keeps prepared stay few and small whatever the batch sizes
+        so the statements sqlite3 keeps prepared stay few whatever the batch sizes
         (issue 10).
 
         The last statement of a batch is filled up to its size with copies of the batch's
