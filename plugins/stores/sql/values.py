@@ -37,7 +37,7 @@ def insert_chunks(rows: int, most: int = INSERT_CHUNK_ROWS) -> list[int]:
     interval (5 ms). 1,000-row batches from 4 clients were written at 1.86x the rate of the
     code before issue 14 with 256-row chunks and the rest as binary digits (a 2,000-row
     batch in ten statements), 2.17x in four statements of up to 512 rows; statements as
-    large as the parameter limit allows (910 rows here) wrote 90,709 rows/s against 76,412
+    large as the parameter limit allows (910 rows here) wrote 71,821 rows/s against 58,136
     with 512 (async, medians of 8 interleaved rounds in one run). Why fixed sizes: sqlite3
     keeps the last 128 statement texts of each connection prepared, about 2 KB per row of a
     wide table: one text per batch size grew a serving process by hundreds of MB (issue
