@@ -322,17 +322,17 @@ class PredictionLogWriter:
             and not self._in_flight
             and not self._leading
         )
+        probe = False  # the leader yields once for others to join its group (see _lead)
         if lead:
             self._leads += 1
-            if self._leads % LEAD_PROBE_EVERY != 1:
-                lead = False  # no probe: commit at once, or leave the group to the writer
-                if self._write_quickly(records):
-                    self._accepted(rows)
-                    self._done_seq += rows
-                    return
+            probe = self._leads % LEAD_PROBE_EVERY == 1
+            if not probe and self._write_quickly(records):
+                self._accepted(rows)
+                self._done_seq += rows
+                return
         if not self._buffer:
             self._first_at = time.monotonic()
-            if not lead:
+            if not probe:
                 self._data.set()
         self._buffer.append(records)
         self._buffer_rows += rows
@@ -345,7 +345,7 @@ class PredictionLogWriter:
         assert self._loop is not None
         waiter = _Waiter(self._accepted_seq, self._loop.create_future(), record_ids(records))
         self._waiters.append(waiter)
-        if lead:
+        if probe:
             await self._lead()
         # the record is in the batch whatever happens to the request now: a client that hangs
         # up does not cancel its write, and the future is awaited through a shield

@@ -20,7 +20,7 @@ SAMPLE_MARGIN = 1.3
 #: smaller ones as one prepared single-row INSERT run by ``executemany``.
 MULTI_ROW_FROM = 256
 #: The most rows in one multi-row INSERT on SQLite; SQLite's limit of parameters per
-#: statement (32,766) makes it fewer for a table of more than eight columns (910 rows for the
+#: statement (32,766) makes it fewer for a table of eight columns or more (910 rows for the
 #: demo model's 36), and that limit, not this one, is what bounds a statement's memory.
 INSERT_CHUNK_ROWS = 4096
 
